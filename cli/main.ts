@@ -1,0 +1,38 @@
+import { Command, CommanderError } from "commander";
+import { keysCommand } from "./commands/keys.ts";
+import { serverCommand } from "./commands/server.ts";
+import { CliError } from "./errors.ts";
+
+/** The `berth` command. */
+export function buildProgram(): Command {
+  const program = new Command("berth")
+    .description("Berth: a control plane for GPU fleets")
+    .version("0.1.0")
+    .option(
+      "--endpoint <url>",
+      "API endpoint (env BERTH_ENDPOINT, config file, default http://127.0.0.1:8787)",
+    )
+    .option("--api-key <key>", "API key (env BERTH_API_KEY, config file, or <data dir>/admin-key)")
+    .option("-o, --output <format>", "table or json", "table")
+    .option("--data-dir <dir>", "local data directory (env BERTH_DATA_DIR, default ./.berth)")
+    .showHelpAfterError()
+    .exitOverride();
+  serverCommand(program);
+  keysCommand(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof CliError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`error: ${(err as Error).message}\n`);
+    return 1;
+  }
+}

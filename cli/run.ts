@@ -1,0 +1,5 @@
+import { main } from "./main.ts";
+
+const code = await main(process.argv);
+// Commands that keep running (server, agent) own the process; the others end here.
+if (code !== 0) process.exit(code);

@@ -1,0 +1,18 @@
+import { provisionQueue } from "./queues";
+import { serverSecret } from "./secrets";
+import { table } from "./storage";
+
+/**
+ * The HTTP API: the same Hono app as the local server, on Lambda behind a function URL.
+ * arm64 and an explicit size, not SST's 1024 MB x86 default (see specs/cloud.md for the cost model).
+ */
+export const api = new sst.aws.Function("Api", {
+  handler: "functions/api.handler",
+  runtime: "nodejs22.x",
+  architecture: "arm64",
+  memory: "512 MB",
+  timeout: "30 seconds",
+  url: true,
+  link: [table, provisionQueue, serverSecret],
+  environment: { BERTH_LOG_LEVEL: "info" },
+});

@@ -1,0 +1,67 @@
+import { swaggerUI } from "@hono/swagger-ui";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { requestId } from "hono/request-id";
+import { BerthError, ErrorCode } from "../domain/errors.ts";
+import type { AppDeps } from "./deps.ts";
+import type { AppEnv } from "./env.ts";
+import { envelope, errorHandler, validationError } from "./errors.ts";
+import { requestLog } from "./middleware/request-log.ts";
+import { apiKeyRoutes } from "./routes/api-keys.ts";
+import { healthRoutes } from "./routes/health.ts";
+
+export const API_PREFIX = "/api/v1";
+
+/**
+ * The whole HTTP API, built from injected dependencies. No side effects: hosts (Lambda, the local
+ * server, tests) call this and serve the result.
+ */
+export function createApp(deps: AppDeps) {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw validationError(result.target, result.error);
+    },
+  });
+
+  app.use("*", requestId({ headerName: "X-Request-Id" }), requestLog(deps.logger));
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: deps.config.bodyLimitBytes,
+      onError: () => {
+        throw new BerthError(
+          ErrorCode.PayloadTooLarge,
+          `request body is larger than ${deps.config.bodyLimitBytes} bytes`,
+        );
+      },
+    }),
+  );
+
+  const api = new OpenAPIHono<AppEnv>().route("/", apiKeyRoutes(deps));
+
+  app.route("/", healthRoutes(deps));
+  app.route(API_PREFIX, api);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+    type: "http",
+    scheme: "bearer",
+    description: "An API key (berth_sk_...), or for /agent routes a device session token (berth_st_...)",
+  });
+  app.doc31(`${API_PREFIX}/openapi.json`, {
+    openapi: "3.1.0",
+    info: {
+      title: "Berth API",
+      version: deps.config.version,
+      description: "Control plane for GPU fleets. Errors: `{error: {code, message, details?}}`.",
+    },
+  });
+  app.get(`${API_PREFIX}/docs`, swaggerUI({ url: `${API_PREFIX}/openapi.json` }));
+
+  app.notFound((c) =>
+    c.json(envelope(new BerthError(ErrorCode.NotFound, `no route for ${c.req.method} ${c.req.path}`)), 404),
+  );
+  app.onError(errorHandler(deps.logger));
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,14 @@
+import type { AppConfig } from "../config.ts";
+import type { ServerKeys } from "../domain/secrets.ts";
+import type { Clock } from "../ports/clock.ts";
+import type { Logger } from "../ports/logger.ts";
+import type { Repositories } from "../ports/repositories.ts";
+
+/** Everything createApp needs, built by the host's composition root. */
+export interface AppDeps {
+  repos: Repositories;
+  clock: Clock;
+  logger: Logger;
+  keys: ServerKeys;
+  config: AppConfig;
+}

@@ -1,0 +1,82 @@
+/**
+ * Domain errors. Every error that crosses the HTTP boundary is a BerthError with a stable `code`;
+ * the single `onError` of the app maps the code to a status (ERROR_STATUS) and one JSON envelope.
+ */
+
+/** Stable error codes on the wire: the Launcher set plus Berth's own. */
+export const ErrorCode = {
+  Unknown: "Unknown",
+  RequestNotSupported: "RequestNotSupported",
+  InvalidRequest: "InvalidRequest",
+  Unauthorized: "Unauthorized",
+  Forbidden: "Forbidden",
+  NotFound: "NotFound",
+  JobNotFound: "JobNotFound",
+  JobOutputNotFound: "JobOutputNotFound",
+  Conflict: "Conflict",
+  InvalidJobState: "InvalidJobState",
+  JobNotRunning: "JobNotRunning",
+  JobControlFailure: "JobControlFailure",
+  PayloadTooLarge: "PayloadTooLarge",
+  QuotaExceeded: "QuotaExceeded",
+  NoCapacity: "NoCapacity",
+  Timeout: "Timeout",
+  Unavailable: "Unavailable",
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** HTTP status for each code: the one place where codes meet statuses. */
+export const ERROR_STATUS = {
+  Unknown: 500,
+  RequestNotSupported: 400,
+  InvalidRequest: 400,
+  Unauthorized: 401,
+  Forbidden: 403,
+  NotFound: 404,
+  JobNotFound: 404,
+  JobOutputNotFound: 404,
+  Conflict: 409,
+  InvalidJobState: 409,
+  JobNotRunning: 409,
+  JobControlFailure: 502,
+  PayloadTooLarge: 413,
+  QuotaExceeded: 429,
+  NoCapacity: 503,
+  Timeout: 504,
+  Unavailable: 503,
+} as const satisfies Record<ErrorCode, number>;
+
+export type ErrorStatus = (typeof ERROR_STATUS)[ErrorCode];
+
+/** One offending field of a rejected request. `path` is dotted (`labels.gpu`, `items.0.name`). */
+export interface FieldIssue {
+  path: string;
+  message: string;
+}
+
+/** Base class of every error Berth reports to a caller. */
+export class BerthError extends Error {
+  readonly code: ErrorCode;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message: string, details?: unknown) {
+    super(message);
+    this.name = "BerthError";
+    this.code = code;
+    this.details = details;
+  }
+
+  get status(): ErrorStatus {
+    return ERROR_STATUS[this.code];
+  }
+}
+
+export const invalidRequest = (message: string, details?: unknown) =>
+  new BerthError(ErrorCode.InvalidRequest, message, details);
+export const unauthorized = (message: string) => new BerthError(ErrorCode.Unauthorized, message);
+export const forbidden = (message: string) => new BerthError(ErrorCode.Forbidden, message);
+export const notFound = (message: string) => new BerthError(ErrorCode.NotFound, message);
+export const conflict = (message: string, details?: unknown) =>
+  new BerthError(ErrorCode.Conflict, message, details);
+
+export const isBerthError = (err: unknown): err is BerthError => err instanceof BerthError;

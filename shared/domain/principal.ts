@@ -1,0 +1,13 @@
+import type { Role } from "./roles.ts";
+
+/** Who is calling: a user (or service account) holding an API key of one workspace. */
+export interface UserPrincipal {
+  kind: "user";
+  workspaceId: string;
+  keyId: string;
+  /** The key's name: jobs record it as their `user`. */
+  name: string;
+  role: Role;
+}
+
+export type Principal = UserPrincipal;

@@ -1,0 +1,14 @@
+/* Types of the resources infra/ links to functions, in the shape `sst deploy` / `sst dev` generate
+   (they regenerate this file). Kept in the repo so functions/ type-check without a deploy. */
+import "sst";
+
+declare module "sst" {
+  export interface Resource {
+    Api: { name: string; type: "sst.aws.Function"; url: string };
+    ProvisionDlq: { type: "sst.aws.Queue"; url: string };
+    ProvisionQueue: { type: "sst.aws.Queue"; url: string };
+    ServerSecret: { type: "sst.sst.Secret"; value: string };
+    Table: { name: string; type: "sst.aws.Dynamo" };
+  }
+}
+export {};

@@ -1,0 +1,3 @@
+import { repositoryContract } from "./repositories.contract.ts";
+
+repositoryContract("dynalite");

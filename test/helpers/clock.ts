@@ -1,0 +1,17 @@
+import type { Clock } from "../../shared/ports/clock.ts";
+
+/** A clock tests move by hand. */
+export function manualClock(
+  start = new Date("2026-11-01T10:00:00.000Z"),
+): Clock & { advance(ms: number): void; set(d: Date): void } {
+  let now = start.getTime();
+  return {
+    now: () => new Date(now),
+    advance: (ms) => {
+      now += ms;
+    },
+    set: (d) => {
+      now = d.getTime();
+    },
+  };
+}

@@ -1,0 +1,14 @@
+import { ScanCommand } from "@aws-sdk/lib-dynamodb";
+import type { Db } from "../../shared/adapters/dynamo/client.ts";
+
+/** Every item in the table, for "nothing was written" assertions. */
+export async function snapshot(db: Db): Promise<string> {
+  const items: Record<string, unknown>[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await db.doc.send(new ScanCommand({ TableName: db.table, ExclusiveStartKey: start }));
+    items.push(...(out.Items ?? []));
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return JSON.stringify(items.sort((a, b) => `${a.pk}${a.sk}`.localeCompare(`${b.pk}${b.sk}`)));
+}

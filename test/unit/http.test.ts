@@ -1,0 +1,156 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { errorOf, type TestApp, testApp, useDynalite } from "../helpers/app.ts";
+import { snapshot } from "../helpers/db.ts";
+
+const engine = useDynalite();
+
+describe("the HTTP app", () => {
+  let t: TestApp;
+  const lines: Record<string, unknown>[] = [];
+  beforeAll(async () => {
+    t = await testApp(engine(), {
+      logger: {
+        debug() {},
+        info: (msg, f) => lines.push({ msg, ...f }),
+        warn() {},
+        error: (msg, f) => lines.push({ msg, ...f }),
+      },
+    });
+  });
+
+  it("answers GET /healthz without credentials", async () => {
+    const res = await t.call("GET", "/healthz");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: "ok" });
+  });
+
+  it("echoes a caller's X-Request-Id and generates one when absent", async () => {
+    const given = await t.call("GET", "/healthz", { headers: { "x-request-id": "trace-123" } });
+    expect(given.headers.get("x-request-id")).toBe("trace-123");
+    const generated = await t.call("GET", "/healthz");
+    expect(generated.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("logs one structured line per request with method, path, status, duration, request id and workspace", async () => {
+    lines.length = 0;
+    await t.call("GET", "/api/v1/api-keys", { token: t.admin, headers: { "x-request-id": "log-me" } });
+    const requestLines = lines.filter((l) => l.msg === "request");
+    expect(requestLines).toHaveLength(1);
+    expect(requestLines[0]).toMatchObject({
+      method: "GET",
+      path: "/api/v1/api-keys",
+      status: 200,
+      requestId: "log-me",
+      workspace: "default",
+    });
+    expect(typeof requestLines[0]!.durationMs).toBe("number");
+    expect(JSON.stringify(lines)).not.toContain(t.admin);
+  });
+
+  it("answers an unknown route with 404 in the envelope", async () => {
+    const res = await t.call("GET", "/api/v1/nowhere");
+    expect(await errorOf(res)).toMatchObject({
+      status: 404,
+      code: "NotFound",
+      message: "no route for GET /api/v1/nowhere",
+    });
+  });
+
+  it("serves the OpenAPI document generated from the routes, and a docs page", async () => {
+    const doc = (await (await t.call("GET", "/api/v1/openapi.json")).json()) as {
+      openapi: string;
+      paths: Record<string, Record<string, unknown>>;
+      components: { schemas: Record<string, unknown> };
+    };
+    expect(doc.openapi).toBe("3.1.0");
+    expect(Object.keys(doc.paths["/api/v1/api-keys"]!)).toEqual(expect.arrayContaining(["get", "post"]));
+    expect(doc.paths["/api/v1/api-keys/{id}"]).toHaveProperty("delete");
+    expect(doc.components.schemas).toHaveProperty("CreateApiKeyRequest");
+    const docs = await t.call("GET", "/api/v1/docs");
+    expect(docs.status).toBe(200);
+    expect(await docs.text()).toContain("/api/v1/openapi.json");
+  });
+
+  describe("bad input gets a 4xx with a code and changes nothing", () => {
+    const bad = async (req: () => Promise<Response>) => {
+      const before = await snapshot(t.db);
+      const res = await req();
+      expect(await snapshot(t.db)).toBe(before);
+      return errorOf(res);
+    };
+
+    it("malformed JSON → 400 InvalidRequest", async () => {
+      const err = await bad(() => t.call("POST", "/api/v1/api-keys", { token: t.admin, body: "{name:" }));
+      expect(err).toMatchObject({
+        status: 400,
+        code: "InvalidRequest",
+        message: "request body is empty or not valid JSON",
+      });
+    });
+
+    it("an empty body on a JSON route → 400 InvalidRequest", async () => {
+      const err = await bad(() =>
+        t.call("POST", "/api/v1/api-keys", {
+          token: t.admin,
+          headers: { "content-type": "application/json" },
+        }),
+      );
+      expect(err).toMatchObject({ status: 400, code: "InvalidRequest" });
+    });
+
+    it("a non-JSON content type → 400 InvalidRequest naming the expected type", async () => {
+      const err = await bad(() =>
+        t.call("POST", "/api/v1/api-keys", {
+          token: t.admin,
+          body: JSON.stringify({ name: "ci" }),
+          headers: { "content-type": "text/plain" },
+        }),
+      );
+      expect(err).toMatchObject({ status: 400, code: "InvalidRequest" });
+      expect(err.message).toContain("application/json");
+    });
+
+    it("a body over 1 MiB → 413 PayloadTooLarge", async () => {
+      const err = await bad(() =>
+        t.call("POST", "/api/v1/api-keys", { token: t.admin, body: { name: "x".repeat(1024 * 1024 + 10) } }),
+      );
+      expect(err).toMatchObject({ status: 413, code: "PayloadTooLarge" });
+    });
+
+    it("wrong field types → 400 with every offending field path in details", async () => {
+      const err = await bad(() =>
+        t.call("POST", "/api/v1/api-keys", {
+          token: t.admin,
+          body: { name: 42, role: "root", expiresAt: "next tuesday" },
+        }),
+      );
+      expect(err).toMatchObject({ status: 400, code: "InvalidRequest" });
+      expect((err.details as { path: string }[]).map((d) => d.path).sort()).toEqual([
+        "expiresAt",
+        "name",
+        "role",
+      ]);
+      expect(err.message).toContain("name:");
+    });
+
+    it("a pageSize above 500 → 400 naming pageSize", async () => {
+      const err = await bad(() => t.call("GET", "/api/v1/api-keys?pageSize=501", { token: t.admin }));
+      expect(err).toMatchObject({ status: 400, code: "InvalidRequest", details: [{ path: "pageSize" }] });
+      expect(err.message).toContain("at most 500");
+    });
+
+    it("a pageSize that is not a whole number → 400", async () => {
+      const err = await bad(() => t.call("GET", "/api/v1/api-keys?pageSize=ten", { token: t.admin }));
+      expect(err).toMatchObject({ status: 400, details: [{ path: "pageSize" }] });
+    });
+  });
+
+  it("ignores unknown fields", async () => {
+    const res = await t.call("POST", "/api/v1/api-keys", {
+      token: t.admin,
+      body: { name: "extra", role: "member", colour: "blue" },
+    });
+    expect(res.status).toBe(201);
+    expect(await res.json()).not.toHaveProperty("colour");
+  });
+});
