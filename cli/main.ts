@@ -1,6 +1,8 @@
 import { Command, CommanderError } from "commander";
 import { keysCommand } from "./commands/keys.ts";
 import { serverCommand } from "./commands/server.ts";
+import { workspacesCommand } from "./commands/workspaces.ts";
+import { type GlobalOptions, outputFormat } from "./context.ts";
 import { CliError } from "./errors.ts";
 
 /** The `berth` command. */
@@ -16,9 +18,14 @@ export function buildProgram(): Command {
     .option("-o, --output <format>", "table or json", "table")
     .option("--data-dir <dir>", "local data directory (env BERTH_DATA_DIR, default ./.berth)")
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    // Bad global flags fail before any command does I/O.
+    .hook("preAction", (cmd) => {
+      outputFormat(cmd.opts<GlobalOptions>());
+    });
   serverCommand(program);
   keysCommand(program);
+  workspacesCommand(program);
   return program;
 }
 

@@ -7,7 +7,11 @@ import { createApp } from "../shared/app/create-app.ts";
 import { lambdaConfig } from "../shared/config.ts";
 
 // Composition root of the API Lambda: the only place that reads Resource and process.env.
-const config = lambdaConfig({ tableName: Resource.Table.name, serverSecret: Resource.ServerSecret.value, env: process.env });
+const config = lambdaConfig({
+  tableName: Resource.Table.name,
+  serverSecret: Resource.ServerSecret.value,
+  env: process.env,
+});
 const app = createApp(
   buildAppDeps({
     db: createDb(config.tableName),

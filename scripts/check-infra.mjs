@@ -16,9 +16,13 @@ if (!existsSync(platform)) {
   process.exit(0);
 }
 
-const tsc = spawnSync(".sst/platform/node_modules/.bin/tsc", ["-p", "tsconfig.infra.json", "--pretty", "false"], {
-  encoding: "utf8",
-});
+const tsc = spawnSync(
+  ".sst/platform/node_modules/.bin/tsc",
+  ["-p", "tsconfig.infra.json", "--pretty", "false"],
+  {
+    encoding: "utf8",
+  },
+);
 if (tsc.error) {
   console.error(`check:infra: could not run SST's tsc: ${tsc.error.message}`);
   process.exit(1);

@@ -69,6 +69,5 @@ export function serverCommand(program: Command) {
 function describeStartError(err: Error & { code?: string }): string {
   if (err.code === "EADDRINUSE")
     return `${err.message}: another process uses that port; pass --port or set PORT`;
-  if (/lock/i.test(err.message)) return `${err.message}: is another berth server using this data dir?`;
   return err.message;
 }

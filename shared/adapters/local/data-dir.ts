@@ -1,4 +1,4 @@
-import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { newServerSecret } from "../../domain/secrets.ts";
 
@@ -48,4 +48,47 @@ export async function loadOrCreateServerSecret(path: string): Promise<string> {
     if ((err as NodeJS.ErrnoException).code === "EEXIST") return (await readIfExists(path))!;
     throw err;
   }
+}
+
+/** Another live process holds the data dir. */
+export class DataDirBusyError extends Error {
+  constructor(dir: string, pid: number) {
+    super(`the data dir ${dir} is in use by process ${pid} (a berth server?); stop it first`);
+    this.name = "DataDirBusyError";
+  }
+}
+
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+};
+
+/**
+ * Takes the data dir for this process (`<dir>/lock` holds the pid), so that a second server or an
+ * operator command fails with a clear message instead of fighting over dynalite's LevelDB files.
+ * A lock left by a process that no longer runs (killed with SIGKILL) is taken over. Returns the release.
+ */
+export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
+  const path = join(dir, "lock");
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      // `wx`: of two processes starting at once, exactly one creates the lock.
+      await writeFile(path, `${process.pid}\n`, { flag: "wx", mode: 0o600 });
+      return async () => {
+        if ((await readIfExists(path)) === String(process.pid)) await unlink(path).catch(() => {});
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    const holder = Number(await readIfExists(path));
+    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
+      throw new DataDirBusyError(dir, holder);
+    }
+    await unlink(path).catch(() => {});
+  }
+  throw new Error(`could not take the lock ${path}`);
 }

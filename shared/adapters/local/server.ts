@@ -13,6 +13,7 @@ import {
   dataPaths,
   ensureDataDir,
   loadOrCreateServerSecret,
+  lockDataDir,
   readIfExists,
   writePrivateFile,
 } from "./data-dir.ts";
@@ -40,11 +41,13 @@ export async function startLocalServer(
 ): Promise<LocalServer> {
   const paths = dataPaths(config.dataDir);
   await ensureDataDir(paths.dir);
+  const unlock = await lockDataDir(paths.dir);
   const serverSecret = await loadOrCreateServerSecret(paths.serverSecret);
 
   const engines: Engine[] = [];
   const stopEngines = async () => {
     for (const engine of engines.reverse()) await engine.stop().catch(() => {});
+    await unlock();
   };
   try {
     const dynamo = await startDynalite(paths.dynamo);

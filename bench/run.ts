@@ -1,0 +1,27 @@
+/**
+ * Runs the benchmarks and prints their tables: `npm run bench` (all) or `npm run bench -- api`.
+ * Numbers depend on the machine; BENCHMARKS.md records them with the machine they came from.
+ */
+import { cpus, totalmem } from "node:os";
+import { benchApi } from "./api.ts";
+import { table } from "./lib.ts";
+
+const BENCHMARKS: Record<string, () => Promise<Record<string, string | number>[]>> = {
+  api: () => benchApi(),
+};
+
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
+const unknown = wanted.filter((w) => !(w in BENCHMARKS));
+if (unknown.length > 0) {
+  console.error(
+    `unknown benchmark(s): ${unknown.join(", ")}; available: ${Object.keys(BENCHMARKS).join(", ")}`,
+  );
+  process.exit(2);
+}
+console.log(
+  `machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`,
+);
+for (const name of wanted.length ? wanted : Object.keys(BENCHMARKS)) {
+  console.log(`\n## ${name}\n`);
+  console.log(table(await BENCHMARKS[name]!()));
+}
