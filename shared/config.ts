@@ -14,9 +14,16 @@ export const AppConfig = z.object({
     .int()
     .positive()
     .default(1024 * 1024),
+  /** A device is online when seen within this many seconds. */
+  deviceTtlSeconds: z.coerce.number().int().positive().default(90),
   version: z.string().default("0.1.0"),
 });
 export type AppConfig = z.infer<typeof AppConfig>;
+
+const appEnv = (env: Record<string, string | undefined>) => ({
+  bodyLimitBytes: env.BERTH_BODY_LIMIT_BYTES || undefined,
+  deviceTtlSeconds: env.BERTH_DEVICE_TTL_SECONDS || undefined,
+});
 
 export const LogLevelSetting = z.enum(["debug", "info", "warn", "error", "silent"]).default("info");
 
@@ -42,7 +49,7 @@ export function localConfigFromEnv(
     host: env.HOST || undefined,
     tableName: env.BERTH_TABLE_NAME || undefined,
     logLevel: env.BERTH_LOG_LEVEL || undefined,
-    app: { bodyLimitBytes: env.BERTH_BODY_LIMIT_BYTES || undefined },
+    app: appEnv(env),
     ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
   });
   if (!parsed.success) throw new ConfigError(parsed.error);
@@ -67,7 +74,7 @@ export function lambdaConfig(input: {
     tableName: input.tableName,
     serverSecret: input.serverSecret,
     logLevel: input.env.BERTH_LOG_LEVEL || undefined,
-    app: { bodyLimitBytes: input.env.BERTH_BODY_LIMIT_BYTES || undefined },
+    app: appEnv(input.env),
   });
   if (!parsed.success) throw new ConfigError(parsed.error);
   return parsed.data;
@@ -92,4 +99,5 @@ const SETTING_NAMES: Record<string, string> = {
   tableName: "BERTH_TABLE_NAME",
   logLevel: "BERTH_LOG_LEVEL",
   "app.bodyLimitBytes": "BERTH_BODY_LIMIT_BYTES",
+  "app.deviceTtlSeconds": "BERTH_DEVICE_TTL_SECONDS",
 };

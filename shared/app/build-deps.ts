@@ -21,5 +21,6 @@ export function buildAppDeps(input: {
     logger: input.logger,
     keys: deriveKeys(input.serverSecret),
     config: input.config,
+    seenCache: new Map(),
   };
 }

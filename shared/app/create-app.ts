@@ -7,8 +7,13 @@ import type { AppDeps } from "./deps.ts";
 import type { AppEnv } from "./env.ts";
 import { envelope, errorHandler, validationError } from "./errors.ts";
 import { requestLog } from "./middleware/request-log.ts";
+import { agentRoutes } from "./routes/agent.ts";
 import { apiKeyRoutes } from "./routes/api-keys.ts";
+import { deviceRoutes } from "./routes/devices.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { LOGIN_PATH, loginRoutes } from "./routes/login.ts";
+import { nodeGroupRoutes } from "./routes/node-groups.ts";
+import { registrationTokenRoutes } from "./routes/registration-tokens.ts";
 
 export const API_PREFIX = "/api/v1";
 
@@ -24,6 +29,11 @@ export function createApp(deps: AppDeps) {
   });
 
   app.use("*", requestId({ headerName: "X-Request-Id" }), requestLog(deps.logger));
+  // GPUd reads its login errors as a flat object of strings: choose the style before anything can fail.
+  app.use(`${API_PREFIX}${LOGIN_PATH}`, async (c, next) => {
+    c.set("errorStyle", "gpud");
+    await next();
+  });
   app.use(
     "*",
     bodyLimit({
@@ -37,7 +47,13 @@ export function createApp(deps: AppDeps) {
     }),
   );
 
-  const api = new OpenAPIHono<AppEnv>().route("/", apiKeyRoutes(deps));
+  const api = new OpenAPIHono<AppEnv>()
+    .route("/", apiKeyRoutes(deps))
+    .route("/", registrationTokenRoutes(deps))
+    .route("/", nodeGroupRoutes(deps))
+    .route("/", deviceRoutes(deps))
+    .route("/", loginRoutes(deps))
+    .route("/", agentRoutes(deps));
 
   app.route("/", healthRoutes(deps));
   app.route(API_PREFIX, api);

@@ -11,4 +11,6 @@ export interface AppDeps {
   logger: Logger;
   keys: ServerKeys;
   config: AppConfig;
+  /** Per-process memo of when each device's lastSeenAt was last written (skips writes within the window). */
+  seenCache: Map<string, number>;
 }

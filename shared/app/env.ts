@@ -1,9 +1,16 @@
-import type { Principal } from "../domain/principal.ts";
+import type { DevicePrincipal, Principal, UserPrincipal } from "../domain/principal.ts";
 
 /** Per-request values set by middleware. */
 export interface AppEnv {
   Variables: {
     requestId: string;
+    /** Whoever authenticated (for logs and page-token binding). */
     principal: Principal;
+    /** Set by requireUser. */
+    user: UserPrincipal;
+    /** Set by requireDevice. */
+    device: DevicePrincipal;
+    /** How errors are rendered: Berth's envelope, or GPUd's flat string object on /api/v1/login. */
+    errorStyle: "envelope" | "gpud";
   };
 }

@@ -36,6 +36,7 @@ function fromHttpException(err: HTTPException): BerthError {
  */
 export function errorHandler(logger: Logger) {
   return (err: Error, c: Context) => {
+    const gpud = c.get("errorStyle") === "gpud";
     let berth: BerthError;
     if (err instanceof BerthError) berth = err;
     else if (err instanceof HTTPException) berth = fromHttpException(err);
@@ -44,12 +45,26 @@ export function errorHandler(logger: Logger) {
       logger.error("unhandled error", { requestId, error: err.message, stack: err.stack });
       berth = new BerthError(
         ErrorCode.Unknown,
-        `internal error; quote request id ${requestId ?? "-"} when reporting it`,
+        gpud
+          ? "failed to login, please try again"
+          : `internal error; quote request id ${requestId ?? "-"} when reporting it`,
       );
     }
-    return c.json(envelope(berth), ERROR_STATUS[berth.code] as ContentfulStatusCode);
+    const status = ERROR_STATUS[berth.code] as ContentfulStatusCode;
+    return c.json(gpud ? gpudError(berth) : envelope(berth), status);
   };
 }
+
+/**
+ * GPUd decodes an error body into a map of strings before it looks at the status, so on its routes an
+ * error is a flat object of strings: `code`/`status` the code, `message`/`error` the text.
+ */
+export const gpudError = (err: BerthError) => ({
+  code: err.code,
+  status: err.code,
+  message: err.message,
+  error: err.message,
+});
 
 export const envelope = (err: BerthError): ErrorEnvelope => ({
   error: {

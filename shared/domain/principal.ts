@@ -10,4 +10,11 @@ export interface UserPrincipal {
   role: Role;
 }
 
-export type Principal = UserPrincipal;
+/** A node agent holding its device's session token: it may only see and answer its own feed. */
+export interface DevicePrincipal {
+  kind: "device";
+  workspaceId: string;
+  deviceId: string;
+}
+
+export type Principal = UserPrincipal | DevicePrincipal;

@@ -1,4 +1,11 @@
-import { hkdfSync, randomBytes } from "node:crypto";
+import {
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  hkdfSync,
+  type KeyObject,
+  randomBytes,
+} from "node:crypto";
 
 /**
  * The control plane's one root secret (32 random bytes: a file in the local data dir, an sst.Secret
@@ -11,7 +18,14 @@ export const newServerSecret = (): string => randomBytes(SERVER_SECRET_BYTES).to
 export interface ServerKeys {
   /** HMAC key for page tokens. */
   pageToken: Buffer;
+  /** HMAC key session tokens are derived with. */
+  session: Buffer;
+  /** The control plane's ed25519 key pair: signs reservations; agents learn the public half at login. */
+  signing: { privateKey: KeyObject; publicKey: KeyObject; publicKeyBase64: string };
 }
+
+// PKCS#8 DER header of an ed25519 private key; the 32-byte seed follows it.
+const ED25519_PKCS8_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
 
 export function deriveKeys(serverSecret: string): ServerKeys {
   const ikm = Buffer.from(serverSecret, "base64url");
@@ -19,5 +33,26 @@ export function deriveKeys(serverSecret: string): ServerKeys {
     throw new Error(`the server secret must encode at least ${SERVER_SECRET_BYTES} bytes (base64url)`);
   }
   const derive = (purpose: string) => Buffer.from(hkdfSync("sha256", ikm, "berth", purpose, 32));
-  return { pageToken: derive("page-token") };
+  const privateKey = createPrivateKey({
+    key: Buffer.concat([ED25519_PKCS8_PREFIX, derive("reservation-signing")]),
+    format: "der",
+    type: "pkcs8",
+  });
+  const publicKey = createPublicKey(privateKey);
+  const raw = publicKey.export({ format: "der", type: "spki" }).subarray(-32);
+  return {
+    pageToken: derive("page-token"),
+    session: derive("session-token"),
+    signing: { privateKey, publicKey, publicKeyBase64: raw.toString("base64") },
+  };
+}
+
+/**
+ * A device's session token: `berth_st_<deviceId>_<HMAC(session key, deviceId:generation)>`.
+ * Derived rather than stored, so a relogin can hand back the *current* token (GPUd expects that) while
+ * only its hash is kept; bumping the generation revokes it.
+ */
+export function sessionToken(sessionKey: Buffer, deviceId: string, generation: number): string {
+  const mac = createHmac("sha256", sessionKey).update(`${deviceId}:${generation}`).digest("base64url");
+  return `berth_st_${deviceId}_${mac}`;
 }

@@ -1,4 +1,7 @@
 import type { ApiKey } from "../domain/api-key.ts";
+import type { Device } from "../domain/device.ts";
+import type { NodeGroup } from "../domain/node-group.ts";
+import type { RegistrationToken } from "../domain/registration-token.ts";
 import type { Workspace } from "../domain/workspace.ts";
 import type { Page, PageRequest } from "./pagination.ts";
 
@@ -30,7 +33,98 @@ export interface ApiKeyRepository {
   touch(id: string, at: string, resolutionMs: number): Promise<void>;
 }
 
+export type RegistrationTokenPatch = Partial<
+  Pick<RegistrationToken, "name" | "description" | "labels" | "environmentVariables" | "namingStrategy">
+> & {
+  /** null removes the field */
+  maxRegistrations?: number | null;
+  nodeGroup?: string | null;
+  expiresAt?: string | null;
+};
+
+export interface RegistrationTokenRepository {
+  /** Throws Conflict when the id is taken. */
+  create(token: RegistrationToken): Promise<void>;
+  get(id: string): Promise<RegistrationToken | undefined>;
+  list(workspaceId: string, page: PageRequest): Promise<Page<RegistrationToken>>;
+  /** Throws NotFound unless the token exists in that workspace. */
+  update(
+    workspaceId: string,
+    id: string,
+    patch: RegistrationTokenPatch,
+    at: string,
+  ): Promise<RegistrationToken>;
+  /** Throws NotFound unless the token exists in that workspace. */
+  delete(workspaceId: string, id: string): Promise<void>;
+  /**
+   * Counts one registration, atomically with the cap and the expiry: false (and nothing written) when
+   * the token is gone, expired at `now`, or at `maxRegistrations`.
+   */
+  claimRegistration(id: string, now: string): Promise<boolean>;
+  /** Gives a registration back (a device registered with it was deleted, or its creation failed). */
+  releaseRegistration(id: string): Promise<void>;
+}
+
+export type NodeGroupPatch = Partial<Pick<NodeGroup, "description" | "labels">>;
+
+export interface NodeGroupRepository {
+  /** Throws Conflict when the workspace already has a group of that name. */
+  create(group: NodeGroup): Promise<void>;
+  get(workspaceId: string, name: string): Promise<NodeGroup | undefined>;
+  /** By id, in any workspace (GPUd may name a group by id); may lag a create by a moment. */
+  getById(id: string): Promise<NodeGroup | undefined>;
+  list(workspaceId: string, page: PageRequest): Promise<Page<NodeGroup>>;
+  /** Throws NotFound. */
+  update(workspaceId: string, name: string, patch: NodeGroupPatch, at: string): Promise<NodeGroup>;
+  /** Throws NotFound, or Conflict while devices are in the group. */
+  delete(workspaceId: string, name: string): Promise<void>;
+  /** Counts a device into the group; false when the group does not exist (nothing written). */
+  join(workspaceId: string, name: string): Promise<boolean>;
+  leave(workspaceId: string, name: string): Promise<void>;
+}
+
+/** What a login or heartbeat changes on an existing device. */
+export type DeviceRefresh = Partial<
+  Pick<
+    Device,
+    | "info"
+    | "resources"
+    | "labels"
+    | "machineInfo"
+    | "agentVersion"
+    | "publicKey"
+    | "encryptionKey"
+    | "sessionGeneration"
+    | "sessionTokenHash"
+    | "lastSeenAt"
+  >
+>;
+
+export interface DeviceRepository {
+  /** Throws Conflict when the id is taken. */
+  create(device: Device): Promise<void>;
+  get(id: string): Promise<Device | undefined>;
+  /** A workspace's devices, oldest first; `keep` filters in memory without breaking pages. */
+  list(workspaceId: string, page: PageRequest, keep?: (d: Device) => boolean): Promise<Page<Device>>;
+  /** Name and labels; throws NotFound unless the device exists in that workspace. */
+  update(
+    workspaceId: string,
+    id: string,
+    patch: Partial<Pick<Device, "name" | "labels">>,
+    at: string,
+  ): Promise<Device>;
+  /** Login and heartbeat updates; throws NotFound when the device was deleted meanwhile. */
+  refresh(id: string, fields: DeviceRefresh, at: string): Promise<Device>;
+  /** Records that the agent was seen, at most once per `resolutionMs`. */
+  touch(id: string, at: string, resolutionMs: number): Promise<void>;
+  /** Deletes it and returns what it was; throws NotFound unless it exists in that workspace. */
+  delete(workspaceId: string, id: string): Promise<Device>;
+}
+
 export interface Repositories {
   workspaces: WorkspaceRepository;
   apiKeys: ApiKeyRepository;
+  registrationTokens: RegistrationTokenRepository;
+  nodeGroups: NodeGroupRepository;
+  devices: DeviceRepository;
 }

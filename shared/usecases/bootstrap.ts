@@ -3,10 +3,11 @@ import { Role } from "../domain/roles.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { Repositories } from "../ports/repositories.ts";
 import { createApiKey } from "./api-keys.ts";
+import { ensureDefaultNodeGroup } from "./node-groups.ts";
 
 /**
  * First start of an embedded control plane: creates the workspace and an admin key, unless the
- * workspace exists. The key is created before the workspace, which is the commit marker: a crash in
+ * workspace exists, and makes sure it has its `default` node group (on every start). The key is created before the workspace, which is the commit marker: a crash in
  * between leaves no workspace, so the next start bootstraps again (the orphaned key's secret was never
  * shown to anyone). `persistKey` runs before the marker, so a reported bootstrap always has a saved key.
  */
@@ -15,6 +16,7 @@ export async function bootstrapWorkspace(
   workspaceId: string,
   persistKey: (token: string) => Promise<void>,
 ): Promise<{ created: false } | { created: true; token: string }> {
+  await ensureDefaultNodeGroup(deps, workspaceId);
   if (await deps.repos.workspaces.get(workspaceId)) return { created: false };
   const { token } = await issueAdminKey(deps, workspaceId, "admin");
   await persistKey(token);

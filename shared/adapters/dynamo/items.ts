@@ -8,6 +8,13 @@ export const keys = {
   workspace: (ws: string) => ({ pk: `WS#${ws}`, sk: "WS" }),
   apiKey: (id: string) => ({ pk: `APIKEY#${id}`, sk: "APIKEY" }),
   apiKeysOf: (ws: string) => `WS#${ws}#APIKEYS`,
+  registrationToken: (id: string) => ({ pk: `REGTOKEN#${id}`, sk: "REGTOKEN" }),
+  registrationTokensOf: (ws: string) => `WS#${ws}#REGTOKENS`,
+  nodeGroup: (ws: string, name: string) => ({ pk: `WS#${ws}`, sk: `NODEGROUP#${name}` }),
+  nodeGroupsPrefix: "NODEGROUP#",
+  nodeGroupId: (id: string) => `NODEGROUPID#${id}`,
+  device: (id: string) => ({ pk: `DEVICE#${id}`, sk: "DEVICE" }),
+  devicesOf: (ws: string) => `WS#${ws}#DEVICES`,
 } as const;
 
 export const KEY_ATTRIBUTES = ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"] as const;
@@ -35,6 +42,33 @@ export function parseItem<S extends z.ZodType>(
     );
   }
   return result.data;
+}
+
+/**
+ * SET/REMOVE clauses for a partial update: `undefined` leaves a field alone, `null` removes it.
+ * Returns the expression parts to merge into an UpdateCommand.
+ */
+export function updateParts(fields: Record<string, unknown>) {
+  const set: string[] = [];
+  const remove: string[] = [];
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
+    names[`#${key}`] = key;
+    if (value === null) remove.push(`#${key}`);
+    else {
+      set.push(`#${key} = :${key}`);
+      values[`:${key}`] = value;
+    }
+  }
+  const expression = [
+    set.length ? `SET ${set.join(", ")}` : "",
+    remove.length ? `REMOVE ${remove.join(", ")}` : "",
+  ]
+    .filter(Boolean)
+    .join(" ");
+  return { expression, names, values };
 }
 
 export const isConditionFailure = (err: unknown): boolean =>

@@ -1,6 +1,9 @@
 import type { Repositories } from "../../ports/repositories.ts";
 import { dynamoApiKeyRepository } from "./api-key-repository.ts";
 import type { Db } from "./client.ts";
+import { dynamoDeviceRepository } from "./device-repository.ts";
+import { dynamoNodeGroupRepository } from "./node-group-repository.ts";
+import { dynamoRegistrationTokenRepository } from "./registration-token-repository.ts";
 import { dynamoWorkspaceRepository } from "./workspace-repository.ts";
 
 /** Every repository, on one table. */
@@ -8,5 +11,8 @@ export function dynamoRepositories(db: Db): Repositories {
   return {
     workspaces: dynamoWorkspaceRepository(db),
     apiKeys: dynamoApiKeyRepository(db),
+    registrationTokens: dynamoRegistrationTokenRepository(db),
+    nodeGroups: dynamoNodeGroupRepository(db),
+    devices: dynamoDeviceRepository(db),
   };
 }

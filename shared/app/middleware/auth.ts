@@ -21,6 +21,7 @@ export const requireUser = (deps: AppDeps, role: Role) =>
       bearer(c.req.header("authorization"), "API key"),
     );
     c.set("principal", principal);
+    c.set("user", principal);
     if (!roleAllows(principal.role, role)) {
       throw forbidden(
         `this operation needs an ${role} key; key ${principal.keyId} is a ${principal.role} key`,

@@ -33,7 +33,7 @@ export function apiKeyRoutes(deps: AppDeps) {
         },
       }),
       async (c) => {
-        const { view, token } = await createApiKey(deps, c.get("principal").workspaceId, c.req.valid("json"));
+        const { view, token } = await createApiKey(deps, c.get("user").workspaceId, c.req.valid("json"));
         return c.json({ ...view, key: token }, 201);
       },
     )
@@ -49,7 +49,7 @@ export function apiKeyRoutes(deps: AppDeps) {
       async (c) => {
         const q = c.req.valid("query");
         const body = await listPage(deps, c, q, { includeRevoked: q.includeRevoked }, (page) =>
-          listApiKeys(deps, c.get("principal"), page, q.includeRevoked),
+          listApiKeys(deps, c.get("user"), page, q.includeRevoked),
         );
         return c.json(body, 200);
       },
@@ -63,7 +63,7 @@ export function apiKeyRoutes(deps: AppDeps) {
         request: { params: IdParam },
         responses: { 200: json("the key", ApiKeyView), ...errorResponses(401, 403, 404) },
       }),
-      async (c) => c.json(await getApiKey(deps, c.get("principal"), c.req.valid("param").id), 200),
+      async (c) => c.json(await getApiKey(deps, c.get("user"), c.req.valid("param").id), 200),
     )
     .openapi(
       createRoute({
@@ -75,7 +75,7 @@ export function apiKeyRoutes(deps: AppDeps) {
         responses: { 204: { description: "revoked" }, ...errorResponses(401, 403, 404) },
       }),
       async (c) => {
-        await revokeApiKey(deps, c.get("principal"), c.req.valid("param").id);
+        await revokeApiKey(deps, c.get("user"), c.req.valid("param").id);
         return c.body(null, 204);
       },
     );

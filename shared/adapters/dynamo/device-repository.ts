@@ -1,0 +1,133 @@
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { Device } from "../../domain/device.ts";
+import { conflict, notFound } from "../../domain/errors.ts";
+import type { DeviceRepository } from "../../ports/repositories.ts";
+import type { Db } from "./client.ts";
+import { isConditionFailure, keys, parseItem, updateParts } from "./items.ts";
+import { queryPage } from "./paginate.ts";
+
+const parse = (item: Record<string, unknown>) => parseItem(Device, "device", item);
+
+export function dynamoDeviceRepository(db: Db): DeviceRepository {
+  const missing = (id: string) => notFound(`device ${id} not found`);
+  return {
+    async get(id) {
+      const out = await db.doc.send(
+        new GetCommand({ TableName: db.table, Key: keys.device(id), ConsistentRead: true }),
+      );
+      return out.Item ? parse(out.Item) : undefined;
+    },
+    async create(device) {
+      try {
+        // Id collision: never overwrite a device.
+        await db.doc.send(
+          new PutCommand({
+            TableName: db.table,
+            Item: {
+              ...keys.device(device.id),
+              gsi1pk: keys.devicesOf(device.workspaceId),
+              gsi1sk: device.id,
+              ...device,
+            },
+            ConditionExpression: "attribute_not_exists(pk)",
+          }),
+        );
+      } catch (err) {
+        if (isConditionFailure(err)) throw conflict(`device ${device.id} already exists`);
+        throw err;
+      }
+    },
+    list(workspaceId, page, keep) {
+      return queryPage(
+        db,
+        {
+          IndexName: "gsi1",
+          KeyConditionExpression: "gsi1pk = :pk",
+          ExpressionAttributeValues: { ":pk": keys.devicesOf(workspaceId) },
+        },
+        (item) => {
+          const device = parse(item);
+          return !keep || keep(device) ? device : undefined;
+        },
+        page,
+      );
+    },
+    async update(workspaceId, id, patch, at) {
+      const { expression, names, values } = updateParts({ ...patch, updatedAt: at });
+      try {
+        // Delete racing a rename, or another workspace's id: only an existing device of this workspace changes.
+        const out = await db.doc.send(
+          new UpdateCommand({
+            TableName: db.table,
+            Key: keys.device(id),
+            UpdateExpression: expression,
+            ConditionExpression: "attribute_exists(pk) AND workspaceId = :ws",
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: { ...values, ":ws": workspaceId },
+            ReturnValues: "ALL_NEW",
+          }),
+        );
+        return parse(out.Attributes!);
+      } catch (err) {
+        if (isConditionFailure(err)) throw missing(id);
+        throw err;
+      }
+    },
+    async refresh(id, fields, at) {
+      const { expression, names, values } = updateParts({ ...fields, updatedAt: at });
+      try {
+        // A relogin or heartbeat racing a delete must not recreate the device.
+        const out = await db.doc.send(
+          new UpdateCommand({
+            TableName: db.table,
+            Key: keys.device(id),
+            UpdateExpression: expression,
+            ConditionExpression: "attribute_exists(pk)",
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+            ReturnValues: "ALL_NEW",
+          }),
+        );
+        return parse(out.Attributes!);
+      } catch (err) {
+        if (isConditionFailure(err)) throw missing(id);
+        throw err;
+      }
+    },
+    async touch(id, at, resolutionMs) {
+      const threshold = new Date(Date.parse(at) - resolutionMs).toISOString();
+      try {
+        // Many polls from one agent at once: at most one write per resolution window, none for a deleted device.
+        await db.doc.send(
+          new UpdateCommand({
+            TableName: db.table,
+            Key: keys.device(id),
+            UpdateExpression: "SET lastSeenAt = :at",
+            ConditionExpression: "attribute_exists(pk) AND lastSeenAt < :threshold",
+            ExpressionAttributeValues: { ":at": at, ":threshold": threshold },
+          }),
+        );
+      } catch (err) {
+        if (!isConditionFailure(err)) throw err;
+      }
+    },
+    async delete(workspaceId, id) {
+      try {
+        // Two deletes at once: one gets the old item (and releases its counters), the other NotFound.
+        const out = await db.doc.send(
+          new DeleteCommand({
+            TableName: db.table,
+            Key: keys.device(id),
+            ConditionExpression: "attribute_exists(pk) AND workspaceId = :ws",
+            ExpressionAttributeValues: { ":ws": workspaceId },
+            ReturnValues: "ALL_OLD",
+          }),
+        );
+        return parse(out.Attributes!);
+      } catch (err) {
+        if (isConditionFailure(err)) throw missing(id);
+        throw err;
+      }
+    },
+  };
+}

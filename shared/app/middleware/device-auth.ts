@@ -1,0 +1,19 @@
+import { createMiddleware } from "hono/factory";
+import { authenticateDevice, deviceSeen } from "../../usecases/device-session.ts";
+import type { AppDeps } from "../deps.ts";
+import type { AppEnv } from "../env.ts";
+import { bearer } from "./auth.ts";
+
+/**
+ * Authenticates a node agent by its session token; sets `device`. The device comes from the token,
+ * never from a path or body, so an agent can only reach its own feed. A successful call counts as
+ * "seen" (at most one write per device per 15 s).
+ */
+export const requireDevice = (deps: AppDeps) =>
+  createMiddleware<AppEnv>(async (c, next) => {
+    const device = await authenticateDevice(deps, bearer(c.req.header("authorization"), "session token"));
+    c.set("principal", device);
+    c.set("device", device);
+    await next();
+    if (c.res.status < 400) await deviceSeen(deps, device.deviceId);
+  });

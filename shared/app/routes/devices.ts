@@ -1,0 +1,112 @@
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { IdParam } from "../../contracts/common.ts";
+import { DevicePage, DeviceView, ListDevicesQuery, UpdateDeviceRequest } from "../../contracts/devices.ts";
+import { invalidRequest } from "../../domain/errors.ts";
+import { type Labels, normalizeLabels } from "../../domain/labels.ts";
+import { Role } from "../../domain/roles.ts";
+import { deleteDevice, getDevice, listDevices, updateDevice } from "../../usecases/devices.ts";
+import type { AppDeps } from "../deps.ts";
+import type { AppEnv } from "../env.ts";
+import { requireUser } from "../middleware/auth.ts";
+import { bearerSecurity, errorResponses, json, jsonBody } from "../openapi.ts";
+import { listPage } from "../pagination.ts";
+
+/** The label selector of a list: repeated `label=key=value` and/or a `labels` JSON object. */
+function selector(label: string | string[] | undefined, labelsJson: string | undefined): Labels | undefined {
+  const pairs: Record<string, string> = {};
+  for (const item of label === undefined ? [] : Array.isArray(label) ? label : [label]) {
+    const eq = item.indexOf("=");
+    if (eq <= 0) {
+      throw invalidRequest(`invalid label filter "${item}": expected key=value`, [
+        { path: "label", message: "expected key=value" },
+      ]);
+    }
+    pairs[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  if (labelsJson !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(labelsJson);
+    } catch {
+      parsed = undefined;
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+      throw invalidRequest('invalid labels filter: expected a JSON object like {"gpu":"a100"}', [
+        { path: "labels", message: "expected a JSON object" },
+      ]);
+    }
+    Object.assign(pairs, parsed);
+  }
+  if (Object.keys(pairs).length === 0) return undefined;
+  const check = normalizeLabels(pairs, Number.POSITIVE_INFINITY);
+  if (!check.ok)
+    throw invalidRequest(`invalid label filter: ${check.error}`, [{ path: "label", message: check.error }]);
+  return check.labels;
+}
+
+/** `/api/v1/devices`: the fleet. Members may read; changes need an admin key. */
+export function deviceRoutes(deps: AppDeps) {
+  const read = { tags: ["devices"], security: bearerSecurity, middleware: requireUser(deps, Role.member) };
+  const write = { ...read, middleware: requireUser(deps, Role.admin) };
+  const ws = (c: { get(k: "user"): { workspaceId: string } }) => c.get("user").workspaceId;
+  return new OpenAPIHono<AppEnv>()
+    .openapi(
+      createRoute({
+        ...read,
+        method: "get",
+        path: "/devices",
+        summary: "List devices, filtered by labels, node group, status or a search string",
+        request: { query: ListDevicesQuery },
+        responses: { 200: json("a page of devices", DevicePage), ...errorResponses(400, 401) },
+      }),
+      async (c) => {
+        const q = c.req.valid("query");
+        const filter = {
+          labels: selector(q.label, q.labels),
+          nodeGroup: q.nodeGroup,
+          status: q.status,
+          search: q.search,
+        };
+        return c.json(
+          await listPage(deps, c, q, filter, (page) => listDevices(deps, ws(c), filter, page)),
+          200,
+        );
+      },
+    )
+    .openapi(
+      createRoute({
+        ...read,
+        method: "get",
+        path: "/devices/{id}",
+        summary: "Get a device",
+        request: { params: IdParam },
+        responses: { 200: json("the device", DeviceView), ...errorResponses(401, 404) },
+      }),
+      async (c) => c.json(await getDevice(deps, ws(c), c.req.valid("param").id), 200),
+    )
+    .openapi(
+      createRoute({
+        ...write,
+        method: "patch",
+        path: "/devices/{id}",
+        summary: "Rename or relabel a device (labels: the complete new set)",
+        request: { params: IdParam, body: jsonBody(UpdateDeviceRequest) },
+        responses: { 200: json("the updated device", DeviceView), ...errorResponses(400, 401, 403, 404) },
+      }),
+      async (c) => c.json(await updateDevice(deps, ws(c), c.req.valid("param").id, c.req.valid("json")), 200),
+    )
+    .openapi(
+      createRoute({
+        ...write,
+        method: "delete",
+        path: "/devices/{id}",
+        summary: "Delete a device; its agent's next call is a 401",
+        request: { params: IdParam },
+        responses: { 204: { description: "deleted" }, ...errorResponses(401, 403, 404) },
+      }),
+      async (c) => {
+        await deleteDevice(deps, ws(c), c.req.valid("param").id);
+        return c.body(null, 204);
+      },
+    );
+}

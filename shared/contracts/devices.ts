@@ -1,0 +1,84 @@
+import { z } from "@hono/zod-openapi";
+import { DEVICE_STATUSES } from "../domain/device.ts";
+import { MAX_DEVICE_LABELS } from "../domain/labels.ts";
+import { PageQuery, pageOf } from "./common.ts";
+import { LabelsInput, StringMap } from "./labels.ts";
+
+const GpuView = z.object({
+  index: z.number(),
+  uuid: z.string().optional(),
+  product: z.string().optional(),
+  memoryBytes: z.number().optional(),
+  busId: z.string().optional(),
+});
+
+export const DeviceView = z
+  .object({
+    id: z.string().openapi({ description: "the machine id the agent logged in with" }),
+    name: z.string(),
+    workspaceId: z.string(),
+    nodeGroup: z.string(),
+    registrationTokenId: z.string(),
+    labels: StringMap,
+    environmentVariables: StringMap,
+    status: z.enum(DEVICE_STATUSES),
+    lastSeenAt: z.string(),
+    info: z.object({
+      hostname: z.string().optional(),
+      architecture: z.string().optional(),
+      osImage: z.string().optional(),
+      kernelVersion: z.string().optional(),
+      cpu: z.object({ model: z.string().optional(), logicalCores: z.number().optional() }),
+      memoryBytes: z.number().optional(),
+      gpus: z.array(GpuView),
+      gpuDriverVersion: z.string().optional(),
+      cudaVersion: z.string().optional(),
+      containerRuntime: z.string().optional(),
+      publicIP: z.string().optional(),
+      privateIP: z.string().optional(),
+      region: z.string().optional(),
+      provider: z.string().optional(),
+    }),
+    resources: z.object({ cpu: z.number().optional(), memory: z.number().optional(), gpus: z.number() }),
+    allocated: z.object({ gpus: z.number() }),
+    agentVersion: z.string().optional(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi("Device");
+export type DeviceView = z.infer<typeof DeviceView>;
+
+export const UpdateDeviceRequest = z
+  .object({
+    name: z.string().trim().min(1, "must not be empty").max(100).optional(),
+    labels: LabelsInput(MAX_DEVICE_LABELS).optional(),
+  })
+  .openapi("UpdateDeviceRequest");
+export type UpdateDeviceRequest = z.infer<typeof UpdateDeviceRequest>;
+
+const oneOrMany = z.union([z.string(), z.array(z.string())]).optional();
+
+export const ListDevicesQuery = PageQuery.extend({
+  label: oneOrMany.openapi({
+    param: { name: "label", in: "query" },
+    description: "key=value; repeat for several (all must match)",
+  }),
+  labels: z
+    .string()
+    .optional()
+    .openapi({ param: { name: "labels", in: "query" }, description: 'a JSON object, e.g. {"gpu":"a100"}' }),
+  nodeGroup: z
+    .string()
+    .optional()
+    .openapi({ param: { name: "nodeGroup", in: "query" } }),
+  status: z
+    .enum(DEVICE_STATUSES)
+    .optional()
+    .openapi({ param: { name: "status", in: "query" } }),
+  search: z
+    .string()
+    .optional()
+    .openapi({ param: { name: "search", in: "query" }, description: "substring of name, hostname or id" }),
+});
+
+export const DevicePage = pageOf(DeviceView).openapi("DevicePage");
