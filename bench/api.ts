@@ -3,22 +3,13 @@
  * the authenticated hot paths: GET /healthz, GET /api/v1/api-keys (auth + one query), and
  * POST /api/v1/api-keys (auth + one conditional write). Run: npm run bench -- api
  */
-import { rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { startLocalServer } from "../shared/adapters/local/server.ts";
-import { silentLogger } from "../shared/adapters/logger.ts";
-import { localConfigFromEnv } from "../shared/config.ts";
 import { load, summarize, table } from "./lib.ts";
+import { benchServer } from "./local.ts";
 
 export async function benchApi(opts: { requests?: number } = {}) {
   const total = opts.requests ?? 2000;
-  const dataDir = join(tmpdir(), `berth-bench-api-${process.pid}`);
-  const server = await startLocalServer(
-    localConfigFromEnv({ BERTH_DATA_DIR: dataDir, PORT: "0" }),
-    silentLogger,
-  );
-  const auth = { authorization: `Bearer ${server.newAdminKey}` };
+  const { server, admin, done } = await benchServer("api");
+  const auth = { authorization: `Bearer ${admin}` };
   const rows: Record<string, string | number>[] = [];
   try {
     const cases: [string, (i: number) => Promise<Response>][] = [
@@ -57,8 +48,7 @@ export async function benchApi(opts: { requests?: number } = {}) {
       }
     }
   } finally {
-    await server.stop();
-    await rm(dataDir, { recursive: true, force: true });
+    await done();
   }
   return rows;
 }

@@ -5,9 +5,11 @@
 import { cpus, totalmem } from "node:os";
 import { benchApi } from "./api.ts";
 import { table } from "./lib.ts";
+import { benchLogin } from "./login.ts";
 
 const BENCHMARKS: Record<string, () => Promise<Record<string, string | number>[]>> = {
   api: () => benchApi(),
+  login: () => benchLogin(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

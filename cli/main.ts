@@ -1,6 +1,9 @@
 import { Command, CommanderError } from "commander";
+import { devicesCommand } from "./commands/devices.ts";
 import { keysCommand } from "./commands/keys.ts";
+import { nodeGroupsCommand } from "./commands/node-groups.ts";
 import { serverCommand } from "./commands/server.ts";
+import { tokensCommand } from "./commands/tokens.ts";
 import { workspacesCommand } from "./commands/workspaces.ts";
 import { type GlobalOptions, outputFormat } from "./context.ts";
 import { CliError } from "./errors.ts";
@@ -25,6 +28,9 @@ export function buildProgram(): Command {
     });
   serverCommand(program);
   keysCommand(program);
+  tokensCommand(program);
+  nodeGroupsCommand(program);
+  devicesCommand(program);
   workspacesCommand(program);
   return program;
 }

@@ -1,8 +1,7 @@
 import type { Command } from "commander";
 import type { ApiKeyView } from "../../shared/contracts/api-keys.ts";
-import { parseDuration } from "../../shared/domain/duration.ts";
+import { expiry } from "../args.ts";
 import { type GlobalOptions, outputFormat, resolveClient } from "../context.ts";
-import { CliError } from "../errors.ts";
 import { ago, type Column, printObject, printRows } from "../output.ts";
 
 const columns: Column<ApiKeyView>[] = [
@@ -28,13 +27,7 @@ export function keysCommand(program: Command) {
     .option("--expires-in <duration>", "lifetime, e.g. 12h or 90d")
     .option("--expires-at <time>", "expiry as an RFC 3339 timestamp")
     .action(async (o: { name: string; role: string; expiresIn?: string; expiresAt?: string }) => {
-      if (o.expiresIn && o.expiresAt) throw new CliError("give --expires-in or --expires-at, not both", 2);
-      let expiresAt = o.expiresAt;
-      if (o.expiresIn) {
-        const s = parseDuration(o.expiresIn);
-        if (!s) throw new CliError(`--expires-in: "${o.expiresIn}" is not a duration like 12h or 90d`, 2);
-        expiresAt = new Date(Date.now() + s * 1000).toISOString();
-      }
+      const expiresAt = expiry(o);
       const client = resolveClient(globals(), process.env);
       const created = await client.request<ApiKeyView & { key: string }>("POST", "/api-keys", {
         body: { name: o.name, role: o.role, expiresAt },

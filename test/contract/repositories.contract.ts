@@ -1,24 +1,19 @@
-import { PutCommand } from "@aws-sdk/lib-dynamodb";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe } from "vitest";
 import type { Db } from "../../shared/adapters/dynamo/client.ts";
-import { CorruptItemError, keys } from "../../shared/adapters/dynamo/items.ts";
 import { dynamoRepositories } from "../../shared/adapters/dynamo/repositories.ts";
 import type { Engine } from "../../shared/adapters/local/engines.ts";
-import type { ApiKey } from "../../shared/domain/api-key.ts";
-import { BerthError } from "../../shared/domain/errors.ts";
-import { newId } from "../../shared/domain/ids.ts";
 import type { Repositories } from "../../shared/ports/repositories.ts";
 import { type EngineName, freshTable, startEngine } from "../helpers/engines.ts";
-
-const codeOf = (p: Promise<unknown>) =>
-  p.then(
-    () => "resolved",
-    (err: unknown) => (err instanceof BerthError ? err.code : String(err)),
-  );
+import { apiKeyContract } from "./suites/api-keys.ts";
+import { deviceContract } from "./suites/devices.ts";
+import { nodeGroupContract } from "./suites/node-groups.ts";
+import { registrationTokenContract } from "./suites/registration-tokens.ts";
+import { workspaceContract } from "./suites/workspaces.ts";
 
 /**
  * The behaviour every storage engine must show, run against dynalite in every run and against
- * DynamoDB Local wherever Java exists (test/contract/*.test.ts pick the engine).
+ * DynamoDB Local wherever Java exists (test/contract/*.test.ts pick the engine). One suite per
+ * repository, in ./suites, all on one table.
  */
 export function repositoryContract(engineName: EngineName) {
   describe(`repositories on ${engineName}`, () => {
@@ -34,158 +29,12 @@ export function repositoryContract(engineName: EngineName) {
       db?.doc.destroy();
       await engine?.stop();
     });
+    const ctx = { repos: () => repos, db: () => db };
 
-    const ws = () => `ws-${newId().slice(-10)}`;
-    let clockMs = Date.parse("2026-11-01T00:00:00Z");
-    const apiKey = (workspaceId: string, extra: Partial<ApiKey> = {}): ApiKey => {
-      clockMs += 1000;
-      const id = newId(clockMs);
-      return {
-        id,
-        workspaceId,
-        name: `key-${id.slice(-4)}`,
-        role: "member",
-        tokenHash: "ab".repeat(32),
-        createdAt: new Date(clockMs).toISOString(),
-        ...extra,
-      };
-    };
-
-    describe("WorkspaceRepository", () => {
-      it("creates a workspace and reads it back", async () => {
-        const id = ws();
-        await repos.workspaces.create({ id, createdAt: "2026-11-01T00:00:00.000Z" });
-        expect(await repos.workspaces.get(id)).toEqual({ id, createdAt: "2026-11-01T00:00:00.000Z" });
-      });
-
-      it("answers undefined for an unknown workspace", async () => {
-        expect(await repos.workspaces.get(ws())).toBeUndefined();
-      });
-
-      it("lets exactly one of two concurrent creates of the same workspace win", async () => {
-        const id = ws();
-        const results = await Promise.all([
-          codeOf(repos.workspaces.create({ id, createdAt: "2026-11-01T00:00:00.000Z" })),
-          codeOf(repos.workspaces.create({ id, createdAt: "2026-11-02T00:00:00.000Z" })),
-        ]);
-        expect(results.sort()).toEqual(["Conflict", "resolved"]);
-      });
-    });
-
-    describe("ApiKeyRepository", () => {
-      it("stores a key and reads it back by id", async () => {
-        const key = apiKey(ws(), { expiresAt: "2027-01-01T00:00:00.000Z" });
-        await repos.apiKeys.create(key);
-        expect(await repos.apiKeys.get(key.id)).toEqual(key);
-        expect(await repos.apiKeys.get(newId())).toBeUndefined();
-      });
-
-      it("never overwrites a key with the same id", async () => {
-        const key = apiKey(ws());
-        await repos.apiKeys.create(key);
-        expect(await codeOf(repos.apiKeys.create({ ...key, name: "other" }))).toBe("Conflict");
-        expect((await repos.apiKeys.get(key.id))?.name).toBe(key.name);
-      });
-
-      it("lists a workspace's keys oldest first, page by page, without other workspaces' keys", async () => {
-        const mine = ws();
-        const created = [apiKey(mine), apiKey(mine), apiKey(mine), apiKey(mine), apiKey(mine)];
-        for (const k of created) await repos.apiKeys.create(k);
-        await repos.apiKeys.create(apiKey(ws()));
-
-        const first = await repos.apiKeys.list(mine, { limit: 2 });
-        const second = await repos.apiKeys.list(mine, { limit: 2, cursor: first.cursor });
-        const third = await repos.apiKeys.list(mine, { limit: 2, cursor: second.cursor });
-        expect([...first.items, ...second.items, ...third.items].map((k) => k.id)).toEqual(
-          created.map((k) => k.id),
-        );
-        expect(first.cursor).toBeDefined();
-        expect(third.cursor).toBeUndefined();
-      });
-
-      it("gives no cursor when the last page is exactly full", async () => {
-        const mine = ws();
-        for (let i = 0; i < 2; i++) await repos.apiKeys.create(apiKey(mine));
-        const page = await repos.apiKeys.list(mine, { limit: 2 });
-        expect(page.items).toHaveLength(2);
-        expect(page.cursor).toBeUndefined();
-      });
-
-      it("leaves revoked keys out of full pages unless asked for them", async () => {
-        const mine = ws();
-        const keysCreated = [apiKey(mine), apiKey(mine), apiKey(mine), apiKey(mine)];
-        for (const k of keysCreated) await repos.apiKeys.create(k);
-        await repos.apiKeys.revoke(mine, keysCreated[0]!.id, "2026-11-02T00:00:00.000Z");
-        await repos.apiKeys.revoke(mine, keysCreated[1]!.id, "2026-11-02T00:00:00.000Z");
-
-        const live = await repos.apiKeys.list(mine, { limit: 2 });
-        expect(live.items.map((k) => k.id)).toEqual([keysCreated[2]!.id, keysCreated[3]!.id]);
-        expect(live.cursor).toBeUndefined();
-        const all = await repos.apiKeys.list(mine, { limit: 10 }, { includeRevoked: true });
-        expect(all.items).toHaveLength(4);
-        expect(all.items[0]!.revokedAt).toBe("2026-11-02T00:00:00.000Z");
-      });
-
-      it("revokes once: a second revoke reports false and changes nothing", async () => {
-        const mine = ws();
-        const key = apiKey(mine);
-        await repos.apiKeys.create(key);
-        expect(await repos.apiKeys.revoke(mine, key.id, "2026-11-02T00:00:00.000Z")).toBe(true);
-        expect(await repos.apiKeys.revoke(mine, key.id, "2026-11-03T00:00:00.000Z")).toBe(false);
-        expect((await repos.apiKeys.get(key.id))?.revokedAt).toBe("2026-11-02T00:00:00.000Z");
-      });
-
-      it("lets exactly one of two concurrent revokes write", async () => {
-        const mine = ws();
-        const key = apiKey(mine);
-        await repos.apiKeys.create(key);
-        const results = await Promise.all([
-          repos.apiKeys.revoke(mine, key.id, "2026-11-02T00:00:00.000Z"),
-          repos.apiKeys.revoke(mine, key.id, "2026-11-03T00:00:00.000Z"),
-        ]);
-        expect(results.sort()).toEqual([false, true]);
-      });
-
-      it("treats another workspace's key, or an unknown one, as not found and leaves it alone", async () => {
-        const owner = ws();
-        const key = apiKey(owner);
-        await repos.apiKeys.create(key);
-        expect(await codeOf(repos.apiKeys.revoke(ws(), key.id, "2026-11-02T00:00:00.000Z"))).toBe("NotFound");
-        expect(await codeOf(repos.apiKeys.revoke(owner, newId(), "2026-11-02T00:00:00.000Z"))).toBe(
-          "NotFound",
-        );
-        expect((await repos.apiKeys.get(key.id))?.revokedAt).toBeUndefined();
-      });
-
-      it("records use at most once per window, even when many requests race", async () => {
-        const key = apiKey(ws());
-        await repos.apiKeys.create(key);
-        const at = (s: number) => new Date(Date.parse("2026-11-05T00:00:00Z") + s * 1000).toISOString();
-        await Promise.all(Array.from({ length: 10 }, (_, i) => repos.apiKeys.touch(key.id, at(i), 60_000)));
-        const first = (await repos.apiKeys.get(key.id))?.lastUsedAt;
-        expect(first).toBeDefined();
-        await repos.apiKeys.touch(key.id, at(30), 60_000);
-        expect((await repos.apiKeys.get(key.id))?.lastUsedAt).toBe(first);
-        await repos.apiKeys.touch(key.id, at(200), 60_000);
-        expect((await repos.apiKeys.get(key.id))?.lastUsedAt).toBe(at(200));
-      });
-
-      it("does not create a key by touching an unknown id", async () => {
-        const id = newId();
-        await repos.apiKeys.touch(id, "2026-11-05T00:00:00.000Z", 60_000);
-        expect(await repos.apiKeys.get(id)).toBeUndefined();
-      });
-
-      it("refuses to return an item that does not match its schema", async () => {
-        const id = newId();
-        await db.doc.send(
-          new PutCommand({
-            TableName: db.table,
-            Item: { ...keys.apiKey(id), id, workspaceId: "x", role: "root" },
-          }),
-        );
-        await expect(repos.apiKeys.get(id)).rejects.toBeInstanceOf(CorruptItemError);
-      });
-    });
+    workspaceContract(ctx);
+    apiKeyContract(ctx);
+    registrationTokenContract(ctx);
+    nodeGroupContract(ctx);
+    deviceContract(ctx);
   });
 }

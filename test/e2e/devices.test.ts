@@ -1,0 +1,109 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { gpudLoginBody } from "../helpers/fleet.ts";
+import { runCli, type ServerProcess, startServerProcess, tempDir } from "../helpers/processes.ts";
+
+describe("adding a machine through the real server and the CLI", () => {
+  let dataDir: string;
+  let server: ServerProcess;
+  let token: string;
+  let machineID: string;
+  let session: string;
+  const cli = (args: string[]) => runCli(["--endpoint", server.url, ...args], { BERTH_DATA_DIR: dataDir });
+
+  beforeAll(async () => {
+    dataDir = await tempDir("e2e-devices");
+    server = await startServerProcess(dataDir);
+  }, 90_000);
+  afterAll(async () => {
+    await server?.stop("SIGKILL");
+  });
+
+  it("creates a token and prints it once with a ready-to-paste agent command line", async () => {
+    const { code, stdout } = await cli([
+      "tokens",
+      "create",
+      "--name",
+      "rack-4",
+      "--label",
+      "rack=r4",
+      "--max-registrations",
+      "2",
+    ]);
+    expect(code).toBe(0);
+    token = /(berth_rt_\S+)/.exec(stdout)![1]!;
+    expect(stdout).toContain(`berth agent --endpoint ${server.url} --token ${token}`);
+    expect(stdout).toContain(`gpud up --endpoint ${server.url.replace("http://", "")} --token ${token}`);
+    const listed = await cli(["tokens", "list"]);
+    expect(listed.stdout).toContain("rack-4");
+    expect(listed.stdout).toContain("0/2");
+    expect(listed.stdout).not.toContain(token);
+  });
+
+  it("logs a machine in with GPUd's request", async () => {
+    const res = await fetch(`${server.url}/api/v1/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}`, origin: "gpu-node-1" },
+      body: JSON.stringify(gpudLoginBody(token, { nodeLabels: { gpu: "h100" } })),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { machineID: string; token: string };
+    machineID = body.machineID;
+    session = body.token;
+  });
+
+  it("lists it, filtered by label, as a table and as JSON", async () => {
+    const table = await cli(["devices", "list", "--label", "gpu=h100"]);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^ID\s+NAME\s+GROUP\s+STATUS\s+GPUS/);
+    expect(table.stdout).toContain(machineID);
+    expect(table.stdout).toContain("online");
+    expect(table.stdout).toContain("0/8");
+    const none = await cli(["devices", "list", "--label", "gpu=a100", "-o", "json"]);
+    expect(JSON.parse(none.stdout)).toEqual([]);
+  });
+
+  it("relabels (set and remove) and renames it", async () => {
+    const labelled = await cli(["devices", "label", machineID, "team=vision", "rack-", "-o", "json"]);
+    expect(labelled.code).toBe(0);
+    expect(JSON.parse(labelled.stdout).labels).toEqual({ gpu: "h100", team: "vision" });
+    const renamed = await cli(["devices", "rename", machineID, "box-1"]);
+    expect(renamed.code).toBe(0);
+    const got = JSON.parse((await cli(["devices", "get", machineID, "-o", "json"])).stdout);
+    expect(got).toMatchObject({ name: "box-1", labels: { gpu: "h100", team: "vision" } });
+  });
+
+  it("refuses an invalid label with the API's message", async () => {
+    const { code, stderr } = await cli(["devices", "label", machineID, "bad/key=x"]);
+    expect(code).toBe(1);
+    expect(stderr).toContain("may only use the prefix");
+  });
+
+  it("deletes it, after which its session is rejected", async () => {
+    const deleted = await cli(["devices", "delete", machineID]);
+    expect(deleted.code).toBe(0);
+    const res = await fetch(`${server.url}/api/v1/agent/heartbeat`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${session}` },
+      body: "{}",
+    });
+    expect(res.status).toBe(401);
+    const tokens = JSON.parse((await cli(["tokens", "list", "-o", "json"])).stdout) as {
+      deviceCount: number;
+    }[];
+    expect(tokens[0]!.deviceCount).toBe(0);
+  });
+
+  it("manages node groups", async () => {
+    expect((await cli(["node-groups", "create", "training", "--label", "tier=gold"])).code).toBe(0);
+    const list = await cli(["node-groups", "list"]);
+    expect(list.stdout).toMatch(/default/);
+    expect(list.stdout).toMatch(/training\s+0\s+tier=gold/);
+    const refused = await cli(["node-groups", "delete", "default"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("cannot be deleted");
+    expect((await cli(["node-groups", "delete", "training"])).code).toBe(0);
+    expect((await readFile(join(dataDir, "admin-key"), "utf8")).trim()).toMatch(/^berth_sk_/);
+  });
+});
