@@ -1,4 +1,5 @@
 import { api } from "./api";
+import "./cron";
 import { provisionDlq, provisionQueue } from "./queues";
 import { table } from "./storage";
 

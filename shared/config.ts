@@ -16,6 +16,10 @@ export const AppConfig = z.object({
     .default(1024 * 1024),
   /** A device is online when seen within this many seconds. */
   deviceTtlSeconds: z.coerce.number().int().positive().default(90),
+  /** The longest a poll waits, whatever the agent asks for. */
+  pollWaitCapSeconds: z.coerce.number().int().min(0).max(900).default(25),
+  /** After this, a gap in a feed counts as a crashed writer's and is stepped over. */
+  feedGapSettleMs: z.coerce.number().int().positive().default(5000),
   version: z.string().default("0.1.0"),
 });
 export type AppConfig = z.infer<typeof AppConfig>;
@@ -23,6 +27,7 @@ export type AppConfig = z.infer<typeof AppConfig>;
 const appEnv = (env: Record<string, string | undefined>) => ({
   bodyLimitBytes: env.BERTH_BODY_LIMIT_BYTES || undefined,
   deviceTtlSeconds: env.BERTH_DEVICE_TTL_SECONDS || undefined,
+  pollWaitCapSeconds: env.BERTH_POLL_WAIT_SECONDS || undefined,
 });
 
 export const LogLevelSetting = z.enum(["debug", "info", "warn", "error", "silent"]).default("info");
@@ -34,6 +39,8 @@ export const LocalConfig = z.object({
   host: z.string().min(1).default("127.0.0.1"),
   tableName: z.string().min(3).default("berth"),
   logLevel: LogLevelSetting,
+  /** How often the embedded server runs the expiry sweeper. */
+  sweepIntervalSeconds: z.coerce.number().int().positive().default(5),
   app: AppConfig,
 });
 export type LocalConfig = z.infer<typeof LocalConfig>;
@@ -100,4 +107,5 @@ const SETTING_NAMES: Record<string, string> = {
   logLevel: "BERTH_LOG_LEVEL",
   "app.bodyLimitBytes": "BERTH_BODY_LIMIT_BYTES",
   "app.deviceTtlSeconds": "BERTH_DEVICE_TTL_SECONDS",
+  "app.pollWaitCapSeconds": "BERTH_POLL_WAIT_SECONDS",
 };

@@ -1,26 +1,37 @@
 import type { Db } from "../adapters/dynamo/client.ts";
+import { FEED_CHANGE_SHARDS } from "../adapters/dynamo/feed-repository.ts";
 import { dynamoRepositories } from "../adapters/dynamo/repositories.ts";
+import { createFeedWatcher } from "../adapters/feed-watcher.ts";
 import type { AppConfig } from "../config.ts";
 import { deriveKeys } from "../domain/secrets.ts";
 import type { Clock } from "../ports/clock.ts";
 import { systemClock } from "../ports/clock.ts";
+import type { FeedWatcher } from "../ports/feed-watcher.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { AppDeps } from "./deps.ts";
 
-/** The app's dependencies on a DynamoDB table: shared by every host, so hosts differ only in where things are. */
+/**
+ * The app's dependencies on a DynamoDB table: shared by every host, so hosts differ only in where
+ * things are. The feed watcher runs the shared change check unless one is passed in (tests).
+ */
 export function buildAppDeps(input: {
   db: Db;
   serverSecret: string;
   logger: Logger;
   config: AppConfig;
   clock?: Clock;
+  feedWatcher?: FeedWatcher;
 }): AppDeps {
+  const repos = dynamoRepositories(input.db);
   return {
-    repos: dynamoRepositories(input.db),
+    repos,
     clock: input.clock ?? systemClock,
     logger: input.logger,
     keys: deriveKeys(input.serverSecret),
     config: input.config,
     seenCache: new Map(),
+    feedWatcher:
+      input.feedWatcher ??
+      createFeedWatcher({ feed: repos.feed, shards: FEED_CHANGE_SHARDS, logger: input.logger }),
   };
 }

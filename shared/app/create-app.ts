@@ -14,6 +14,7 @@ import { healthRoutes } from "./routes/health.ts";
 import { LOGIN_PATH, loginRoutes } from "./routes/login.ts";
 import { nodeGroupRoutes } from "./routes/node-groups.ts";
 import { registrationTokenRoutes } from "./routes/registration-tokens.ts";
+import { reservationRoutes } from "./routes/reservations.ts";
 
 export const API_PREFIX = "/api/v1";
 
@@ -53,6 +54,7 @@ export function createApp(deps: AppDeps) {
     .route("/", nodeGroupRoutes(deps))
     .route("/", deviceRoutes(deps))
     .route("/", loginRoutes(deps))
+    .route("/", reservationRoutes(deps))
     .route("/", agentRoutes(deps));
 
   app.route("/", healthRoutes(deps));

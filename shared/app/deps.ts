@@ -1,6 +1,7 @@
 import type { AppConfig } from "../config.ts";
 import type { ServerKeys } from "../domain/secrets.ts";
 import type { Clock } from "../ports/clock.ts";
+import type { FeedWatcher } from "../ports/feed-watcher.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { Repositories } from "../ports/repositories.ts";
 
@@ -13,4 +14,6 @@ export interface AppDeps {
   config: AppConfig;
   /** Per-process memo of when each device's lastSeenAt was last written (skips writes within the window). */
   seenCache: Map<string, number>;
+  /** Wakes long polls when their feed is written. */
+  feedWatcher: FeedWatcher;
 }

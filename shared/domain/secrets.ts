@@ -6,6 +6,7 @@ import {
   type KeyObject,
   randomBytes,
 } from "node:crypto";
+import { publicKeyToBase64 } from "./signing.ts";
 
 /**
  * The control plane's one root secret (32 random bytes: a file in the local data dir, an sst.Secret
@@ -39,11 +40,10 @@ export function deriveKeys(serverSecret: string): ServerKeys {
     type: "pkcs8",
   });
   const publicKey = createPublicKey(privateKey);
-  const raw = publicKey.export({ format: "der", type: "spki" }).subarray(-32);
   return {
     pageToken: derive("page-token"),
     session: derive("session-token"),
-    signing: { privateKey, publicKey, publicKeyBase64: raw.toString("base64") },
+    signing: { privateKey, publicKey, publicKeyBase64: publicKeyToBase64(publicKey) },
   };
 }
 

@@ -1,7 +1,9 @@
+import type { AgentReservation, OutputChunk } from "../contracts/reservations.ts";
 import type { ApiKey } from "../domain/api-key.ts";
 import type { Device } from "../domain/device.ts";
 import type { NodeGroup } from "../domain/node-group.ts";
 import type { RegistrationToken } from "../domain/registration-token.ts";
+import type { Reservation, ReservationResult, ReservationState } from "../domain/reservation.ts";
 import type { Workspace } from "../domain/workspace.ts";
 import type { Page, PageRequest } from "./pagination.ts";
 
@@ -121,10 +123,94 @@ export interface DeviceRepository {
   delete(workspaceId: string, id: string): Promise<Device>;
 }
 
+/** Fields a state transition may set besides state, version and updatedAt. */
+export type ReservationChange = Partial<Pick<Reservation, "removeSeq" | "deletedAt" | "result">>;
+
+export interface ReservationRepository {
+  /** Stores the reservation (in its device's partition) and its id pointer. Throws Conflict on a taken id. */
+  create(reservation: Reservation): Promise<void>;
+  /** A reservation of that device (how agents address theirs: another device's id is simply absent). */
+  get(deviceId: string, id: string): Promise<Reservation | undefined>;
+  /** A reservation by id alone (users), through its pointer. */
+  getById(id: string): Promise<Reservation | undefined>;
+  /** Several reservations of one device, strongly consistent; missing ids are left out. */
+  getMany(deviceId: string, ids: string[]): Promise<Reservation[]>;
+  /** Every reservation of a device that is not yet `deleted` (boot sync). */
+  listForDevice(deviceId: string): Promise<Reservation[]>;
+  /** A workspace's reservations, oldest first. */
+  list(
+    workspaceId: string,
+    page: PageRequest,
+    keep?: (r: Reservation) => boolean,
+  ): Promise<Page<Reservation>>;
+  /**
+   * Moves `current` to `to` if it is still at `current.state` and `current.version` (bumping the version).
+   * Returns the new reservation, or undefined when another writer changed it first (nothing written).
+   */
+  transition(
+    current: Reservation,
+    to: ReservationState,
+    change: ReservationChange,
+    at: string,
+  ): Promise<Reservation | undefined>;
+  /**
+   * Stores the first result (and moves `pending`/`delivered` to its state) if `current.version` is still
+   * current and no result is stored. Returns undefined when that condition failed (nothing written).
+   */
+  recordResult(current: Reservation, result: ReservationResult, at: string): Promise<Reservation | undefined>;
+  /** Live reservations whose expiry is at or before `now`, from one shard of the expiry index. */
+  expiring(shard: number, now: string, limit: number): Promise<Reservation[]>;
+}
+
+/** One entry of a device's feed: a reservation to apply or to remove, as the agent receives it. */
+export interface FeedEntry {
+  deviceId: string;
+  seq: number;
+  kind: "apply" | "remove";
+  reservation: AgentReservation;
+  createdAt: string;
+  /** When the entry may be garbage-collected (the reservation's expiry plus a day). */
+  expiresAt: string;
+}
+
+export interface FeedRepository {
+  /** The device's last allocated sequence number and its unacknowledged removals. */
+  head(deviceId: string): Promise<{ seq: number; removals: string[] }>;
+  /** Allocates the next sequence number (atomic ADD), adding `removal` to the unacknowledged set. */
+  allocate(deviceId: string, removal?: string): Promise<number>;
+  /** Drops an acknowledged removal from the set. */
+  acknowledge(deviceId: string, reservationId: string): Promise<void>;
+  append(entry: FeedEntry): Promise<void>;
+  /** Entries with seq >= from, ascending, at most `limit`. */
+  from(deviceId: string, from: number, limit: number): Promise<FeedEntry[]>;
+  /** The newest `limit` entries, ascending. */
+  latest(deviceId: string, limit: number): Promise<FeedEntry[]>;
+  /** Entries written at or after `since` (ISO) on one shard of the change index, for the change check. */
+  changesSince(shard: number, since: string): Promise<{ deviceId: string; seq: number; createdAt: string }[]>;
+}
+
+export interface StoredOutputChunk extends OutputChunk {
+  receivedAt: string;
+}
+
+export interface OutputRepository {
+  /** Stores a chunk unless its seq is already stored; returns whether it was new. */
+  append(reservationId: string, chunk: OutputChunk, receivedAt: string, expiresAt: string): Promise<boolean>;
+  /** Chunks in seq order, optionally one stream only. */
+  list(
+    reservationId: string,
+    page: PageRequest,
+    stream?: "stdout" | "stderr",
+  ): Promise<Page<StoredOutputChunk>>;
+}
+
 export interface Repositories {
   workspaces: WorkspaceRepository;
   apiKeys: ApiKeyRepository;
   registrationTokens: RegistrationTokenRepository;
   nodeGroups: NodeGroupRepository;
   devices: DeviceRepository;
+  reservations: ReservationRepository;
+  feed: FeedRepository;
+  output: OutputRepository;
 }

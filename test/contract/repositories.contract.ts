@@ -6,8 +6,11 @@ import type { Repositories } from "../../shared/ports/repositories.ts";
 import { type EngineName, freshTable, startEngine } from "../helpers/engines.ts";
 import { apiKeyContract } from "./suites/api-keys.ts";
 import { deviceContract } from "./suites/devices.ts";
+import { feedContract } from "./suites/feed.ts";
 import { nodeGroupContract } from "./suites/node-groups.ts";
+import { outputContract } from "./suites/output.ts";
 import { registrationTokenContract } from "./suites/registration-tokens.ts";
+import { reservationContract } from "./suites/reservations.ts";
 import { workspaceContract } from "./suites/workspaces.ts";
 
 /**
@@ -36,5 +39,8 @@ export function repositoryContract(engineName: EngineName) {
     registrationTokenContract(ctx);
     nodeGroupContract(ctx);
     deviceContract(ctx);
+    reservationContract(ctx);
+    feedContract(ctx);
+    outputContract(ctx);
   });
 }

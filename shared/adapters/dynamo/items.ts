@@ -15,7 +15,32 @@ export const keys = {
   nodeGroupId: (id: string) => `NODEGROUPID#${id}`,
   device: (id: string) => ({ pk: `DEVICE#${id}`, sk: "DEVICE" }),
   devicesOf: (ws: string) => `WS#${ws}#DEVICES`,
+  reservation: (deviceId: string, id: string) => ({ pk: `DEVICE#${deviceId}`, sk: `RES#${id}` }),
+  reservationsPrefix: "RES#",
+  reservationPointer: (id: string) => ({ pk: `RES#${id}`, sk: "RES" }),
+  reservationsOf: (ws: string) => `WS#${ws}#RES`,
+  expiryShard: (shard: number) => `EXPIRY#${shard}`,
+  feedHead: (deviceId: string) => ({ pk: `DEVICE#${deviceId}`, sk: "FEED" }),
+  feedEntry: (deviceId: string, seq: number) => ({ pk: `FEED#${deviceId}`, sk: pad(seq) }),
+  feedOf: (deviceId: string) => `FEED#${deviceId}`,
+  feedChangeShard: (shard: number) => `FEEDCHANGES#${shard}`,
+  output: (reservationId: string, seq: number) => ({ pk: `OUT#${reservationId}`, sk: pad(seq) }),
+  outputOf: (reservationId: string) => `OUT#${reservationId}`,
 } as const;
+
+/** Zero-padded so that string order is numeric order. */
+export const pad = (n: number) => String(n).padStart(16, "0");
+
+/** A stable shard in [0, shards) for a string (the change and expiry indexes spread their writes). */
+export function shardOf(value: string, shards: number): number {
+  let h = 0;
+  for (let i = 0; i < value.length; i++) h = (h * 31 + value.charCodeAt(i)) >>> 0;
+  return h % shards;
+}
+
+/** Epoch seconds for DynamoDB's TTL attribute (garbage collection only). */
+export const ttlOf = (iso: string, plusDays: number) =>
+  Math.floor(Date.parse(iso) / 1000) + plusDays * 86_400;
 
 export const KEY_ATTRIBUTES = ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"] as const;
 

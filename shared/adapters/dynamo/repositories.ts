@@ -2,8 +2,11 @@ import type { Repositories } from "../../ports/repositories.ts";
 import { dynamoApiKeyRepository } from "./api-key-repository.ts";
 import type { Db } from "./client.ts";
 import { dynamoDeviceRepository } from "./device-repository.ts";
+import { dynamoFeedRepository } from "./feed-repository.ts";
 import { dynamoNodeGroupRepository } from "./node-group-repository.ts";
+import { dynamoOutputRepository } from "./output-repository.ts";
 import { dynamoRegistrationTokenRepository } from "./registration-token-repository.ts";
+import { dynamoReservationRepository } from "./reservation-repository.ts";
 import { dynamoWorkspaceRepository } from "./workspace-repository.ts";
 
 /** Every repository, on one table. */
@@ -14,5 +17,8 @@ export function dynamoRepositories(db: Db): Repositories {
     registrationTokens: dynamoRegistrationTokenRepository(db),
     nodeGroups: dynamoNodeGroupRepository(db),
     devices: dynamoDeviceRepository(db),
+    reservations: dynamoReservationRepository(db),
+    feed: dynamoFeedRepository(db),
+    output: dynamoOutputRepository(db),
   };
 }

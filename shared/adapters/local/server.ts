@@ -7,6 +7,7 @@ import type { LocalConfig } from "../../config.ts";
 import { DEFAULT_WORKSPACE } from "../../domain/workspace.ts";
 import type { Logger } from "../../ports/logger.ts";
 import { bootstrapWorkspace, issueAdminKey } from "../../usecases/bootstrap.ts";
+import { sweepExpired } from "../../usecases/sweep.ts";
 import { createDb, ensureTable } from "../dynamo/client.ts";
 import { ensureQueues } from "../sqs/queues.ts";
 import {
@@ -79,6 +80,16 @@ export async function startLocalServer(
     }
     const adminKeyMissing = !newAdminKey && !(await readIfExists(paths.adminKey));
 
+    // The expiry sweeper runs in process; one sweep at a time.
+    let sweeping: Promise<unknown> | undefined;
+    const sweeper = setInterval(() => {
+      sweeping ??= sweepExpired(deps)
+        .catch((err: Error) => logger.error("sweep failed", { error: err.message }))
+        .finally(() => {
+          sweeping = undefined;
+        });
+    }, config.sweepIntervalSeconds * 1000);
+
     const app = createApp(deps);
     const http = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
       const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () =>
@@ -98,6 +109,10 @@ export async function startLocalServer(
       adminKeyMissing,
       stop: () => {
         stopping ??= (async () => {
+          clearInterval(sweeper);
+          // Waiting polls answer now (empty), so agents see a clean response, not a reset.
+          deps.feedWatcher.close();
+          await sweeping;
           await new Promise<void>((resolve) => {
             http.close(() => resolve());
             // Long polls and keep-alive connections would otherwise hold the close open.

@@ -1,0 +1,110 @@
+import type { FeedWatcher } from "../ports/feed-watcher.ts";
+import type { Logger } from "../ports/logger.ts";
+import type { FeedRepository } from "../ports/repositories.ts";
+
+interface Waiter {
+  mark: number;
+  resolve(changed: boolean): void;
+}
+
+export interface ChangeCheckOptions {
+  feed: FeedRepository;
+  shards: number;
+  logger: Logger;
+  /** How often the shared check runs while polls wait (≤ 1 s keeps cross-process wake-ups under a second). */
+  intervalMs?: number;
+  /** How far back each check looks again, for index lag and clock skew between writers. */
+  overlapMs?: number;
+  /** False in tests, which call tick() themselves. */
+  autoStart?: boolean;
+}
+
+/**
+ * The process's feed watcher: an in-process notifier plus, optionally, the shared change check: while
+ * any poll waits, one query per index shard per interval finds every feed write since the last check,
+ * whoever made it, and wakes the waiters of those devices. Its cost does not depend on how many polls wait.
+ */
+export function createFeedWatcher(check?: ChangeCheckOptions): FeedWatcher & { tick(): Promise<void> } {
+  const waiters = new Map<string, Set<Waiter>>();
+  const counts = new Map<string, number>();
+  /** (device#seq) already announced, with when it was written: changes are reported once. */
+  const seen = new Map<string, number>();
+  const intervalMs = check?.intervalMs ?? 1000;
+  const overlapMs = check?.overlapMs ?? 5000;
+  let lastCheck = Date.now();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let ticking: Promise<void> | undefined;
+  let closed = false;
+  let total = 0;
+
+  const notify = (deviceId: string, seq: number) => {
+    const key = `${deviceId}#${seq}`;
+    if (seen.has(key)) return;
+    seen.set(key, Date.now());
+    counts.set(deviceId, (counts.get(deviceId) ?? 0) + 1);
+    const set = waiters.get(deviceId);
+    if (!set) return;
+    for (const w of set) w.resolve(true);
+  };
+
+  async function tick() {
+    if (!check) return;
+    const started = Date.now();
+    const since = new Date(lastCheck - overlapMs).toISOString();
+    try {
+      for (let shard = 0; shard < check.shards; shard++) {
+        for (const change of await check.feed.changesSince(shard, since)) notify(change.deviceId, change.seq);
+      }
+      lastCheck = started;
+    } catch (err) {
+      check.logger.warn("feed change check failed; retrying", { error: String(err) });
+    }
+    // Forget announcements older than the look-back window: they cannot be reported again.
+    for (const [key, at] of seen) if (at < started - overlapMs * 3) seen.delete(key);
+  }
+
+  const schedule = () => {
+    if (!check || check.autoStart === false || timer || closed || total === 0) return;
+    timer = setTimeout(async () => {
+      timer = undefined;
+      ticking = tick();
+      await ticking;
+      schedule();
+    }, intervalMs);
+  };
+
+  return {
+    notify,
+    tick,
+    mark: (deviceId) => counts.get(deviceId) ?? 0,
+    waiting: () => total,
+    wait(deviceId, mark, ms, signal) {
+      if ((counts.get(deviceId) ?? 0) > mark) return Promise.resolve(true);
+      if (ms <= 0 || signal?.aborted || closed) return Promise.resolve(false);
+      return new Promise<boolean>((resolve) => {
+        let set = waiters.get(deviceId);
+        if (!set) waiters.set(deviceId, (set = new Set()));
+        const done = (changed: boolean) => {
+          clearTimeout(timeout);
+          signal?.removeEventListener("abort", onAbort);
+          if (set.delete(waiter)) total--;
+          if (set.size === 0) waiters.delete(deviceId);
+          resolve(changed);
+        };
+        const waiter: Waiter = { mark, resolve: done };
+        const onAbort = () => done(false);
+        const timeout = setTimeout(() => done(false), ms);
+        signal?.addEventListener("abort", onAbort, { once: true });
+        set.add(waiter);
+        // From idle, the poll has just read its feed: the check need only look back its overlap from now.
+        if (total++ === 0 && !timer) lastCheck = Date.now();
+        schedule();
+      });
+    },
+    close() {
+      closed = true;
+      if (timer) clearTimeout(timer);
+      for (const set of waiters.values()) for (const w of set) w.resolve(false);
+    },
+  };
+}

@@ -1,0 +1,68 @@
+import { createPublicKey, type KeyObject, sign, verify } from "node:crypto";
+
+/**
+ * Signatures of the agent protocol (specs/agent-protocol.md §3), ed25519, base64 on the wire.
+ * `data` is always the JSON *text* as delivered, never re-serialised between signing and verifying.
+ */
+
+export interface SignedReservationFields {
+  nodeId: string;
+  workspaceId: string;
+  type: string;
+  data: string;
+  created: string;
+  duration: number;
+}
+
+/** nodeId + workspaceId + type + data + created + duration, as UTF-8 bytes. */
+export const reservationSigningBytes = (r: SignedReservationFields): Buffer =>
+  Buffer.from(`${r.nodeId}${r.workspaceId}${r.type}${r.data}${r.created}${r.duration}`, "utf8");
+
+export interface SignedResultFields {
+  id: string;
+  state: string;
+  error: string;
+  data: string;
+}
+
+/** id + state + error + data, as UTF-8 bytes. */
+export const resultSigningBytes = (r: SignedResultFields): Buffer =>
+  Buffer.from(`${r.id}${r.state}${r.error}${r.data}`, "utf8");
+
+// SPKI DER header of an ed25519 public key; the 32 raw bytes follow it.
+const ED25519_SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
+
+/** An ed25519 public key from its 32 raw bytes in base64 (as exchanged at login). */
+export function publicKeyFromBase64(raw: string): KeyObject {
+  const bytes = Buffer.from(raw, "base64");
+  if (bytes.length !== 32) throw new Error("an ed25519 public key is 32 bytes");
+  return createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, bytes]), format: "der", type: "spki" });
+}
+
+/** The 32 raw bytes of an ed25519 public key, base64. */
+export const publicKeyToBase64 = (key: KeyObject): string =>
+  key.export({ format: "der", type: "spki" }).subarray(-32).toString("base64");
+
+export const signBytes = (bytes: Buffer, privateKey: KeyObject): string =>
+  sign(null, bytes, privateKey).toString("base64");
+
+/** Whether `signature` (base64) is a valid ed25519 signature of `bytes`; false for anything malformed. */
+export function verifyBytes(bytes: Buffer, signature: string, publicKey: KeyObject | string): boolean {
+  try {
+    const key = typeof publicKey === "string" ? publicKeyFromBase64(publicKey) : publicKey;
+    const sig = Buffer.from(signature, "base64");
+    return sig.length === 64 && verify(null, bytes, key, sig);
+  } catch {
+    return false;
+  }
+}
+
+export const signReservation = (r: SignedReservationFields, key: KeyObject) =>
+  signBytes(reservationSigningBytes(r), key);
+export const verifyReservation = (
+  r: SignedReservationFields & { signature: string },
+  controlPlaneKey: KeyObject | string,
+) => verifyBytes(reservationSigningBytes(r), r.signature, controlPlaneKey);
+export const signResult = (r: SignedResultFields, key: KeyObject) => signBytes(resultSigningBytes(r), key);
+export const verifyResult = (r: SignedResultFields & { signature: string }, nodeKey: KeyObject | string) =>
+  verifyBytes(resultSigningBytes(r), r.signature, nodeKey);

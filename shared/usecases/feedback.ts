@@ -1,0 +1,108 @@
+import type { OutputChunk, ReservationView, ResultRequest } from "../contracts/reservations.ts";
+import { conflict, invalidRequest, notFound } from "../domain/errors.ts";
+import type { DevicePrincipal } from "../domain/principal.ts";
+import type { Reservation } from "../domain/reservation.ts";
+import { verifyResult } from "../domain/signing.ts";
+import { type ReservationDeps, reservationView } from "./reservations.ts";
+
+async function deviceReservation(
+  deps: ReservationDeps,
+  device: DevicePrincipal,
+  id: string,
+): Promise<Reservation> {
+  // Addressed within the caller's own device: another device's reservation id is simply not found.
+  const r = await deps.repos.reservations.get(device.deviceId, id);
+  if (!r) throw notFound(`reservation ${id} not found`);
+  return r;
+}
+
+/**
+ * `PUT /agent/reservations/{id}/result`: a signed result. Verified against the key the device registered
+ * (a result that does not verify is a 400 and stores nothing). The first result is kept: the same
+ * result again is a 200 no-op, a different one a 409.
+ */
+export async function recordResult(
+  deps: ReservationDeps,
+  device: DevicePrincipal,
+  id: string,
+  body: ResultRequest,
+): Promise<ReservationView> {
+  if (body.id !== id)
+    throw invalidRequest(`result is for reservation ${body.id}, not ${id}`, [
+      { path: "id", message: "does not match the path" },
+    ]);
+  let r = await deviceReservation(deps, device, id);
+  const node = await deps.repos.devices.get(device.deviceId);
+  if (!node?.publicKey) {
+    throw invalidRequest(
+      "this device registered without a public key, so its results cannot be verified; log in with Berth's agent",
+    );
+  }
+  if (!body.signature || !verifyResult(body, node.publicKey)) {
+    throw invalidRequest("result signature does not verify against the device's registered key", [
+      { path: "signature", message: "does not verify" },
+    ]);
+  }
+  for (let attempt = 0; attempt < 10; attempt++) {
+    if (r.result) {
+      const same =
+        r.result.state === body.state && r.result.error === body.error && r.result.data === body.data;
+      if (same) return reservationView(r);
+      throw conflict(`reservation ${id} already has a different ${r.result.state} result`, {
+        result: r.result.state,
+      });
+    }
+    const now = deps.clock.now().toISOString();
+    const stored = await deps.repos.reservations.recordResult(
+      r,
+      {
+        state: body.state,
+        error: body.error,
+        data: body.data,
+        created: body.created,
+        signature: body.signature,
+        receivedAt: now,
+      },
+      now,
+    );
+    if (stored) return reservationView(stored);
+    r = await deviceReservation(deps, device, id);
+  }
+  throw new Error(`reservation ${id} kept changing while its result was recorded`);
+}
+
+/**
+ * `PUT /agent/reservations/{id}/deleted`: the device has decommissioned it. Idempotent: a second
+ * acknowledgement changes nothing. The device may report it before the control plane asked (its own
+ * expiry clock), so any state may move to `deleted`.
+ */
+export async function acknowledgeDeleted(deps: ReservationDeps, device: DevicePrincipal, id: string) {
+  let r = await deviceReservation(deps, device, id);
+  for (let attempt = 0; attempt < 10 && r.state !== "deleted"; attempt++) {
+    const now = deps.clock.now().toISOString();
+    const deleted = await deps.repos.reservations.transition(r, "deleted", { deletedAt: now }, now);
+    if (deleted) {
+      r = deleted;
+      break;
+    }
+    r = await deviceReservation(deps, device, id);
+  }
+  if (r.state !== "deleted") throw new Error(`reservation ${id} kept changing while being acknowledged`);
+  // Also on a repeat: a crash after the transition may have left it in the unacknowledged set.
+  await deps.repos.feed.acknowledge(device.deviceId, id);
+  return reservationView(r);
+}
+
+/** `POST /agent/reservations/{id}/output`: stores new chunks, ignores seqs already stored. */
+export async function appendOutput(
+  deps: ReservationDeps,
+  device: DevicePrincipal,
+  id: string,
+  chunks: OutputChunk[],
+) {
+  const r = await deviceReservation(deps, device, id);
+  const now = deps.clock.now().toISOString();
+  const stored = await Promise.all(chunks.map((c) => deps.repos.output.append(id, c, now, r.expiresAt)));
+  const added = stored.filter(Boolean).length;
+  return { stored: added, ignored: chunks.length - added };
+}
