@@ -4,12 +4,14 @@
  */
 import { cpus, totalmem } from "node:os";
 import { benchApi } from "./api.ts";
+import { benchDelivery } from "./delivery.ts";
 import { table } from "./lib.ts";
 import { benchLogin } from "./login.ts";
 
 const BENCHMARKS: Record<string, () => Promise<Record<string, string | number>[]>> = {
   api: () => benchApi(),
   login: () => benchLogin(),
+  delivery: () => benchDelivery(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

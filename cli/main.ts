@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { devicesCommand } from "./commands/devices.ts";
 import { keysCommand } from "./commands/keys.ts";
 import { nodeGroupsCommand } from "./commands/node-groups.ts";
+import { reservationsCommand } from "./commands/reservations.ts";
 import { serverCommand } from "./commands/server.ts";
 import { tokensCommand } from "./commands/tokens.ts";
 import { workspacesCommand } from "./commands/workspaces.ts";
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   tokensCommand(program);
   nodeGroupsCommand(program);
   devicesCommand(program);
+  reservationsCommand(program);
   workspacesCommand(program);
   return program;
 }

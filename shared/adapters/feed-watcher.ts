@@ -1,4 +1,8 @@
 import type { FeedWatcher } from "../ports/feed-watcher.ts";
+import type { FeedEntry } from "../ports/repositories.ts";
+
+const RECENT = 8;
+
 import type { Logger } from "../ports/logger.ts";
 import type { FeedRepository } from "../ports/repositories.ts";
 
@@ -27,6 +31,8 @@ export interface ChangeCheckOptions {
 export function createFeedWatcher(check?: ChangeCheckOptions): FeedWatcher & { tick(): Promise<void> } {
   const waiters = new Map<string, Set<Waiter>>();
   const counts = new Map<string, number>();
+  /** Entries announced while a poll of the device waited: at most RECENT per device, each with its count. */
+  const recent = new Map<string, { count: number; entry: FeedEntry }[]>();
   /** (device#seq) already announced, with when it was written: changes are reported once. */
   const seen = new Map<string, number>();
   const intervalMs = check?.intervalMs ?? 1000;
@@ -37,13 +43,19 @@ export function createFeedWatcher(check?: ChangeCheckOptions): FeedWatcher & { t
   let closed = false;
   let total = 0;
 
-  const notify = (deviceId: string, seq: number) => {
+  const notify = (deviceId: string, seq: number, entry?: FeedEntry) => {
     const key = `${deviceId}#${seq}`;
     if (seen.has(key)) return;
     seen.set(key, Date.now());
-    counts.set(deviceId, (counts.get(deviceId) ?? 0) + 1);
+    const count = (counts.get(deviceId) ?? 0) + 1;
+    counts.set(deviceId, count);
     const set = waiters.get(deviceId);
-    if (!set) return;
+    if (!set) {
+      recent.delete(deviceId);
+      return;
+    }
+    // Kept only while a poll waits for the device, so memory follows waiting polls, not writes.
+    if (entry) recent.set(deviceId, [...(recent.get(deviceId) ?? []), { count, entry }].slice(-RECENT));
     for (const w of set) w.resolve(true);
   };
 
@@ -76,19 +88,30 @@ export function createFeedWatcher(check?: ChangeCheckOptions): FeedWatcher & { t
   return {
     notify,
     tick,
+    entriesSince(deviceId, mark) {
+      const since = (recent.get(deviceId) ?? []).filter((n) => n.count > mark);
+      // Every announcement after the mark must be here with its entry, or the feed has to be read.
+      return since.length === (counts.get(deviceId) ?? 0) - mark ? since.map((n) => n.entry) : undefined;
+    },
     mark: (deviceId) => counts.get(deviceId) ?? 0,
     waiting: () => total,
     wait(deviceId, mark, ms, signal) {
       if ((counts.get(deviceId) ?? 0) > mark) return Promise.resolve(true);
       if (ms <= 0 || signal?.aborted || closed) return Promise.resolve(false);
       return new Promise<boolean>((resolve) => {
-        let set = waiters.get(deviceId);
-        if (!set) waiters.set(deviceId, (set = new Set()));
+        const set = waiters.get(deviceId) ?? new Set<Waiter>();
+        waiters.set(deviceId, set);
         const done = (changed: boolean) => {
           clearTimeout(timeout);
           signal?.removeEventListener("abort", onAbort);
           if (set.delete(waiter)) total--;
-          if (set.size === 0) waiters.delete(deviceId);
+          if (set.size === 0) {
+            waiters.delete(deviceId);
+            // Later: the poll this wakes reads its entries in a microtask before this runs.
+            setImmediate(() => {
+              if (!waiters.has(deviceId)) recent.delete(deviceId);
+            });
+          }
           resolve(changed);
         };
         const waiter: Waiter = { mark, resolve: done };

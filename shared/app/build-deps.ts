@@ -4,6 +4,7 @@ import { dynamoRepositories } from "../adapters/dynamo/repositories.ts";
 import { createFeedWatcher } from "../adapters/feed-watcher.ts";
 import type { AppConfig } from "../config.ts";
 import { deriveKeys } from "../domain/secrets.ts";
+import { awaitedBackground, detachedBackground } from "../ports/background.ts";
 import type { Clock } from "../ports/clock.ts";
 import { systemClock } from "../ports/clock.ts";
 import type { FeedWatcher } from "../ports/feed-watcher.ts";
@@ -21,7 +22,10 @@ export function buildAppDeps(input: {
   config: AppConfig;
   clock?: Clock;
   feedWatcher?: FeedWatcher;
+  /** "detached" for long-running hosts (drained on shutdown), "awaited" for Lambda (the default). */
+  background?: "detached" | "awaited";
 }): AppDeps {
+  const onError = (err: Error) => input.logger.warn("background task failed", { error: err.message });
   const repos = dynamoRepositories(input.db);
   return {
     repos,
@@ -30,6 +34,8 @@ export function buildAppDeps(input: {
     keys: deriveKeys(input.serverSecret),
     config: input.config,
     seenCache: new Map(),
+    background: input.background === "detached" ? detachedBackground(onError) : awaitedBackground(onError),
+    storageRequests: () => Object.fromEntries(input.db.requests),
     feedWatcher:
       input.feedWatcher ??
       createFeedWatcher({ feed: repos.feed, shards: FEED_CHANGE_SHARDS, logger: input.logger }),

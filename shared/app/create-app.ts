@@ -12,6 +12,7 @@ import { apiKeyRoutes } from "./routes/api-keys.ts";
 import { deviceRoutes } from "./routes/devices.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { LOGIN_PATH, loginRoutes } from "./routes/login.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
 import { nodeGroupRoutes } from "./routes/node-groups.ts";
 import { registrationTokenRoutes } from "./routes/registration-tokens.ts";
 import { reservationRoutes } from "./routes/reservations.ts";
@@ -55,7 +56,8 @@ export function createApp(deps: AppDeps) {
     .route("/", deviceRoutes(deps))
     .route("/", loginRoutes(deps))
     .route("/", reservationRoutes(deps))
-    .route("/", agentRoutes(deps));
+    .route("/", agentRoutes(deps))
+    .route("/", metricsRoutes(deps));
 
   app.route("/", healthRoutes(deps));
   app.route(API_PREFIX, api);

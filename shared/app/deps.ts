@@ -1,5 +1,6 @@
 import type { AppConfig } from "../config.ts";
 import type { ServerKeys } from "../domain/secrets.ts";
+import type { Background } from "../ports/background.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { FeedWatcher } from "../ports/feed-watcher.ts";
 import type { Logger } from "../ports/logger.ts";
@@ -16,4 +17,8 @@ export interface AppDeps {
   seenCache: Map<string, number>;
   /** Wakes long polls when their feed is written. */
   feedWatcher: FeedWatcher;
+  /** Work that need not hold up an answer. */
+  background: Background;
+  /** Storage requests sent so far, by command. */
+  storageRequests: () => Record<string, number>;
 }

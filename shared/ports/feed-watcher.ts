@@ -1,3 +1,5 @@
+import type { FeedEntry } from "./repositories.ts";
+
 /**
  * Wake-ups for long polls. A poll takes a mark, reads the feed, and if there is nothing for it waits
  * for a write to its device's feed after the mark (so a write between the read and the wait is never
@@ -5,8 +7,11 @@
  * shared change check per process (see docs/long-polling.md).
  */
 export interface FeedWatcher {
-  /** A write to a device's feed happened (called by writers in this process, and by the change check). */
-  notify(deviceId: string, seq: number): void;
+  /**
+   * A write to a device's feed happened (called by writers in this process, with the entry they wrote,
+   * and by the change check, which only knows the sequence number).
+   */
+  notify(deviceId: string, seq: number, entry?: FeedEntry): void;
   /** The device's notification count, to wait for changes after. */
   mark(deviceId: string): number;
   /**
@@ -14,6 +19,11 @@ export interface FeedWatcher {
    * Waiting itself costs no storage reads.
    */
   wait(deviceId: string, mark: number, ms: number, signal?: AbortSignal): Promise<boolean>;
+  /**
+   * The entries announced for a device after `mark`, when every announcement since carried its entry
+   * (writes in this process while a poll waited); undefined when the feed must be read instead.
+   */
+  entriesSince(deviceId: string, mark: number): FeedEntry[] | undefined;
   /** How many polls wait now (for metrics and tests). */
   waiting(): number;
   close(): void;

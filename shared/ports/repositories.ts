@@ -148,7 +148,7 @@ export interface ReservationRepository {
    * Returns the new reservation, or undefined when another writer changed it first (nothing written).
    */
   transition(
-    current: Reservation,
+    current: Pick<Reservation, "id" | "nodeId" | "state" | "version">,
     to: ReservationState,
     change: ReservationChange,
     at: string,

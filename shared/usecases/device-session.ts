@@ -16,8 +16,8 @@ type Deps = {
   seenCache: Map<string, number>;
 };
 
-/** `lastSeenAt` is written at most this often by ordinary agent calls (heartbeats always write). */
-export const SEEN_RESOLUTION_MS = 15_000;
+/** lastSeenAt is written at most once per this many ms: a third of the TTL that decides online/offline. */
+export const seenResolutionMs = (ttlSeconds: number) => Math.floor((ttlSeconds * 1000) / 3);
 
 /**
  * Resolves a session token to its device: one consistent read and a constant-time hash check. A
@@ -37,14 +37,16 @@ export async function authenticateDevice(deps: Deps, token: string): Promise<Dev
 
 /**
  * Records that a device was seen. Cheap: this process skips the write when it wrote one for the device
- * within SEEN_RESOLUTION_MS, and the conditional write keeps processes together to one per window.
+ * within a third of the online TTL (so an online device is written three times per TTL at most), and the
+ * conditional write keeps all processes together to one per window.
  */
 export async function deviceSeen(deps: Deps, deviceId: string): Promise<void> {
   const now = deps.clock.now();
   const last = deps.seenCache.get(deviceId);
-  if (last !== undefined && now.getTime() - last < SEEN_RESOLUTION_MS) return;
+  const resolution = seenResolutionMs(deps.config.deviceTtlSeconds);
+  if (last !== undefined && now.getTime() - last < resolution) return;
   deps.seenCache.set(deviceId, now.getTime());
-  await deps.repos.devices.touch(deviceId, now.toISOString(), SEEN_RESOLUTION_MS);
+  await deps.repos.devices.touch(deviceId, now.toISOString(), resolution);
 }
 
 /** A heartbeat: always refreshes lastSeenAt, and the machine info when it is sent. */

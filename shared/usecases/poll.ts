@@ -2,23 +2,33 @@ import type { AgentReservation, PollResponse } from "../contracts/reservations.t
 import { bootCursor, walkFeed } from "../domain/feed.ts";
 import type { DevicePrincipal } from "../domain/principal.ts";
 import { isLive, isRemoval, ONE_SHOT_TYPES, type Reservation } from "../domain/reservation.ts";
+import type { Background } from "../ports/background.ts";
 import type { FeedEntry } from "../ports/repositories.ts";
 import { agentReservation, type ReservationDeps } from "./reservations.ts";
 
-type Deps = ReservationDeps & { config: { pollWaitCapSeconds: number; feedGapSettleMs: number } };
+type Deps = ReservationDeps & {
+  background: Background;
+  config: { pollWaitCapSeconds: number; feedGapSettleMs: number };
+};
 
 /** Entries read per poll; a longer backlog arrives over several polls without waiting. */
 const BATCH = 100;
 /** Newest entries a boot sync inspects for writes still in flight. */
 const BOOT_WINDOW = 50;
+/**
+ * Entries younger than this are delivered as written (their reservation was created moments ago; a
+ * removal since then follows as its own entry). Older ones are checked against the reservation's current
+ * state, so a replayed old entry never hands out work that has since been deleted.
+ */
+const FRESH_MS = 30_000;
 
 /**
  * `GET /api/v1/agent/reservations?from=&wait=` (specs/agent-protocol.md §2).
  * - `from=0`: boot sync, at once: every reservation the device should have, plus unacknowledged removals.
  * - `from>0`: entries with seq >= from, in order, plus unacknowledged removals; when there are none,
  *   waits up to `wait` seconds (clamped to the server's cap) and answers as soon as an entry is written.
- * Each entry is checked against the reservation's current state, so a reservation deleted since its
- * entry was written is never handed out to apply. Waiting costs no reads (see FeedWatcher).
+ * Cost: a poll reads its feed head and the feed once when it starts, and the feed once per wake-up;
+ * waiting itself costs nothing (see FeedWatcher and docs/long-polling.md).
  */
 export async function pollFeed(
   deps: Deps,
@@ -39,39 +49,71 @@ export async function pollFeed(
     return respond(reservations, next);
   }
   const deadline = Date.now() + Math.min(query.wait ?? cap, cap) * 1000;
+  let mark = deps.feedWatcher.mark(id);
+  const head = await deps.repos.feed.head(id);
+  // A cursor past the feed (a restored database, another control plane): start over with a boot sync.
+  if (query.from > head.seq + 1) return respond([], 0);
+  let entries = query.from <= head.seq ? await deps.repos.feed.from(id, query.from, BATCH) : [];
   for (;;) {
-    const mark = deps.feedWatcher.mark(id);
-    const head = await deps.repos.feed.head(id);
-    // A cursor past the feed (a restored database, another control plane): start over with a boot sync.
-    if (query.from > head.seq + 1) return respond([], 0);
-    const entries = query.from <= head.seq ? await deps.repos.feed.from(id, query.from, BATCH) : [];
     const walk = walkFeed(entries, query.from, deps.clock.now(), deps.config.feedGapSettleMs);
     if (walk.taken.length > 0) return respond(await deliver(deps, id, walk.taken, head.removals), walk.next);
     const remaining = deadline - Date.now();
     if (remaining <= 0 || signal?.aborted)
       return respond(await deliver(deps, id, [], head.removals), query.from);
     const settleIn = walk.settlesAt ? walk.settlesAt - deps.clock.now().getTime() + 10 : remaining;
-    await deps.feedWatcher.wait(id, mark, Math.max(10, Math.min(remaining, settleIn)), signal);
+    const woken = await deps.feedWatcher.wait(id, mark, Math.max(10, Math.min(remaining, settleIn)), signal);
+    // Entries written in this process while we waited come with the announcement: no read needed.
+    const announced = woken ? deps.feedWatcher.entriesSince(id, mark) : undefined;
+    mark = deps.feedWatcher.mark(id);
+    if (announced) entries = [...entries, ...announced.filter((e) => !entries.some((x) => x.seq === e.seq))];
+    // Otherwise read again only when there may be something new: a write elsewhere, or a held gap settled.
+    else if (woken || (walk.settlesAt !== undefined && settleIn <= remaining)) {
+      entries = await deps.repos.feed.from(id, query.from, BATCH);
+    }
   }
 }
 
 /**
- * Turns feed entries (and unacknowledged removals) into what the agent receives, using the current
- * state of each reservation (one consistent batch read), and marks newly delivered ones `delivered`.
+ * Turns feed entries (and unacknowledged removals) into what the agent receives. Fresh apply entries
+ * go out as written; older entries and removals are checked against the reservations' current state
+ * (one consistent batch read). Newly delivered reservations are marked `delivered` without holding up
+ * the answer.
  */
 async function deliver(deps: Deps, deviceId: string, entries: FeedEntry[], removals: string[]) {
-  const ids = [...new Set([...entries.map((e) => e.reservation.id), ...removals])];
-  if (ids.length === 0) return [];
-  const current = new Map((await deps.repos.reservations.getMany(deviceId, ids)).map((r) => [r.id, r]));
+  const now = deps.clock.now().getTime();
+  const fresh = (e: FeedEntry) => e.kind === "apply" && now - Date.parse(e.createdAt) < FRESH_MS;
+  const check = [...new Set([...entries.filter((e) => !fresh(e)).map((e) => e.reservation.id), ...removals])];
+  const current = new Map(
+    (check.length ? await deps.repos.reservations.getMany(deviceId, check) : []).map((r) => [r.id, r]),
+  );
   const out = new Map<string, AgentReservation>();
-  const toMark: Reservation[] = [];
+  const toMark: Pick<Reservation, "id" | "nodeId" | "state" | "version">[] = [];
+  const removed = new Set(entries.filter((e) => e.kind === "remove").map((e) => e.reservation.id));
   for (const entry of entries) {
+    if (entry.kind === "remove") {
+      // Always sent: removing what the agent does not have is a no-op it acknowledges, and a removal
+      // must reach an agent that may have applied the entry before it.
+      const r = current.get(entry.reservation.id);
+      out.set(
+        entry.reservation.id,
+        r ? { ...agentReservation(r, entry.seq), toDelete: true } : entry.reservation,
+      );
+      continue;
+    }
+    if (removed.has(entry.reservation.id)) continue; // removed in the same batch: never apply it
+    if (fresh(entry)) {
+      // As created: pending, version 1. If it moved on since, the conditional mark writes nothing.
+      if (!out.has(entry.reservation.id)) out.set(entry.reservation.id, entry.reservation);
+      toMark.push({ id: entry.reservation.id, nodeId: deviceId, state: "pending", version: 1 });
+      continue;
+    }
     const r = current.get(entry.reservation.id);
-    if (!r || r.state === "deleted") continue; // gone (or acknowledged): nothing to apply or remove
-    if (isLive(r.state) && entry.kind === "apply") {
-      if (!out.has(r.id)) out.set(r.id, agentReservation(r, entry.seq));
+    if (!r || r.state === "deleted") continue; // gone (or acknowledged): nothing to apply
+    if (!isLive(r.state)) out.set(r.id, agentReservation(r, entry.seq));
+    else if (!out.has(r.id)) {
+      out.set(r.id, agentReservation(r, entry.seq));
       if (r.state === "pending") toMark.push(r);
-    } else out.set(r.id, agentReservation(r, entry.seq));
+    }
   }
   for (const id of removals) {
     const r = current.get(id);
@@ -81,15 +123,22 @@ async function deliver(deps: Deps, deviceId: string, entries: FeedEntry[], remov
   return [...out.values()];
 }
 
-async function markDelivered(deps: Deps, reservations: Reservation[]) {
+/**
+ * Bookkeeping, not part of the answer, so it runs in the background (detached on a long-running host).
+ * A mark that is lost (a crash) leaves the reservation `pending` until its result moves it on anyway.
+ */
+function markDelivered(deps: Deps, reservations: Pick<Reservation, "id" | "nodeId" | "state" | "version">[]) {
+  if (reservations.length === 0) return Promise.resolve();
   const now = deps.clock.now().toISOString();
   // A result or delete racing the mark wins (the conditional transition then writes nothing).
-  await Promise.all(reservations.map((r) => deps.repos.reservations.transition(r, "delivered", {}, now)));
+  return deps.background.run(() =>
+    Promise.all(reservations.map((r) => deps.repos.reservations.transition(r, "delivered", {}, now))),
+  );
 }
 
 /**
- * Everything the device should have now: live reservations (one-shot ones only until they succeeded),
- * and removals not yet acknowledged. The cursor it returns never skips a write still in flight.
+ * Everything the device should have now: live reservations (not those whose apply failed, and one-shot
+ * ones only until they succeeded), and removals not yet acknowledged. The cursor it returns never skips a write still in flight.
  */
 async function bootSync(deps: Deps, deviceId: string) {
   const [all, recent] = await Promise.all([
@@ -99,7 +148,8 @@ async function bootSync(deps: Deps, deviceId: string) {
   const reservations: AgentReservation[] = [];
   const toMark: Reservation[] = [];
   for (const r of all) {
-    if (r.state === "ok" && ONE_SHOT_TYPES.includes(r.type)) continue;
+    // An error result is final (a retry is a new reservation), and finished one-shot work is done.
+    if (r.state === "error" || (r.state === "ok" && ONE_SHOT_TYPES.includes(r.type))) continue;
     reservations.push(agentReservation(r, isRemoval(r.state) ? r.removeSeq : r.seq));
     if (r.state === "pending") toMark.push(r);
   }

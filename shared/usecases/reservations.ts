@@ -19,7 +19,7 @@ import { signReservation } from "../domain/signing.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { FeedWatcher } from "../ports/feed-watcher.ts";
 import type { Page, PageRequest } from "../ports/pagination.ts";
-import type { Repositories } from "../ports/repositories.ts";
+import type { FeedEntry, Repositories } from "../ports/repositories.ts";
 
 export type ReservationDeps = {
   repos: Repositories;
@@ -53,6 +53,26 @@ export const reservationView = (r: Reservation): ReservationView => ({
   jobId: r.jobId,
   result: r.result,
 });
+
+/** Appends a feed entry and announces it, with the entry, to polls waiting in this process. */
+async function announce(
+  deps: ReservationDeps,
+  kind: FeedEntry["kind"],
+  r: Reservation,
+  seq: number,
+  createdAt: string,
+): Promise<void> {
+  const entry: FeedEntry = {
+    deviceId: r.nodeId,
+    seq,
+    kind,
+    reservation: agentReservation(r, seq),
+    createdAt,
+    expiresAt: r.expiresAt,
+  };
+  await deps.repos.feed.append(entry);
+  deps.feedWatcher.notify(r.nodeId, seq, entry);
+}
 
 /**
  * Signs and stores a reservation for a device and appends it to the device's feed. Order: sequence
@@ -95,15 +115,7 @@ export async function placeReservation(
     updatedAt: now,
   };
   await deps.repos.reservations.create(reservation);
-  await deps.repos.feed.append({
-    deviceId: input.nodeId,
-    seq,
-    kind: "apply",
-    reservation: agentReservation(reservation, seq),
-    createdAt: now,
-    expiresAt: reservation.expiresAt,
-  });
-  deps.feedWatcher.notify(input.nodeId, seq);
+  await announce(deps, "apply", reservation, seq, now);
   return reservation;
 }
 
@@ -140,15 +152,7 @@ export async function removeReservation(
     const now = deps.clock.now().toISOString();
     const removed = await deps.repos.reservations.transition(r, to, { removeSeq: seq }, now);
     if (removed) {
-      await deps.repos.feed.append({
-        deviceId: r.nodeId,
-        seq,
-        kind: "remove",
-        reservation: agentReservation(removed, seq),
-        createdAt: now,
-        expiresAt: removed.expiresAt,
-      });
-      deps.feedWatcher.notify(r.nodeId, seq);
+      await announce(deps, "remove", removed, seq, now);
       return { reservation: removed, removed: true };
     }
     // Someone else moved it first: look again (the sequence number we took stays a harmless gap).

@@ -13,20 +13,15 @@ export async function snapshot(db: Db): Promise<string> {
   return JSON.stringify(items.sort((a, b) => `${a.pk}${a.sk}`.localeCompare(`${b.pk}${b.sk}`)));
 }
 
-/** Counts the DynamoDB requests a client sends, by command name (e.g. QueryCommand). */
-export function countRequests(db: Db): { counts: Map<string, number>; total(): number; reset(): void } {
-  const counts = new Map<string, number>();
-  db.doc.middlewareStack.add(
-    (next, context) => async (args) => {
-      const name = String((context as { commandName?: string }).commandName);
-      counts.set(name, (counts.get(name) ?? 0) + 1);
-      return next(args);
-    },
-    { step: "initialize", name: `countRequests-${Math.random()}` },
-  );
+/** The DynamoDB requests a client has sent since `reset()`, in all and by command (Db counts them). */
+export function countRequests(db: Db): { total(): number; of(command: string): number; reset(): void } {
+  let base = new Map(db.requests);
+  const of = (command: string) => (db.requests.get(command) ?? 0) - (base.get(command) ?? 0);
   return {
-    counts,
-    total: () => [...counts.values()].reduce((a, b) => a + b, 0),
-    reset: () => counts.clear(),
+    of,
+    total: () => [...db.requests.keys()].reduce((n, k) => n + of(k), 0),
+    reset: () => {
+      base = new Map(db.requests);
+    },
   };
 }

@@ -145,6 +145,20 @@ describe("the HTTP app", () => {
     });
   });
 
+  it("shows admins the process's counters at /api/v1/metrics, and refuses members", async () => {
+    const res = await t.call("GET", "/api/v1/metrics", { token: t.admin });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as {
+      storage: { total: number; requests: Record<string, number> };
+      polls: { waiting: number };
+    };
+    expect(body.storage.requests.GetItemCommand).toBeGreaterThan(0);
+    expect(body.storage.total).toBeGreaterThanOrEqual(body.storage.requests.GetItemCommand!);
+    expect(body.polls.waiting).toBe(0);
+    const member = await t.key("member");
+    expect((await t.call("GET", "/api/v1/metrics", { token: member })).status).toBe(403);
+  });
+
   it("ignores unknown fields", async () => {
     const res = await t.call("POST", "/api/v1/api-keys", {
       token: t.admin,

@@ -10,6 +10,7 @@ import { registerAgent, reserve, type SimAgent } from "../helpers/agents.ts";
 import { errorOf, type TestApp, testApp, useDynalite } from "../helpers/app.ts";
 import { manualClock } from "../helpers/clock.ts";
 import { countRequests } from "../helpers/db.ts";
+import { until } from "../helpers/wait.ts";
 
 const engine = useDynalite();
 
@@ -28,20 +29,25 @@ describe("GET /api/v1/agent/reservations (the feed)", () => {
     expect(res.reservations.map((r) => r.id)).toEqual([a.id, b.id]);
     expect(res.next).toBe(3);
     expect(res.waitHintSeconds).toBe(2);
-    const view = (await (await t.call("GET", `/api/v1/reservations/${a.id}`, { token: t.admin })).json()) as {
-      state: string;
-    };
-    expect(view.state).toBe("delivered");
+    const state = async () =>
+      (
+        (await (await t.call("GET", `/api/v1/reservations/${a.id}`, { token: t.admin })).json()) as {
+          state: string;
+        }
+      ).state;
+    await until(async () => (await state()) === "delivered");
   });
 
-  it("boot sync leaves out finished one-shot work and deleted work, and includes unacknowledged removals", async () => {
+  it("boot sync leaves out finished one-shot work, failed and deleted work, and includes unacknowledged removals", async () => {
     const agent = await registerAgent(t);
     const done = await reserve(t, agent.deviceId, { type: "process", data: { argv: ["true"] } });
+    const failed = await reserve(t, agent.deviceId, { type: "container", data: { image: "missing" } });
     const running = await reserve(t, agent.deviceId, { type: "container", data: { image: "x" } });
     const gone = await reserve(t, agent.deviceId);
     const removing = await reserve(t, agent.deviceId);
     await agent.result(done, "ok", { exitCode: 0 });
     await agent.result(running, "ok", {});
+    await agent.result(failed, "error", {}, "image not found");
     await t.call("DELETE", `/api/v1/reservations/${gone.id}`, { token: t.admin });
     await agent.deleted(gone.id);
     await t.call("DELETE", `/api/v1/reservations/${removing.id}`, { token: t.admin });
@@ -143,14 +149,14 @@ describe("GET /api/v1/agent/reservations (the feed)", () => {
     expect((await agent.poll(first.next, 0)).reservations).toEqual([]);
   });
 
-  it("does not hand out a reservation deleted after its entry was written", async () => {
+  it("never hands out for applying a reservation deleted after its entry was written", async () => {
     const agent = await registerAgent(t);
     const { next } = await agent.poll(0);
     const r = await reserve(t, agent.deviceId);
     await t.call("DELETE", `/api/v1/reservations/${r.id}`, { token: t.admin });
     await agent.deleted(r.id);
     const res = await agent.poll(next);
-    expect(res.reservations).toEqual([]);
+    expect(res.reservations).toEqual([expect.objectContaining({ id: r.id, toDelete: true })]);
     expect(res.next).toBe(next + 2);
   });
 
@@ -211,6 +217,32 @@ describe("wake-ups stay cheap", () => {
     watcher.close();
   });
 
+  it("a poll that waits out its time with nothing written reads storage once, when it starts", async () => {
+    const agent = agents[1]!;
+    const { next } = await agent.poll(0);
+    const counter = countRequests(t.db);
+    const res = await pollFeed(
+      { ...t.deps, config: { ...t.deps.config, pollWaitCapSeconds: 1 } },
+      device(agent),
+      { from: next, wait: 1 },
+    );
+    expect(res.reservations).toEqual([]);
+    expect(counter.of("GetItemCommand")).toBe(1); // the feed head
+    expect(counter.of("QueryCommand")).toBe(0);
+    expect(counter.total()).toBe(1);
+  });
+
+  it("a write in the same process reaches the waiting poll with its entry: no feed read", async () => {
+    const agent = agents[2]!;
+    const { next } = await agent.poll(0);
+    const waiting = agent.poll(next, 20);
+    await until(() => t.deps.feedWatcher.waiting() === 1);
+    const counter = countRequests(t.db);
+    const r = await reserve(t, agent.deviceId);
+    expect((await waiting).reservations.map((x) => x.id)).toEqual([r.id]);
+    expect(counter.of("QueryCommand")).toBe(0);
+  });
+
   it("a write by another process wakes the waiting poll through the change check", async () => {
     const watcher = manualWatcher();
     const deps = { ...t.deps, feedWatcher: watcher };
@@ -239,12 +271,3 @@ describe("wake-ups stay cheap", () => {
     other.feedWatcher.close();
   });
 });
-
-/** Resolves once `condition` holds (checked every 10 ms); fails the test after 10 s. */
-async function until(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met within 10 s");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -6,6 +6,8 @@ import { createTableInput } from "./table.ts";
 export interface Db {
   doc: DynamoDBDocumentClient;
   table: string;
+  /** Requests sent, by command name (GetCommand, QueryCommand, ...), since the client was made. */
+  requests: Map<string, number>;
 }
 
 export interface DynamoConnection {
@@ -23,7 +25,16 @@ export function createDb(table: string, connection: DynamoConnection = {}): Db {
   const doc = DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
   });
-  return { doc, table };
+  const requests = new Map<string, number>();
+  doc.middlewareStack.add(
+    (next, context) => (args) => {
+      const name = (context as { commandName?: string }).commandName ?? "unknown";
+      requests.set(name, (requests.get(name) ?? 0) + 1);
+      return next(args);
+    },
+    { step: "initialize", name: "berthRequestCounter" },
+  );
+  return { doc, table, requests };
 }
 
 /** Creates the table when it does not exist (local engines only; in AWS the infra owns it). */

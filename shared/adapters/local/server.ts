@@ -18,7 +18,13 @@ import {
   readIfExists,
   writePrivateFile,
 } from "./data-dir.ts";
-import { type Engine, LOCAL_CREDENTIALS, LOCAL_REGION, startDynalite, startQueueEngine } from "./engines.ts";
+import {
+  type Engine,
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  startDynaliteWorker,
+  startQueueEngine,
+} from "./engines.ts";
 
 export interface LocalServer {
   url: string;
@@ -51,7 +57,7 @@ export async function startLocalServer(
     await unlock();
   };
   try {
-    const dynamo = await startDynalite(paths.dynamo);
+    const dynamo = await startDynaliteWorker(paths.dynamo);
     engines.push(dynamo);
     const db = createDb(config.tableName, {
       endpoint: dynamo.endpoint,
@@ -69,7 +75,7 @@ export async function startLocalServer(
     });
     await ensureQueues(sqs);
 
-    const deps = buildAppDeps({ db, serverSecret, logger, config: config.app });
+    const deps = buildAppDeps({ db, serverSecret, logger, config: config.app, background: "detached" });
     const boot = await bootstrapWorkspace(deps, DEFAULT_WORKSPACE, (token) =>
       writePrivateFile(paths.adminKey, `${token}\n`),
     );
@@ -118,6 +124,7 @@ export async function startLocalServer(
             // Long polls and keep-alive connections would otherwise hold the close open.
             if ("closeAllConnections" in http) http.closeAllConnections();
           });
+          await deps.background.drain();
           sqs.destroy();
           db.doc.destroy();
           await stopEngines();

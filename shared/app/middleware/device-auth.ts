@@ -7,7 +7,7 @@ import { bearer } from "./auth.ts";
 /**
  * Authenticates a node agent by its session token; sets `device`. The device comes from the token,
  * never from a path or body, so an agent can only reach its own feed. A successful call counts as
- * "seen" (at most one write per device per 15 s).
+ * "seen" (at most one write per device per third of the online TTL).
  */
 export const requireDevice = (deps: AppDeps) =>
   createMiddleware<AppEnv>(async (c, next) => {
