@@ -65,10 +65,18 @@ export async function benchDelivery() {
     // Steady idle state: every agent polling in a loop for a minute.
     for (const a of agents) a.start(wait);
     await sleep(3000);
-    const idleBefore = (await metrics()).storage.total;
+    const idleBefore = (await metrics()).storage;
     await sleep(60_000);
     const idleAfter = await metrics();
-    const idlePerPollMinute = (idleAfter.storage.total - idleBefore) / agentsN;
+    const idlePerPollMinute = (idleAfter.storage.total - idleBefore.total) / agentsN;
+    const idleBreakdown = Object.entries(idleAfter.storage.requests)
+      .map(
+        ([k, v]) =>
+          [k.replace(/Command$/, ""), round((v - (idleBefore.requests[k] ?? 0)) / agentsN)] as const,
+      )
+      .filter(([, v]) => v > 0)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ");
 
     const rssWaiting = (await metrics()).process.rssBytes;
 
@@ -158,7 +166,10 @@ export async function benchDelivery() {
         metric: "storage requests per delivered reservation",
         value: round((after.storage.total - before) / reservationsN),
       },
-      { metric: "storage requests per idle poll-minute (per agent)", value: round(idlePerPollMinute) },
+      {
+        metric: "storage requests per idle poll-minute (per agent)",
+        value: `${round(idlePerPollMinute)} (${idleBreakdown})`,
+      },
       {
         metric: `storage requests/s while polls wait: ${Math.floor(agentsN / 10)} vs ${agentsN} waiting`,
         value: `${round(readsPerSecondSmall)} vs ${round(readsPerSecondAll)}`,

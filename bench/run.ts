@@ -3,6 +3,7 @@
  * Numbers depend on the machine; BENCHMARKS.md records them with the machine they came from.
  */
 import { cpus, totalmem } from "node:os";
+import { benchAgent } from "./agent.ts";
 import { benchApi } from "./api.ts";
 import { benchDelivery } from "./delivery.ts";
 import { table } from "./lib.ts";
@@ -12,6 +13,7 @@ const BENCHMARKS: Record<string, () => Promise<Record<string, string | number>[]
   api: () => benchApi(),
   login: () => benchLogin(),
   delivery: () => benchDelivery(),
+  agent: () => benchAgent(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

@@ -1,4 +1,5 @@
 import { Command, CommanderError } from "commander";
+import { agentCommand } from "./commands/agent.ts";
 import { devicesCommand } from "./commands/devices.ts";
 import { keysCommand } from "./commands/keys.ts";
 import { nodeGroupsCommand } from "./commands/node-groups.ts";
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   nodeGroupsCommand(program);
   devicesCommand(program);
   reservationsCommand(program);
+  agentCommand(program);
   workspacesCommand(program);
   return program;
 }

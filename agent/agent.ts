@@ -1,0 +1,273 @@
+import { createHash } from "node:crypto";
+import { cpus, totalmem } from "node:os";
+import type { Logger } from "../shared/ports/logger.ts";
+import { Backoff } from "./backoff.ts";
+import { ReservationCache } from "./cache.ts";
+import { AgentClient, RejectedError, RevokedError, TransientError } from "./client.ts";
+import { Engine } from "./engine.ts";
+import { run } from "./exec.ts";
+import { collectInventory, type Inventory } from "./inventory.ts";
+import { DockerRuntime } from "./runtimes/docker.ts";
+import {
+  ensureAgentDir,
+  type Identity,
+  loadCursor,
+  loadIdentity,
+  loadOrCreateKeys,
+  type NodeKeys,
+  saveCursor,
+  saveIdentity,
+} from "./state.ts";
+
+export const AGENT_VERSION = "0.1.0";
+
+export interface AgentOptions {
+  endpoint?: string;
+  token?: string;
+  nodeGroup?: string;
+  /** undefined: leave labels as they are; {}: clear them. */
+  nodeLabels?: Record<string, string>;
+  gpuCount?: number;
+  publicIP?: string;
+  privateIP?: string;
+  dataDir: string;
+  runtime: "auto" | "process" | "docker";
+  refreshSessionToken?: boolean;
+  stopWorkloadsOnExit?: boolean;
+  log: Logger;
+  /** How often the engine's clock runs (tests shorten it). */
+  tickMs?: number;
+  /** How often the inventory is collected again (heartbeat when it changed). */
+  inventoryMs?: number;
+}
+
+export type AgentExit =
+  | { code: 0; reason: "stopped" }
+  | { code: 2; reason: "revoked" | "setup"; message: string };
+
+/** The agent's first message when it stops for good: what happened and what to do. */
+export const REVOKED_MESSAGE =
+  "this device was deleted or its session revoked; register the machine again: berth agent --endpoint URL --token TOKEN with a new data dir";
+
+/** Waits `ms`, or less if `signal` aborts; leaves no listener behind either way. */
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+
+function loginBody(
+  o: AgentOptions,
+  id: Identity | undefined,
+  keys: NodeKeys,
+  inv: Inventory,
+  token: string,
+  group: string,
+) {
+  const gpus = o.gpuCount ?? inv.gpuCount;
+  return {
+    token,
+    machineID: id?.machineId ?? "",
+    nodeGroup: id ? undefined : group,
+    ...(o.nodeLabels === undefined ? {} : { nodeLabels: o.nodeLabels }),
+    network: { publicIP: o.publicIP, privateIP: o.privateIP ?? inv.privateIP },
+    location: {},
+    provider: "",
+    providerInstanceID: "",
+    resources: {
+      cpu: String(cpus().length),
+      memory: `${Math.floor(totalmem() / 2 ** 20)}Mi`,
+      ...(gpus > 0 ? { "nvidia.com/gpu": String(gpus) } : {}),
+    },
+    machineInfo: inv.machineInfo,
+    publicKey: keys.signingPublic,
+    encryptionKey: keys.encryptionPublic,
+    agentVersion: AGENT_VERSION,
+    ...(o.refreshSessionToken ? { refreshSessionToken: true } : {}),
+  };
+}
+
+/**
+ * Logs in when needed: first start (no identity), changed --node-labels, or --refresh-session-token.
+ * Otherwise reuses the stored identity and does not call the control plane at all.
+ */
+async function establishIdentity(o: AgentOptions, keys: NodeKeys, inv: Inventory): Promise<Identity> {
+  const stored = await loadIdentity(o.dataDir);
+  const labels = o.nodeLabels === undefined ? stored?.nodeLabels : JSON.stringify(o.nodeLabels);
+  const labelsChanged = o.nodeLabels !== undefined && labels !== stored?.nodeLabels;
+  if (stored && !labelsChanged && !o.refreshSessionToken) {
+    if (o.endpoint && o.endpoint.replace(/\/+$/, "") !== stored.endpoint) {
+      throw new Error(
+        `this data dir belongs to ${stored.endpoint}; use another --data-dir for ${o.endpoint}`,
+      );
+    }
+    return stored;
+  }
+  const endpoint = (o.endpoint ?? stored?.endpoint)?.replace(/\/+$/, "");
+  const token = o.token ?? stored?.registrationToken;
+  if (!endpoint || !token)
+    throw new Error("first start: --endpoint and --token are required to register this machine");
+  const group = o.nodeGroup ?? stored?.nodeGroup ?? "default";
+  const client = new AgentClient(endpoint);
+  const res = await client.login(loginBody(o, stored, keys, inv, token, group));
+  const identity: Identity = {
+    endpoint,
+    machineId: res.machineID,
+    sessionToken: res.token,
+    controlPlaneKey: res.controlPlaneKey,
+    registrationToken: token,
+    nodeGroup: group,
+    nodeLabels: labels,
+  };
+  await saveIdentity(o.dataDir, identity);
+  o.log.info(stored ? "logged in again" : "registered", { machineId: res.machineID, endpoint });
+  return identity;
+}
+
+const fingerprint = (inv: Inventory) =>
+  createHash("sha256").update(JSON.stringify(inv.machineInfo)).digest("hex");
+
+/**
+ * `berth agent`: registers (or reuses its identity), then long-polls its feed and runs what it is told
+ * until `signal` aborts (SIGTERM/SIGINT) or the control plane revokes it. Network errors back off with
+ * full jitter (cap 60 s, Retry-After honoured); the cursor is stored only after the reservations of a
+ * response are safely recorded.
+ */
+export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<AgentExit> {
+  const paths = await ensureAgentDir(o.dataDir);
+  const keys = await loadOrCreateKeys(o.dataDir);
+  const docker = o.runtime === "process" ? undefined : new DockerRuntime(run);
+  if (o.runtime === "docker") {
+    const problem = await docker!.problem();
+    if (problem)
+      return {
+        code: 2,
+        reason: "setup",
+        message: `--runtime docker, but docker is not available: ${problem}`,
+      };
+  }
+  let inventory = await collectInventory(run, { useDocker: docker !== undefined });
+  if (inventory.gpuProblem) o.log.warn("no GPUs detected", { reason: inventory.gpuProblem });
+
+  let identity: Identity;
+  for (const backoff = new Backoff(); ; ) {
+    try {
+      identity = await establishIdentity(o, keys, inventory);
+      break;
+    } catch (err) {
+      if (err instanceof TransientError && !signal.aborted) {
+        const wait = backoff.next(err.retryAfterMs);
+        o.log.warn("cannot log in yet; retrying", { error: err.message, retryInMs: wait });
+        await sleep(wait, signal);
+        if (signal.aborted) return { code: 0, reason: "stopped" };
+        continue;
+      }
+      return { code: 2, reason: "setup", message: (err as Error).message };
+    }
+  }
+  const client = new AgentClient(identity.endpoint, identity.sessionToken);
+  const cache = new ReservationCache(paths.cache);
+  await cache.load();
+  const engine = new Engine({
+    cache,
+    client,
+    keys,
+    controlPlaneKey: identity.controlPlaneKey,
+    paths,
+    docker,
+    log: o.log,
+  });
+  await engine.recover();
+  o.log.info("agent started", {
+    machineId: identity.machineId,
+    endpoint: identity.endpoint,
+    gpus: inventory.gpuCount,
+  });
+
+  const stop = new AbortController();
+  const halt = () => stop.abort();
+  signal.addEventListener("abort", halt, { once: true });
+  let revoked: string | undefined;
+  const onRevoked = (err: unknown) => {
+    if (!(err instanceof RevokedError)) return false;
+    revoked ??= err.message;
+    stop.abort();
+    return true;
+  };
+
+  const pollLoop = async () => {
+    let cursor = await loadCursor(o.dataDir);
+    let wait = 25;
+    const backoff = new Backoff();
+    while (!stop.signal.aborted) {
+      try {
+        const res = await client.poll(cursor, cursor === 0 ? 0 : wait, stop.signal);
+        for (const r of res.reservations) await engine.accept(r);
+        if (cursor === 0) await engine.reconcile(new Set(res.reservations.map((r) => r.id)));
+        // Only now: everything in the response is recorded, so a crash cannot skip it.
+        cursor = res.next;
+        await saveCursor(o.dataDir, cursor);
+        wait = res.waitHintSeconds;
+        backoff.reset();
+      } catch (err) {
+        if (stop.signal.aborted || onRevoked(err)) break;
+        const delay = backoff.next(err instanceof TransientError ? err.retryAfterMs : undefined);
+        const level = backoff.attempts > 3 ? "warn" : "info";
+        o.log[level]("poll failed; retrying", { error: (err as Error).message, retryInMs: delay });
+        if (err instanceof RejectedError && err.status === 400) cursor = 0; // a cursor the server refuses: start over
+        await sleep(delay, stop.signal);
+      }
+    }
+  };
+
+  const clockLoop = async () => {
+    while (!stop.signal.aborted) {
+      try {
+        await engine.tick();
+      } catch (err) {
+        if (onRevoked(err)) break;
+        o.log.warn("engine tick failed", { error: (err as Error).message });
+      }
+      await sleep(o.tickMs ?? 500, stop.signal);
+    }
+  };
+
+  const inventoryLoop = async () => {
+    let sent = fingerprint(inventory);
+    while (!stop.signal.aborted) {
+      await sleep(o.inventoryMs ?? 60_000, stop.signal);
+      if (stop.signal.aborted) break;
+      try {
+        inventory = await collectInventory(run, { useDocker: docker !== undefined });
+        if (fingerprint(inventory) !== sent) {
+          await client.heartbeat({ machineInfo: inventory.machineInfo, agentVersion: AGENT_VERSION });
+          sent = fingerprint(inventory);
+          o.log.info("machine info changed; sent", {});
+        }
+      } catch (err) {
+        if (onRevoked(err)) break;
+        o.log.warn("heartbeat failed", { error: (err as Error).message });
+      }
+    }
+  };
+
+  await Promise.all([pollLoop(), clockLoop(), inventoryLoop()]);
+  signal.removeEventListener("abort", halt);
+  if (revoked) {
+    o.log.error(REVOKED_MESSAGE, { detail: revoked });
+    return { code: 2, reason: "revoked", message: REVOKED_MESSAGE };
+  }
+  await engine.idle();
+  if (o.stopWorkloadsOnExit) {
+    await engine.stopAll();
+    // One last chance to report what the stop produced (results), without waiting long.
+    await Promise.race([engine.tick().catch(() => {}), new Promise((r) => setTimeout(r, 5000))]);
+  }
+  o.log.info("agent stopped", { workloadsLeftRunning: !o.stopWorkloadsOnExit });
+  return { code: 0, reason: "stopped" };
+}

@@ -1,0 +1,80 @@
+import { readdir, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import type { AgentReservation } from "../shared/contracts/reservations.ts";
+import { readJson, writeAtomic } from "./files.ts";
+
+/** How the agent ran something, enough to find it again after a restart. */
+export type Workload =
+  | { kind: "process"; pid: number; startTicks?: string; dir: string; grace: number }
+  | { kind: "container"; name: string; dir: string; grace: number; logsPid?: number }
+  | { kind: "volume"; path: string }
+  | { kind: "none" };
+
+export interface Report {
+  state: "ok" | "error";
+  error: string;
+  data: string;
+  sent: boolean;
+}
+
+/**
+ * One reservation the agent accepted, as kept on disk (cache/<id>.json). Written before a workload is
+ * started, updated as it runs, so a restarted agent never starts it twice and still reports its end.
+ */
+export interface CacheRecord {
+  reservation: AgentReservation;
+  status: "starting" | "running" | "finished" | "stopping" | "decommissioned";
+  workload: Workload;
+  /** The result to send, and whether the control plane has it. */
+  result?: Report;
+  /** Whether the control plane has our `deleted` acknowledgement (after a decommission). */
+  deletedSent?: boolean;
+  /** Output shipping position: next seq, and bytes already sent of each stream. */
+  output?: { seq: number; stdout: number; stderr: number };
+  /** Why it was stopped, when the agent stopped it (`kill` and `stop` show in its exit code). */
+  stoppedBy?: "removal" | "expiry" | "agent-exit";
+  updatedAt: string;
+}
+
+export class ReservationCache {
+  readonly #dir: string;
+  readonly #records = new Map<string, CacheRecord>();
+
+  constructor(dir: string) {
+    this.#dir = dir;
+  }
+
+  /** Loads every record from disk (on start). */
+  async load(): Promise<void> {
+    for (const name of await readdir(this.#dir)) {
+      if (!name.endsWith(".json")) continue;
+      const record = await readJson<CacheRecord>(join(this.#dir, name));
+      if (record) this.#records.set(record.reservation.id, record);
+    }
+  }
+
+  get(id: string): CacheRecord | undefined {
+    return this.#records.get(id);
+  }
+
+  has(id: string): boolean {
+    return this.#records.has(id);
+  }
+
+  all(): CacheRecord[] {
+    return [...this.#records.values()];
+  }
+
+  /** Persists a record (atomically) before returning: what the agent records survives a crash. */
+  async put(record: CacheRecord): Promise<void> {
+    record.updatedAt = new Date().toISOString();
+    await writeAtomic(join(this.#dir, `${record.reservation.id}.json`), JSON.stringify(record));
+    this.#records.set(record.reservation.id, record);
+  }
+
+  /** Forgets a record that is fully done (decommissioned and acknowledged). */
+  async drop(id: string): Promise<void> {
+    this.#records.delete(id);
+    await unlink(join(this.#dir, `${id}.json`)).catch(() => {});
+  }
+}

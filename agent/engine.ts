@@ -1,0 +1,373 @@
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { AgentReservation } from "../shared/contracts/reservations.ts";
+import { isExpired } from "../shared/domain/reservation.ts";
+import { RESERVATION_DATA } from "../shared/domain/reservation-data.ts";
+import { signResult, verifyReservation } from "../shared/domain/signing.ts";
+import type { Logger } from "../shared/ports/logger.ts";
+import type { CacheRecord, ReservationCache } from "./cache.ts";
+import { type AgentClient, RejectedError, RevokedError } from "./client.ts";
+import { nextOutput } from "./output.ts";
+import type { DockerRuntime } from "./runtimes/docker.ts";
+import {
+  ApplyError,
+  exitStatus,
+  isAlive,
+  recordedPid,
+  startProcess,
+  startTicks,
+  stopProcess,
+} from "./runtimes/process.ts";
+import type { NodeKeys } from "./state.ts";
+
+export interface EngineDeps {
+  cache: ReservationCache;
+  client: AgentClient;
+  keys: NodeKeys;
+  controlPlaneKey: string;
+  paths: { workloads: string; volumes: string };
+  /** undefined when containers are disabled (--runtime process). */
+  docker?: DockerRuntime;
+  log: Logger;
+  now?: () => Date;
+}
+
+/**
+ * The agent's engine (specs/agent-protocol.md §2, after zos): verifies the control plane's signature on
+ * every reservation and never runs one that does not verify; applies each reservation once (a cached one
+ * is skipped); refuses expired or toDelete ones; decommissions on removal or expiry (its own clock, which
+ * runs while the control plane is unreachable). Everything it starts is recorded on disk first, so a
+ * restarted agent re-attaches to its workloads instead of starting them again, and still reports them.
+ */
+export class Engine {
+  readonly #d: EngineDeps;
+  readonly #busy = new Map<string, Promise<void>>();
+  readonly #retryAt = new Map<string, number>();
+
+  constructor(deps: EngineDeps) {
+    this.#d = deps;
+  }
+
+  #now = () => (this.#d.now ?? (() => new Date()))();
+
+  /** Serialises work per reservation: an apply and a decommission of one reservation never overlap. */
+  #exclusive(id: string, work: () => Promise<void>): Promise<void> {
+    const previous = this.#busy.get(id) ?? Promise.resolve();
+    const next = previous.then(work, work).finally(() => {
+      if (this.#busy.get(id) === next) this.#busy.delete(id);
+    });
+    this.#busy.set(id, next);
+    return next;
+  }
+
+  /** Waits for applies and decommissions under way (shutdown, tests). */
+  async idle(): Promise<void> {
+    while (this.#busy.size > 0) await Promise.all(this.#busy.values());
+  }
+
+  /**
+   * A reservation from the feed. Returns once it is safely recorded (or refused), so the caller may then
+   * advance its cursor; long work (a decommission's grace period) continues in the background.
+   */
+  async accept(r: AgentReservation): Promise<void> {
+    if (!verifyReservation(r, this.#d.controlPlaneKey)) {
+      this.#d.log.warn("refusing a reservation whose signature does not verify", { reservation: r.id });
+      await this.#sendResultNow(r.id, "error", "signature verification failed");
+      return;
+    }
+    if (r.toDelete) {
+      void this.decommission(r.id, "removal");
+      return;
+    }
+    if (this.#d.cache.has(r.id)) return;
+    if (isExpired(r, this.#now())) {
+      this.#d.log.info("not applying an expired reservation", { reservation: r.id });
+      return;
+    }
+    await this.#exclusive(r.id, () => this.#apply(r));
+  }
+
+  /** After a boot sync: whatever the agent runs that the control plane no longer lists is decommissioned. */
+  async reconcile(listed: Set<string>): Promise<void> {
+    for (const record of this.#d.cache.all()) {
+      const running = record.status === "running" || record.status === "starting";
+      if (running && !listed.has(record.reservation.id))
+        void this.decommission(record.reservation.id, "removal");
+    }
+  }
+
+  async #apply(r: AgentReservation): Promise<void> {
+    if (this.#d.cache.has(r.id)) return;
+    const parsed = RESERVATION_DATA[r.type].safeParse(JSON.parse(r.data));
+    if (!parsed.success) {
+      await this.#sendResultNow(r.id, "error", `invalid ${r.type} data: ${parsed.error.issues[0]?.message}`);
+      return;
+    }
+    const record: CacheRecord = {
+      reservation: r,
+      status: "starting",
+      workload: { kind: "none" },
+      updatedAt: "",
+    };
+    try {
+      switch (r.type) {
+        case "process": {
+          const data = RESERVATION_DATA.process.parse(JSON.parse(r.data));
+          // Recorded before the spawn: a crash in between is found again through the wrapper's pid file.
+          record.workload = {
+            kind: "process",
+            pid: 0,
+            dir: join(this.#d.paths.workloads, r.id),
+            grace: data.stopGracePeriodSeconds,
+          };
+          await this.#d.cache.put(record);
+          const started = await startProcess(r.id, data, this.#d.paths.workloads);
+          record.workload = { kind: "process", ...started, grace: data.stopGracePeriodSeconds };
+          record.status = "running";
+          record.output = { seq: 1, stdout: 0, stderr: 0 };
+          break;
+        }
+        case "container": {
+          const docker = await this.#dockerOrThrow();
+          const data = RESERVATION_DATA.container.parse(JSON.parse(r.data));
+          const started = await docker.start(r.id, data, this.#d.paths.workloads);
+          record.workload = { kind: "container", ...started, grace: data.stopGracePeriodSeconds };
+          record.status = "running";
+          record.output = { seq: 1, stdout: 0, stderr: 0 };
+          break;
+        }
+        case "prepull": {
+          const docker = await this.#dockerOrThrow();
+          await docker.pull(RESERVATION_DATA.prepull.parse(JSON.parse(r.data)).image);
+          record.status = "finished";
+          record.result = this.#report("ok", "", {});
+          break;
+        }
+        case "volume": {
+          const path = join(this.#d.paths.volumes, RESERVATION_DATA.volume.parse(JSON.parse(r.data)).name);
+          await mkdir(path, { recursive: true, mode: 0o700 });
+          record.workload = { kind: "volume", path };
+          record.status = "running";
+          record.result = this.#report("ok", "", { path });
+          break;
+        }
+        case "debug":
+          record.status = "finished";
+          record.result = { state: "ok", error: "", data: r.data, sent: false };
+          break;
+      }
+    } catch (err) {
+      // A failed apply is reported and not kept: nothing of it runs.
+      await this.#d.cache.drop(r.id);
+      const message = err instanceof ApplyError ? err.message : `could not apply: ${(err as Error).message}`;
+      this.#d.log.warn("apply failed", { reservation: r.id, error: message });
+      await this.#sendResultNow(r.id, "error", message);
+      return;
+    }
+    await this.#d.cache.put(record);
+    this.#d.log.info("applied", { reservation: r.id, type: r.type });
+  }
+
+  async #dockerOrThrow(): Promise<DockerRuntime> {
+    if (!this.#d.docker) throw new ApplyError("containers are disabled on this agent (--runtime process)");
+    const problem = await this.#d.docker.problem();
+    if (problem) throw new ApplyError(`docker is not available: ${problem}`);
+    return this.#d.docker;
+  }
+
+  /**
+   * Stops and removes a reservation's workload, then reports `deleted` (also for one the agent never had).
+   * `reason` is kept so its exit status is reported as what it was: a removal or an expiry.
+   */
+  decommission(id: string, reason: "removal" | "expiry" | "agent-exit"): Promise<void> {
+    return this.#exclusive(id, async () => {
+      let record = this.#d.cache.get(id);
+      if (!record) {
+        // Unknown here: nothing to stop; still acknowledge, so the control plane stops asking.
+        record = {
+          reservation: { id } as AgentReservation,
+          status: "decommissioned",
+          workload: { kind: "none" },
+          deletedSent: false,
+          updatedAt: "",
+        };
+        await this.#d.cache.put(record);
+        return;
+      }
+      if (record.status === "decommissioned") return;
+      record.status = "stopping";
+      record.stoppedBy ??= reason;
+      await this.#d.cache.put(record);
+      const w = record.workload;
+      if (w.kind === "process" && w.pid > 0) {
+        const code = await stopProcess(w, w.grace);
+        if (!record.result)
+          record.result = this.#report("ok", "", { exitCode: code, stoppedBy: record.stoppedBy });
+      } else if (w.kind === "container" && this.#d.docker) {
+        const code = await this.#d.docker.stop(w.name, w.grace);
+        if (!record.result)
+          record.result = this.#report("ok", "", { exitCode: code, stoppedBy: record.stoppedBy });
+      } else if (w.kind === "volume") {
+        await rm(w.path, { recursive: true, force: true });
+      }
+      if (reason !== "agent-exit") {
+        record.status = "decommissioned";
+        record.deletedSent = false;
+      } else record.status = "finished";
+      await this.#d.cache.put(record);
+      this.#d.log.info("decommissioned", { reservation: id, reason });
+    });
+  }
+
+  /**
+   * One turn of the engine's clock: finds workloads that ended, ships their output, decommissions what
+   * expired (even with the control plane unreachable), and sends results and acknowledgements not yet sent.
+   */
+  async tick(): Promise<void> {
+    const now = this.#now();
+    for (const record of this.#d.cache.all()) {
+      const id = record.reservation.id;
+      if (this.#busy.has(id)) continue;
+      if (record.status === "running") await this.#supervise(record);
+      if (
+        (record.status === "running" || record.status === "finished") &&
+        record.reservation.created &&
+        isExpired(record.reservation, now)
+      ) {
+        void this.decommission(id, "expiry");
+        continue;
+      }
+      await this.#ship(record);
+    }
+  }
+
+  /** A running workload that ended: its output is flushed and its result recorded. */
+  async #supervise(record: CacheRecord): Promise<void> {
+    const w = record.workload;
+    let code: number | undefined;
+    if (w.kind === "process") {
+      code = await exitStatus(w.dir);
+      if (code === undefined && !(await isAlive(w.pid, w.startTicks))) {
+        record.status = "finished";
+        record.result = this.#report(
+          "error",
+          "the process ended without an exit status (was it killed outside the agent?)",
+          {},
+        );
+        await this.#d.cache.put(record);
+        return;
+      }
+    } else if (w.kind === "container" && this.#d.docker) {
+      const s = await this.#d.docker.status(w.name);
+      if (s.state === "exited") code = s.code;
+      if (s.state === "missing") {
+        record.status = "finished";
+        record.result = this.#report("error", "the container disappeared", {});
+        await this.#d.cache.put(record);
+        return;
+      }
+    }
+    if (code === undefined) return;
+    await this.#ship(record); // the output first: a result means "all of it is there"
+    record.status = "finished";
+    record.result ??= this.#report("ok", "", { exitCode: code });
+    await this.#d.cache.put(record);
+  }
+
+  /** Sends what the control plane does not have yet: output, then the result, then `deleted`. */
+  async #ship(record: CacheRecord): Promise<void> {
+    const id = record.reservation.id;
+    if ((this.#retryAt.get(id) ?? 0) > Date.now()) return;
+    try {
+      const w = record.workload;
+      if (record.output && (w.kind === "process" || w.kind === "container")) {
+        for (;;) {
+          const { chunks, to } = await nextOutput(w.dir, record.output);
+          if (chunks.length === 0) break;
+          await this.#d.client.output(id, chunks);
+          record.output = to;
+          await this.#d.cache.put(record);
+        }
+      }
+      // A running process or container has no result yet; one that ended sends its output first.
+      const runs = record.status === "running" && (w.kind === "process" || w.kind === "container");
+      if (record.result && !record.result.sent && !runs) {
+        await this.#sendResult(id, record.result);
+        record.result.sent = true;
+        await this.#d.cache.put(record);
+      }
+      if (record.status === "decommissioned" && record.deletedSent === false) {
+        await this.#d.client.deleted(id).catch((err) => {
+          if (!(err instanceof RejectedError && err.status === 404)) throw err;
+        });
+        record.deletedSent = true;
+        await this.#d.cache.drop(id);
+      }
+      this.#retryAt.delete(id);
+    } catch (err) {
+      if (err instanceof RevokedError) throw err;
+      const attempts = (this.#retryAt.has(id) ? 2 : 1) * 1000;
+      this.#retryAt.set(id, Date.now() + attempts + Math.random() * 2000);
+      this.#d.log.warn("could not report; will retry", { reservation: id, error: (err as Error).message });
+    }
+  }
+
+  #report(state: "ok" | "error", error: string, data: unknown) {
+    return { state, error, data: JSON.stringify(data), sent: false };
+  }
+
+  async #sendResult(id: string, report: { state: "ok" | "error"; error: string; data: string }) {
+    const body = { id, state: report.state, error: report.error, data: report.data };
+    const record = this.#d.cache.get(id);
+    try {
+      await this.#d.client.result(id, {
+        ...body,
+        type: record?.reservation.type ?? "debug",
+        created: this.#now().toISOString(),
+        signature: signResult(body, this.#d.keys.signing),
+      });
+    } catch (err) {
+      // 409: the control plane has a result already (ours, sent before a crash); 404: it is gone.
+      if (err instanceof RejectedError && (err.status === 409 || err.status === 404)) return;
+      throw err;
+    }
+  }
+
+  /** For refusals that are not cached: one attempt, failures only logged. */
+  async #sendResultNow(id: string, state: "ok" | "error", error: string) {
+    await this.#sendResult(id, { state, error, data: "{}" }).catch((err: Error) => {
+      if (err instanceof RevokedError) throw err;
+      this.#d.log.warn("could not report a refusal", { reservation: id, error: err.message });
+    });
+  }
+
+  /** On start: finds the workloads a previous run started, including one started just before a crash. */
+  async recover(): Promise<void> {
+    for (const record of this.#d.cache.all()) {
+      const w = record.workload;
+      if (record.status !== "starting" || w.kind !== "process") continue;
+      const pid = await recordedPid(w.dir);
+      if (pid === undefined && (await exitStatus(w.dir)) === undefined) {
+        await this.#d.cache.drop(record.reservation.id); // never started: the boot sync offers it again
+        continue;
+      }
+      record.workload = { ...w, pid: pid ?? 0, startTicks: pid ? await startTicks(pid) : undefined };
+      record.status = "running";
+      record.output ??= { seq: 1, stdout: 0, stderr: 0 };
+      await this.#d.cache.put(record);
+      this.#d.log.info("re-attached to a workload started before a restart", {
+        reservation: record.reservation.id,
+      });
+    }
+  }
+
+  /** With --stop-workloads-on-exit: stops every running workload (their results still go out). */
+  async stopAll(): Promise<void> {
+    await Promise.all(
+      this.#d.cache
+        .all()
+        .filter((r) => r.status === "running")
+        .map((r) => this.decommission(r.reservation.id, "agent-exit")),
+    );
+  }
+}

@@ -1,0 +1,115 @@
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import type { Command } from "commander";
+import { runAgent } from "../../agent/agent.ts";
+import { jsonLogger } from "../../shared/adapters/logger.ts";
+import { LogLevelSetting } from "../../shared/config.ts";
+import { CliError } from "../errors.ts";
+
+interface AgentFlags {
+  endpoint?: string;
+  token?: string;
+  nodeGroup?: string;
+  nodeLabels?: string;
+  gpuCount?: string;
+  publicIp?: string;
+  privateIp?: string;
+  agentDataDir?: string;
+  runtime: string;
+  refreshSessionToken?: boolean;
+  stopWorkloadsOnExit?: boolean;
+  logLevel?: string;
+}
+
+/** Where the agent keeps its state when --data-dir is not given. */
+export const defaultAgentDataDir = () =>
+  process.env.BERTH_AGENT_DATA_DIR ||
+  (process.getuid?.() === 0 ? "/var/lib/berth-agent" : join(homedir(), ".local", "share", "berth-agent"));
+
+function parseLabels(text: string | undefined): Record<string, string> | undefined {
+  if (text === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  if (
+    typeof parsed !== "object" ||
+    parsed === null ||
+    Array.isArray(parsed) ||
+    Object.values(parsed).some((v) => typeof v !== "string")
+  ) {
+    throw new CliError(
+      `--node-labels must be a JSON object of strings, like '{"gpu":"a100"}' ({} clears them)`,
+      2,
+    );
+  }
+  return parsed as Record<string, string>;
+}
+
+/** `berth agent`: the node agent (composition root of the agent host). */
+export function agentCommand(program: Command) {
+  program
+    .command("agent")
+    .description("run the node agent on a GPU machine: register, long-poll for work, run it, report")
+    .option("--endpoint <url>", "the control plane (needed on first start)")
+    .option("--token <token>", "registration token (needed on first start)")
+    .option("--node-group <group>", "node group to join on first start", "default")
+    .option("--node-labels <json>", 'labels, e.g. \'{"gpu":"a100"}\'; {} clears; a change logs in again')
+    .option("--gpu-count <n>", "GPUs to report (default: what nvidia-smi finds)")
+    .option("--public-ip <ip>", "address to report as public")
+    .option("--private-ip <ip>", "address to report as private (default: the first non-internal IPv4)")
+    .option(
+      "--data-dir <dir>",
+      "where the agent keeps its identity, keys and state (env BERTH_AGENT_DATA_DIR)",
+    )
+    .option("--runtime <runtime>", "auto, process or docker", "auto")
+    .option("--refresh-session-token", "log in again and get a new session token (the old one stops working)")
+    .option(
+      "--stop-workloads-on-exit",
+      "stop running workloads when the agent stops (default: leave them running)",
+    )
+    .option("--log-level <level>", "debug, info, warn or error", "info")
+    .action(async (_o: AgentFlags, cmd: Command) => {
+      // --data-dir and --endpoint are also global options; here they mean the agent's own.
+      const o = { ...cmd.optsWithGlobals<AgentFlags & { dataDir?: string }>() };
+      if (!["auto", "process", "docker"].includes(o.runtime))
+        throw new CliError("--runtime must be auto, process or docker", 2);
+      const level = LogLevelSetting.safeParse(o.logLevel);
+      if (!level.success) throw new CliError("--log-level must be debug, info, warn, error or silent", 2);
+      const gpuCount = o.gpuCount === undefined ? undefined : Number(o.gpuCount);
+      if (gpuCount !== undefined && !(Number.isInteger(gpuCount) && gpuCount >= 0)) {
+        throw new CliError("--gpu-count must be a whole number", 2);
+      }
+      const abort = new AbortController();
+      const onSignal = (name: string) => {
+        if (abort.signal.aborted) process.exit(130);
+        process.stderr.write(
+          `${name}: stopping the agent${o.stopWorkloadsOnExit ? " and its workloads" : " (workloads keep running)"}\n`,
+        );
+        abort.abort();
+      };
+      process.on("SIGINT", () => onSignal("SIGINT"));
+      process.on("SIGTERM", () => onSignal("SIGTERM"));
+      const exit = await runAgent(
+        {
+          endpoint: o.endpoint,
+          token: o.token,
+          nodeGroup: o.nodeGroup,
+          nodeLabels: parseLabels(o.nodeLabels),
+          gpuCount,
+          publicIP: o.publicIp,
+          privateIP: o.privateIp,
+          dataDir: resolve(o.dataDir ?? defaultAgentDataDir()),
+          runtime: o.runtime as "auto" | "process" | "docker",
+          refreshSessionToken: o.refreshSessionToken,
+          stopWorkloadsOnExit: o.stopWorkloadsOnExit,
+          log: jsonLogger(level.data, (line) => process.stderr.write(`${line}\n`)),
+        },
+        abort.signal,
+      );
+      if (exit.code !== 0) throw new CliError(exit.message, exit.code);
+      process.exit(0);
+    });
+}
