@@ -27,12 +27,14 @@ export interface CacheRecord {
   workload: Workload;
   /** The result to send, and whether the control plane has it. */
   result?: Report;
+  /** Whether the control plane knows the workload started (false: still to report). */
+  startedSent?: boolean;
   /** Whether the control plane has our `deleted` acknowledgement (after a decommission). */
   deletedSent?: boolean;
   /** Output shipping position: next seq, and bytes already sent of each stream. */
   output?: { seq: number; stdout: number; stderr: number };
   /** Why it was stopped, when the agent stopped it (`kill` and `stop` show in its exit code). */
-  stoppedBy?: "removal" | "expiry" | "agent-exit";
+  stoppedBy?: "removal" | "expiry" | "agent-exit" | "stop" | "kill";
   updatedAt: string;
 }
 

@@ -123,6 +123,10 @@ export class AgentClient {
     await this.#send("PUT", `/api/v1/agent/reservations/${encodeURIComponent(id)}/result`, { body });
   }
 
+  async status(id: string, body: { state: "running"; pid?: number }) {
+    await this.#send("POST", `/api/v1/agent/reservations/${encodeURIComponent(id)}/status`, { body });
+  }
+
   async deleted(id: string) {
     await this.#send("PUT", `/api/v1/agent/reservations/${encodeURIComponent(id)}/deleted`);
   }

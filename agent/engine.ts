@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { AgentReservation } from "../shared/contracts/reservations.ts";
 import { isExpired } from "../shared/domain/reservation.ts";
 import { RESERVATION_DATA } from "../shared/domain/reservation-data.ts";
-import { signResult, verifyReservation } from "../shared/domain/signing.ts";
+import { signResult, verifyControl, verifyReservation } from "../shared/domain/signing.ts";
 import type { Logger } from "../shared/ports/logger.ts";
 import type { CacheRecord, ReservationCache } from "./cache.ts";
 import { type AgentClient, RejectedError, RevokedError } from "./client.ts";
@@ -14,6 +14,7 @@ import {
   exitStatus,
   isAlive,
   recordedPid,
+  signalGroup,
   startProcess,
   startTicks,
   stopProcess,
@@ -70,6 +71,7 @@ export class Engine {
    * advance its cursor; long work (a decommission's grace period) continues in the background.
    */
   async accept(r: AgentReservation): Promise<void> {
+    if (r.control) return this.#control(r);
     if (!verifyReservation(r, this.#d.controlPlaneKey)) {
       this.#d.log.warn("refusing a reservation whose signature does not verify", { reservation: r.id });
       await this.#sendResultNow(r.id, "error", "signature verification failed");
@@ -124,6 +126,7 @@ export class Engine {
           const started = await startProcess(r.id, data, this.#d.paths.workloads);
           record.workload = { kind: "process", ...started, grace: data.stopGracePeriodSeconds };
           record.status = "running";
+          record.startedSent = false;
           record.output = { seq: 1, stdout: 0, stderr: 0 };
           break;
         }
@@ -133,6 +136,7 @@ export class Engine {
           const started = await docker.start(r.id, data, this.#d.paths.workloads);
           record.workload = { kind: "container", ...started, grace: data.stopGracePeriodSeconds };
           record.status = "running";
+          record.startedSent = false;
           record.output = { seq: 1, stdout: 0, stderr: 0 };
           break;
         }
@@ -248,14 +252,18 @@ export class Engine {
     if (w.kind === "process") {
       code = await exitStatus(w.dir);
       if (code === undefined && !(await isAlive(w.pid, w.startTicks))) {
-        record.status = "finished";
-        record.result = this.#report(
-          "error",
-          "the process ended without an exit status (was it killed outside the agent?)",
-          {},
-        );
-        await this.#d.cache.put(record);
-        return;
+        // SIGKILL takes the wrapper too, so no exit status is written: the agent knows when it sent one.
+        if (record.stoppedBy === "kill") code = 137;
+        else {
+          record.status = "finished";
+          record.result = this.#report(
+            "error",
+            "the process ended without an exit status (was it killed outside the agent?)",
+            {},
+          );
+          await this.#d.cache.put(record);
+          return;
+        }
       }
     } else if (w.kind === "container" && this.#d.docker) {
       const s = await this.#d.docker.status(w.name);
@@ -270,7 +278,10 @@ export class Engine {
     if (code === undefined) return;
     await this.#ship(record); // the output first: a result means "all of it is there"
     record.status = "finished";
-    record.result ??= this.#report("ok", "", { exitCode: code });
+    record.result ??= this.#report("ok", "", {
+      exitCode: code,
+      ...(record.stoppedBy ? { stoppedBy: record.stoppedBy } : {}),
+    });
     await this.#d.cache.put(record);
   }
 
@@ -280,6 +291,14 @@ export class Engine {
     if ((this.#retryAt.get(id) ?? 0) > Date.now()) return;
     try {
       const w = record.workload;
+      if (record.startedSent === false) {
+        await this.#d.client.status(id, {
+          state: "running",
+          ...(w.kind === "process" ? { pid: w.pid } : {}),
+        });
+        record.startedSent = true;
+        await this.#d.cache.put(record);
+      }
       if (record.output && (w.kind === "process" || w.kind === "container")) {
         for (;;) {
           const { chunks, to } = await nextOutput(w.dir, record.output);
@@ -309,6 +328,41 @@ export class Engine {
       const attempts = (this.#retryAt.has(id) ? 2 : 1) * 1000;
       this.#retryAt.set(id, Date.now() + attempts + Math.random() * 2000);
       this.#d.log.warn("could not report; will retry", { reservation: id, error: (err as Error).message });
+    }
+  }
+
+  /**
+   * A control operation on a running workload (suspend, resume, stop, kill), acted on only if the control
+   * plane's signature verifies. Its effect shows in the workload's exit (a stop's 143, a kill's 137).
+   */
+  async #control(r: AgentReservation): Promise<void> {
+    const c = r.control!;
+    if (!verifyControl({ id: r.id, ...c }, this.#d.controlPlaneKey)) {
+      this.#d.log.warn("refusing a control operation whose signature does not verify", {
+        reservation: r.id,
+        action: c.action,
+      });
+      return;
+    }
+    const record = this.#d.cache.get(r.id);
+    if (record?.status !== "running") return; // nothing running to act on (it may have just ended)
+    const w = record.workload;
+    this.#d.log.info("control", { reservation: r.id, action: c.action });
+    if (c.action === "stop" || c.action === "kill") {
+      record.stoppedBy = c.action;
+      await this.#d.cache.put(record);
+    }
+    if (w.kind === "process") {
+      if (c.action === "suspend") signalGroup(w.pid, "SIGSTOP");
+      else if (c.action === "resume") signalGroup(w.pid, "SIGCONT");
+      else if (c.action === "kill") signalGroup(w.pid, "SIGKILL");
+      else void this.#exclusive(r.id, async () => void (await stopProcess(w, w.grace)));
+    } else if (w.kind === "container" && this.#d.docker) {
+      const docker = this.#d.docker;
+      if (c.action === "suspend") await docker.signal(w.name, "pause");
+      else if (c.action === "resume") await docker.signal(w.name, "unpause");
+      else if (c.action === "kill") await docker.signal(w.name, "kill");
+      else void this.#exclusive(r.id, async () => void (await docker.stop(w.name, w.grace, false)));
     }
   }
 

@@ -1,9 +1,13 @@
 import { Command, CommanderError } from "commander";
 import { agentCommand } from "./commands/agent.ts";
 import { devicesCommand } from "./commands/devices.ts";
+import { jobsCommand } from "./commands/jobs.ts";
 import { keysCommand } from "./commands/keys.ts";
 import { nodeGroupsCommand } from "./commands/node-groups.ts";
+import { profilesCommand } from "./commands/profiles.ts";
+import { quotasCommand } from "./commands/quotas.ts";
 import { reservationsCommand } from "./commands/reservations.ts";
+import { runCommand } from "./commands/run.ts";
 import { serverCommand } from "./commands/server.ts";
 import { tokensCommand } from "./commands/tokens.ts";
 import { workspacesCommand } from "./commands/workspaces.ts";
@@ -34,6 +38,10 @@ export function buildProgram(): Command {
   nodeGroupsCommand(program);
   devicesCommand(program);
   reservationsCommand(program);
+  runCommand(program);
+  jobsCommand(program);
+  profilesCommand(program);
+  quotasCommand(program);
   agentCommand(program);
   workspacesCommand(program);
   return program;

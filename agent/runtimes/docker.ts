@@ -101,13 +101,13 @@ export class DockerRuntime {
     await this.#run("docker", [action, name]);
   }
 
-  /** `docker stop` (SIGTERM, grace, SIGKILL), then removes it; returns its exit code. */
-  async stop(name: string, graceSeconds: number): Promise<number> {
+  /** `docker stop` (SIGTERM, grace, SIGKILL), then removes it unless asked not to; returns its exit code. */
+  async stop(name: string, graceSeconds: number, remove = true): Promise<number> {
     await this.#run("docker", ["stop", "-t", String(graceSeconds), name], {
       timeoutMs: (graceSeconds + 30) * 1000,
     } as never);
     const s = await this.status(name);
-    await this.#run("docker", ["rm", "-f", name]);
+    if (remove) await this.#run("docker", ["rm", "-f", name]);
     return s.state === "exited" ? s.code : 137;
   }
 }

@@ -34,6 +34,7 @@ export function buildAppDeps(input: {
     keys: deriveKeys(input.serverSecret),
     config: input.config,
     seenCache: new Map(),
+    stats: { placementConflicts: 0 },
     background: input.background === "detached" ? detachedBackground(onError) : awaitedBackground(onError),
     storageRequests: () => Object.fromEntries(input.db.requests),
     feedWatcher:

@@ -11,9 +11,12 @@ import { agentRoutes } from "./routes/agent.ts";
 import { apiKeyRoutes } from "./routes/api-keys.ts";
 import { deviceRoutes } from "./routes/devices.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { jobRoutes } from "./routes/jobs.ts";
 import { LOGIN_PATH, loginRoutes } from "./routes/login.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { nodeGroupRoutes } from "./routes/node-groups.ts";
+import { profileRoutes } from "./routes/profiles.ts";
+import { quotaRoutes } from "./routes/quotas.ts";
 import { registrationTokenRoutes } from "./routes/registration-tokens.ts";
 import { reservationRoutes } from "./routes/reservations.ts";
 
@@ -57,6 +60,9 @@ export function createApp(deps: AppDeps) {
     .route("/", loginRoutes(deps))
     .route("/", reservationRoutes(deps))
     .route("/", agentRoutes(deps))
+    .route("/", jobRoutes(deps))
+    .route("/", profileRoutes(deps))
+    .route("/", quotaRoutes(deps))
     .route("/", metricsRoutes(deps));
 
   app.route("/", healthRoutes(deps));

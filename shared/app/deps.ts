@@ -19,6 +19,8 @@ export interface AppDeps {
   feedWatcher: FeedWatcher;
   /** Work that need not hold up an answer. */
   background: Background;
+  /** Counters of this process (shown at /api/v1/metrics). */
+  stats: { placementConflicts: number };
   /** Storage requests sent so far, by command. */
   storageRequests: () => Record<string, number>;
 }

@@ -44,9 +44,27 @@ const SignedFields = {
   }),
 };
 
-/** What an agent receives: the signed fields, `toDelete`, and the feed sequence it came with. */
+export const CONTROL_ACTIONS = ["suspend", "resume", "stop", "kill"] as const;
+export type ControlAction = (typeof CONTROL_ACTIONS)[number];
+
+/** A control operation on a running workload, signed by the control plane over id + action + issuedAt. */
+export const ReservationControl = z.object({
+  action: z.enum(CONTROL_ACTIONS),
+  issuedAt: z.string(),
+  signature: z.string(),
+});
+
+/**
+ * What an agent receives: the signed fields, `toDelete`, and the feed sequence it came with. With `control`,
+ * the entry is not the reservation itself but an operation on its workload (suspend, resume, stop, kill).
+ */
 export const AgentReservation = z
-  .object({ ...SignedFields, toDelete: z.boolean(), seq: z.number().optional() })
+  .object({
+    ...SignedFields,
+    toDelete: z.boolean(),
+    seq: z.number().optional(),
+    control: ReservationControl.optional(),
+  })
   .openapi("AgentReservation");
 export type AgentReservation = z.infer<typeof AgentReservation>;
 
@@ -126,6 +144,12 @@ export const ResultRequest = z
   })
   .openapi("ResultRequest");
 export type ResultRequest = z.infer<typeof ResultRequest>;
+
+/** `POST /api/v1/agent/reservations/{id}/status`: the workload started (process id when it has one). */
+export const StatusReport = z
+  .object({ state: z.literal("running"), pid: z.number().int().positive().optional() })
+  .openapi("StatusReport");
+export type StatusReport = z.infer<typeof StatusReport>;
 
 export const OutputChunk = z.object({
   stream: z.enum(["stdout", "stderr"]),

@@ -48,7 +48,8 @@ export const Device = z.object({
   environmentVariables: z.record(z.string(), z.string()).default({}),
   info: DeviceInfo,
   resources: DeviceResources,
-  allocatedGpus: z.array(z.number().int()).default([]),
+  /** GPU index → the job holding it. Claimed and released with conditional writes (no GPU is given twice). */
+  gpuOwners: z.record(z.string(), z.string()).default({}),
   agentVersion: z.string().optional(),
   /** ed25519 public key (base64) that verifies the node's results; set by Berth's agent. */
   publicKey: z.string().optional(),

@@ -79,6 +79,9 @@ export const Reservation = z.object({
   /** Feed sequence of its removal entry, once removed. */
   removeSeq: z.number().int().optional(),
   result: ReservationResult.optional(),
+  /** When the node reported the workload started, and its pid. */
+  startedAt: z.iso.datetime().optional(),
+  pid: z.number().int().optional(),
   jobId: z.string().optional(),
   expiresAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),

@@ -63,6 +63,17 @@ export const verifyReservation = (
   r: SignedReservationFields & { signature: string },
   controlPlaneKey: KeyObject | string,
 ) => verifyBytes(reservationSigningBytes(r), r.signature, controlPlaneKey);
+/** id + action + issuedAt, as UTF-8 bytes: a control operation on a reservation's workload. */
+export const controlSigningBytes = (c: { id: string; action: string; issuedAt: string }): Buffer =>
+  Buffer.from(`${c.id}${c.action}${c.issuedAt}`, "utf8");
+
+export const signControl = (c: { id: string; action: string; issuedAt: string }, key: KeyObject) =>
+  signBytes(controlSigningBytes(c), key);
+export const verifyControl = (
+  c: { id: string; action: string; issuedAt: string; signature: string },
+  controlPlaneKey: KeyObject | string,
+) => verifyBytes(controlSigningBytes(c), c.signature, controlPlaneKey);
+
 export const signResult = (r: SignedResultFields, key: KeyObject) => signBytes(resultSigningBytes(r), key);
 export const verifyResult = (r: SignedResultFields & { signature: string }, nodeKey: KeyObject | string) =>
   verifyBytes(resultSigningBytes(r), r.signature, nodeKey);

@@ -1,6 +1,9 @@
+import type { JobEvent } from "../contracts/jobs.ts";
+import type { ProfileView } from "../contracts/profiles.ts";
 import type { AgentReservation, OutputChunk } from "../contracts/reservations.ts";
 import type { ApiKey } from "../domain/api-key.ts";
 import type { Device } from "../domain/device.ts";
+import type { Job } from "../domain/job.ts";
 import type { NodeGroup } from "../domain/node-group.ts";
 import type { RegistrationToken } from "../domain/registration-token.ts";
 import type { Reservation, ReservationResult, ReservationState } from "../domain/reservation.ts";
@@ -121,10 +124,18 @@ export interface DeviceRepository {
   touch(id: string, at: string, resolutionMs: number): Promise<void>;
   /** Deletes it and returns what it was; throws NotFound unless it exists in that workspace. */
   delete(workspaceId: string, id: string): Promise<Device>;
+  /** Every device of a workspace (placement reads them all). */
+  listAll(workspaceId: string): Promise<Device[]>;
+  /** Gives GPU indices to a job if none of them is taken (all or nothing); false otherwise, nothing written. */
+  claimGpus(deviceId: string, indices: number[], jobId: string): Promise<boolean>;
+  /** Gives back the indices the job holds (indices another job holds are left alone). */
+  releaseGpus(deviceId: string, indices: number[], jobId: string): Promise<void>;
 }
 
 /** Fields a state transition may set besides state, version and updatedAt. */
-export type ReservationChange = Partial<Pick<Reservation, "removeSeq" | "deletedAt" | "result">>;
+export type ReservationChange = Partial<
+  Pick<Reservation, "removeSeq" | "deletedAt" | "result" | "startedAt" | "pid">
+>;
 
 export interface ReservationRepository {
   /** Stores the reservation (in its device's partition) and its id pointer. Throws Conflict on a taken id. */
@@ -166,7 +177,7 @@ export interface ReservationRepository {
 export interface FeedEntry {
   deviceId: string;
   seq: number;
-  kind: "apply" | "remove";
+  kind: "apply" | "remove" | "control";
   reservation: AgentReservation;
   createdAt: string;
   /** When the entry may be garbage-collected (the reservation's expiry plus a day). */
@@ -202,6 +213,86 @@ export interface OutputRepository {
     page: PageRequest,
     stream?: "stdout" | "stderr",
   ): Promise<Page<StoredOutputChunk>>;
+  /** Chunks with seq > `afterSeq`, in seq order, at most `limit` (both streams). */
+  since(reservationId: string, afterSeq: number, limit: number): Promise<StoredOutputChunk[]>;
+}
+
+export interface JobTimeRange {
+  start?: string;
+  end?: string;
+}
+
+export interface JobRepository {
+  /** Throws Conflict when the id is taken. */
+  create(job: Job): Promise<void>;
+  get(id: string): Promise<Job | undefined>;
+  /** A workspace's jobs by submission time (inclusive bounds), oldest first. */
+  list(
+    workspaceId: string,
+    range: JobTimeRange,
+    page: PageRequest,
+    keep?: (j: Job) => boolean,
+  ): Promise<Page<Job>>;
+  /**
+   * Applies `changes` if the job is still at `current.version` (bumping it). Returns the new job, or
+   * undefined when another writer changed it first (nothing written).
+   */
+  update(current: Job, changes: Partial<Job>, at: string): Promise<Job | undefined>;
+  /** A workspace's jobs waiting for placement, oldest first. */
+  pending(workspaceId: string, limit: number): Promise<Job[]>;
+  /** Workspaces that have jobs waiting for placement, from one shard of the queue index. */
+  workspacesWithPending(shard: number): Promise<string[]>;
+  /** Jobs placed on a device and not ended, from one shard of the queue index. */
+  active(shard: number, limit: number): Promise<Job[]>;
+}
+
+export interface JobEventRepository {
+  append(jobId: string, event: Omit<JobEvent, "id">): Promise<JobEvent>;
+  /** Events after `afterId` (all when undefined), oldest first. */
+  list(jobId: string, afterId?: string): Promise<JobEvent[]>;
+}
+
+export type StoredProfile = ProfileView;
+
+export interface ProfileRepository {
+  /** Throws Conflict when the name is taken in the workspace. */
+  create(workspaceId: string, profile: StoredProfile): Promise<void>;
+  get(workspaceId: string, name: string): Promise<StoredProfile | undefined>;
+  list(workspaceId: string, page: PageRequest): Promise<Page<StoredProfile>>;
+  /** Throws NotFound. */
+  update(
+    workspaceId: string,
+    name: string,
+    patch: Partial<StoredProfile>,
+    at: string,
+  ): Promise<StoredProfile>;
+  /** Throws NotFound. */
+  delete(workspaceId: string, name: string): Promise<void>;
+}
+
+export interface QuotaState {
+  limits: { maxGpus?: number; maxRunningJobs?: number };
+  used: { gpus: number; runningJobs: number };
+}
+
+export type QuotaRefusal = {
+  limit: "maxGpus" | "maxRunningJobs";
+  value: number;
+  used: number;
+  asked: number;
+};
+
+export interface QuotaRepository {
+  get(workspaceId: string): Promise<QuotaState>;
+  /** Sets limits; `null` removes one. */
+  setLimits(
+    workspaceId: string,
+    limits: { maxGpus?: number | null; maxRunningJobs?: number | null },
+  ): Promise<QuotaState>;
+  /** Takes one running job and `gpus` GPUs of the quota, atomically; the refusal says which limit. */
+  reserve(workspaceId: string, gpus: number): Promise<{ ok: true } | ({ ok: false } & QuotaRefusal)>;
+  /** Gives back what reserve took. */
+  release(workspaceId: string, gpus: number): Promise<void>;
 }
 
 export interface Repositories {
@@ -213,4 +304,8 @@ export interface Repositories {
   reservations: ReservationRepository;
   feed: FeedRepository;
   output: OutputRepository;
+  jobs: JobRepository;
+  jobEvents: JobEventRepository;
+  profiles: ProfileRepository;
+  quotas: QuotaRepository;
 }

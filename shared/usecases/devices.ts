@@ -22,7 +22,7 @@ export function deviceView(d: Device, now: Date, ttlSeconds: number): DeviceView
     lastSeenAt: d.lastSeenAt,
     info,
     resources: d.resources,
-    allocated: { gpus: d.allocatedGpus.length },
+    allocated: { gpus: Object.keys(d.gpuOwners).length },
     agentVersion: d.agentVersion,
     createdAt: d.createdAt,
     updatedAt: d.updatedAt,

@@ -1,8 +1,11 @@
-import type { OutputChunk, ReservationView, ResultRequest } from "../contracts/reservations.ts";
+import type { OutputChunk, ReservationView, ResultRequest, StatusReport } from "../contracts/reservations.ts";
 import { conflict, invalidRequest, notFound } from "../domain/errors.ts";
 import type { DevicePrincipal } from "../domain/principal.ts";
 import type { Reservation } from "../domain/reservation.ts";
 import { verifyResult } from "../domain/signing.ts";
+import { announce, outputTopic } from "./job-events.ts";
+import { jobRemoved, jobResult, jobStarted } from "./job-lifecycle.ts";
+import type { JobDeps } from "./jobs.ts";
 import { type ReservationDeps, reservationView } from "./reservations.ts";
 
 async function deviceReservation(
@@ -22,7 +25,7 @@ async function deviceReservation(
  * result again is a 200 no-op, a different one a 409.
  */
 export async function recordResult(
-  deps: ReservationDeps,
+  deps: JobDeps,
   device: DevicePrincipal,
   id: string,
   body: ResultRequest,
@@ -65,7 +68,10 @@ export async function recordResult(
       },
       now,
     );
-    if (stored) return reservationView(stored);
+    if (stored) {
+      if (stored.jobId) await jobResult(deps, stored);
+      return reservationView(stored);
+    }
     r = await deviceReservation(deps, device, id);
   }
   throw new Error(`reservation ${id} kept changing while its result was recorded`);
@@ -76,7 +82,7 @@ export async function recordResult(
  * acknowledgement changes nothing. The device may report it before the control plane asked (its own
  * expiry clock), so any state may move to `deleted`.
  */
-export async function acknowledgeDeleted(deps: ReservationDeps, device: DevicePrincipal, id: string) {
+export async function acknowledgeDeleted(deps: JobDeps, device: DevicePrincipal, id: string) {
   let r = await deviceReservation(deps, device, id);
   for (let attempt = 0; attempt < 10 && r.state !== "deleted"; attempt++) {
     const now = deps.clock.now().toISOString();
@@ -90,6 +96,7 @@ export async function acknowledgeDeleted(deps: ReservationDeps, device: DevicePr
   if (r.state !== "deleted") throw new Error(`reservation ${id} kept changing while being acknowledged`);
   // Also on a repeat: a crash after the transition may have left it in the unacknowledged set.
   await deps.repos.feed.acknowledge(device.deviceId, id);
+  if (r.jobId && !r.result) await jobRemoved(deps, r);
   return reservationView(r);
 }
 
@@ -102,7 +109,34 @@ export async function appendOutput(
 ) {
   const r = await deviceReservation(deps, device, id);
   const now = deps.clock.now().toISOString();
-  const stored = await Promise.all(chunks.map((c) => deps.repos.output.append(id, c, now, r.expiresAt)));
+  // In order, one after the other: a reader never sees a later chunk before an earlier one of the batch.
+  const stored: boolean[] = [];
+  for (const c of [...chunks].sort((a, b) => a.seq - b.seq))
+    stored.push(await deps.repos.output.append(id, c, now, r.expiresAt));
   const added = stored.filter(Boolean).length;
+  if (added > 0) announce(deps.feedWatcher, outputTopic(id));
   return { stored: added, ignored: chunks.length - added };
+}
+
+/**
+ * `POST /agent/reservations/{id}/status`: the workload started. Recorded once (a repeat changes nothing);
+ * a job on it becomes `Running`.
+ */
+export async function reportStatus(deps: JobDeps, device: DevicePrincipal, id: string, body: StatusReport) {
+  let r = await deviceReservation(deps, device, id);
+  for (let attempt = 0; attempt < 10 && !r.startedAt; attempt++) {
+    const now = deps.clock.now().toISOString();
+    const updated = await deps.repos.reservations.transition(
+      r,
+      r.state,
+      { startedAt: now, pid: body.pid },
+      now,
+    );
+    if (updated) {
+      if (updated.jobId) await jobStarted(deps, updated, body.pid);
+      return reservationView(updated);
+    }
+    r = await deviceReservation(deps, device, id);
+  }
+  return reservationView(r);
 }

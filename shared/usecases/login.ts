@@ -132,7 +132,7 @@ export async function login(deps: Deps, body: unknown, bearer: string | undefine
     environmentVariables: registration.environmentVariables,
     info,
     resources,
-    allocatedGpus: [],
+    gpuOwners: {},
     agentVersion,
     publicKey,
     encryptionKey,

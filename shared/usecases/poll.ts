@@ -1,7 +1,7 @@
 import type { AgentReservation, PollResponse } from "../contracts/reservations.ts";
 import { bootCursor, walkFeed } from "../domain/feed.ts";
 import type { DevicePrincipal } from "../domain/principal.ts";
-import { isLive, isRemoval, ONE_SHOT_TYPES, type Reservation } from "../domain/reservation.ts";
+import { isRemoval, ONE_SHOT_TYPES, type Reservation } from "../domain/reservation.ts";
 import type { Background } from "../ports/background.ts";
 import type { FeedEntry } from "../ports/repositories.ts";
 import { agentReservation, type ReservationDeps } from "./reservations.ts";
@@ -74,53 +74,64 @@ export async function pollFeed(
 }
 
 /**
- * Turns feed entries (and unacknowledged removals) into what the agent receives. Fresh apply entries
- * go out as written; older entries and removals are checked against the reservations' current state
- * (one consistent batch read). Newly delivered reservations are marked `delivered` without holding up
- * the answer.
+ * Turns feed entries (and unacknowledged removals) into what the agent receives, in feed order. Fresh
+ * apply entries go out as written; older entries and removals are checked against the reservations'
+ * current state (one consistent batch read). Control entries (suspend, resume, stop, kill) go out as
+ * written, in their place. Newly delivered reservations are marked `delivered` in the background.
  */
 async function deliver(deps: Deps, deviceId: string, entries: FeedEntry[], removals: string[]) {
   const now = deps.clock.now().getTime();
   const fresh = (e: FeedEntry) => e.kind === "apply" && now - Date.parse(e.createdAt) < FRESH_MS;
-  const check = [...new Set([...entries.filter((e) => !fresh(e)).map((e) => e.reservation.id), ...removals])];
+  const check = [
+    ...new Set([
+      ...entries.filter((e) => e.kind !== "control" && !fresh(e)).map((e) => e.reservation.id),
+      ...removals,
+    ]),
+  ];
   const current = new Map(
     (check.length ? await deps.repos.reservations.getMany(deviceId, check) : []).map((r) => [r.id, r]),
   );
-  const out = new Map<string, AgentReservation>();
+  const out: AgentReservation[] = [];
+  /** Position in `out` of each reservation's apply or removal, so each is sent once. */
+  const at = new Map<string, number>();
+  const put = (r: AgentReservation) => {
+    const i = at.get(r.id);
+    if (i === undefined) at.set(r.id, out.push(r) - 1);
+    else if (r.toDelete) out[i] = r; // a removal replaces an apply of the same reservation
+  };
   const toMark: Pick<Reservation, "id" | "nodeId" | "state" | "version">[] = [];
   const removed = new Set(entries.filter((e) => e.kind === "remove").map((e) => e.reservation.id));
   for (const entry of entries) {
+    const id = entry.reservation.id;
+    if (entry.kind === "control") {
+      if (!removed.has(id)) out.push(entry.reservation);
+      continue;
+    }
     if (entry.kind === "remove") {
       // Always sent: removing what the agent does not have is a no-op it acknowledges, and a removal
       // must reach an agent that may have applied the entry before it.
-      const r = current.get(entry.reservation.id);
-      out.set(
-        entry.reservation.id,
-        r ? { ...agentReservation(r, entry.seq), toDelete: true } : entry.reservation,
-      );
+      const r = current.get(id);
+      put(r ? { ...agentReservation(r, entry.seq), toDelete: true } : entry.reservation);
       continue;
     }
-    if (removed.has(entry.reservation.id)) continue; // removed in the same batch: never apply it
+    if (removed.has(id)) continue; // removed in the same batch: never apply it
     if (fresh(entry)) {
       // As created: pending, version 1. If it moved on since, the conditional mark writes nothing.
-      if (!out.has(entry.reservation.id)) out.set(entry.reservation.id, entry.reservation);
-      toMark.push({ id: entry.reservation.id, nodeId: deviceId, state: "pending", version: 1 });
+      put(entry.reservation);
+      toMark.push({ id, nodeId: deviceId, state: "pending", version: 1 });
       continue;
     }
-    const r = current.get(entry.reservation.id);
+    const r = current.get(id);
     if (!r || r.state === "deleted") continue; // gone (or acknowledged): nothing to apply
-    if (!isLive(r.state)) out.set(r.id, agentReservation(r, entry.seq));
-    else if (!out.has(r.id)) {
-      out.set(r.id, agentReservation(r, entry.seq));
-      if (r.state === "pending") toMark.push(r);
-    }
+    put(agentReservation(r, entry.seq));
+    if (r.state === "pending") toMark.push(r);
   }
   for (const id of removals) {
     const r = current.get(id);
-    if (r && isRemoval(r.state)) out.set(id, agentReservation(r, r.removeSeq));
+    if (r && isRemoval(r.state)) put(agentReservation(r, r.removeSeq));
   }
   await markDelivered(deps, toMark);
-  return [...out.values()];
+  return out;
 }
 
 /**

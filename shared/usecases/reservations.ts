@@ -1,5 +1,6 @@
 import type {
   AgentReservation,
+  ControlAction,
   CreateReservationRequest,
   ReservationView,
 } from "../contracts/reservations.ts";
@@ -15,7 +16,7 @@ import {
   type ReservationType,
 } from "../domain/reservation.ts";
 import type { ServerKeys } from "../domain/secrets.ts";
-import { signReservation } from "../domain/signing.ts";
+import { signControl, signReservation } from "../domain/signing.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { FeedWatcher } from "../ports/feed-watcher.ts";
 import type { Page, PageRequest } from "../ports/pagination.ts";
@@ -68,6 +69,34 @@ async function announce(
     kind,
     reservation: agentReservation(r, seq),
     createdAt,
+    expiresAt: r.expiresAt,
+  };
+  await deps.repos.feed.append(entry);
+  deps.feedWatcher.notify(r.nodeId, seq, entry);
+}
+
+/**
+ * Sends a control operation to the workload of a reservation through its device's feed, signed so that
+ * the agent acts only on what the control plane sent.
+ */
+export async function sendControl(
+  deps: ReservationDeps,
+  r: Reservation,
+  action: ControlAction,
+): Promise<void> {
+  const issuedAt = deps.clock.now().toISOString();
+  const seq = await deps.repos.feed.allocate(r.nodeId);
+  const control = {
+    action,
+    issuedAt,
+    signature: signControl({ id: r.id, action, issuedAt }, deps.keys.signing.privateKey),
+  };
+  const entry: FeedEntry = {
+    deviceId: r.nodeId,
+    seq,
+    kind: "control",
+    reservation: { ...agentReservation(r, seq), control },
+    createdAt: issuedAt,
     expiresAt: r.expiresAt,
   };
   await deps.repos.feed.append(entry);

@@ -1,6 +1,11 @@
+import { JOB_QUEUE_SHARDS } from "../adapters/dynamo/job-repository.ts";
 import { EXPIRY_SHARDS } from "../adapters/dynamo/reservation-repository.ts";
+import { JobStatus, StatusCode } from "../domain/job.ts";
 import { isExpired, isLive } from "../domain/reservation.ts";
 import type { Logger } from "../ports/logger.ts";
+import { finishJob } from "./job-lifecycle.ts";
+import type { JobDeps } from "./jobs.ts";
+import { placePending } from "./placement.ts";
 import { type ReservationDeps, removeReservation } from "./reservations.ts";
 
 /**
@@ -27,4 +32,43 @@ export async function sweepExpired(deps: ReservationDeps & { logger: Logger }, b
   }
   if (expired > 0) deps.logger.info("expired reservations", { count: expired });
   return expired;
+}
+
+/**
+ * Jobs: a job whose device has not been seen for two online TTLs is `Failed` with `NodeLost` (its GPUs
+ * and quota go back, its reservation is removed for when the device returns); then every workspace with
+ * jobs waiting for placement gets a placement pass (capacity may have appeared in another process).
+ */
+export async function sweepJobs(deps: JobDeps): Promise<{ lost: number }> {
+  let lost = 0;
+  const now = deps.clock.now();
+  for (let shard = 0; shard < JOB_QUEUE_SHARDS; shard++) {
+    for (const job of await deps.repos.jobs.active(shard, 500)) {
+      const device = job.deviceId ? await deps.repos.devices.get(job.deviceId) : undefined;
+      const silentFor = device ? now.getTime() - Date.parse(device.lastSeenAt) : Number.POSITIVE_INFINITY;
+      if (silentFor <= 2 * deps.config.deviceTtlSeconds * 1000) continue;
+      const ended = await finishJob(
+        deps,
+        job.id,
+        {
+          status: JobStatus.Failed,
+          statusCode: StatusCode.NodeLost,
+          statusMessage: device
+            ? `device ${device.name} has not been seen since ${device.lastSeenAt}`
+            : `device ${job.deviceId} was deleted`,
+        },
+        "failed",
+      );
+      if (ended?.status === JobStatus.Failed && ended.statusCode === StatusCode.NodeLost) lost++;
+      const r =
+        device && job.reservationId
+          ? await deps.repos.reservations.get(device.id, job.reservationId)
+          : undefined;
+      if (r) await removeReservation(deps, r, "toDelete");
+    }
+    for (const workspaceId of await deps.repos.jobs.workspacesWithPending(shard))
+      await placePending(deps, workspaceId);
+  }
+  if (lost > 0) deps.logger.warn("jobs lost with their devices", { count: lost });
+  return { lost };
 }

@@ -7,6 +7,7 @@ import { type EngineName, freshTable, startEngine } from "../helpers/engines.ts"
 import { apiKeyContract } from "./suites/api-keys.ts";
 import { deviceContract } from "./suites/devices.ts";
 import { feedContract } from "./suites/feed.ts";
+import { jobContract } from "./suites/jobs.ts";
 import { nodeGroupContract } from "./suites/node-groups.ts";
 import { outputContract } from "./suites/output.ts";
 import { registrationTokenContract } from "./suites/registration-tokens.ts";
@@ -42,5 +43,6 @@ export function repositoryContract(engineName: EngineName) {
     reservationContract(ctx);
     feedContract(ctx);
     outputContract(ctx);
+    jobContract(ctx);
   });
 }

@@ -83,6 +83,7 @@ describe("berth agent against the real server", () => {
     };
     expect(identity.machineId).toBe(deviceId);
     const { statSync } = await import("node:fs");
+    await until(() => existsSync(join(agentDir, "cursor")));
     expect(statSync(agentDir).mode & 0o777).toBe(0o700);
     for (const f of ["identity.json", "node.key", "cursor"])
       expect(statSync(join(agentDir, f)).mode & 0o777).toBe(0o600);

@@ -18,16 +18,18 @@ export interface SimAgent {
     error?: string,
   ): Promise<Response>;
   deleted(id: string): Promise<Response>;
+  /** Reports that the workload started. */
+  started(id: string, pid?: number): Promise<Response>;
 }
 
 export async function registerAgent(
   t: TestApp,
-  opts: { admin?: string; token?: string } = {},
+  opts: { admin?: string; token?: string; login?: Record<string, unknown> } = {},
 ): Promise<SimAgent> {
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
   const token = opts.token ?? (await createToken(t, {}, opts.admin ?? t.admin)).token;
   const pub = publicKeyToBase64(publicKey);
-  const res = await login(t, gpudLoginBody(token, { publicKey: pub }));
+  const res = await login(t, gpudLoginBody(token, { publicKey: pub, ...opts.login }));
   if (res.status !== 200) throw new Error(`login failed: ${JSON.stringify(res.body)}`);
   const session = res.body.token as string;
   return {
@@ -56,6 +58,12 @@ export async function registerAgent(
     },
     deleted(id) {
       return t.call("PUT", `/api/v1/agent/reservations/${id}/deleted`, { token: session });
+    },
+    started(id, pid = 4242) {
+      return t.call("POST", `/api/v1/agent/reservations/${id}/status`, {
+        token: session,
+        body: { state: "running", pid },
+      });
     },
   };
 }

@@ -33,7 +33,7 @@ describe("POST /api/v1/login (GPUd-compatible)", () => {
     beforeAll(async () => {
       first = await login(
         t,
-        gpudLoginBody(token, { nodeLabels: { [`user.node.lepton.ai/gpu`]: "h100", rack: "r9" } }),
+        gpudLoginBody(token, { nodeLabels: { "user.node.lepton.ai/gpu": "h100", rack: "r9" } }),
         {
           authorization: `Bearer ${token}`,
         },

@@ -10,6 +10,22 @@ const parse = (item: Record<string, unknown>) => parseItem(Device, "device", ite
 
 export function dynamoDeviceRepository(db: Db): DeviceRepository {
   const missing = (id: string) => notFound(`device ${id} not found`);
+  const list: DeviceRepository["list"] = (workspaceId, page, keep) => {
+    return queryPage(
+      db,
+      {
+        IndexName: "gsi1",
+        KeyConditionExpression: "gsi1pk = :pk",
+        ExpressionAttributeValues: { ":pk": keys.devicesOf(workspaceId) },
+      },
+      (item) => {
+        const device = parse(item);
+        return !keep || keep(device) ? device : undefined;
+      },
+      page,
+    );
+  };
+
   return {
     async get(id) {
       const out = await db.doc.send(
@@ -37,21 +53,7 @@ export function dynamoDeviceRepository(db: Db): DeviceRepository {
         throw err;
       }
     },
-    list(workspaceId, page, keep) {
-      return queryPage(
-        db,
-        {
-          IndexName: "gsi1",
-          KeyConditionExpression: "gsi1pk = :pk",
-          ExpressionAttributeValues: { ":pk": keys.devicesOf(workspaceId) },
-        },
-        (item) => {
-          const device = parse(item);
-          return !keep || keep(device) ? device : undefined;
-        },
-        page,
-      );
-    },
+    list,
     async update(workspaceId, id, patch, at) {
       const { expression, names, values } = updateParts({ ...patch, updatedAt: at });
       try {
@@ -109,6 +111,59 @@ export function dynamoDeviceRepository(db: Db): DeviceRepository {
         );
       } catch (err) {
         if (!isConditionFailure(err)) throw err;
+      }
+    },
+    async listAll(workspaceId) {
+      const all = [];
+      let cursor: Record<string, unknown> | undefined;
+      do {
+        const page = await list(workspaceId, { limit: 500, cursor });
+        all.push(...page.items);
+        cursor = page.cursor;
+      } while (cursor);
+      return all;
+    },
+    async claimGpus(deviceId, indices, jobId) {
+      if (indices.length === 0) return true;
+      const names = Object.fromEntries(indices.map((i) => [`#g${i}`, String(i)]));
+      try {
+        // Two jobs racing for the same GPU: each index may be set only while absent, all in one write.
+        await db.doc.send(
+          new UpdateCommand({
+            TableName: db.table,
+            Key: keys.device(deviceId),
+            UpdateExpression: `SET ${indices.map((i) => `gpuOwners.#g${i} = :job`).join(", ")}`,
+            ConditionExpression: [
+              "attribute_exists(pk)",
+              ...indices.map((i) => `attribute_not_exists(gpuOwners.#g${i})`),
+            ].join(" AND "),
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: { ":job": jobId },
+          }),
+        );
+        return true;
+      } catch (err) {
+        if (isConditionFailure(err)) return false;
+        throw err;
+      }
+    },
+    async releaseGpus(deviceId, indices, jobId) {
+      for (const i of indices) {
+        try {
+          // Only what this job holds: an index already given to another job stays with it.
+          await db.doc.send(
+            new UpdateCommand({
+              TableName: db.table,
+              Key: keys.device(deviceId),
+              UpdateExpression: "REMOVE gpuOwners.#g",
+              ConditionExpression: "gpuOwners.#g = :job",
+              ExpressionAttributeNames: { "#g": String(i) },
+              ExpressionAttributeValues: { ":job": jobId },
+            }),
+          );
+        } catch (err) {
+          if (!isConditionFailure(err)) throw err;
+        }
       }
     },
     async delete(workspaceId, id) {

@@ -14,7 +14,7 @@ export const FEED_CHANGE_SHARDS = 4;
 const Entry = z.object({
   deviceId: z.string(),
   seq: z.number().int(),
-  kind: z.enum(["apply", "remove"]),
+  kind: z.enum(["apply", "remove", "control"]),
   reservation: AgentReservation,
   createdAt: z.string(),
   expiresAt: z.string(),

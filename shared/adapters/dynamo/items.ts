@@ -26,6 +26,13 @@ export const keys = {
   feedChangeShard: (shard: number) => `FEEDCHANGES#${shard}`,
   output: (reservationId: string, seq: number) => ({ pk: `OUT#${reservationId}`, sk: pad(seq) }),
   outputOf: (reservationId: string) => `OUT#${reservationId}`,
+  job: (id: string) => ({ pk: `JOB#${id}`, sk: "JOB" }),
+  jobsOf: (ws: string) => `WS#${ws}#JOBS`,
+  jobQueue: (shard: number) => `JOBQ#${shard}`,
+  jobEvent: (jobId: string, eventId: string) => ({ pk: `JOB#${jobId}`, sk: `EVT#${eventId}` }),
+  profile: (ws: string, name: string) => ({ pk: `WS#${ws}`, sk: `PROFILE#${name}` }),
+  profilesPrefix: "PROFILE#",
+  quota: (ws: string) => ({ pk: `WS#${ws}`, sk: "QUOTA" }),
 } as const;
 
 /** Zero-padded so that string order is numeric order. */

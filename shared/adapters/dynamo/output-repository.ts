@@ -1,8 +1,8 @@
-import { PutCommand } from "@aws-sdk/lib-dynamodb";
+import { PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import type { OutputRepository, StoredOutputChunk } from "../../ports/repositories.ts";
 import type { Db } from "./client.ts";
-import { isConditionFailure, keys, parseItem, ttlOf } from "./items.ts";
+import { isConditionFailure, keys, pad, parseItem, ttlOf } from "./items.ts";
 import { queryPage } from "./paginate.ts";
 
 const Chunk = z.object({
@@ -34,6 +34,18 @@ export function dynamoOutputRepository(db: Db): OutputRepository {
         if (isConditionFailure(err)) return false;
         throw err;
       }
+    },
+    async since(reservationId, afterSeq, limit) {
+      const out = await db.doc.send(
+        new QueryCommand({
+          TableName: db.table,
+          KeyConditionExpression: "pk = :pk AND sk > :after",
+          ExpressionAttributeValues: { ":pk": keys.outputOf(reservationId), ":after": pad(afterSeq) },
+          ConsistentRead: true,
+          Limit: limit,
+        }),
+      );
+      return (out.Items ?? []).map((item) => parseItem(Chunk, "output chunk", item));
     },
     list(reservationId, page, stream) {
       return queryPage(

@@ -7,7 +7,7 @@ import type { LocalConfig } from "../../config.ts";
 import { DEFAULT_WORKSPACE } from "../../domain/workspace.ts";
 import type { Logger } from "../../ports/logger.ts";
 import { bootstrapWorkspace, issueAdminKey } from "../../usecases/bootstrap.ts";
-import { sweepExpired } from "../../usecases/sweep.ts";
+import { sweepExpired, sweepJobs } from "../../usecases/sweep.ts";
 import { createDb, ensureTable } from "../dynamo/client.ts";
 import { ensureQueues } from "../sqs/queues.ts";
 import {
@@ -89,7 +89,7 @@ export async function startLocalServer(
     // The expiry sweeper runs in process; one sweep at a time.
     let sweeping: Promise<unknown> | undefined;
     const sweeper = setInterval(() => {
-      sweeping ??= sweepExpired(deps)
+      sweeping ??= Promise.all([sweepExpired(deps), sweepJobs(deps)])
         .catch((err: Error) => logger.error("sweep failed", { error: err.message }))
         .finally(() => {
           sweeping = undefined;

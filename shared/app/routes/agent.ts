@@ -7,9 +7,10 @@ import {
   PollResponse,
   ReservationView,
   ResultRequest,
+  StatusReport,
 } from "../../contracts/reservations.ts";
 import { heartbeat } from "../../usecases/device-session.ts";
-import { acknowledgeDeleted, appendOutput, recordResult } from "../../usecases/feedback.ts";
+import { acknowledgeDeleted, appendOutput, recordResult, reportStatus } from "../../usecases/feedback.ts";
 import { pollFeed } from "../../usecases/poll.ts";
 import type { AppDeps } from "../deps.ts";
 import type { AppEnv } from "../env.ts";
@@ -63,6 +64,18 @@ export function agentRoutes(deps: AppDeps) {
       }),
       async (c) =>
         c.json(await recordResult(deps, c.get("device"), c.req.valid("param").id, c.req.valid("json")), 200),
+    )
+    .openapi(
+      createRoute({
+        ...common,
+        method: "post",
+        path: "/agent/reservations/{id}/status",
+        summary: "Report that the workload started (and its pid); a job on it becomes Running",
+        request: { params: IdParam, body: jsonBody(StatusReport) },
+        responses: { 200: json("the reservation", ReservationView), ...errorResponses(400, 401, 404) },
+      }),
+      async (c) =>
+        c.json(await reportStatus(deps, c.get("device"), c.req.valid("param").id, c.req.valid("json")), 200),
     )
     .openapi(
       createRoute({

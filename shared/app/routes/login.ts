@@ -2,6 +2,7 @@ import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { LoginError, LoginRequest, LoginResponse } from "../../contracts/login.ts";
 import { invalidRequest } from "../../domain/errors.ts";
 import { login } from "../../usecases/login.ts";
+import { placePending } from "../../usecases/placement.ts";
 import type { AppDeps } from "../deps.ts";
 import type { AppEnv } from "../env.ts";
 import { json } from "../openapi.ts";
@@ -42,7 +43,11 @@ export function loginRoutes(deps: AppDeps) {
     }
     const header = c.req.header("authorization");
     const bearer = header?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
-    return c.json(await login(deps, body, bearer), 200);
+    const res = await login(deps, body, bearer);
+    // A machine (re)joined: jobs waiting for capacity may fit now.
+    const device = await deps.repos.devices.get(res.machineID);
+    if (device) await deps.background.run(() => placePending(deps, device.workspaceId));
+    return c.json(res, 200);
   });
   return app;
 }

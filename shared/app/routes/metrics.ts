@@ -14,6 +14,9 @@ const Metrics = z
       total: z.number(),
     }),
     polls: z.object({ waiting: z.number().openapi({ description: "long polls waiting in this process" }) }),
+    placement: z.object({
+      conflicts: z.number().openapi({ description: "GPU claims lost to another job and retried elsewhere" }),
+    }),
     process: z.object({ rssBytes: z.number(), heapUsedBytes: z.number(), uptimeSeconds: z.number() }),
   })
   .openapi("Metrics");
@@ -37,6 +40,7 @@ export function metricsRoutes(deps: AppDeps) {
         {
           storage: { requests, total: Object.values(requests).reduce((a, b) => a + b, 0) },
           polls: { waiting: deps.feedWatcher.waiting() },
+          placement: { conflicts: deps.stats.placementConflicts },
           process: {
             rssBytes: memory.rss,
             heapUsedBytes: memory.heapUsed,

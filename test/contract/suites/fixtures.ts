@@ -42,7 +42,7 @@ export const aDevice = (workspaceId: string, extra: Partial<Device> = {}): Devic
   environmentVariables: {},
   info: { cpu: {}, gpus: [{ index: 0, uuid: "GPU-0" }] },
   resources: { gpus: 1 },
-  allocatedGpus: [],
+  gpuOwners: {},
   sessionGeneration: 1,
   sessionTokenHash: "ef".repeat(32),
   lastSeenAt: at,

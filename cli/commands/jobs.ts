@@ -1,0 +1,107 @@
+import type { Command } from "commander";
+import type { JobView } from "../../shared/contracts/jobs.ts";
+import { collect } from "../args.ts";
+import { type GlobalOptions, outputFormat, resolveClient } from "../context.ts";
+import { ago, type Column, printObject, printRows } from "../output.ts";
+import { followJob } from "./run.ts";
+
+const columns: Column<JobView>[] = [
+  { header: "ID", value: (j) => j.id },
+  { header: "NAME", value: (j) => j.name?.slice(0, 40) || undefined },
+  { header: "USER", value: (j) => j.user },
+  { header: "STATUS", value: (j) => j.status },
+  { header: "EXIT", value: (j) => j.exitCode },
+  { header: "GPUS", value: (j) => j.gpus?.count },
+  { header: "HOST", value: (j) => j.host },
+  { header: "SUBMITTED", value: (j) => ago(j.submissionTime) },
+  { header: "MESSAGE", value: (j) => j.statusMessage?.slice(0, 60) },
+];
+
+/** `berth jobs list|get|logs|events|stop|kill|cancel|suspend|resume` */
+export function jobsCommand(program: Command) {
+  const jobs = program.command("jobs").description("jobs: list, inspect, follow and control them");
+  const globals = () => program.opts<GlobalOptions>();
+  const client = () => resolveClient(globals(), process.env);
+  const path = (id: string) => `/jobs/${encodeURIComponent(id)}`;
+
+  jobs
+    .command("list")
+    .description("list jobs (yours; --all for everyone's with an admin key)")
+    .option("--status <status>", "only in this status (repeatable)", collect)
+    .option("--tag <tag>", "only with this tag (repeatable; all must match)", collect)
+    .option("--user <user>", "another user's jobs (admin)")
+    .option("--all", "every user's jobs (admin)")
+    .option("--since <time>", "submitted at or after (RFC 3339)")
+    .option("--until <time>", "submitted at or before (RFC 3339)")
+    .action(
+      async (o: {
+        status?: string[];
+        tag?: string[];
+        user?: string;
+        all?: boolean;
+        since?: string;
+        until?: string;
+      }) => {
+        const items = await client().listAll<JobView>("/jobs", {
+          statuses: o.status,
+          tags: o.tag,
+          user: o.all ? "*" : o.user,
+          startTime: o.since,
+          endTime: o.until,
+        });
+        printRows(outputFormat(globals()), items, columns);
+      },
+    );
+
+  jobs.command("get <id>").action(async (id: string) => {
+    printObject(outputFormat(globals()), await client().request<JobView>("GET", path(id)));
+  });
+
+  jobs
+    .command("logs <id>")
+    .description("print a job's output")
+    .option("-f, --follow", "keep printing until the job ends; exit with its exit code")
+    .option("--stream <stream>", "stdout, stderr or mixed", "mixed")
+    .action(async (id: string, o: { follow?: boolean; stream: string }) => {
+      const c = client();
+      if (o.follow) process.exit(await followJob(c, await c.request<JobView>("GET", path(id)), true));
+      const out = await c.request<{ output: { stream: string; data: string }[] }>(
+        "GET",
+        `${path(id)}/output`,
+        {
+          query: { stream: o.stream },
+        },
+      );
+      for (const line of out.output)
+        (line.stream === "stderr" ? process.stderr : process.stdout).write(line.data);
+    });
+
+  jobs
+    .command("events <id>")
+    .description("print a job's lifecycle events")
+    .action(async (id: string) => {
+      const out = await client().request<{ events: { at: string; type: string; message: string }[] }>(
+        "GET",
+        `${path(id)}/events`,
+        { query: { follow: "false" } },
+      );
+      if (outputFormat(globals()) === "json") return printObject("json", out);
+      for (const e of out.events) process.stdout.write(`${e.at}  ${e.type.padEnd(15)} ${e.message}\n`);
+    });
+
+  for (const [operation, description] of [
+    ["stop", "SIGTERM, the grace period, then SIGKILL (Running jobs)"],
+    ["kill", "SIGKILL (Running jobs)"],
+    ["cancel", "withdraw a Pending job"],
+    ["suspend", "SIGSTOP (Running jobs)"],
+    ["resume", "SIGCONT (Suspended jobs)"],
+  ] as const) {
+    jobs
+      .command(`${operation} <id>`)
+      .description(description)
+      .action(async (id: string) => {
+        const job = await client().request<JobView>("POST", `${path(id)}/control`, { body: { operation } });
+        process.stdout.write(`${job.id}: ${job.status} (${job.statusMessage})\n`);
+      });
+  }
+}

@@ -1,0 +1,44 @@
+import type { Command } from "commander";
+import type { QuotaView } from "../../shared/contracts/quotas.ts";
+import { type GlobalOptions, outputFormat, resolveClient } from "../context.ts";
+import { CliError } from "../errors.ts";
+import { printObject } from "../output.ts";
+
+const limit = (value: string | undefined, flag: string): number | null | undefined => {
+  if (value === undefined) return undefined;
+  if (value === "none") return null;
+  if (!/^[0-9]+$/.test(value)) throw new CliError(`${flag} must be a whole number or "none"`, 2);
+  return Number(value);
+};
+
+const show = (q: QuotaView) => ({
+  gpus: `${q.use.gpus} of ${q.limits.maxGpus ?? "unlimited"}`,
+  runningJobs: `${q.use.runningJobs} of ${q.limits.maxRunningJobs ?? "unlimited"}`,
+});
+
+/** `berth quotas [set]` */
+export function quotasCommand(program: Command) {
+  const globals = () => program.opts<GlobalOptions>();
+  const client = () => resolveClient(globals(), process.env);
+  const quotas = program
+    .command("quotas")
+    .description("the workspace's quota: limits and use")
+    .action(async () => {
+      const q = await client().request<QuotaView>("GET", "/quotas");
+      printObject(outputFormat(globals()), outputFormat(globals()) === "json" ? q : show(q));
+    });
+  quotas
+    .command("set")
+    .description("set limits (admin); none removes one")
+    .option("--max-gpus <n>", "GPUs held by running jobs, at most")
+    .option("--max-running-jobs <n>", "jobs not yet ended, at most")
+    .action(async (o: { maxGpus?: string; maxRunningJobs?: string }) => {
+      const q = await client().request<QuotaView>("PUT", "/quotas", {
+        body: {
+          maxGpus: limit(o.maxGpus, "--max-gpus"),
+          maxRunningJobs: limit(o.maxRunningJobs, "--max-running-jobs"),
+        },
+      });
+      printObject(outputFormat(globals()), outputFormat(globals()) === "json" ? q : show(q));
+    });
+}

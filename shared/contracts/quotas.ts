@@ -1,0 +1,26 @@
+import { z } from "@hono/zod-openapi";
+
+/**
+ * A workspace's quota (jobs.md §8). "Running" jobs are jobs accepted and not yet ended (pending, running or
+ * suspended): the quota is taken at submit, so a submit over it is refused and nothing is created.
+ */
+export const QuotaLimits = z.object({
+  maxGpus: z.number().int().min(0).optional().openapi({ description: "GPUs held by running jobs, at most" }),
+  maxRunningJobs: z.number().int().min(0).optional().openapi({ description: "jobs not yet ended, at most" }),
+});
+
+export const SetQuotaRequest = z
+  .object({
+    maxGpus: z.number().int("must be a whole number").min(0).nullable().optional(),
+    maxRunningJobs: z.number().int("must be a whole number").min(0).nullable().optional(),
+  })
+  .openapi("SetQuotaRequest");
+export type SetQuotaRequest = z.infer<typeof SetQuotaRequest>;
+
+export const QuotaView = z
+  .object({
+    limits: QuotaLimits,
+    use: z.object({ gpus: z.number(), runningJobs: z.number() }),
+  })
+  .openapi("Quota");
+export type QuotaView = z.infer<typeof QuotaView>;

@@ -1,0 +1,53 @@
+import type { Job } from "./job.ts";
+import type { ReservationType } from "./reservation.ts";
+
+/**
+ * The reservation that carries a placed job on its device: a container when the job names an image, a host
+ * process otherwise. `command` is a shell command (run by /bin/sh with the job's args as "$@"); `exe` is run
+ * directly with its args (jobs.md §1, after the Launcher).
+ */
+export function reservationForJob(
+  job: Job,
+  gpus: number[],
+): { type: ReservationType; data: unknown; duration: number } {
+  const env = Object.fromEntries(job.environment.map((e) => [e.name, e.value]));
+  const argv = job.exe ? [job.exe, ...job.args] : ["/bin/sh", "-c", `${job.command} "$@"`, "sh", ...job.args];
+  if (job.container) {
+    const c = job.container;
+    return {
+      type: "container",
+      duration: job.maxDuration,
+      data: {
+        image: c.image,
+        command: argv,
+        env,
+        gpus,
+        mounts: job.mounts.map((m) => ({
+          source: (m.mountSource.source as { path: string }).path,
+          target: m.mountPath,
+          readOnly: m.readOnly ?? false,
+        })),
+        ports: job.exposedPorts.map((p) => ({
+          containerPort: p.targetPort,
+          ...(p.publishedPort === undefined ? {} : { hostPort: p.publishedPort }),
+          protocol: p.protocol === "udp" ? "udp" : "tcp",
+        })),
+        ...(job.workingDirectory ? { workingDirectory: job.workingDirectory } : {}),
+        ...(c.runAsUserId === undefined
+          ? {}
+          : { user: `${c.runAsUserId}${c.runAsGroupId === undefined ? "" : `:${c.runAsGroupId}`}` }),
+      },
+    };
+  }
+  return {
+    type: "process",
+    duration: job.maxDuration,
+    data: {
+      argv,
+      env,
+      gpus,
+      ...(job.workingDirectory ? { workingDirectory: job.workingDirectory } : {}),
+      ...(job.stdin === undefined ? {} : { stdin: job.stdin }),
+    },
+  };
+}

@@ -1,0 +1,165 @@
+import { z } from "zod";
+import { BerthError, ErrorCode } from "./errors.ts";
+
+/** Job statuses, exactly as the Launcher spells them (jobs.md §2). */
+export const JobStatus = {
+  Pending: "Pending",
+  Running: "Running",
+  Suspended: "Suspended",
+  Finished: "Finished",
+  Failed: "Failed",
+  Killed: "Killed",
+  Canceled: "Canceled",
+} as const;
+export type JobStatus = (typeof JobStatus)[keyof typeof JobStatus];
+export const JOB_STATUSES = Object.values(JobStatus) as [JobStatus, ...JobStatus[]];
+
+const S = JobStatus;
+/**
+ * Allowed moves. A fast program may finish before its start is recorded (Pending → Finished); a placed
+ * job whose node is lost or whose start fails goes Pending → Failed.
+ */
+export const JOB_TRANSITIONS = {
+  Pending: [S.Running, S.Finished, S.Failed, S.Killed, S.Canceled],
+  Running: [S.Suspended, S.Finished, S.Failed, S.Killed],
+  Suspended: [S.Running, S.Finished, S.Failed, S.Killed],
+  Finished: [],
+  Failed: [],
+  Killed: [],
+  Canceled: [],
+} as const satisfies Record<JobStatus, readonly JobStatus[]>;
+
+export const isFinalJob = (s: JobStatus): boolean => JOB_TRANSITIONS[s].length === 0;
+export const canMoveJob = (from: JobStatus, to: JobStatus): boolean =>
+  (JOB_TRANSITIONS[from] as readonly JobStatus[]).includes(to);
+
+/** Stable reason codes in `statusCode`. */
+export const StatusCode = {
+  NoCapacity: "NoCapacity",
+  NeverFits: "NeverFits",
+  Placed: "Placed",
+  Started: "Started",
+  Exited: "Exited",
+  LaunchFailed: "LaunchFailed",
+  ImagePullFailed: "ImagePullFailed",
+  NodeLost: "NodeLost",
+  UserStop: "UserStop",
+  UserKill: "UserKill",
+  UserCancel: "UserCancel",
+  UserSuspend: "UserSuspend",
+  UserResume: "UserResume",
+  Expired: "Expired",
+} as const;
+
+/** Control operations (jobs.md §3): the status each requires. */
+export const JOB_OPERATIONS = {
+  suspend: S.Running,
+  resume: S.Suspended,
+  stop: S.Running,
+  kill: S.Running,
+  cancel: S.Pending,
+} as const satisfies Record<string, JobStatus>;
+export type JobOperation = keyof typeof JOB_OPERATIONS;
+export const JOB_OPERATION_NAMES = Object.keys(JOB_OPERATIONS) as [JobOperation, ...JobOperation[]];
+
+/** 409 InvalidJobState with the Launcher's message, e.g. "Job must be Running to Kill it (current status: Suspended)". */
+export function invalidJobState(op: JobOperation, current: JobStatus): BerthError {
+  const verb = op[0]!.toUpperCase() + op.slice(1);
+  return new BerthError(
+    ErrorCode.InvalidJobState,
+    `Job must be ${JOB_OPERATIONS[op]} to ${verb} it (current status: ${current})`,
+    { required: JOB_OPERATIONS[op], current },
+  );
+}
+
+export const Env = z.object({ name: z.string(), value: z.string() });
+export const Mount = z.object({
+  mountPath: z.string(),
+  readOnly: z.boolean().optional(),
+  mountSource: z.object({ type: z.string(), source: z.unknown() }),
+});
+export const Port = z.object({
+  targetPort: z.number().int(),
+  publishedPort: z.number().int().optional(),
+  protocol: z.string(),
+});
+export const Container = z.object({
+  image: z.string(),
+  runAsUserId: z.number().int().optional(),
+  runAsGroupId: z.number().int().optional(),
+  supplementalGroupIds: z.array(z.number().int()).optional(),
+});
+export const Gpus = z.object({
+  count: z.number().int(),
+  type: z.string().optional(),
+  memoryGiB: z.number().optional(),
+});
+export const Constraint = z.object({ name: z.string(), value: z.string().optional() });
+export const ResourceLimit = z.object({
+  type: z.string(),
+  value: z.string().optional(),
+  defaultValue: z.string().optional(),
+  maxValue: z.string().optional(),
+});
+export const JOB_TARGETS = ["fleet", "cloud", "auto"] as const;
+
+/** A job as stored: the Launcher job object (jobs.md §1) plus Berth's bookkeeping. */
+export const Job = z.object({
+  id: z.string(),
+  workspaceId: z.string(),
+  name: z.string(),
+  user: z.string(),
+  group: z.string().optional(),
+  queues: z.array(z.string()),
+  workingDirectory: z.string().optional(),
+  container: Container.optional(),
+  host: z.string().optional(),
+  status: z.enum(JOB_STATUSES),
+  statusMessage: z.string(),
+  statusCode: z.string().optional(),
+  pid: z.number().int().optional(),
+  exitCode: z.number().int().optional(),
+  command: z.string().optional(),
+  exe: z.string().optional(),
+  args: z.array(z.string()),
+  stdin: z.string().optional(),
+  environment: z.array(Env),
+  secrets: z.array(z.object({ name: z.string(), env: z.string().optional(), path: z.string().optional() })),
+  placementConstraints: z.array(Constraint),
+  submissionTime: z.iso.datetime(),
+  lastUpdateTime: z.iso.datetime(),
+  exposedPorts: z.array(Port),
+  mounts: z.array(Mount),
+  config: z.array(
+    z.object({ name: z.string(), valueType: z.string().optional(), value: z.string().optional() }),
+  ),
+  resourceLimits: z.array(ResourceLimit),
+  gpus: Gpus,
+  tags: z.array(z.string()),
+  metadata: z.record(z.string(), z.unknown()),
+  resourceProfile: z.string(),
+  target: z.enum(JOB_TARGETS),
+  /** Seconds the job may run (its reservation's duration). */
+  maxDuration: z.number().int(),
+  // Bookkeeping (not part of the Launcher object).
+  version: z.number().int(),
+  deviceId: z.string().optional(),
+  reservationId: z.string().optional(),
+  allocatedGpus: z.array(z.number().int()),
+  /** A stop or kill sent to the node and not yet answered by the job's end. */
+  controlRequested: z.enum(["stop", "kill"]).optional(),
+  /** Quota held by the job until its end (released once). */
+  quotaHeld: z.boolean(),
+});
+export type Job = z.infer<typeof Job>;
+
+/** Fields that are Berth's bookkeeping, not the Launcher job object. */
+export const JOB_INTERNAL_FIELDS = [
+  "workspaceId",
+  "version",
+  "deviceId",
+  "reservationId",
+  "allocatedGpus",
+  "controlRequested",
+  "quotaHeld",
+] as const;

@@ -1,0 +1,108 @@
+import type { Device } from "./device.ts";
+import { deviceStatus } from "./device.ts";
+
+/** What a job asks of a device (jobs.md §7), after its profile is applied. */
+export interface PlacementRequest {
+  gpus: { count: number; type?: string; memoryGiB?: number };
+  /** Node groups the job may run in (its queues and its profile's queue); empty = any. */
+  queues: string[];
+  constraints: { name: string; value?: string }[];
+}
+
+/** Device attributes a placement constraint may name (anything else is a label). */
+const ATTRIBUTES: Record<string, (d: Device) => string[]> = {
+  "gpu.product": (d) => d.info.gpus.map((g) => g.product ?? ""),
+  hostname: (d) => [d.info.hostname ?? ""],
+  nodeGroup: (d) => [d.nodeGroup],
+  arch: (d) => [d.info.architecture ?? ""],
+  region: (d) => [d.info.region ?? ""],
+  "device.id": (d) => [d.id],
+  "device.name": (d) => [d.name],
+};
+
+function constraintHolds(d: Device, c: { name: string; value?: string }): boolean {
+  const attribute = ATTRIBUTES[c.name];
+  if (attribute) {
+    const values = attribute(d);
+    if (c.value === undefined) return values.some((v) => v !== "");
+    // gpu.product matches a substring, case-insensitively ("A100" matches "NVIDIA A100-SXM4-80GB").
+    return c.name === "gpu.product"
+      ? values.some((v) => v.toLowerCase().includes(c.value!.toLowerCase()))
+      : values.includes(c.value);
+  }
+  return c.value === undefined ? c.name in d.labels : d.labels[c.name] === c.value;
+}
+
+/** The device's GPU indices (from its inventory, or 0..n-1 when it only reported a count). */
+export function gpuIndices(d: Device): number[] {
+  if (d.info.gpus.length > 0) return d.info.gpus.map((g) => g.index).sort((a, b) => a - b);
+  return Array.from({ length: d.resources.gpus }, (_, i) => i);
+}
+
+function gpuMatches(d: Device, index: number, req: PlacementRequest["gpus"]): boolean {
+  const gpu = d.info.gpus.find((g) => g.index === index);
+  if (req.type && !(gpu?.product ?? "").toLowerCase().includes(req.type.toLowerCase())) return false;
+  if (req.memoryGiB !== undefined && (gpu?.memoryBytes ?? 0) < req.memoryGiB * 2 ** 30) return false;
+  return true;
+}
+
+/** Whether a device can take the job apart from capacity: group, constraints, GPUs of the right kind. */
+export function deviceQualifies(d: Device, req: PlacementRequest): boolean {
+  if (req.queues.length > 0 && !req.queues.includes(d.nodeGroup)) return false;
+  if (!req.constraints.every((c) => constraintHolds(d, c))) return false;
+  return gpuIndices(d).filter((i) => gpuMatches(d, i, req.gpus)).length >= req.gpus.count;
+}
+
+/** Free GPU indices of the right kind, lowest first. */
+export function freeGpus(d: Device, req: PlacementRequest["gpus"]): number[] {
+  return gpuIndices(d).filter((i) => !(String(i) in d.gpuOwners) && gpuMatches(d, i, req));
+}
+
+export type PlacementChoice =
+  | { kind: "candidates"; devices: { device: Device; gpus: number[] }[] }
+  | { kind: "busy"; message: string }
+  | { kind: "never"; message: string };
+
+/**
+ * Devices that can run the job now, least loaded first (lowest share of GPUs in use, then most free),
+ * each with the GPU indices it would get; or why none can: busy now, or none ever could.
+ */
+export function choosePlacement(
+  devices: Device[],
+  req: PlacementRequest,
+  now: Date,
+  ttlSeconds: number,
+): PlacementChoice {
+  const qualified = devices.filter((d) => deviceQualifies(d, req));
+  const kind = `${req.gpus.count} GPU${req.gpus.count === 1 ? "" : "s"}${req.gpus.type ? ` of type ${req.gpus.type}` : ""}${
+    req.gpus.memoryGiB ? ` with ≥ ${req.gpus.memoryGiB} GiB` : ""
+  }`;
+  if (qualified.length === 0) {
+    return {
+      kind: "never",
+      message: `no device in the workspace can ever run this job (${kind}${req.queues.length ? ` in ${req.queues.join(" or ")}` : ""}${
+        req.constraints.length ? ", with its placement constraints" : ""
+      }); it stays pending until such a device registers`,
+    };
+  }
+  const online = qualified.filter((d) => deviceStatus(d.lastSeenAt, now, ttlSeconds) === "online");
+  const candidates = online
+    .map((device) => ({ device, free: freeGpus(device, req.gpus) }))
+    .filter((c) => c.free.length >= req.gpus.count)
+    .sort((a, b) => {
+      const load = (c: { device: Device; free: number[] }) => {
+        const total = gpuIndices(c.device).length;
+        return total === 0 ? 0 : (total - c.free.length) / total;
+      };
+      return load(a) - load(b) || b.free.length - a.free.length || a.device.id.localeCompare(b.device.id);
+    })
+    .map((c) => ({ device: c.device, gpus: c.free.slice(0, req.gpus.count) }));
+  if (candidates.length > 0) return { kind: "candidates", devices: candidates };
+  return {
+    kind: "busy",
+    message:
+      online.length === 0
+        ? `waiting for capacity: the ${qualified.length} device(s) that can run it are offline`
+        : `waiting for capacity: no online device has ${kind} free`,
+  };
+}

@@ -1,0 +1,100 @@
+import type { JobView } from "../contracts/jobs.ts";
+import { BerthError, ErrorCode, invalidRequest } from "../domain/errors.ts";
+import { invalidJobState, JOB_OPERATIONS, type JobOperation, JobStatus, StatusCode } from "../domain/job.ts";
+import type { UserPrincipal } from "../domain/principal.ts";
+import { recordJobEvent } from "./job-events.ts";
+import { finishJob } from "./job-lifecycle.ts";
+import { type JobDeps, jobView, visibleJob } from "./jobs.ts";
+import { removeReservation, sendControl } from "./reservations.ts";
+
+const EVENTS = {
+  suspend: "suspended",
+  resume: "resumed",
+  stop: "stop-requested",
+  kill: "kill-requested",
+} as const;
+
+/**
+ * `POST /api/v1/jobs/{id}/control` (jobs.md §3). Each operation is allowed only from its required status
+ * (409 InvalidJobState with the Launcher's message otherwise). Suspend and resume take effect at once
+ * (SIGSTOP/SIGCONT on the node); stop and kill are sent to the node and the job ends when the node reports
+ * its exit (Finished with 143 after a stop, Killed after a kill); cancel withdraws a pending job.
+ */
+export async function controlJob(
+  deps: JobDeps,
+  user: UserPrincipal,
+  id: string,
+  op: JobOperation,
+): Promise<JobView> {
+  if (id === "*")
+    throw invalidRequest("job id * (all jobs) is not allowed for control operations; name one job");
+  const job = await visibleJob(deps, user, id);
+  if (job.status !== JOB_OPERATIONS[op]) throw invalidJobState(op, job.status);
+  if (job.target === "cloud" && (op === "suspend" || op === "resume")) {
+    throw new BerthError(
+      ErrorCode.RequestNotSupported,
+      `${op} is not supported for cloud jobs (ECS cannot pause a task)`,
+    );
+  }
+  const now = () => deps.clock.now().toISOString();
+
+  if (op === "cancel") {
+    const canceled = await finishJob(
+      deps,
+      id,
+      {
+        status: JobStatus.Canceled,
+        statusCode: StatusCode.UserCancel,
+        statusMessage: `canceled by ${user.name}`,
+      },
+      "canceled",
+    );
+    // Placed but not started: the node must never start it (or stops it, if it just did).
+    const r =
+      job.reservationId && job.deviceId
+        ? await deps.repos.reservations.get(job.deviceId, job.reservationId)
+        : undefined;
+    if (r) await removeReservation(deps, r, "toDelete");
+    return jobView(canceled ?? job);
+  }
+
+  const r =
+    job.reservationId && job.deviceId
+      ? await deps.repos.reservations.get(job.deviceId, job.reservationId)
+      : undefined;
+  if (!r) throw new BerthError(ErrorCode.JobControlFailure, `job ${id} has no workload on a node to ${op}`);
+  await sendControl(deps, r, op);
+  const grace = (JSON.parse(r.data) as { stopGracePeriodSeconds?: number }).stopGracePeriodSeconds ?? 10;
+  const changes = {
+    suspend: {
+      status: JobStatus.Suspended,
+      statusCode: StatusCode.UserSuspend,
+      statusMessage: `suspended by ${user.name}`,
+    },
+    resume: {
+      status: JobStatus.Running,
+      statusCode: StatusCode.UserResume,
+      statusMessage: `resumed by ${user.name}`,
+    },
+    stop: {
+      controlRequested: "stop" as const,
+      statusCode: StatusCode.UserStop,
+      statusMessage: `stop requested by ${user.name}: SIGTERM, then SIGKILL after ${grace} s`,
+    },
+    kill: {
+      controlRequested: "kill" as const,
+      statusCode: StatusCode.UserKill,
+      statusMessage: `kill requested by ${user.name}`,
+    },
+  }[op];
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const current = attempt === 0 ? job : await visibleJob(deps, user, id);
+    if (current.status !== JOB_OPERATIONS[op]) throw invalidJobState(op, current.status);
+    const updated = await deps.repos.jobs.update(current, changes, now());
+    if (updated) {
+      await recordJobEvent(deps, updated, EVENTS[op], changes.statusMessage);
+      return jobView(updated);
+    }
+  }
+  throw new BerthError(ErrorCode.JobControlFailure, `job ${id} kept changing; try the ${op} again`);
+}
