@@ -3,7 +3,7 @@ import { Device } from "../../domain/device.ts";
 import { conflict, notFound } from "../../domain/errors.ts";
 import type { DeviceRepository } from "../../ports/repositories.ts";
 import type { Db } from "./client.ts";
-import { isConditionFailure, keys, parseItem, updateParts } from "./items.ts";
+import { isConditionFailure, keys, parseItem, updateExisting, updateParts } from "./items.ts";
 import { queryPage } from "./paginate.ts";
 
 const parse = (item: Record<string, unknown>) => parseItem(Device, "device", item);
@@ -76,25 +76,10 @@ export function dynamoDeviceRepository(db: Db): DeviceRepository {
       }
     },
     async refresh(id, fields, at) {
-      const { expression, names, values } = updateParts({ ...fields, updatedAt: at });
-      try {
-        // A relogin or heartbeat racing a delete must not recreate the device.
-        const out = await db.doc.send(
-          new UpdateCommand({
-            TableName: db.table,
-            Key: keys.device(id),
-            UpdateExpression: expression,
-            ConditionExpression: "attribute_exists(pk)",
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: values,
-            ReturnValues: "ALL_NEW",
-          }),
-        );
-        return parse(out.Attributes!);
-      } catch (err) {
-        if (isConditionFailure(err)) throw missing(id);
-        throw err;
-      }
+      // A relogin or heartbeat racing a delete must not recreate the device.
+      const item = await updateExisting(db, keys.device(id), { ...fields, updatedAt: at });
+      if (!item) throw missing(id);
+      return parse(item);
     },
     async touch(id, at, resolutionMs) {
       const threshold = new Date(Date.parse(at) - resolutionMs).toISOString();

@@ -1,4 +1,6 @@
+import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { z } from "zod";
+import type { Db } from "./client.ts";
 
 /**
  * Key builders for the single table. Every entity's item is built here, so the key design in
@@ -101,6 +103,37 @@ export function updateParts(fields: Record<string, unknown>) {
     .filter(Boolean)
     .join(" ");
   return { expression, names, values };
+}
+
+/**
+ * A partial update (see updateParts) of an item that must exist, and meet `condition` if one is given: a
+ * delete racing the update must not resurrect the item. Returns the item as it is now, or undefined when it
+ * does not exist or the condition failed (nothing written).
+ */
+export async function updateExisting(
+  db: Db,
+  key: { pk: string; sk: string },
+  fields: Record<string, unknown>,
+  condition?: { expression: string; values: Record<string, unknown> },
+): Promise<Record<string, unknown> | undefined> {
+  const { expression, names, values } = updateParts(fields);
+  try {
+    const out = await db.doc.send(
+      new UpdateCommand({
+        TableName: db.table,
+        Key: key,
+        UpdateExpression: expression,
+        ConditionExpression: `attribute_exists(pk)${condition ? ` AND ${condition.expression}` : ""}`,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: { ...values, ...condition?.values },
+        ReturnValues: "ALL_NEW",
+      }),
+    );
+    return out.Attributes;
+  } catch (err) {
+    if (isConditionFailure(err)) return undefined;
+    throw err;
+  }
 }
 
 export const isConditionFailure = (err: unknown): boolean =>

@@ -3,7 +3,7 @@ import { conflict, notFound } from "../../domain/errors.ts";
 import { NodeGroup } from "../../domain/node-group.ts";
 import type { NodeGroupRepository } from "../../ports/repositories.ts";
 import type { Db } from "./client.ts";
-import { isConditionFailure, keys, parseItem, updateParts } from "./items.ts";
+import { isConditionFailure, keys, parseItem, updateExisting } from "./items.ts";
 import { queryPage } from "./paginate.ts";
 
 const parse = (item: Record<string, unknown>) => parseItem(NodeGroup, "node group", item);
@@ -65,25 +65,10 @@ export function dynamoNodeGroupRepository(db: Db): NodeGroupRepository {
       );
     },
     async update(workspaceId, name, patch, at) {
-      const { expression, names, values } = updateParts({ ...patch, updatedAt: at });
-      try {
-        // A delete racing the update must not resurrect the group.
-        const out = await db.doc.send(
-          new UpdateCommand({
-            TableName: db.table,
-            Key: keys.nodeGroup(workspaceId, name),
-            UpdateExpression: expression,
-            ConditionExpression: "attribute_exists(pk)",
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: values,
-            ReturnValues: "ALL_NEW",
-          }),
-        );
-        return parse(out.Attributes!);
-      } catch (err) {
-        if (isConditionFailure(err)) throw missing(name);
-        throw err;
-      }
+      // A delete racing the update must not resurrect the group.
+      const item = await updateExisting(db, keys.nodeGroup(workspaceId, name), { ...patch, updatedAt: at });
+      if (!item) throw missing(name);
+      return parse(item);
     },
     async delete(workspaceId, name) {
       try {

@@ -1,9 +1,9 @@
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { ProfileView } from "../../contracts/profiles.ts";
 import { conflict, notFound } from "../../domain/errors.ts";
 import type { ProfileRepository } from "../../ports/repositories.ts";
 import type { Db } from "./client.ts";
-import { isConditionFailure, keys, parseItem, updateParts } from "./items.ts";
+import { isConditionFailure, keys, parseItem, updateExisting } from "./items.ts";
 import { queryPage } from "./paginate.ts";
 
 const parse = (item: Record<string, unknown>) => parseItem(ProfileView, "profile", item);
@@ -47,25 +47,10 @@ export function dynamoProfileRepository(db: Db): ProfileRepository {
       );
     },
     async update(workspaceId, name, patch, at) {
-      const { expression, names, values } = updateParts({ ...patch, updatedAt: at });
-      try {
-        // A delete racing the update must not resurrect the profile.
-        const out = await db.doc.send(
-          new UpdateCommand({
-            TableName: db.table,
-            Key: keys.profile(workspaceId, name),
-            UpdateExpression: expression,
-            ConditionExpression: "attribute_exists(pk)",
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: values,
-            ReturnValues: "ALL_NEW",
-          }),
-        );
-        return parse(out.Attributes!);
-      } catch (err) {
-        if (isConditionFailure(err)) throw missing(name);
-        throw err;
-      }
+      // A delete racing the update must not resurrect the profile.
+      const item = await updateExisting(db, keys.profile(workspaceId, name), { ...patch, updatedAt: at });
+      if (!item) throw missing(name);
+      return parse(item);
     },
     async delete(workspaceId, name) {
       try {

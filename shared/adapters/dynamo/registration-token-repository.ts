@@ -3,7 +3,7 @@ import { conflict, notFound } from "../../domain/errors.ts";
 import { RegistrationToken } from "../../domain/registration-token.ts";
 import type { RegistrationTokenRepository } from "../../ports/repositories.ts";
 import type { Db } from "./client.ts";
-import { isConditionFailure, keys, parseItem, updateParts } from "./items.ts";
+import { isConditionFailure, keys, parseItem, updateExisting } from "./items.ts";
 import { queryPage } from "./paginate.ts";
 
 const parse = (item: Record<string, unknown>) => parseItem(RegistrationToken, "registration token", item);
@@ -51,25 +51,18 @@ export function dynamoRegistrationTokenRepository(db: Db): RegistrationTokenRepo
       );
     },
     async update(workspaceId, id, patch, at) {
-      const { expression, names, values } = updateParts({ ...patch, updatedAt: at });
-      try {
-        // A delete racing the update, or another workspace's id: only an existing token of this workspace changes.
-        const out = await db.doc.send(
-          new UpdateCommand({
-            TableName: db.table,
-            Key: keys.registrationToken(id),
-            UpdateExpression: expression,
-            ConditionExpression: "attribute_exists(pk) AND workspaceId = :ws",
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: { ...values, ":ws": workspaceId },
-            ReturnValues: "ALL_NEW",
-          }),
-        );
-        return parse(out.Attributes!);
-      } catch (err) {
-        if (isConditionFailure(err)) throw missing(id);
-        throw err;
-      }
+      // A delete racing the update, or another workspace's id: only an existing token of this workspace changes.
+      const item = await updateExisting(
+        db,
+        keys.registrationToken(id),
+        { ...patch, updatedAt: at },
+        {
+          expression: "workspaceId = :ws",
+          values: { ":ws": workspaceId },
+        },
+      );
+      if (!item) throw missing(id);
+      return parse(item);
     },
     async delete(workspaceId, id) {
       try {
