@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startAgentProcess } from "../test/helpers/agent-process.ts";
 import { freePort } from "../test/helpers/engines.ts";
-import { startServerProcess, tempDir } from "../test/helpers/processes.ts";
+import { adminKeyOf, apiClient, startServerProcess, tempDir } from "../test/helpers/processes.ts";
 import { summarize } from "./lib.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -29,16 +29,11 @@ export async function benchAgent() {
   const dataDir = await tempDir("bench-agent");
   const agentDir = await mkdtemp(join(tmpdir(), "berth-bench-agent-"));
   const server = await startServerProcess(dataDir, { PORT: String(await freePort()) });
-  const admin = (await readFile(join(dataDir, "admin-key"), "utf8")).trim();
-  const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const res = await fetch(`${server.url}/api/v1${path}`, {
-      method,
-      headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  };
+  const admin = await adminKeyOf(dataDir);
+  const api = apiClient(
+    () => server.url,
+    () => admin,
+  );
   const { token } = await api<{ token: string }>("POST", "/registration-tokens", { name: "bench" });
   const agent = startAgentProcess(["--endpoint", server.url, "--token", token, "--data-dir", agentDir], {});
   try {

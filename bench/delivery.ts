@@ -7,11 +7,10 @@
  * run (one client) shows the latency the protocol adds; the saturated run shows where the server tops out.
  * Run: npm run bench -- delivery   (BENCH_AGENTS, BENCH_RESERVATIONS, BENCH_CLIENTS override the sizes)
  */
-import { readFile, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { rm } from "node:fs/promises";
 import { freePort } from "../test/helpers/engines.ts";
 import { HttpAgent } from "../test/helpers/http-agent.ts";
-import { startServerProcess, tempDir } from "../test/helpers/processes.ts";
+import { adminKeyOf, apiClient, startServerProcess, tempDir } from "../test/helpers/processes.ts";
 import { load, summarize } from "./lib.ts";
 
 interface Metrics {
@@ -31,16 +30,11 @@ export async function benchDelivery() {
   const server = await startServerProcess(dataDir, { PORT: String(await freePort()) });
   const agents: HttpAgent[] = [];
   try {
-    const admin = (await readFile(join(dataDir, "admin-key"), "utf8")).trim();
-    const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-      const res = await fetch(`${server.url}/api/v1${path}`, {
-        method,
-        headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-      return (await res.json()) as T;
-    };
+    const admin = await adminKeyOf(dataDir);
+    const api = apiClient(
+      () => server.url,
+      () => admin,
+    );
     const metrics = () => api<Metrics>("GET", "/metrics");
     const { token } = await api<{ token: string }>("POST", "/registration-tokens", { name: "bench" });
     await load(agentsN, 16, async () => {

@@ -6,6 +6,7 @@ import { cpus, totalmem } from "node:os";
 import { benchAgent } from "./agent.ts";
 import { benchApi } from "./api.ts";
 import { benchDelivery } from "./delivery.ts";
+import { benchJobs } from "./jobs.ts";
 import { table } from "./lib.ts";
 import { benchLogin } from "./login.ts";
 
@@ -14,6 +15,7 @@ const BENCHMARKS: Record<string, () => Promise<Record<string, string | number>[]
   login: () => benchLogin(),
   delivery: () => benchDelivery(),
   agent: () => benchAgent(),
+  jobs: () => benchJobs(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

@@ -132,6 +132,24 @@ export async function followJob(client: ApiClient, job: JobView, quiet = false):
   }
 }
 
+/**
+ * Ctrl-C on `berth run`: a job still waiting is canceled, a running one stopped. The status may change
+ * between reading it and asking (409), so the other operation is tried once.
+ */
+async function interrupt(client: ApiClient, id: string): Promise<void> {
+  const control = (operation: string) =>
+    client.request("POST", `/jobs/${id}/control`, { body: { operation } });
+  try {
+    const { status } = await client.request<JobView>("GET", `/jobs/${id}`);
+    if (status === "Pending") await control("cancel").catch(() => control("stop"));
+    else if (status === "Running") await control("stop").catch(() => control("cancel"));
+    else if (status === "Suspended")
+      process.stderr.write(`berth: job ${id} is Suspended: berth jobs resume ${id}, then stop it\n`);
+  } catch (err) {
+    process.stderr.write(`berth: could not stop job ${id}: ${(err as Error).message}\n`);
+  }
+}
+
 /** `berth run [...] -- CMD ARGS...`: submit a job, show its progress, stream its output, exit with its code. */
 export function runCommand(program: Command) {
   program
@@ -170,15 +188,7 @@ export function runCommand(program: Command) {
       process.on("SIGINT", () => {
         if (++interrupts > 1) process.exit(130);
         process.stderr.write(`\nberth: stopping job ${job.id} (Ctrl-C again to detach)\n`);
-        client
-          .request("POST", `/jobs/${job.id}/control`, {
-            body: { operation: job.status === "Pending" ? "cancel" : "stop" },
-          })
-          .catch(() =>
-            client
-              .request("POST", `/jobs/${job.id}/control`, { body: { operation: "cancel" } })
-              .catch(() => {}),
-          );
+        void interrupt(client, job.id);
       });
       process.exit(await followJob(client, job));
     });

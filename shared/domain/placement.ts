@@ -7,6 +7,11 @@ export interface PlacementRequest {
   /** Node groups the job may run in (its queues and its profile's queue); empty = any. */
   queues: string[];
   constraints: { name: string; value?: string }[];
+  /**
+   * Spreads jobs placed at the same moment over equally good devices (the job id): without it they all
+   * pick the same first device and all but one lose the GPU claim and retry.
+   */
+  spreadKey?: string;
 }
 
 /** Device attributes a placement constraint may name (anything else is a label). */
@@ -58,6 +63,13 @@ export function freeGpus(d: Device, req: PlacementRequest["gpus"]): number[] {
   return gpuIndices(d).filter((i) => !(String(i) in d.gpuOwners) && gpuMatches(d, i, req));
 }
 
+/** FNV-1a, 32 bits: a cheap, stable spread of ids over a few slots. */
+function hash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
 export type PlacementChoice =
   | { kind: "candidates"; devices: { device: Device; gpus: number[] }[] }
   | { kind: "busy"; message: string }
@@ -96,8 +108,27 @@ export function choosePlacement(
       };
       return load(a) - load(b) || b.free.length - a.free.length || a.device.id.localeCompare(b.device.id);
     })
-    .map((c) => ({ device: c.device, gpus: c.free.slice(0, req.gpus.count) }));
-  if (candidates.length > 0) return { kind: "candidates", devices: candidates };
+    .map((c) => ({ device: c.device, gpus: c.free.slice(0, req.gpus.count), free: c.free.length }));
+  if (candidates.length > 0) {
+    // Equally good devices (same load, same free GPUs) at the head of the list: start at one chosen by
+    // the spread key, keeping the rest in order behind it.
+    const head = candidates[0]!;
+    const load = (c: (typeof candidates)[number]) => 1 - c.free / (gpuIndices(c.device).length || 1);
+    let ties = 1;
+    while (
+      ties < candidates.length &&
+      load(candidates[ties]!) === load(head) &&
+      candidates[ties]!.free === head.free
+    )
+      ties++;
+    const start = req.spreadKey && ties > 1 ? hash(req.spreadKey) % ties : 0;
+    const ordered = [
+      ...candidates.slice(start, ties),
+      ...candidates.slice(0, start),
+      ...candidates.slice(ties),
+    ];
+    return { kind: "candidates", devices: ordered.map(({ device, gpus }) => ({ device, gpus })) };
+  }
   return {
     kind: "busy",
     message:

@@ -17,12 +17,37 @@ const ROUNDS = 3;
  */
 export async function placeJob(deps: JobDeps, job: Job): Promise<Job> {
   if (job.status !== JobStatus.Pending || job.deviceId || job.target === "cloud") return job;
+  // A job is placed by one call at a time in this process (its submit and a placement pass would
+  // otherwise both claim GPUs for it, and one would have to give them back).
+  let inFlight = placingJobs.get(deps.repos.jobs);
+  if (!inFlight) {
+    inFlight = new Set();
+    placingJobs.set(deps.repos.jobs, inFlight);
+  }
+  if (inFlight.has(job.id)) return job;
+  inFlight.add(job.id);
+  try {
+    return await placeJobOnce(deps, job);
+  } finally {
+    inFlight.delete(job.id);
+  }
+}
+
+/** Jobs being placed, per app (its job repository). */
+const placingJobs = new WeakMap<object, Set<string>>();
+
+async function placeJobOnce(deps: JobDeps, job: Job): Promise<Job> {
   let current = job;
   for (let round = 0; round < ROUNDS; round++) {
     const devices = await deps.repos.devices.listAll(current.workspaceId);
     const choice = choosePlacement(
       devices,
-      { gpus: current.gpus, queues: current.queues, constraints: current.placementConstraints },
+      {
+        gpus: current.gpus,
+        queues: current.queues,
+        constraints: current.placementConstraints,
+        spreadKey: current.id,
+      },
       deps.clock.now(),
       deps.config.deviceTtlSeconds,
     );
@@ -77,23 +102,41 @@ export async function placeJob(deps: JobDeps, job: Job): Promise<Job> {
   return current;
 }
 
-const placing = new Map<string, Promise<void>>();
+/** Running passes, per app (its job repository) and workspace. */
+const placing = new WeakMap<object, Map<string, { pass: Promise<void>; again: boolean }>>();
 
 /**
  * Tries to place a workspace's waiting jobs, oldest first (a job that does not fit does not block smaller
- * ones behind it). One pass at a time per workspace in this process; passes in other processes are safe
- * (the GPU claims are conditional).
+ * ones behind it). One pass at a time per workspace in this process: a call during a pass asks for one more
+ * pass after it (capacity that appeared behind the running pass is not missed), and resolves when that one
+ * ends. Passes in other processes are safe (the GPU claims are conditional).
  */
 export function placePending(deps: JobDeps, workspaceId: string): Promise<void> {
-  const running = placing.get(workspaceId);
-  if (running) return running;
-  const pass = (async () => {
+  let passes = placing.get(deps.repos.jobs);
+  if (!passes) {
+    passes = new Map();
+    placing.set(deps.repos.jobs, passes);
+  }
+  const running = passes.get(workspaceId);
+  if (running) {
+    running.again = true;
+    return running.pass;
+  }
+  const state = { pass: Promise.resolve(), again: true };
+  state.pass = (async () => {
     try {
-      for (const job of await deps.repos.jobs.pending(workspaceId, 100)) await placeJob(deps, job);
+      while (state.again) {
+        state.again = false;
+        for (const listed of await deps.repos.jobs.pending(workspaceId, 100)) {
+          // The list is an index (it may lag), and a job may have been placed since: read it first.
+          const job = await deps.repos.jobs.get(listed.id);
+          if (job) await placeJob(deps, job);
+        }
+      }
     } finally {
-      placing.delete(workspaceId);
+      passes.delete(workspaceId);
     }
   })();
-  placing.set(workspaceId, pass);
-  return pass;
+  passes.set(workspaceId, state);
+  return state.pass;
 }

@@ -175,16 +175,20 @@ export async function removeReservation(
   to: Extract<ReservationState, "toDelete" | "expired">,
 ): Promise<{ reservation: Reservation; removed: boolean }> {
   let r = current;
+  if (!isLive(r.state)) return { reservation: r, removed: false };
+  // One number for all attempts: a lost race (the reservation was marked delivered or started meanwhile)
+  // retries with it, so it does not become a gap that holds the device's readers back.
+  const seq = await deps.repos.feed.allocate(r.nodeId, r.id);
   for (let attempt = 0; attempt < 10; attempt++) {
     if (!isLive(r.state)) return { reservation: r, removed: false };
-    const seq = await deps.repos.feed.allocate(r.nodeId, r.id);
     const now = deps.clock.now().toISOString();
     const removed = await deps.repos.reservations.transition(r, to, { removeSeq: seq }, now);
     if (removed) {
       await announce(deps, "remove", removed, seq, now);
       return { reservation: removed, removed: true };
     }
-    // Someone else moved it first: look again (the sequence number we took stays a harmless gap).
+    // Someone else moved it first: look again. (Removed by someone else, the number stays a gap readers
+    // step over once it settles.)
     const fresh = await deps.repos.reservations.get(r.nodeId, r.id);
     if (!fresh) throw notFound(`reservation ${r.id} not found`);
     if (fresh.state === "deleted") await deps.repos.feed.acknowledge(r.nodeId, r.id);

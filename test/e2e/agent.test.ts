@@ -5,7 +5,13 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AgentProcess, startAgentProcess } from "../helpers/agent-process.ts";
 import { freePort } from "../helpers/engines.ts";
-import { type ServerProcess, startServerProcess, tempDir } from "../helpers/processes.ts";
+import {
+  adminKeyOf,
+  apiClient,
+  type ServerProcess,
+  startServerProcess,
+  tempDir,
+} from "../helpers/processes.ts";
 import { until } from "../helpers/wait.ts";
 
 interface View {
@@ -33,15 +39,10 @@ describe("berth agent against the real server", () => {
   let token: string;
   let deviceId: string;
 
-  const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const res = await fetch(`${server.url}/api/v1${path}`, {
-      method,
-      headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  };
+  const api = apiClient(
+    () => server.url,
+    () => admin,
+  );
   const reserve = (data: Record<string, unknown>, duration = 600) =>
     api<View>("POST", "/reservations", { nodeId: deviceId, type: "process", data, duration });
   const get = (id: string) => api<View>("GET", `/reservations/${id}`);
@@ -66,7 +67,7 @@ describe("berth agent against the real server", () => {
     agentDir = await mkdtemp(join(tmpdir(), "berth-agent-"));
     port = String(await freePort());
     server = await startServerProcess(dataDir, { PORT: port, BERTH_POLL_WAIT_SECONDS: "5" });
-    admin = (await readFile(join(dataDir, "admin-key"), "utf8")).trim();
+    admin = await adminKeyOf(dataDir);
     token = (await api<{ token: string }>("POST", "/registration-tokens", { name: "e2e" })).token;
     agent = startAgent();
     await until(async () => (await api<{ items: unknown[] }>("GET", "/devices")).items.length === 1, 30_000);

@@ -1,6 +1,6 @@
-import { generateKeyPairSync } from "node:crypto";
+import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import type { AgentReservation, PollResponse } from "../../shared/contracts/reservations.ts";
-import { publicKeyToBase64, verifyReservation } from "../../shared/domain/signing.ts";
+import { publicKeyToBase64, signResult, verifyReservation } from "../../shared/domain/signing.ts";
 import { gpudLoginBody } from "./fleet.ts";
 
 /**
@@ -13,6 +13,9 @@ export class HttpAgent {
   readonly deliveries = new Map<string, number>();
   readonly deliveredAt = new Map<string, number>();
   badSignatures = 0;
+  /** Called with each reservation to apply, after it is counted. */
+  onApply?: (r: AgentReservation) => void;
+  privateKey?: KeyObject;
   polls = 0;
   errors = 0;
   #stop = new AbortController();
@@ -30,16 +33,24 @@ export class HttpAgent {
     this.controlPlaneKey = controlPlaneKey;
   }
 
-  static async register(endpoint: string, registrationToken: string): Promise<HttpAgent> {
-    const { publicKey } = generateKeyPairSync("ed25519");
+  static async register(
+    endpoint: string,
+    registrationToken: string,
+    login: Record<string, unknown> = {},
+  ): Promise<HttpAgent> {
+    const { publicKey, privateKey } = generateKeyPairSync("ed25519");
     const res = await fetch(`${endpoint}/api/v1/login`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify(gpudLoginBody(registrationToken, { publicKey: publicKeyToBase64(publicKey) })),
+      body: JSON.stringify(
+        gpudLoginBody(registrationToken, { publicKey: publicKeyToBase64(publicKey), ...login }),
+      ),
     });
     const body = (await res.json()) as { machineID: string; token: string; controlPlaneKey: string };
     if (res.status !== 200) throw new Error(`login failed: ${JSON.stringify(body)}`);
-    return new HttpAgent(endpoint, body.machineID, body.token, body.controlPlaneKey);
+    const agent = new HttpAgent(endpoint, body.machineID, body.token, body.controlPlaneKey);
+    agent.privateKey = privateKey;
+    return agent;
   }
 
   /** One poll; returns the applied (not toDelete) reservations it received. */
@@ -61,9 +72,35 @@ export class HttpAgent {
       this.deliveries.set(r.id, (this.deliveries.get(r.id) ?? 0) + 1);
       if (!this.deliveredAt.has(r.id)) this.deliveredAt.set(r.id, performance.now());
       applied.push(r);
+      this.onApply?.(r);
     }
     this.cursor = body.next;
     return applied;
+  }
+
+  /** Reports a workload start, as Berth's agent does. */
+  async started(id: string, pid = 1): Promise<void> {
+    await this.#post("POST", `/api/v1/agent/reservations/${id}/status`, { state: "running", pid });
+  }
+
+  /** Reports a signed result, as Berth's agent does. */
+  async result(id: string, state: "ok" | "error", data: unknown): Promise<void> {
+    const body = { id, state, error: "", data: JSON.stringify(data) };
+    await this.#post("PUT", `/api/v1/agent/reservations/${id}/result`, {
+      ...body,
+      type: "process",
+      created: new Date().toISOString(),
+      signature: signResult(body, this.privateKey!),
+    });
+  }
+
+  async #post(method: string, path: string, body: unknown) {
+    const res = await fetch(`${this.endpoint}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${this.session}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
   }
 
   /** Polls until stopped. */

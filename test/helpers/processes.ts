@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -65,6 +65,26 @@ export async function startServerProcess(
       child.kill(signal);
       return exited;
     },
+  };
+}
+
+/** The admin key `berth server` wrote to its data dir on first start. */
+export const adminKeyOf = async (dataDir: string) =>
+  (await readFile(join(dataDir, "admin-key"), "utf8")).trim();
+
+/**
+ * A JSON client for `/api/v1` with a bearer key: `api<T>(method, path, body?)`. A non-2xx answer throws with
+ * its body. The base URL is read on each call (a server restarted on another port).
+ */
+export function apiClient(baseUrl: () => string, key: () => string) {
+  return async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const res = await fetch(`${baseUrl()}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key()}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
   };
 }
 

@@ -1,5 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { JOB_OPERATIONS } from "../../shared/domain/job.ts";
+import { detachedBackground } from "../../shared/ports/background.ts";
+import { placePending } from "../../shared/usecases/placement.ts";
 import { sweepJobs } from "../../shared/usecases/sweep.ts";
 import { errorOf, type TestApp, testApp, useDynalite } from "../helpers/app.ts";
 import { manualClock } from "../helpers/clock.ts";
@@ -161,6 +163,32 @@ describe("GPUs are never given twice", () => {
     expect(jobs.filter((j) => j.body.statusCode === "Placed")).toHaveLength(4);
     const held = new Set(jobs.filter((j) => j.body.statusCode === "Placed").map((j) => j.body.statusMessage));
     expect(held.size).toBe(4);
+  });
+
+  it("a placement pass asked for while one runs runs once more after it (freed GPUs are not missed)", async () => {
+    const t = await testApp(engine());
+    t.deps.background = detachedBackground((e) => {
+      throw e;
+    });
+    const agent = await gpuAgent(t, 1);
+    const first = await submit(t, { gpus: { count: 1 } });
+    const second = await submit(t, { gpus: { count: 1 } });
+    expect(second.body.statusCode).toBe("NoCapacity");
+    const realList = t.deps.repos.devices.listAll.bind(t.deps.repos.devices);
+    let reads = 0;
+    t.deps.repos.devices.listAll = async (ws) => {
+      const devices = await realList(ws);
+      if (++reads === 1) {
+        // The pass has read the (full) device; the running job ends and frees its GPU behind its back.
+        const r = await start(agent, first.body.id);
+        await agent.result(r, "ok", { exitCode: 0 });
+      }
+      return devices;
+    };
+    await placePending(t.deps, "default");
+    await t.deps.background.drain();
+    expect(reads).toBeGreaterThanOrEqual(2);
+    expect(await job(t, second.body.id)).toMatchObject({ status: "Pending", statusCode: "Placed" });
   });
 });
 

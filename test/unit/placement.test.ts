@@ -49,6 +49,24 @@ describe("choosePlacement", () => {
     expect(choice.kind === "candidates" && choice.devices[1]!.gpus).toEqual([2, 3]);
   });
 
+  it("spreads jobs over equally good devices by their spread key, keeping the less good ones last", () => {
+    const busy = device("busy", { gpuOwners: { "0": "j1" } });
+    const devices = [device("a"), device("b"), device("c"), busy];
+    const firsts = new Set<string>();
+    for (let i = 0; i < 30; i++) {
+      const order = ids(choosePlacement(devices, ask(1, { spreadKey: `job-${i}` }), now, 90)) as string[];
+      expect(order).toHaveLength(4);
+      expect(order.at(-1)).toBe("busy");
+      expect(new Set(order).size).toBe(4);
+      firsts.add(order[0]!);
+    }
+    expect(firsts).toEqual(new Set(["a", "b", "c"]));
+    // The same key always gives the same order; no key gives the plain order.
+    const once = ids(choosePlacement(devices, ask(1, { spreadKey: "job-7" }), now, 90));
+    expect(ids(choosePlacement(devices, ask(1, { spreadKey: "job-7" }), now, 90))).toEqual(once);
+    expect(ids(choosePlacement(devices, ask(1), now, 90))).toEqual(["a", "b", "c", "busy"]);
+  });
+
   it("skips offline devices and says when only offline ones could run it", () => {
     const offline = device("off", { lastSeenAt: "2026-11-01T00:00:00.000Z" });
     const choice = choosePlacement([offline], ask(1), now, 90);

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { verifyReservation } from "../../shared/domain/signing.ts";
+import { removeReservation } from "../../shared/usecases/reservations.ts";
 import { registerAgent, reserve, type SimAgent } from "../helpers/agents.ts";
 import { errorOf, type TestApp, testApp, useDynalite } from "../helpers/app.ts";
 import { snapshot } from "../helpers/db.ts";
@@ -125,6 +126,20 @@ describe("/api/v1/reservations", () => {
     const before = await snapshot(t.db);
     expect((await t.call("DELETE", `/api/v1/reservations/${r.id}`, { token: t.admin })).status).toBe(200);
     expect(await snapshot(t.db)).toBe(before);
+  });
+
+  it("a removal that loses a race with the delivery mark retries with its number: no gap in the feed", async () => {
+    const r = await reserve(t, agent.deviceId);
+    const stale = (await t.deps.repos.reservations.get(agent.deviceId, r.id))!;
+    // The delivery mark moves it on after the remover read it.
+    await t.deps.repos.reservations.transition(stale, "delivered", {}, new Date().toISOString());
+    const headBefore = (await t.deps.repos.feed.head(agent.deviceId)).seq;
+    const { reservation, removed } = await removeReservation(t.deps, stale, "toDelete");
+    expect(removed).toBe(true);
+    expect(reservation.removeSeq).toBe(headBefore + 1);
+    expect((await t.deps.repos.feed.head(agent.deviceId)).seq).toBe(headBefore + 1);
+    const entries = await t.deps.repos.feed.from(agent.deviceId, headBefore + 1, 10);
+    expect(entries.map((e) => [e.seq, e.kind])).toEqual([[headBefore + 1, "remove"]]);
   });
 
   it("answers another workspace's reservation with 404 on get, delete and output", async () => {

@@ -1,0 +1,160 @@
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AgentProcess, startAgentProcess } from "../helpers/agent-process.ts";
+import { BERTH_BIN, runCli, type ServerProcess, startServerProcess, tempDir } from "../helpers/processes.ts";
+import { until } from "../helpers/wait.ts";
+
+interface Job {
+  id: string;
+  status: string;
+  exitCode?: number;
+  pid?: number;
+  statusCode?: string;
+}
+
+/** The state letter of a process (R, S, T for stopped, ...), from /proc. */
+async function procState(pid: number): Promise<string | undefined> {
+  try {
+    return /State:\s+(\w)/.exec(await readFile(`/proc/${pid}/status`, "utf8"))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+describe("jobs through the real server, a real agent and the CLI", () => {
+  let server: ServerProcess;
+  let agent: AgentProcess;
+  let dataDir: string;
+  const cli = (args: string[]) => runCli(["--endpoint", server.url, ...args], { BERTH_DATA_DIR: dataDir });
+  const getJob = async (id: string) =>
+    JSON.parse((await cli(["jobs", "get", id, "-o", "json"])).stdout) as Job;
+  const until_ = (id: string, check: (j: Job) => boolean) =>
+    until(async () => check(await getJob(id)), 30_000);
+
+  beforeAll(async () => {
+    dataDir = await tempDir("e2e-jobs");
+    server = await startServerProcess(dataDir, { BERTH_POLL_WAIT_SECONDS: "5" });
+    const created = await cli(["tokens", "create", "--name", "gpu-box", "-o", "json"]);
+    const token = (JSON.parse(created.stdout) as { token: string }).token;
+    const agentDir = await mkdtemp(join(tmpdir(), "berth-agent-"));
+    agent = startAgentProcess([
+      "--endpoint",
+      server.url,
+      "--token",
+      token,
+      "--data-dir",
+      agentDir,
+      "--gpu-count",
+      "2",
+      "--runtime",
+      "process",
+    ]);
+    await until(
+      async () =>
+        (JSON.parse((await cli(["devices", "list", "-o", "json"])).stdout) as unknown[]).length === 1,
+      30_000,
+    );
+  }, 90_000);
+  afterAll(async () => {
+    await agent?.stop("SIGKILL");
+    await server?.stop("SIGKILL");
+  });
+
+  it("berth run -- echo hi prints hi and exits 0", async () => {
+    const { code, stdout, stderr } = await cli(["run", "--", "echo", "hi"]);
+    expect(stdout).toBe("hi\n");
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/placed on /);
+  });
+
+  it("Ctrl-C on berth run stops the running job: it ends Finished (UserStop) and berth exits 143", async () => {
+    const child = spawn(process.execPath, [BERTH_BIN, "--endpoint", server.url, "run", "--", "sleep", "60"], {
+      env: {
+        ...process.env,
+        BERTH_CONFIG: "/nonexistent/berth.json",
+        BERTH_DATA_DIR: dataDir,
+        NO_COLOR: "1",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d;
+    });
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    await until(async () => /started: /.test(stderr), 30_000);
+    const id = /job (\S+) /.exec(stderr)![1]!;
+    child.kill("SIGINT");
+    expect(await exited).toBe(143);
+    expect(stderr).toContain(`stopping job ${id}`);
+    expect(await getJob(id)).toMatchObject({ status: "Finished", statusCode: "UserStop", exitCode: 143 });
+  });
+
+  it("berth run -- sh -c 'exit 3' exits 3, and the job shows Finished with exitCode 3", async () => {
+    const { code, stderr } = await cli(["run", "--", "sh", "-c", "echo oops >&2; exit 3"]);
+    expect(code).toBe(3);
+    expect(stderr).toContain("oops");
+    const jobs = JSON.parse((await cli(["jobs", "list", "-o", "json"])).stdout) as (Job & {
+      args: string[];
+    })[];
+    const job = jobs.find((j) => j.args.includes("echo oops >&2; exit 3"))!;
+    expect(job).toMatchObject({ status: "Finished", exitCode: 3 });
+  });
+
+  it("suspends (SIGSTOP), resumes (SIGCONT) and stops (SIGTERM: Finished 143) a running job", async () => {
+    const id = (await cli(["run", "-d", "--", "sleep", "60"])).stdout.trim();
+    await until_(id, (j) => j.status === "Running" && j.pid !== undefined);
+    const { pid } = await getJob(id);
+    expect((await cli(["jobs", "suspend", id])).stdout).toContain("Suspended");
+    await until(async () => (await procState(pid!)) === "T", 10_000);
+    expect((await cli(["jobs", "resume", id])).stdout).toContain("Running");
+    await until(async () => (await procState(pid!)) !== "T", 10_000);
+    expect((await cli(["jobs", "stop", id])).code).toBe(0);
+    await until_(id, (j) => j.status === "Finished");
+    expect(await getJob(id)).toMatchObject({ status: "Finished", exitCode: 143, statusCode: "UserStop" });
+  });
+
+  it("kills a job that ignores SIGTERM: Killed, 137", async () => {
+    const id = (await cli(["run", "-d", "--", "sh", "-c", "trap '' TERM; sleep 60"])).stdout.trim();
+    await until_(id, (j) => j.status === "Running");
+    await cli(["jobs", "kill", id]);
+    await until_(id, (j) => j.status === "Killed");
+    expect(await getJob(id)).toMatchObject({ status: "Killed", exitCode: 137 });
+  });
+
+  it("a job waiting for GPUs runs when another job gives them back", async () => {
+    const big = (await cli(["run", "-d", "--gpus", "2", "--", "sleep", "60"])).stdout.trim();
+    await until_(big, (j) => j.status === "Running");
+    const small = (
+      await cli(["run", "-d", "--gpus", "1", "--", "sh", "-c", "echo got $CUDA_VISIBLE_DEVICES"])
+    ).stdout.trim();
+    expect(await getJob(small)).toMatchObject({ status: "Pending", statusCode: "NoCapacity" });
+    const refused = await cli(["jobs", "resume", small]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("Job must be Suspended to Resume it (current status: Pending)");
+    await cli(["jobs", "stop", big]);
+    const logs = await cli(["jobs", "logs", small, "-f"]);
+    expect(logs.code).toBe(0);
+    expect(logs.stdout).toMatch(/^got [01]\n$/);
+  });
+
+  it("cancels a pending job", async () => {
+    const id = (await cli(["run", "-d", "--gpus", "8", "--", "true"])).stdout.trim();
+    expect(await getJob(id)).toMatchObject({ status: "Pending", statusCode: "NeverFits" });
+    expect((await cli(["jobs", "cancel", id])).stdout).toContain("Canceled");
+  });
+
+  it("shows the quota in use, and enforces a limit", async () => {
+    expect((await cli(["quotas", "set", "--max-running-jobs", "1"])).code).toBe(0);
+    const running = (await cli(["run", "-d", "--", "sleep", "30"])).stdout.trim();
+    const refused = await cli(["run", "--", "true"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("quota exceeded: maxRunningJobs is 1 and 1 running jobs are in use");
+    expect((await cli(["quotas"])).stdout).toMatch(/runningJobs:\s+1 of 1/);
+    await cli(["jobs", "kill", running]);
+    await cli(["quotas", "set", "--max-running-jobs", "none"]);
+  });
+});
