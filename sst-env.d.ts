@@ -5,8 +5,17 @@ import "sst";
 declare module "sst" {
   export interface Resource {
     Api: { name: string; type: "sst.aws.Function"; url: string };
+    GpuCluster: {
+      type: "sst.sst.Linkable";
+      cluster: string;
+      taskDefinition: string;
+      container: string;
+      capacityProviders: string;
+      logGroup: string;
+    };
     ProvisionDlq: { type: "sst.aws.Queue"; url: string };
     ProvisionQueue: { type: "sst.aws.Queue"; url: string };
+    TaskEventsQueue: { type: "sst.aws.Queue"; url: string };
     ServerSecret: { type: "sst.sst.Secret"; value: string };
     Table: { name: string; type: "sst.aws.Dynamo" };
   }

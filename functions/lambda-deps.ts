@@ -1,23 +1,39 @@
+import { SQSClient } from "@aws-sdk/client-sqs";
 import { Resource } from "sst";
 import { createDb } from "../shared/adapters/dynamo/client.ts";
 import { jsonLogger } from "../shared/adapters/logger.ts";
+import { sqsProvisionQueue } from "../shared/adapters/sqs/queues.ts";
+import { buildCloudDeps } from "../shared/app/build-cloud.ts";
 import { buildAppDeps } from "../shared/app/build-deps.ts";
 import { lambdaConfig } from "../shared/config.ts";
 
 /**
  * Composition root of every Lambda: the only place that reads SST's `Resource` and `process.env`.
- * Built once per container (at cold start) and reused by every invocation.
+ * Built once per container (at cold start) and reused by every invocation. The GPU cluster infra/gpu.ts
+ * creates reaches the app as the same BERTH_ECS_* settings the local server reads (an operator's own
+ * environment variables, e.g. BERTH_EKS_*, still apply).
  */
 export function lambdaDeps() {
+  const gpu = Resource.GpuCluster;
   const config = lambdaConfig({
     tableName: Resource.Table.name,
     serverSecret: Resource.ServerSecret.value,
-    env: process.env,
+    env: {
+      ...process.env,
+      BERTH_ECS_CLUSTER: gpu.cluster,
+      BERTH_ECS_TASK_DEFINITION: gpu.taskDefinition,
+      BERTH_ECS_CONTAINER: gpu.container,
+      BERTH_ECS_CAPACITY_PROVIDERS: gpu.capacityProviders,
+      BERTH_ECS_LOG_GROUP: gpu.logGroup,
+    },
   });
-  return buildAppDeps({
+  const queue = sqsProvisionQueue(new SQSClient({}), Resource.ProvisionQueue.url);
+  const deps = buildAppDeps({
     db: createDb(config.tableName),
     serverSecret: config.serverSecret,
     logger: jsonLogger(config.logLevel),
     config: config.app,
+    cloud: buildCloudDeps(config.cloud, queue),
   });
+  return { deps, config };
 }

@@ -1,11 +1,17 @@
+import type { CloudJobDeps } from "../shared/usecases/cloud-handoff.ts";
+import { requeueQueued } from "../shared/usecases/cloud-reconcile.ts";
 import { sweepExpired, sweepJobs } from "../shared/usecases/sweep.ts";
 import { lambdaDeps } from "./lambda-deps.ts";
 
-const deps = lambdaDeps();
+const { deps } = lambdaDeps();
 
-/** Scheduled by infra/cron.ts: expires reservations, fails jobs of lost devices, places waiting jobs. */
+/**
+ * Scheduled by infra/cron.ts: expires reservations, fails jobs of lost devices, places waiting jobs, and
+ * enqueues cloud work whose provision message was lost.
+ */
 export const handler = async () => {
   const expired = await sweepExpired(deps);
   const { lost } = await sweepJobs(deps);
-  return { expired, lost };
+  const requeued = deps.cloud ? await requeueQueued(deps as CloudJobDeps) : 0;
+  return { expired, lost, requeued };
 };

@@ -1,3 +1,4 @@
+import { gpuCluster } from "./gpu";
 import { provisionQueue } from "./queues";
 import { serverSecret } from "./secrets";
 import { table } from "./storage";
@@ -13,6 +14,6 @@ export const api = new sst.aws.Function("Api", {
   memory: "512 MB",
   timeout: "30 seconds",
   url: true,
-  link: [table, provisionQueue, serverSecret],
+  link: [table, provisionQueue, serverSecret, gpuCluster],
   environment: { BERTH_LOG_LEVEL: "info" },
 });

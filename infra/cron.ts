@@ -1,3 +1,5 @@
+import { gpuCluster } from "./gpu";
+import { provisionQueue } from "./queues";
 import { serverSecret } from "./secrets";
 import { table } from "./storage";
 
@@ -13,6 +15,6 @@ export const sweeper = new sst.aws.CronV2("Sweeper", {
     architecture: "arm64",
     memory: "256 MB",
     timeout: "55 seconds",
-    link: [table, serverSecret],
+    link: [table, serverSecret, provisionQueue, gpuCluster],
   },
 });

@@ -1,7 +1,9 @@
 import { api } from "./api";
 import "./cron";
+import { gpuOutputs } from "./gpu";
 import { provisionDlq, provisionQueue } from "./queues";
 import { table } from "./storage";
+import { taskEventsDlq, taskEventsQueue } from "./workers";
 
 /** What `sst deploy` prints: where the API is and what backs it. */
 export const outputs = {
@@ -9,4 +11,11 @@ export const outputs = {
   table: table.name,
   provisionQueue: provisionQueue.url,
   provisionDlq: provisionDlq.url,
+  taskEventsQueue: taskEventsQueue.url,
+  taskEventsDlq: taskEventsDlq.url,
+  gpuCluster: gpuOutputs.gpuCluster,
+  gpuCapacityProviders: gpuOutputs.gpuCapacityProviders,
+  jobTaskDefinition: gpuOutputs.jobTaskDefinition,
+  jobLogGroup: gpuOutputs.jobLogGroup,
+  jobTaskRole: gpuOutputs.jobTaskRole,
 };

@@ -1,4 +1,4 @@
-import { QUEUE_DEFINITIONS } from "../shared/adapters/sqs/queues";
+import { QUEUE_DEFINITIONS } from "../shared/contracts/queues";
 
 const provisionDef = QUEUE_DEFINITIONS.provision;
 

@@ -1,5 +1,7 @@
 import { resolve } from "node:path";
 import { z } from "zod";
+import { QUEUE_DEFINITIONS } from "./contracts/queues.ts";
+import { LAUNCHERS } from "./domain/cloud-reservation.ts";
 
 /**
  * Configuration, parsed once by each host's composition root from the environment it was given
@@ -30,6 +32,135 @@ const appEnv = (env: Record<string, string | undefined>) => ({
   pollWaitCapSeconds: env.BERTH_POLL_WAIT_SECONDS || undefined,
 });
 
+/** `a=x,b=y` (or a JSON object) as a record of strings. */
+const pairs = z.preprocess(
+  (v) => {
+    if (typeof v !== "string") return v;
+    const text = v.trim();
+    if (text.startsWith("{")) {
+      try {
+        return JSON.parse(text);
+      } catch {
+        return text;
+      }
+    }
+    return Object.fromEntries(
+      text
+        .split(",")
+        .filter(Boolean)
+        .map((p) => {
+          const eq = p.indexOf("=");
+          return eq === -1 ? [p.trim(), ""] : [p.slice(0, eq).trim(), p.slice(eq + 1).trim()];
+        }),
+    );
+  },
+  z.record(z.string(), z.string().min(1, "needs a value (name=value)")),
+);
+
+const json = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => {
+    if (typeof v !== "string") return v;
+    try {
+      return JSON.parse(v);
+    } catch {
+      return v;
+    }
+  }, schema);
+
+/** ECS on EC2 GPU capacity (the infra's GPU cluster, or any cluster you point it at). */
+export const EcsConfig = z.object({
+  cluster: z.string().min(1),
+  taskDefinition: z.string({ error: "required with BERTH_ECS_CLUSTER (the base task definition)" }).min(1),
+  container: z.string().min(1).default("job"),
+  capacityProviders: pairs.refine((r) => Object.keys(r).length > 0, {
+    message:
+      "required with BERTH_ECS_CLUSTER: GPU family=capacity provider, e.g. default=berth-g6,L4=berth-g6",
+  }),
+  logGroup: z.string().min(1).optional(),
+  logStreamPrefix: z.string().min(1).default("berth"),
+  runTaskPerSecond: z.coerce.number().positive().default(10),
+  runTaskBurst: z.coerce.number().int().positive().default(20),
+});
+
+/** Kubernetes Jobs on EKS. */
+export const EksConfig = z.object({
+  cluster: z.string().min(1),
+  endpoint: z.url({ error: "required with BERTH_EKS_CLUSTER: the API server URL" }),
+  caData: z.string().min(1).optional(),
+  namespace: z.string().min(1).default("berth"),
+  defaultImage: z.string().min(1).default("nvidia/cuda:12.4.1-base-ubuntu22.04"),
+  nodeSelectors: json(z.record(z.string(), z.record(z.string(), z.string()))).default({ default: {} }),
+  tolerations: json(
+    z.array(
+      z.object({
+        key: z.string().optional(),
+        operator: z.string().optional(),
+        value: z.string().optional(),
+        effect: z.string().optional(),
+      }),
+    ),
+  ).default([{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }]),
+  ttlSecondsAfterFinished: z.coerce.number().int().positive().default(3600),
+});
+
+/** Cloud capacity: configured when an ECS cluster or an EKS cluster is given. */
+export const CloudConfig = z
+  .object({
+    region: z.string().min(1).optional(),
+    defaultLauncher: z.enum(LAUNCHERS).optional(),
+    ecs: EcsConfig.optional(),
+    eks: EksConfig.optional(),
+    requeueAfterSeconds: z.coerce.number().int().positive().default(60),
+    quietSeconds: z.coerce.number().int().positive().default(300),
+    capacityRetries: z.coerce.number().int().min(0).default(6),
+    capacityRetryBaseSeconds: z.coerce.number().int().positive().default(30),
+    maxReceives: z.number().int().positive().default(QUEUE_DEFINITIONS.provision.maxReceiveCount),
+  })
+  .refine((c) => !c.defaultLauncher || c[c.defaultLauncher], {
+    message: "names a launcher that is not configured",
+    path: ["defaultLauncher"],
+  })
+  .refine((c) => !(c.ecs || c.eks) || c.region, {
+    message: "required with BERTH_ECS_CLUSTER or BERTH_EKS_CLUSTER",
+    path: ["region"],
+  });
+export type CloudConfig = z.infer<typeof CloudConfig>;
+
+const cloudEnv = (env: Record<string, string | undefined>) => ({
+  region: env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined,
+  defaultLauncher: env.BERTH_CLOUD_LAUNCHER || undefined,
+  ecs: env.BERTH_ECS_CLUSTER
+    ? {
+        cluster: env.BERTH_ECS_CLUSTER,
+        taskDefinition: env.BERTH_ECS_TASK_DEFINITION || undefined,
+        container: env.BERTH_ECS_CONTAINER || undefined,
+        capacityProviders: env.BERTH_ECS_CAPACITY_PROVIDERS ?? "",
+        logGroup: env.BERTH_ECS_LOG_GROUP || undefined,
+        logStreamPrefix: env.BERTH_ECS_LOG_STREAM_PREFIX || undefined,
+        runTaskPerSecond: env.BERTH_ECS_RUN_TASK_RATE || undefined,
+        runTaskBurst: env.BERTH_ECS_RUN_TASK_BURST || undefined,
+      }
+    : undefined,
+  eks: env.BERTH_EKS_CLUSTER
+    ? {
+        cluster: env.BERTH_EKS_CLUSTER,
+        endpoint: env.BERTH_EKS_ENDPOINT || undefined,
+        caData: env.BERTH_EKS_CA || undefined,
+        namespace: env.BERTH_EKS_NAMESPACE || undefined,
+        defaultImage: env.BERTH_EKS_IMAGE || undefined,
+        nodeSelectors: env.BERTH_EKS_NODE_SELECTORS || undefined,
+        tolerations: env.BERTH_EKS_TOLERATIONS || undefined,
+      }
+    : undefined,
+  requeueAfterSeconds: env.BERTH_CLOUD_REQUEUE_SECONDS || undefined,
+  quietSeconds: env.BERTH_CLOUD_QUIET_SECONDS || undefined,
+  capacityRetries: env.BERTH_CLOUD_CAPACITY_RETRIES || undefined,
+  capacityRetryBaseSeconds: env.BERTH_CLOUD_RETRY_BASE_SECONDS || undefined,
+});
+
+/** Whether cloud capacity is configured at all. */
+export const cloudConfigured = (c: CloudConfig) => c.ecs !== undefined || c.eks !== undefined;
+
 export const LogLevelSetting = z.enum(["debug", "info", "warn", "error", "silent"]).default("info");
 
 /** The embedded local server (`npm start`, `berth server`). */
@@ -42,6 +173,7 @@ export const LocalConfig = z.object({
   /** How often the embedded server runs the expiry sweeper. */
   sweepIntervalSeconds: z.coerce.number().int().positive().default(5),
   app: AppConfig,
+  cloud: CloudConfig,
 });
 export type LocalConfig = z.infer<typeof LocalConfig>;
 
@@ -57,6 +189,7 @@ export function localConfigFromEnv(
     tableName: env.BERTH_TABLE_NAME || undefined,
     logLevel: env.BERTH_LOG_LEVEL || undefined,
     app: appEnv(env),
+    cloud: cloudEnv(env),
     ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
   });
   if (!parsed.success) throw new ConfigError(parsed.error);
@@ -69,9 +202,14 @@ export const LambdaConfig = z.object({
   serverSecret: z.string().min(1),
   logLevel: LogLevelSetting,
   app: AppConfig,
+  cloud: CloudConfig,
 });
 export type LambdaConfig = z.infer<typeof LambdaConfig>;
 
+/**
+ * `env` carries the function's environment plus what SST links (the GPU cluster's names, as the same
+ * BERTH_ECS_* settings the local server reads).
+ */
 export function lambdaConfig(input: {
   tableName: string;
   serverSecret: string;
@@ -82,6 +220,7 @@ export function lambdaConfig(input: {
     serverSecret: input.serverSecret,
     logLevel: input.env.BERTH_LOG_LEVEL || undefined,
     app: appEnv(input.env),
+    cloud: cloudEnv(input.env),
   });
   if (!parsed.success) throw new ConfigError(parsed.error);
   return parsed.data;
@@ -108,4 +247,17 @@ const SETTING_NAMES: Record<string, string> = {
   "app.bodyLimitBytes": "BERTH_BODY_LIMIT_BYTES",
   "app.deviceTtlSeconds": "BERTH_DEVICE_TTL_SECONDS",
   "app.pollWaitCapSeconds": "BERTH_POLL_WAIT_SECONDS",
+  "cloud.region": "AWS_REGION",
+  "cloud.defaultLauncher": "BERTH_CLOUD_LAUNCHER",
+  "cloud.ecs.taskDefinition": "BERTH_ECS_TASK_DEFINITION",
+  "cloud.ecs.capacityProviders": "BERTH_ECS_CAPACITY_PROVIDERS",
+  "cloud.ecs.runTaskPerSecond": "BERTH_ECS_RUN_TASK_RATE",
+  "cloud.ecs.runTaskBurst": "BERTH_ECS_RUN_TASK_BURST",
+  "cloud.eks.endpoint": "BERTH_EKS_ENDPOINT",
+  "cloud.eks.nodeSelectors": "BERTH_EKS_NODE_SELECTORS",
+  "cloud.eks.tolerations": "BERTH_EKS_TOLERATIONS",
+  "cloud.requeueAfterSeconds": "BERTH_CLOUD_REQUEUE_SECONDS",
+  "cloud.quietSeconds": "BERTH_CLOUD_QUIET_SECONDS",
+  "cloud.capacityRetries": "BERTH_CLOUD_CAPACITY_RETRIES",
+  "cloud.capacityRetryBaseSeconds": "BERTH_CLOUD_RETRY_BASE_SECONDS",
 };

@@ -39,6 +39,9 @@ export function serverCommand(program: Command) {
       say(`Berth control plane listening on ${server.url}`);
       say(`  data dir:  ${server.dataDir}`);
       say(`  API docs:  ${server.url}/api/v1/docs`);
+      say(
+        `  cloud:     ${server.cloud ?? "not configured (jobs run on the fleet; set BERTH_ECS_CLUSTER for ECS)"}`,
+      );
       if (server.newAdminKey) {
         say(`  admin key: ${server.newAdminKey}`);
         say(`             (shown once; saved to ${server.adminKeyPath}, readable only by you)`);

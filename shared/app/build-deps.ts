@@ -7,6 +7,7 @@ import { deriveKeys } from "../domain/secrets.ts";
 import { awaitedBackground, detachedBackground } from "../ports/background.ts";
 import type { Clock } from "../ports/clock.ts";
 import { systemClock } from "../ports/clock.ts";
+import type { CloudDeps } from "../ports/cloud.ts";
 import type { FeedWatcher } from "../ports/feed-watcher.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { AppDeps } from "./deps.ts";
@@ -24,6 +25,8 @@ export function buildAppDeps(input: {
   feedWatcher?: FeedWatcher;
   /** "detached" for long-running hosts (drained on shutdown), "awaited" for Lambda (the default). */
   background?: "detached" | "awaited";
+  /** Cloud capacity, when configured (see buildCloudDeps). */
+  cloud?: CloudDeps;
 }): AppDeps {
   const onError = (err: Error) => input.logger.warn("background task failed", { error: err.message });
   const repos = dynamoRepositories(input.db);
@@ -33,6 +36,7 @@ export function buildAppDeps(input: {
     logger: input.logger,
     keys: deriveKeys(input.serverSecret),
     config: input.config,
+    cloud: input.cloud,
     seenCache: new Map(),
     stats: { placementConflicts: 0 },
     background: input.background === "detached" ? detachedBackground(onError) : awaitedBackground(onError),

@@ -2,6 +2,7 @@ import type { AppConfig } from "../config.ts";
 import type { ServerKeys } from "../domain/secrets.ts";
 import type { Background } from "../ports/background.ts";
 import type { Clock } from "../ports/clock.ts";
+import type { CloudDeps } from "../ports/cloud.ts";
 import type { FeedWatcher } from "../ports/feed-watcher.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { Repositories } from "../ports/repositories.ts";
@@ -21,6 +22,8 @@ export interface AppDeps {
   background: Background;
   /** Counters of this process (shown at /api/v1/metrics). */
   stats: { placementConflicts: number };
+  /** Cloud capacity (ECS, EKS), when configured. */
+  cloud?: CloudDeps;
   /** Storage requests sent so far, by command. */
   storageRequests: () => Record<string, number>;
 }

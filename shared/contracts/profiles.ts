@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { LAUNCHERS } from "../domain/cloud-reservation.ts";
 import { Constraint, Gpus, ResourceLimit } from "../domain/job.ts";
 import { PageQuery, pageOf } from "./common.ts";
 
@@ -13,6 +14,8 @@ export const ProfileFields = z.object({
   gpus: Gpus.extend({ count: z.number().int().min(0).max(64) }).optional(),
   queue: z.string().optional(),
   placementConstraints: z.array(Constraint).default([]),
+  /** Which cloud capacity its jobs use when they go to the cloud (default: the control plane's). */
+  cloudLauncher: z.enum(LAUNCHERS).optional(),
 });
 
 export const CreateProfileRequest = ProfileFields.extend({
@@ -31,6 +34,7 @@ export const ProfileView = z
     gpus: Gpus.optional(),
     queue: z.string().optional(),
     placementConstraints: z.array(Constraint),
+    cloudLauncher: z.enum(LAUNCHERS).optional(),
     createdAt: z.string(),
     updatedAt: z.string(),
   })

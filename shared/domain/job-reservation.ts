@@ -1,6 +1,10 @@
 import type { Job } from "./job.ts";
 import type { ReservationType } from "./reservation.ts";
 
+/** The program and arguments a job runs: its exe, or its command through a shell (args after it). */
+export const jobArgv = (job: Pick<Job, "exe" | "command" | "args">): string[] =>
+  job.exe ? [job.exe, ...job.args] : ["/bin/sh", "-c", `${job.command} "$@"`, "sh", ...job.args];
+
 /**
  * The reservation that carries a placed job on its device: a container when the job names an image, a host
  * process otherwise. `command` is a shell command (run by /bin/sh with the job's args as "$@"); `exe` is run
@@ -11,7 +15,7 @@ export function reservationForJob(
   gpus: number[],
 ): { type: ReservationType; data: unknown; duration: number } {
   const env = Object.fromEntries(job.environment.map((e) => [e.name, e.value]));
-  const argv = job.exe ? [job.exe, ...job.args] : ["/bin/sh", "-c", `${job.command} "$@"`, "sh", ...job.args];
+  const argv = jobArgv(job);
   if (job.container) {
     const c = job.container;
     return {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { LAUNCHERS } from "./cloud-reservation.ts";
 import { BerthError, ErrorCode } from "./errors.ts";
 
 /** Job statuses, exactly as the Launcher spells them (jobs.md §2). */
@@ -49,6 +50,12 @@ export const StatusCode = {
   UserSuspend: "UserSuspend",
   UserResume: "UserResume",
   Expired: "Expired",
+  /** Handed to cloud capacity, waiting for the provision worker. */
+  Queued: "Queued",
+  /** A cloud task exists and waits for an instance (or is pulling its image). */
+  Provisioning: "Provisioning",
+  /** The provision worker kept failing on it (its message went to the dead-letter queue). */
+  ProvisioningFailed: "ProvisioningFailed",
 } as const;
 
 /** Control operations (jobs.md §3): the status each requires. */
@@ -145,6 +152,10 @@ export const Job = z.object({
   version: z.number().int(),
   deviceId: z.string().optional(),
   reservationId: z.string().optional(),
+  /** The cloud reservation carrying the job, when it went to cloud capacity. */
+  cloudReservationId: z.string().optional(),
+  /** The cloud capacity its profile asks for (the control plane's default when absent). */
+  cloudLauncher: z.enum(LAUNCHERS).optional(),
   allocatedGpus: z.array(z.number().int()),
   /** A stop or kill sent to the node and not yet answered by the job's end. */
   controlRequested: z.enum(["stop", "kill"]).optional(),
@@ -159,6 +170,8 @@ export const JOB_INTERNAL_FIELDS = [
   "version",
   "deviceId",
   "reservationId",
+  "cloudReservationId",
+  "cloudLauncher",
   "allocatedGpus",
   "controlRequested",
   "quotaHeld",

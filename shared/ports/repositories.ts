@@ -2,6 +2,7 @@ import type { JobEvent } from "../contracts/jobs.ts";
 import type { ProfileView } from "../contracts/profiles.ts";
 import type { AgentReservation, OutputChunk } from "../contracts/reservations.ts";
 import type { ApiKey } from "../domain/api-key.ts";
+import type { CloudReservation, CloudState } from "../domain/cloud-reservation.ts";
 import type { Device } from "../domain/device.ts";
 import type { Job } from "../domain/job.ts";
 import type { NodeGroup } from "../domain/node-group.ts";
@@ -295,6 +296,26 @@ export interface QuotaRepository {
   release(workspaceId: string, gpus: number): Promise<void>;
 }
 
+export interface CloudReservationRepository {
+  /** Throws Conflict when the id is taken. */
+  create(r: CloudReservation): Promise<void>;
+  get(id: string): Promise<CloudReservation | undefined>;
+  /**
+   * Applies `changes` if the reservation is still at `current.version` (bumping it). Returns the new one,
+   * or undefined when another writer changed it first (nothing written).
+   */
+  update(
+    current: CloudReservation,
+    changes: Partial<CloudReservation>,
+    at: string,
+  ): Promise<CloudReservation | undefined>;
+  /**
+   * Not-final reservations in `state` not updated since `before`, oldest first, from one shard of the cloud
+   * index (the sweeper re-enqueues queued ones, the reconciler looks at the others).
+   */
+  quiet(shard: number, state: CloudState, before: string, limit: number): Promise<CloudReservation[]>;
+}
+
 export interface Repositories {
   workspaces: WorkspaceRepository;
   apiKeys: ApiKeyRepository;
@@ -308,4 +329,5 @@ export interface Repositories {
   jobEvents: JobEventRepository;
   profiles: ProfileRepository;
   quotas: QuotaRepository;
+  cloudReservations: CloudReservationRepository;
 }

@@ -2,6 +2,7 @@ import type { JobView } from "../contracts/jobs.ts";
 import { BerthError, ErrorCode, invalidRequest } from "../domain/errors.ts";
 import { invalidJobState, JOB_OPERATIONS, type JobOperation, JobStatus, StatusCode } from "../domain/job.ts";
 import type { UserPrincipal } from "../domain/principal.ts";
+import { cancelCloudWork, stopCloudJob } from "./cloud-control.ts";
 import { recordJobEvent } from "./job-events.ts";
 import { finishJob } from "./job-lifecycle.ts";
 import { type JobDeps, jobView, visibleJob } from "./jobs.ts";
@@ -30,7 +31,7 @@ export async function controlJob(
     throw invalidRequest("job id * (all jobs) is not allowed for control operations; name one job");
   const job = await visibleJob(deps, user, id);
   if (job.status !== JOB_OPERATIONS[op]) throw invalidJobState(op, job.status);
-  if (job.target === "cloud" && (op === "suspend" || op === "resume")) {
+  if (job.cloudReservationId && (op === "suspend" || op === "resume")) {
     throw new BerthError(
       ErrorCode.RequestNotSupported,
       `${op} is not supported for cloud jobs (ECS cannot pause a task)`,
@@ -49,6 +50,8 @@ export async function controlJob(
       },
       "canceled",
     );
+    // In the cloud: withdraw it, or stop the task it already has.
+    await cancelCloudWork(deps, job, `canceled by ${user.name}`);
     // Placed but not started: the node must never start it (or stops it, if it just did).
     const r =
       job.reservationId && job.deviceId
@@ -58,13 +61,21 @@ export async function controlJob(
     return jobView(canceled ?? job);
   }
 
-  const r =
-    job.reservationId && job.deviceId
-      ? await deps.repos.reservations.get(job.deviceId, job.reservationId)
-      : undefined;
-  if (!r) throw new BerthError(ErrorCode.JobControlFailure, `job ${id} has no workload on a node to ${op}`);
-  await sendControl(deps, r, op);
-  const grace = (JSON.parse(r.data) as { stopGracePeriodSeconds?: number }).stopGracePeriodSeconds ?? 10;
+  let how = "";
+  if (job.cloudReservationId && (op === "stop" || op === "kill")) {
+    const r = await stopCloudJob(deps, job, op, `${op} requested by ${user.name}`);
+    how =
+      r.launcher === "ecs" ? "StopTask: SIGTERM, then SIGKILL after the task's stop timeout" : "Job deleted";
+  } else {
+    const r =
+      job.reservationId && job.deviceId
+        ? await deps.repos.reservations.get(job.deviceId, job.reservationId)
+        : undefined;
+    if (!r) throw new BerthError(ErrorCode.JobControlFailure, `job ${id} has no workload on a node to ${op}`);
+    await sendControl(deps, r, op);
+    const grace = (JSON.parse(r.data) as { stopGracePeriodSeconds?: number }).stopGracePeriodSeconds ?? 10;
+    how = `SIGTERM, then SIGKILL after ${grace} s`;
+  }
   const changes = {
     suspend: {
       status: JobStatus.Suspended,
@@ -79,7 +90,7 @@ export async function controlJob(
     stop: {
       controlRequested: "stop" as const,
       statusCode: StatusCode.UserStop,
-      statusMessage: `stop requested by ${user.name}: SIGTERM, then SIGKILL after ${grace} s`,
+      statusMessage: `stop requested by ${user.name}: ${how}`,
     },
     kill: {
       controlRequested: "kill" as const,

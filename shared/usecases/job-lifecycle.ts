@@ -12,7 +12,7 @@ const ExitData = z.looseObject({ exitCode: z.number().int().optional(), stoppedB
  * Applies `changes` to a job with the usual version check, re-reading and re-deciding on a lost race.
  * `decide` sees the current job and returns the changes, or undefined to leave it.
  */
-async function updateJob(
+export async function updateJob(
   deps: JobDeps,
   id: string,
   decide: (job: Job) => Partial<Job> | undefined,

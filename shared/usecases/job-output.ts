@@ -28,11 +28,33 @@ async function nextChunks(deps: JobDeps, reservationId: string, seq: number): Pr
   }
 }
 
+/**
+ * A cloud job's output after `cursor`: its task's log lines (CloudWatch Logs for ECS), as one stream
+ * (`stdout`: the log driver does not keep the two apart). Nothing while no task exists.
+ */
+async function cloudLines(deps: JobDeps, job: Job, cursor?: string) {
+  const r = job.cloudReservationId
+    ? await deps.repos.cloudReservations.get(job.cloudReservationId)
+    : undefined;
+  const launcher = r?.task ? deps.cloud?.launchers[r.task.launcher] : undefined;
+  const chunks: Pick<StoredOutputChunk, "stream" | "data">[] = [];
+  if (!r?.task || !launcher?.output) return { chunks, cursor };
+  for (;;) {
+    const read = await launcher.output(r.task, cursor);
+    for (const line of read.lines) chunks.push({ stream: "stdout", data: `${line}\n` });
+    const moved = read.cursor !== cursor;
+    cursor = read.cursor;
+    if (read.lines.length === 0 || !moved) return { chunks, cursor };
+  }
+}
+
 /** `GET /api/v1/jobs/{id}/output`: all output so far, numbered from 1 (jobs.md §6). */
 export async function jobOutput(deps: JobDeps, user: UserPrincipal, id: string, stream: Stream) {
   const job = await visibleJob(deps, user, id);
-  if (!job.reservationId) throw noOutput(id);
-  const chunks = await nextChunks(deps, job.reservationId, 0);
+  if (!job.reservationId && !job.cloudReservationId) throw noOutput(id);
+  const chunks = job.cloudReservationId
+    ? (await cloudLines(deps, job)).chunks
+    : await nextChunks(deps, job.reservationId!, 0);
   const lines = chunks.filter((c) => stream === "mixed" || c.stream === stream);
   if (lines.length === 0) throw noOutput(id);
   return {
@@ -61,11 +83,17 @@ export async function* followJobOutput(
   let job = await visibleJob(deps, user, id);
   let seq = 0;
   let seqId = 0;
+  let cloudCursor: string | undefined;
   while (!signal.aborted) {
     const topics = [jobTopic(id), ...(job.reservationId ? [outputTopic(job.reservationId)] : [])];
     const marks = topics.map((t) => deps.feedWatcher.mark(t));
     const final = isFinalJob(job.status);
-    if (job.reservationId) {
+    if (job.cloudReservationId) {
+      const read = await cloudLines(deps, job, cloudCursor);
+      cloudCursor = read.cursor;
+      for (const c of read.chunks)
+        if (stream !== "stderr") yield { line: { seqId: ++seqId, stream: c.stream, data: c.data } };
+    } else if (job.reservationId) {
       for (const c of await nextChunks(deps, job.reservationId, seq)) {
         seq = c.seq;
         if (stream === "mixed" || c.stream === stream)

@@ -5,8 +5,10 @@ import { JOB_INTERNAL_FIELDS, type Job, JobStatus } from "../domain/job.ts";
 import type { UserPrincipal } from "../domain/principal.ts";
 import { Role } from "../domain/roles.ts";
 import type { Background } from "../ports/background.ts";
+import type { CloudDeps } from "../ports/cloud.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { Page, PageRequest } from "../ports/pagination.ts";
+import { checkCloudTarget } from "./cloud-handoff.ts";
 import { recordJobEvent } from "./job-events.ts";
 import { placeJob } from "./placement.ts";
 import type { ReservationDeps } from "./reservations.ts";
@@ -17,6 +19,8 @@ export type JobDeps = ReservationDeps & {
   background: Background;
   config: { deviceTtlSeconds: number };
   stats: { placementConflicts: number };
+  /** Cloud capacity, when configured. */
+  cloud?: CloudDeps;
 };
 
 /** The Launcher job object, without Berth's bookkeeping; with `fields`, only those (and `id`). */
@@ -49,12 +53,6 @@ export async function submitJob(
   user: UserPrincipal,
   input: SubmitJobRequest,
 ): Promise<JobView> {
-  if (input.target === "cloud") {
-    throw new BerthError(
-      ErrorCode.RequestNotSupported,
-      "cloud capacity is not configured on this control plane; submit with target fleet (or auto)",
-    );
-  }
   if (input.secrets.length > 0) {
     throw new BerthError(
       ErrorCode.RequestNotSupported,
@@ -75,6 +73,7 @@ export async function submitJob(
     }
   }
   const gpus = input.gpus ?? profile?.gpus ?? { count: 0 };
+  checkCloudTarget(deps, { ...input, cloudLauncher: profile?.cloudLauncher });
   const reserved = await deps.repos.quotas.reserve(user.workspaceId, gpus.count);
   if (!reserved.ok) {
     const what = reserved.limit === "maxGpus" ? "GPUs" : "running jobs";
@@ -115,6 +114,7 @@ export async function submitJob(
     resourceProfile: input.resourceProfile,
     target: input.target,
     maxDuration: input.maxDuration,
+    cloudLauncher: profile?.cloudLauncher,
     version: 1,
     allocatedGpus: [],
     quotaHeld: true,

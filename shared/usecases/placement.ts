@@ -1,6 +1,7 @@
 import { type Job, JobStatus, StatusCode } from "../domain/job.ts";
 import { reservationForJob } from "../domain/job-reservation.ts";
 import { choosePlacement } from "../domain/placement.ts";
+import { type CloudJobDeps, cloudCanTake, handOffToCloud, hasCloud } from "./cloud-handoff.ts";
 import { recordJobEvent } from "./job-events.ts";
 import type { JobDeps } from "./jobs.ts";
 import { placeReservation, removeReservation } from "./reservations.ts";
@@ -13,10 +14,12 @@ const ROUNDS = 3;
  * claimed with a conditional write (two jobs never get the same GPU), then the reservation is put on the
  * device's feed, then the job records where it is. A claim lost to another job moves on to the next device;
  * a job canceled meanwhile gets its GPUs and reservation back out. Without capacity the job stays `Pending`
- * with `statusCode: NoCapacity` (or `NeverFits`) and a message saying why.
+ * with `statusCode: NoCapacity` (or `NeverFits`) and a message saying why. A `cloud` job is handed to cloud
+ * capacity instead; an `auto` job that finds no room on the fleet too, when cloud capacity can take it.
  */
 export async function placeJob(deps: JobDeps, job: Job): Promise<Job> {
-  if (job.status !== JobStatus.Pending || job.deviceId || job.target === "cloud") return job;
+  if (job.status !== JobStatus.Pending || job.deviceId || job.cloudReservationId) return job;
+  if (job.target === "cloud" && !hasCloud(deps)) return job;
   // A job is placed by one call at a time in this process (its submit and a placement pass would
   // otherwise both claim GPUs for it, and one would have to give them back).
   let inFlight = placingJobs.get(deps.repos.jobs);
@@ -27,7 +30,17 @@ export async function placeJob(deps: JobDeps, job: Job): Promise<Job> {
   if (inFlight.has(job.id)) return job;
   inFlight.add(job.id);
   try {
-    return await placeJobOnce(deps, job);
+    if (job.target === "cloud") return await handOffToCloud(deps as CloudJobDeps, job);
+    const placed = await placeJobOnce(deps, job);
+    // `auto`: the fleet first, then the cloud.
+    if (
+      job.target === "auto" &&
+      placed.status === JobStatus.Pending &&
+      !placed.deviceId &&
+      cloudCanTake(deps, placed)
+    )
+      return await handOffToCloud(deps, placed, ` (no room on the fleet: ${placed.statusMessage})`);
+    return placed;
   } finally {
     inFlight.delete(job.id);
   }

@@ -35,6 +35,9 @@ export const keys = {
   profile: (ws: string, name: string) => ({ pk: `WS#${ws}`, sk: `PROFILE#${name}` }),
   profilesPrefix: "PROFILE#",
   quota: (ws: string) => ({ pk: `WS#${ws}`, sk: "QUOTA" }),
+  cloudReservation: (id: string) => ({ pk: `CLOUDRES#${id}`, sk: "CLOUDRES" }),
+  cloudQueue: (shard: number) => `CLOUDQ#${shard}`,
+  taskDefinition: (image: string) => ({ pk: `TASKDEF#${image}`, sk: "TASKDEF" }),
 } as const;
 
 /** Zero-padded so that string order is numeric order. */

@@ -12,13 +12,14 @@ export const JOB_QUEUE_SHARDS = 4;
 const parse = (item: Record<string, unknown>) => parseItem(Job, "job", item);
 
 /**
- * A job's place in the queue index: `pending` while it waits for placement, `active` once placed and until
- * it ends, nothing when final. The sort key starts with the phase and the workspace, so one query finds a
- * workspace's waiting jobs oldest first, another every active job of a shard.
+ * A job's place in the queue index: `pending` while it waits for placement on the fleet, `active` once placed
+ * on a device and until it ends, `cloud` while cloud capacity carries it (its cloud reservation is followed
+ * on its own), nothing when final. The sort key starts with the phase and the workspace, so one query finds
+ * a workspace's waiting jobs oldest first, another every active job of a shard.
  */
 function queueKeys(job: Job): { gsi2pk: string | null; gsi2sk: string | null } {
   if (isFinalJob(job.status)) return { gsi2pk: null, gsi2sk: null };
-  const phase = job.deviceId ? "active" : "pending";
+  const phase = job.cloudReservationId ? "cloud" : job.deviceId ? "active" : "pending";
   return {
     gsi2pk: keys.jobQueue(shardOf(job.workspaceId, JOB_QUEUE_SHARDS)),
     gsi2sk: `${phase}#${job.workspaceId}#${job.submissionTime}#${job.id}`,

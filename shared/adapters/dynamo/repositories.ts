@@ -1,6 +1,7 @@
 import type { Repositories } from "../../ports/repositories.ts";
 import { dynamoApiKeyRepository } from "./api-key-repository.ts";
 import type { Db } from "./client.ts";
+import { dynamoCloudReservationRepository } from "./cloud-reservation-repository.ts";
 import { dynamoDeviceRepository } from "./device-repository.ts";
 import { dynamoFeedRepository } from "./feed-repository.ts";
 import { dynamoJobEventRepository } from "./job-event-repository.ts";
@@ -28,5 +29,6 @@ export function dynamoRepositories(db: Db): Repositories {
     jobEvents: dynamoJobEventRepository(db),
     profiles: dynamoProfileRepository(db),
     quotas: dynamoQuotaRepository(db),
+    cloudReservations: dynamoCloudReservationRepository(db),
   };
 }

@@ -1,15 +1,19 @@
 import type { AddressInfo } from "node:net";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { serve } from "@hono/node-server";
+import { buildCloudDeps } from "../../app/build-cloud.ts";
 import { buildAppDeps } from "../../app/build-deps.ts";
 import { createApp } from "../../app/create-app.ts";
+import { provisionHandler, taskEventsHandler } from "../../app/queue-handlers.ts";
 import type { LocalConfig } from "../../config.ts";
 import { DEFAULT_WORKSPACE } from "../../domain/workspace.ts";
 import type { Logger } from "../../ports/logger.ts";
 import { bootstrapWorkspace, issueAdminKey } from "../../usecases/bootstrap.ts";
+import type { CloudJobDeps } from "../../usecases/cloud-handoff.ts";
+import { reconcileCloud, requeueQueued } from "../../usecases/cloud-reconcile.ts";
 import { sweepExpired, sweepJobs } from "../../usecases/sweep.ts";
 import { createDb, ensureTable } from "../dynamo/client.ts";
-import { ensureQueues } from "../sqs/queues.ts";
+import { ensureQueues, sqsProvisionQueue } from "../sqs/queues.ts";
 import {
   dataPaths,
   ensureDataDir,
@@ -25,6 +29,7 @@ import {
   startDynaliteWorker,
   startQueueEngine,
 } from "./engines.ts";
+import { startQueuePoller } from "./queue-poller.ts";
 
 export interface LocalServer {
   url: string;
@@ -34,6 +39,8 @@ export interface LocalServer {
   newAdminKey?: string;
   /** True when the data dir has a workspace but no admin-key file. */
   adminKeyMissing: boolean;
+  /** What cloud capacity this server hands jobs to, for people ("ECS cluster gpu"), if any. */
+  cloud?: string;
   stop(): Promise<void>;
 }
 
@@ -73,9 +80,17 @@ export async function startLocalServer(
       region: LOCAL_REGION,
       credentials: LOCAL_CREDENTIALS,
     });
-    await ensureQueues(sqs);
+    const queueUrls = await ensureQueues(sqs);
+    const cloud = buildCloudDeps(config.cloud, sqsProvisionQueue(sqs, queueUrls.provision));
 
-    const deps = buildAppDeps({ db, serverSecret, logger, config: config.app, background: "detached" });
+    const deps = buildAppDeps({
+      db,
+      serverSecret,
+      logger,
+      config: config.app,
+      background: "detached",
+      cloud,
+    });
     const boot = await bootstrapWorkspace(deps, DEFAULT_WORKSPACE, (token) =>
       writePrivateFile(paths.adminKey, `${token}\n`),
     );
@@ -86,10 +101,35 @@ export async function startLocalServer(
     }
     const adminKeyMissing = !newAdminKey && !(await readIfExists(paths.adminKey));
 
-    // The expiry sweeper runs in process; one sweep at a time.
+    // Cloud work: the queues drained by pollers that run the very handlers Lambda runs.
+    const pollers = cloud
+      ? [
+          startQueuePoller({
+            sqs,
+            queueUrl: queueUrls.provision,
+            handler: provisionHandler(deps as CloudJobDeps),
+            logger,
+            region: LOCAL_REGION,
+          }),
+          startQueuePoller({
+            sqs,
+            queueUrl: queueUrls.events,
+            handler: taskEventsHandler(deps as CloudJobDeps, config.cloud.ecs?.container ?? "job"),
+            logger,
+            region: LOCAL_REGION,
+          }),
+        ]
+      : [];
+    const cloudSweep = async () => {
+      if (!cloud) return;
+      await requeueQueued(deps as CloudJobDeps);
+      await reconcileCloud(deps as CloudJobDeps);
+    };
+
+    // The expiry sweeper (and, with cloud capacity, the reconciler) runs in process; one sweep at a time.
     let sweeping: Promise<unknown> | undefined;
     const sweeper = setInterval(() => {
-      sweeping ??= Promise.all([sweepExpired(deps), sweepJobs(deps)])
+      sweeping ??= Promise.all([sweepExpired(deps), sweepJobs(deps), cloudSweep()])
         .catch((err: Error) => logger.error("sweep failed", { error: err.message }))
         .finally(() => {
           sweeping = undefined;
@@ -113,12 +153,20 @@ export async function startLocalServer(
       adminKeyPath: paths.adminKey,
       newAdminKey,
       adminKeyMissing,
+      cloud:
+        [
+          config.cloud.ecs && `ECS cluster ${config.cloud.ecs.cluster}`,
+          config.cloud.eks && `EKS cluster ${config.cloud.eks.cluster}`,
+        ]
+          .filter(Boolean)
+          .join(", ") || undefined,
       stop: () => {
         stopping ??= (async () => {
           clearInterval(sweeper);
           // Waiting polls answer now (empty), so agents see a clean response, not a reset.
           deps.feedWatcher.close();
           await sweeping;
+          await Promise.all(pollers.map((p) => p.stop()));
           await new Promise<void>((resolve) => {
             http.close(() => resolve());
             // Long polls and keep-alive connections would otherwise hold the close open.

@@ -1,0 +1,8 @@
+import type { CloudJobDeps } from "../shared/usecases/cloud-handoff.ts";
+import { reconcileCloud } from "../shared/usecases/cloud-reconcile.ts";
+import { lambdaDeps } from "./lambda-deps.ts";
+
+const { deps } = lambdaDeps();
+
+/** Scheduled by infra/workers.ts: looks up cloud tasks not heard of for a while (lost events, dead workers). */
+export const handler = async () => (deps.cloud ? reconcileCloud(deps as CloudJobDeps) : undefined);

@@ -1,0 +1,8 @@
+import { taskEventsHandler } from "../shared/app/queue-handlers.ts";
+import type { CloudJobDeps } from "../shared/usecases/cloud-handoff.ts";
+import { lambdaDeps } from "./lambda-deps.ts";
+
+const { deps, config } = lambdaDeps();
+
+/** Subscribed to the task events queue (EventBridge "ECS Task State Change" → SQS), partial responses. */
+export const handler = taskEventsHandler(deps as CloudJobDeps, config.cloud.ecs?.container ?? "job");
