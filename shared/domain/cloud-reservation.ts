@@ -128,8 +128,8 @@ export function isNews(r: Pick<CloudReservation, "state" | "taskVersion">, o: Ta
   const current = r.state === S.running ? 1 : 0;
   const rank = PHASE_RANK[o.phase];
   if (rank !== current) return rank > current;
-  if (o.version === undefined || r.taskVersion === undefined) return rank === 0 && r.state === S.launching;
-  return o.version > r.taskVersion;
+  if (o.version === undefined) return r.state === S.launching;
+  return r.taskVersion === undefined || o.version > r.taskVersion;
 }
 
 /** ECS `clientToken` (≤ 64 characters) and the like: one per reservation and attempt. */

@@ -3,6 +3,7 @@ import {
   type CloudReservation,
   CloudState,
   isFinalCloud,
+  type TaskObservation,
   type TaskRef,
 } from "../domain/cloud-reservation.ts";
 import { isFinalJob, type Job, JobStatus, StatusCode } from "../domain/job.ts";
@@ -73,16 +74,15 @@ export async function provision(deps: CloudJobDeps, message: ProvisionMessage): 
   if (result.kind === "noCapacity") return noCapacity(deps, r, result.reason);
 
   // 3. Record the task. An event may have recorded it first; a cancel may have come in between.
-  const recorded = await recordTask(deps, r, result.task);
-  if (recorded === "canceled") return "canceled";
-  if (result.observation) await applyObservation(deps, r.id, result.task, result.observation);
-  return "launched";
+  const recorded = await recordTask(deps, r, result.task, result.observation);
+  return recorded === "canceled" ? "canceled" : "launched";
 }
 
 async function recordTask(
   deps: CloudJobDeps,
   current: CloudReservation,
   task: TaskRef,
+  seen: TaskObservation | undefined,
 ): Promise<"recorded" | "canceled"> {
   let r: CloudReservation | undefined = current;
   for (let attempt = 0; r && attempt < 10; attempt++) {
@@ -109,14 +109,25 @@ async function recordTask(
       return "canceled";
     }
     if (r.state !== CloudState.launching) return "recorded";
+    // A task already running (or ended) when RunTask answered: applied like an event.
+    if (seen && seen.phase !== "pending") {
+      await applyObservation(deps, r.id, task, seen);
+      return "recorded";
+    }
     // The worker and an early event (or a second delivery of the message) both record the task: one wins.
     const done = await deps.repos.cloudReservations.update(
       r,
-      { state: CloudState.launched, task, observedAt: now },
+      {
+        state: CloudState.launched,
+        task,
+        observedAt: now,
+        ...(seen ? { lastStatus: seen.lastStatus } : {}),
+        ...(seen?.version !== undefined ? { taskVersion: seen.version } : {}),
+      },
       now,
     );
     if (done) {
-      const message = `launched ${shortTask(task)}; waiting for an instance`;
+      const message = `${shortTask(task)} is ${seen?.lastStatus ?? "launched"}: waiting for an instance`;
       const job = await updateJob(deps, done.jobId, (j) =>
         j.status === JobStatus.Pending && j.cloudReservationId === done.id
           ? { statusCode: StatusCode.Provisioning, statusMessage: message }

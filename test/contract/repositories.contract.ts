@@ -5,6 +5,7 @@ import type { Engine } from "../../shared/adapters/local/engines.ts";
 import type { Repositories } from "../../shared/ports/repositories.ts";
 import { type EngineName, freshTable, startEngine } from "../helpers/engines.ts";
 import { apiKeyContract } from "./suites/api-keys.ts";
+import { cloudReservationContract } from "./suites/cloud-reservations.ts";
 import { deviceContract } from "./suites/devices.ts";
 import { feedContract } from "./suites/feed.ts";
 import { jobContract } from "./suites/jobs.ts";
@@ -44,5 +45,6 @@ export function repositoryContract(engineName: EngineName) {
     feedContract(ctx);
     outputContract(ctx);
     jobContract(ctx);
+    cloudReservationContract(ctx);
   });
 }

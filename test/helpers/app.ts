@@ -9,6 +9,7 @@ import { AppConfig } from "../../shared/config.ts";
 import type { Role } from "../../shared/domain/roles.ts";
 import { newServerSecret } from "../../shared/domain/secrets.ts";
 import type { Clock } from "../../shared/ports/clock.ts";
+import type { CloudDeps } from "../../shared/ports/cloud.ts";
 import type { FeedWatcher } from "../../shared/ports/feed-watcher.ts";
 import type { Logger } from "../../shared/ports/logger.ts";
 import { createApiKey } from "../../shared/usecases/api-keys.ts";
@@ -48,7 +49,13 @@ export interface TestApp {
 /** The real app on a fresh dynalite table, bootstrapped like the local server. */
 export async function testApp(
   engine: Engine,
-  opts: { clock?: Clock; logger?: Logger; config?: Partial<AppConfig>; feedWatcher?: FeedWatcher } = {},
+  opts: {
+    clock?: Clock;
+    logger?: Logger;
+    config?: Partial<AppConfig>;
+    feedWatcher?: FeedWatcher;
+    cloud?: CloudDeps;
+  } = {},
 ): Promise<TestApp> {
   const db = await freshTable(engine);
   const deps = buildAppDeps({
@@ -58,6 +65,7 @@ export async function testApp(
     config: AppConfig.parse(opts.config ?? {}),
     clock: opts.clock,
     feedWatcher: opts.feedWatcher,
+    cloud: opts.cloud,
   });
   let admin = "";
   await bootstrapWorkspace(deps, "default", async (token) => {

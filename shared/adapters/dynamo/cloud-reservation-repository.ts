@@ -25,12 +25,13 @@ function indexKeys(r: CloudReservation): { gsi2pk: string | null; gsi2sk: string
 export function dynamoCloudReservationRepository(db: Db): CloudReservationRepository {
   return {
     async create(r) {
+      const index = indexKeys(r);
       try {
         // Id collision: never overwrite a reservation.
         await db.doc.send(
           new PutCommand({
             TableName: db.table,
-            Item: { ...keys.cloudReservation(r.id), ...indexKeys(r), ...r },
+            Item: { ...keys.cloudReservation(r.id), ...(index.gsi2pk ? index : {}), ...r },
             ConditionExpression: "attribute_not_exists(pk)",
           }),
         );

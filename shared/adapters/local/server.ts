@@ -13,7 +13,7 @@ import type { CloudJobDeps } from "../../usecases/cloud-handoff.ts";
 import { reconcileCloud, requeueQueued } from "../../usecases/cloud-reconcile.ts";
 import { sweepExpired, sweepJobs } from "../../usecases/sweep.ts";
 import { createDb, ensureTable } from "../dynamo/client.ts";
-import { ensureQueues, sqsProvisionQueue } from "../sqs/queues.ts";
+import { ensureQueues, type QueueUrls, sqsProvisionQueue } from "../sqs/queues.ts";
 import {
   dataPaths,
   ensureDataDir,
@@ -41,6 +41,8 @@ export interface LocalServer {
   adminKeyMissing: boolean;
   /** What cloud capacity this server hands jobs to, for people ("ECS cluster gpu"), if any. */
   cloud?: string;
+  /** Where the embedded SQS (fauxqs) listens, and the queues' URLs. */
+  queues: { endpoint: string; urls: QueueUrls };
   stop(): Promise<void>;
 }
 
@@ -153,6 +155,7 @@ export async function startLocalServer(
       adminKeyPath: paths.adminKey,
       newAdminKey,
       adminKeyMissing,
+      queues: { endpoint: queues.endpoint, urls: queueUrls },
       cloud:
         [
           config.cloud.ecs && `ECS cluster ${config.cloud.ecs.cluster}`,

@@ -1,0 +1,216 @@
+import { PurgeQueueCommand } from "@aws-sdk/client-sqs";
+import { afterEach, describe, expect, it } from "vitest";
+import { reconcileCloud } from "../../shared/usecases/cloud-reconcile.ts";
+import { useDynalite } from "../helpers/app.ts";
+import { manualClock } from "../helpers/clock.ts";
+import { type CloudHarness, cloudHarness } from "../helpers/cloud.ts";
+import { control, job, submit } from "../helpers/jobs.ts";
+
+const engine = useDynalite();
+
+interface Event {
+  type: string;
+  message: string;
+}
+
+describe("following cloud tasks: events, the reconciler, control and output", () => {
+  let h: CloudHarness;
+  afterEach(async () => {
+    await h?.close();
+  });
+  /** A cloud job whose task has been launched; returns the job id and the task ARN. */
+  const launched = async (body: Record<string, unknown> = {}) => {
+    const { body: j } = await submit(h.t, { target: "cloud", gpus: { count: 1 }, ...body });
+    await h.drain();
+    const arn = [...h.fake.tasks.keys()].at(-1)!;
+    return { id: j.id, arn };
+  };
+  const events = async (id: string) =>
+    (
+      (await (
+        await h.t.call("GET", `/api/v1/jobs/${id}/events?follow=false`, { token: h.t.admin })
+      ).json()) as {
+        events: Event[];
+      }
+    ).events.map((e) => e.type);
+  const reservation = async (id: string) =>
+    (await h.t.deps.repos.cloudReservations.get((await h.t.deps.repos.jobs.get(id))!.cloudReservationId!))!;
+
+  it("runs a job to its end from task events: Running, then Finished with the exit code", async () => {
+    h = await cloudHarness(engine());
+    const { id, arn } = await launched();
+    h.fake.setTask(arn, { lastStatus: "PENDING" });
+    await h.events(h.fake.event(arn));
+    expect(await job(h.t, id)).toMatchObject({
+      status: "Pending",
+      statusMessage: expect.stringContaining("is PENDING"),
+    });
+    h.fake.setTask(arn, { lastStatus: "RUNNING" });
+    await h.events(h.fake.event(arn));
+    expect(await job(h.t, id)).toMatchObject({ status: "Running", statusCode: "Started" });
+    h.fake.setTask(arn, { lastStatus: "STOPPED", stopCode: "EssentialContainerExited", exitCode: 3 });
+    await h.events(h.fake.event(arn));
+    expect(await job(h.t, id)).toMatchObject({ status: "Finished", statusCode: "Exited", exitCode: 3 });
+    expect(await events(id)).toEqual(["accepted", "queued", "launched", "started", "exited"]);
+    expect((await reservation(id)).state).toBe("stopped");
+  });
+
+  it("drops duplicated and out-of-order events", async () => {
+    h = await cloudHarness(engine());
+    const { id, arn } = await launched();
+    h.fake.setTask(arn, { lastStatus: "PENDING" });
+    const pending = h.fake.event(arn);
+    h.fake.setTask(arn, { lastStatus: "RUNNING" });
+    const running = h.fake.event(arn);
+    h.fake.setTask(arn, { lastStatus: "STOPPED", exitCode: 0 });
+    const stopped = h.fake.event(arn);
+    await h.events(running, running, pending);
+    expect((await job(h.t, id)).status).toBe("Running");
+    expect((await reservation(id)).taskVersion).toBe(3);
+    await h.events(stopped, running, stopped);
+    expect((await job(h.t, id)).status).toBe("Finished");
+    expect(await events(id)).toEqual(["accepted", "queued", "launched", "started", "exited"]);
+  });
+
+  it("acknowledges and ignores events of tasks Berth does not know or did not start", async () => {
+    h = await cloudHarness(engine());
+    const { arn } = await launched();
+    const foreign = JSON.parse(h.fake.event(arn));
+    const unknown = { ...foreign, detail: { ...foreign.detail, startedBy: "01m81tsa93f8ffyw297gqps1zz" } };
+    const notOurs = { ...foreign, detail: { ...foreign.detail, startedBy: undefined } };
+    const result = await h.events(
+      JSON.stringify(unknown),
+      JSON.stringify(notOurs),
+      JSON.stringify({ "detail-type": "ECS Container Instance State Change", source: "aws.ecs", detail: {} }),
+      "not json",
+    );
+    expect(result.batchItemFailures).toEqual([]);
+  });
+
+  it("applies an event and the reconciler reporting the same end at once only once", async () => {
+    const clock = manualClock(new Date());
+    h = await cloudHarness(engine(), { clock });
+    const { id, arn } = await launched();
+    h.fake.setTask(arn, { lastStatus: "RUNNING" });
+    await h.events(h.fake.event(arn));
+    h.fake.setTask(arn, { lastStatus: "STOPPED", exitCode: 0 });
+    clock.advance(301_000);
+    await Promise.all([h.events(h.fake.event(arn)), reconcileCloud(h.deps)]);
+    expect(await job(h.t, id)).toMatchObject({ status: "Finished", exitCode: 0 });
+    expect((await events(id)).filter((e) => e === "exited")).toHaveLength(1);
+  });
+
+  it("repairs jobs whose events were lost, and fails one whose task ECS no longer knows (NodeLost)", async () => {
+    const clock = manualClock(new Date());
+    h = await cloudHarness(engine(), { clock });
+    const a = await launched();
+    const b = await launched();
+    h.fake.setTask(a.arn, { lastStatus: "RUNNING" });
+    h.fake.setTask(a.arn, { lastStatus: "STOPPED", exitCode: 0 });
+    h.fake.tasks.delete(b.arn);
+    expect((await reconcileCloud(h.deps)).observed).toBe(0); // not quiet long enough yet
+    clock.advance(301_000);
+    const report = await reconcileCloud(h.deps);
+    expect(report).toMatchObject({ observed: 2, applied: 2 });
+    expect(await job(h.t, a.id)).toMatchObject({ status: "Finished", exitCode: 0 });
+    expect(await job(h.t, b.id)).toMatchObject({ status: "Failed", statusCode: "NodeLost" });
+  });
+
+  it("sends the message again for a launch whose worker died, and gives up after three", async () => {
+    const clock = manualClock(new Date());
+    h = await cloudHarness(engine(), { clock });
+    const repo = h.t.deps.repos.cloudReservations;
+    const taken = async () => {
+      const { body: j } = await submit(h.t, { target: "cloud", gpus: { count: 1 } });
+      const r = (await repo.get((await h.t.deps.repos.jobs.get(j.id))!.cloudReservationId!))!;
+      // A worker took it (queued → launching) and died; its message is gone.
+      await repo.update(r, { state: "launching" }, clock.now().toISOString());
+      await h.sqs.send(new PurgeQueueCommand({ QueueUrl: h.urls.provision }));
+      return { id: j.id, r };
+    };
+    const a = await taken();
+    expect((await reconcileCloud(h.deps)).requeued).toBe(0); // not quiet long enough yet
+    clock.advance(301_000);
+    expect((await reconcileCloud(h.deps)).requeued).toBe(1);
+    await h.drain();
+    expect((await repo.get(a.r.id))!.state).toBe("launched");
+    expect(h.fake.tasks.size).toBe(1);
+
+    const b = await taken();
+    await repo.update((await repo.get(b.r.id))!, { requeues: 3 }, clock.now().toISOString());
+    clock.advance(301_000);
+    expect((await reconcileCloud(h.deps)).requeued).toBe(0);
+    expect(await job(h.t, b.id)).toMatchObject({
+      status: "Failed",
+      statusCode: "ProvisioningFailed",
+      statusMessage: expect.stringContaining("no provision worker finished it"),
+    });
+  });
+
+  it("stops and kills running cloud jobs through StopTask; suspend is not supported", async () => {
+    h = await cloudHarness(engine());
+    const stopped = await launched();
+    h.fake.setTask(stopped.arn, { lastStatus: "RUNNING" });
+    await h.events(h.fake.event(stopped.arn));
+    expect((await control(h.t, stopped.id, "suspend")).body.error).toMatchObject({
+      code: "RequestNotSupported",
+    });
+    const stop = await control(h.t, stopped.id, "stop");
+    expect(stop.body).toMatchObject({ status: "Running", statusCode: "UserStop" });
+    expect(stop.body.statusMessage).toContain("StopTask");
+    expect(h.fake.state.stopCalls.at(-1)).toEqual({ task: stopped.arn, reason: "stop requested by admin" });
+    h.fake.setTask(stopped.arn, { lastStatus: "STOPPED", exitCode: 143 });
+    await h.events(h.fake.event(stopped.arn));
+    expect(await job(h.t, stopped.id)).toMatchObject({
+      status: "Finished",
+      statusCode: "UserStop",
+      exitCode: 143,
+    });
+
+    const killed = await launched();
+    h.fake.setTask(killed.arn, { lastStatus: "RUNNING" });
+    await h.events(h.fake.event(killed.arn));
+    await control(h.t, killed.id, "kill");
+    h.fake.setTask(killed.arn, { lastStatus: "STOPPED", exitCode: 137 });
+    await h.events(h.fake.event(killed.arn));
+    expect(await job(h.t, killed.id)).toMatchObject({
+      status: "Killed",
+      statusCode: "UserKill",
+      exitCode: 137,
+    });
+  });
+
+  it("kills a cloud job that runs past its maxDuration (the reconciler), ending it Killed (Expired)", async () => {
+    const clock = manualClock(new Date());
+    h = await cloudHarness(engine(), { clock });
+    const { id, arn } = await launched({ maxDuration: 600 });
+    h.fake.setTask(arn, { lastStatus: "RUNNING", startedAt: clock.now() });
+    await h.events(h.fake.event(arn));
+    clock.advance(301_000);
+    expect((await reconcileCloud(h.deps)).expired).toBe(0);
+    clock.advance(400_000);
+    expect((await reconcileCloud(h.deps)).expired).toBe(1);
+    expect(h.fake.state.stopCalls.at(-1)?.task).toBe(arn);
+    h.fake.setTask(arn, { lastStatus: "STOPPED", exitCode: 137 });
+    await h.events(h.fake.event(arn));
+    expect(await job(h.t, id)).toMatchObject({ status: "Killed", statusCode: "Expired" });
+  });
+
+  it("reads a cloud job's output from CloudWatch Logs through the jobs API", async () => {
+    h = await cloudHarness(engine());
+    const { id, arn } = await launched();
+    const out = () => h.t.call("GET", `/api/v1/jobs/${id}/output`, { token: h.t.admin });
+    expect(((await (await out()).json()) as { error: { code: string } }).error.code).toBe(
+      "JobOutputNotFound",
+    );
+    h.fake.log(arn, ["epoch 1", "epoch 2", "done"]);
+    const body = (await (await out()).json()) as {
+      output: { seqId: number; stream: string; data: string }[];
+    };
+    expect(body.output).toEqual([
+      { seqId: 1, stream: "stdout", data: "epoch 1\n" },
+      { seqId: 2, stream: "stdout", data: "epoch 2\n" },
+      { seqId: 3, stream: "stdout", data: "done\n" },
+    ]);
+  });
+});
