@@ -1,7 +1,6 @@
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
-import { runAgent } from "../../agent/agent.ts";
 import { jsonLogger } from "../../shared/adapters/logger.ts";
 import { LogLevelSetting } from "../../shared/config.ts";
 import { CliError } from "../errors.ts";
@@ -92,6 +91,7 @@ export function agentCommand(program: Command) {
       };
       process.on("SIGINT", () => onSignal("SIGINT"));
       process.on("SIGTERM", () => onSignal("SIGTERM"));
+      const { runAgent } = await import("../../agent/agent.ts");
       const exit = await runAgent(
         {
           endpoint: o.endpoint,

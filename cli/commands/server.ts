@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { startLocalServer } from "../../shared/adapters/local/server.ts";
 import { jsonLogger } from "../../shared/adapters/logger.ts";
 import { ConfigError, localConfigFromEnv } from "../../shared/config.ts";
 import type { GlobalOptions } from "../context.ts";
@@ -29,6 +28,8 @@ export function serverCommand(program: Command) {
         throw err;
       }
       const logger = jsonLogger(config.logLevel);
+      // Loaded only for this command: the embedded engines and the whole app.
+      const { startLocalServer } = await import("../../shared/adapters/local/server.ts");
       const server = await startLocalServer(config, logger, { newAdminKey: o.newAdminKey }).catch(
         (err: Error) => {
           throw new CliError(`could not start the server: ${describeStartError(err)}`);
