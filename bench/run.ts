@@ -3,12 +3,17 @@
  * Numbers depend on the machine; BENCHMARKS.md records them with the machine they came from.
  */
 import { cpus, totalmem } from "node:os";
+
+// As bin/berth.mjs does: the SDK's notice about future Node versions is not part of the numbers.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
 import { benchAgent } from "./agent.ts";
 import { benchApi } from "./api.ts";
 import { benchDelivery } from "./delivery.ts";
 import { benchJobs } from "./jobs.ts";
 import { table } from "./lib.ts";
 import { benchLogin } from "./login.ts";
+import { benchProvision } from "./provision.ts";
 
 const BENCHMARKS: Record<string, () => Promise<Record<string, string | number>[]>> = {
   api: () => benchApi(),
@@ -16,6 +21,7 @@ const BENCHMARKS: Record<string, () => Promise<Record<string, string | number>[]
   delivery: () => benchDelivery(),
   agent: () => benchAgent(),
   jobs: () => benchJobs(),
+  provision: () => benchProvision(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

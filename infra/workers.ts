@@ -18,7 +18,12 @@ const worker = {
  */
 provisionQueue.subscribe(
   { ...worker, handler: "functions/provision-worker.handler", timeout: "60 seconds" },
-  { batch: { size: 10, window: "1 second", partialResponses: true } },
+  {
+    batch: { size: 10, window: "1 second", partialResponses: true },
+    // Two workers at most, each with a RunTask token bucket of 10/s: together under ECS's ~20 calls/s.
+    // (The event source's own limit, not reserved concurrency, which would throttle and bounce messages.)
+    transform: { eventSourceMapping: { scalingConfig: { maximumConcurrency: 2 } } },
+  },
 );
 
 const events = QUEUE_DEFINITIONS.events;

@@ -12,6 +12,7 @@ const columns: Column<ProfileView>[] = [
     value: (p) => (p.gpus ? `${p.gpus.count}${p.gpus.type ? ` × ${p.gpus.type}` : ""}` : undefined),
   },
   { header: "QUEUE", value: (p) => p.queue },
+  { header: "CLOUD", value: (p) => p.cloudLauncher },
   {
     header: "CONSTRAINTS",
     value: (p) =>
@@ -26,6 +27,7 @@ interface ProfileOptions {
   queue?: string;
   constraint?: string[];
   limit?: string[];
+  cloudLauncher?: string;
 }
 
 function body(o: ProfileOptions) {
@@ -36,6 +38,7 @@ function body(o: ProfileOptions) {
       ? { gpus: { count: count ?? 1, ...(o.gpuType ? { type: o.gpuType } : {}) } }
       : {}),
     queue: o.queue,
+    cloudLauncher: o.cloudLauncher,
     placementConstraints: o.constraint?.map((c) => {
       const eq = c.indexOf("=");
       return eq === -1 ? { name: c } : { name: c.slice(0, eq), value: c.slice(eq + 1) };
@@ -60,7 +63,8 @@ export function profilesCommand(program: Command) {
       .option("--gpu-type <type>", "GPU product")
       .option("--queue <group>", "node group its jobs run in")
       .option("--constraint <name[=value]>", "placement constraint (repeatable)", collect)
-      .option("--limit <type=value>", "resource limit, e.g. memory=64Gi (repeatable)", collect);
+      .option("--limit <type=value>", "resource limit, e.g. memory=64Gi (repeatable)", collect)
+      .option("--cloud-launcher <ecs|eks>", "cloud capacity its jobs use when they go to the cloud");
 
   options(profiles.command("create <name>")).action(async (name: string, o: ProfileOptions) => {
     printObject(

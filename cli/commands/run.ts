@@ -113,6 +113,8 @@ export async function followJob(client: ApiClient, job: JobView, quiet = false):
       break;
     }
   }
+  // The progress stream ends by itself once the job is final; give it a moment to print its last lines.
+  await Promise.race([progress, new Promise((r) => setTimeout(r, 2000).unref())]);
   abort.abort();
   await progress;
   switch (done.status) {

@@ -60,7 +60,13 @@ export const sqsEvent = (messages: { id: string; body: string; receives?: number
  */
 export async function cloudHarness(
   engine: Engine,
-  opts: { clock?: Clock; settings?: Partial<Omit<CloudConfig, "ecs" | "eks">>; latencyMs?: number } = {},
+  opts: {
+    clock?: Clock;
+    settings?: Partial<Omit<CloudConfig, "ecs" | "eks">>;
+    latencyMs?: number;
+    /** An EKS cluster too (a Kubernetes API stand-in): jobs of profiles with `cloudLauncher: eks` go there. */
+    eks?: { endpoint: string; caData: string };
+  } = {},
 ) {
   const queues = await startQueueEngine();
   const sqs = new SQSClient({
@@ -70,7 +76,12 @@ export async function cloudHarness(
   });
   const urls: QueueUrls = await ensureQueues(sqs);
   const fake = fakeEcs({ latencyMs: opts.latencyMs });
-  const config = CloudConfig.parse({ region: "us-east-1", ecs: ECS_TEST_CONFIG, ...opts.settings });
+  const config = CloudConfig.parse({
+    region: "us-east-1",
+    ecs: ECS_TEST_CONFIG,
+    ...(opts.eks ? { eks: { cluster: "berth-eks", ...opts.eks } } : {}),
+    ...opts.settings,
+  });
   const cloud = buildCloudDeps(config, sqsProvisionQueue(sqs, urls.provision))!;
   const t: TestApp = await testApp(engine, { cloud, clock: opts.clock });
   const deps = t.deps as CloudJobDeps;

@@ -20,7 +20,7 @@ import { mockClient } from "aws-sdk-client-mock";
  * when there is no capacity, can be throttled; DescribeTasks answers MISSING for unknown tasks; StopTask
  * marks the task stopping. Tasks are created PROVISIONING; tests move them with `setTask` or `event`.
  */
-export function fakeEcs(opts: { latencyMs?: number } = {}) {
+export function fakeEcs(opts: { latencyMs?: number; rate?: { perSecond: number; burst: number } } = {}) {
   const ecs = mockClient(ECSClient);
   const logs = mockClient(CloudWatchLogsClient);
   const tasks = new Map<string, Task>();
@@ -39,6 +39,20 @@ export function fakeEcs(opts: { latencyMs?: number } = {}) {
     /** Runs inside each RunTask call, before it answers (to act while a launch is under way). */
     duringRunTask: undefined as (() => Promise<void>) | undefined,
     registered: 0,
+    /** RunTask calls refused for going over `rate`. */
+    throttled: 0,
+  };
+  // ECS's RunTask rate limit (about 20 calls a second per account and region, bursts of 100).
+  let tokens = opts.rate?.burst ?? 0;
+  let refilled = performance.now();
+  const overRate = () => {
+    if (!opts.rate) return false;
+    const now = performance.now();
+    tokens = Math.min(opts.rate.burst, tokens + ((now - refilled) / 1000) * opts.rate.perSecond);
+    refilled = now;
+    if (tokens < 1) return true;
+    tokens -= 1;
+    return false;
   };
   const sleep = () =>
     opts.latencyMs ? new Promise((r) => setTimeout(r, opts.latencyMs)) : Promise.resolve();
@@ -48,8 +62,9 @@ export function fakeEcs(opts: { latencyMs?: number } = {}) {
     state.runTaskCalls++;
     await sleep();
     await state.duringRunTask?.();
-    if (state.throttle > 0) {
-      state.throttle--;
+    if (state.throttle > 0 || overRate()) {
+      if (state.throttle > 0) state.throttle--;
+      else state.throttled++;
       throw new ECSServiceException({
         name: "ThrottlingException",
         $fault: "client",

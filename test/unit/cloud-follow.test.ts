@@ -4,6 +4,7 @@ import { reconcileCloud } from "../../shared/usecases/cloud-reconcile.ts";
 import { useDynalite } from "../helpers/app.ts";
 import { manualClock } from "../helpers/clock.ts";
 import { type CloudHarness, cloudHarness } from "../helpers/cloud.ts";
+import { fakeKubernetes } from "../helpers/fake-kubernetes.ts";
 import { control, job, submit } from "../helpers/jobs.ts";
 
 const engine = useDynalite();
@@ -212,5 +213,43 @@ describe("following cloud tasks: events, the reconciler, control and output", ()
       { seqId: 2, stream: "stdout", data: "epoch 2\n" },
       { seqId: 3, stream: "stdout", data: "done\n" },
     ]);
+  });
+
+  it("runs a job of an EKS profile as a Kubernetes Job, followed by the reconciler to its exit code", async () => {
+    const k8s = await fakeKubernetes();
+    const env = { ...process.env };
+    process.env.AWS_ACCESS_KEY_ID = "AKIDEXAMPLE";
+    process.env.AWS_SECRET_ACCESS_KEY = "secret";
+    try {
+      const clock = manualClock(new Date());
+      h = await cloudHarness(engine(), { clock, eks: { endpoint: k8s.url, caData: k8s.caData } });
+      const created = await h.t.call("POST", "/api/v1/profiles", {
+        token: h.t.admin,
+        body: { name: "k8s", gpus: { count: 1 }, cloudLauncher: "eks" },
+      });
+      expect(created.status).toBe(201);
+      const { body: j } = await submit(h.t, { target: "cloud", resourceProfile: "k8s", gpus: undefined });
+      expect(j.statusMessage).toBe("queued for EKS GPU capacity");
+      await h.drain();
+      expect(h.fake.state.runTaskCalls).toBe(0);
+      const name = [...k8s.jobs.keys()][0]!.split("/")[1]!;
+      expect(name).toMatch(/^res-[0-9a-z]{26}-1$/);
+      expect(k8s.requests[0]!.authorization).toMatch(/^Bearer k8s-aws-v1\./);
+      k8s.setPod("berth", name, { running: { startedAt: clock.now().toISOString() } });
+      clock.advance(301_000);
+      await reconcileCloud(h.deps);
+      expect(await job(h.t, j.id)).toMatchObject({
+        status: "Running",
+        statusMessage: `running on EKS task ${name}`,
+      });
+      k8s.setPod("berth", name, { terminated: { exitCode: 0, reason: "Completed" } }, "Succeeded");
+      k8s.setJob("berth", name, { conditions: [{ type: "Complete", status: "True" }] });
+      clock.advance(301_000);
+      await reconcileCloud(h.deps);
+      expect(await job(h.t, j.id)).toMatchObject({ status: "Finished", exitCode: 0 });
+    } finally {
+      process.env = env;
+      await k8s.close();
+    }
   });
 });

@@ -56,3 +56,57 @@ describe("lambdaConfig", () => {
     expect(() => lambdaConfig({ tableName: "", serverSecret: "s", env: {} })).toThrow(ConfigError);
   });
 });
+
+describe("cloud configuration", () => {
+  const ecs = {
+    AWS_REGION: "us-east-1",
+    BERTH_ECS_CLUSTER: "berth-gpu",
+    BERTH_ECS_TASK_DEFINITION: "berth-prod-job",
+    BERTH_ECS_CAPACITY_PROVIDERS: "default=berth-l4, L4=berth-l4,A10G=berth-a10g",
+  };
+
+  it("is off without a cluster, and on with an ECS cluster (defaults filled in)", () => {
+    expect(localConfigFromEnv({}).cloud).toMatchObject({ ecs: undefined, eks: undefined });
+    expect(localConfigFromEnv(ecs).cloud).toMatchObject({
+      region: "us-east-1",
+      ecs: {
+        cluster: "berth-gpu",
+        taskDefinition: "berth-prod-job",
+        container: "job",
+        capacityProviders: { default: "berth-l4", L4: "berth-l4", A10G: "berth-a10g" },
+        runTaskPerSecond: 10,
+      },
+      quietSeconds: 300,
+      capacityRetries: 6,
+    });
+  });
+
+  it.each([
+    [{ ...ecs, BERTH_ECS_TASK_DEFINITION: "" }, "BERTH_ECS_TASK_DEFINITION"],
+    [{ ...ecs, BERTH_ECS_CAPACITY_PROVIDERS: "" }, "BERTH_ECS_CAPACITY_PROVIDERS"],
+    [{ ...ecs, AWS_REGION: "" }, "AWS_REGION"],
+    [{ ...ecs, BERTH_CLOUD_LAUNCHER: "eks" }, "BERTH_CLOUD_LAUNCHER"],
+    [{ ...ecs, BERTH_EKS_CLUSTER: "k", BERTH_EKS_ENDPOINT: "not a url" }, "BERTH_EKS_ENDPOINT"],
+    [
+      { ...ecs, BERTH_EKS_CLUSTER: "k", BERTH_EKS_ENDPOINT: "https://x", BERTH_EKS_NODE_SELECTORS: "[1]" },
+      "BERTH_EKS_NODE_SELECTORS",
+    ],
+  ])("refuses an incomplete or invalid setup, naming the setting (%#)", (env, name) => {
+    expect(() => localConfigFromEnv(env)).toThrow(ConfigError);
+    expect(() => localConfigFromEnv(env)).toThrow(name);
+  });
+
+  it("reads an EKS cluster with JSON node selectors", () => {
+    const config = localConfigFromEnv({
+      ...ecs,
+      BERTH_EKS_CLUSTER: "berth-eks",
+      BERTH_EKS_ENDPOINT: "https://ABC.gr7.us-east-1.eks.amazonaws.com",
+      BERTH_EKS_NODE_SELECTORS: '{"default": {"node.kubernetes.io/instance-type": "g6.xlarge"}}',
+    });
+    expect(config.cloud.eks).toMatchObject({
+      namespace: "berth",
+      nodeSelectors: { default: { "node.kubernetes.io/instance-type": "g6.xlarge" } },
+      tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
+    });
+  });
+});

@@ -37,7 +37,6 @@ export const keys = {
   quota: (ws: string) => ({ pk: `WS#${ws}`, sk: "QUOTA" }),
   cloudReservation: (id: string) => ({ pk: `CLOUDRES#${id}`, sk: "CLOUDRES" }),
   cloudQueue: (shard: number) => `CLOUDQ#${shard}`,
-  taskDefinition: (image: string) => ({ pk: `TASKDEF#${image}`, sk: "TASKDEF" }),
 } as const;
 
 /** Zero-padded so that string order is numeric order. */

@@ -1,12 +1,4 @@
-import {
-  ApiException,
-  BatchV1Api,
-  CoreV1Api,
-  KubeConfig,
-  type V1Job,
-  type V1Pod,
-  type V1Toleration,
-} from "@kubernetes/client-node";
+import type { BatchV1Api, CoreV1Api, V1Job, V1Pod, V1Toleration } from "@kubernetes/client-node";
 import { kubernetesJobName, type TaskObservation, type TaskRef } from "../../domain/cloud-reservation.ts";
 import {
   type LaunchRequest,
@@ -38,14 +30,19 @@ export interface EksSettings {
 /** Tokens are valid for ~15 minutes; a new one is made well before. */
 const TOKEN_REUSE_MS = 10 * 60_000;
 
-const status = (err: unknown) => (err instanceof ApiException ? err.code : undefined);
+/** The HTTP status of a Kubernetes API error (the client's ApiException), if it is one. */
+const status = (err: unknown) => {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === "number" ? code : undefined;
+};
 const transient = (err: unknown) => {
   const code = status(err);
   return code === undefined || code === 429 || code >= 500;
 };
 const describe = (err: unknown) => {
-  if (!(err instanceof ApiException)) return (err as Error).message;
-  const body = typeof err.body === "string" ? err.body : JSON.stringify(err.body);
+  if (status(err) === undefined) return (err as Error).message;
+  const raw = (err as { body?: unknown }).body;
+  const body = typeof raw === "string" ? raw : JSON.stringify(raw);
   try {
     return (JSON.parse(body) as { message?: string }).message ?? body;
   } catch {
@@ -138,6 +135,8 @@ export function eksLauncher(settings: EksSettings, token: () => Promise<string>)
   let clients: { at: number; batch: BatchV1Api; core: CoreV1Api } | undefined;
   const api = async () => {
     if (clients && Date.now() - clients.at < TOKEN_REUSE_MS) return clients;
+    // Loaded on first use: the client is heavy, and most control planes never talk to Kubernetes.
+    const { BatchV1Api, CoreV1Api, KubeConfig } = await import("@kubernetes/client-node");
     const kc = new KubeConfig();
     kc.loadFromOptions({
       clusters: [

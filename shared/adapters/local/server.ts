@@ -1,16 +1,13 @@
 import type { AddressInfo } from "node:net";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { serve } from "@hono/node-server";
-import { buildCloudDeps } from "../../app/build-cloud.ts";
 import { buildAppDeps } from "../../app/build-deps.ts";
 import { createApp } from "../../app/create-app.ts";
-import { provisionHandler, taskEventsHandler } from "../../app/queue-handlers.ts";
-import type { LocalConfig } from "../../config.ts";
+import { cloudConfigured, type LocalConfig } from "../../config.ts";
 import { DEFAULT_WORKSPACE } from "../../domain/workspace.ts";
 import type { Logger } from "../../ports/logger.ts";
 import { bootstrapWorkspace, issueAdminKey } from "../../usecases/bootstrap.ts";
 import type { CloudJobDeps } from "../../usecases/cloud-handoff.ts";
-import { reconcileCloud, requeueQueued } from "../../usecases/cloud-reconcile.ts";
 import { sweepExpired, sweepJobs } from "../../usecases/sweep.ts";
 import { createDb, ensureTable } from "../dynamo/client.ts";
 import { ensureQueues, type QueueUrls, sqsProvisionQueue } from "../sqs/queues.ts";
@@ -29,7 +26,6 @@ import {
   startDynaliteWorker,
   startQueueEngine,
 } from "./engines.ts";
-import { startQueuePoller } from "./queue-poller.ts";
 
 export interface LocalServer {
   url: string;
@@ -83,7 +79,9 @@ export async function startLocalServer(
       credentials: LOCAL_CREDENTIALS,
     });
     const queueUrls = await ensureQueues(sqs);
-    const cloud = buildCloudDeps(config.cloud, sqsProvisionQueue(sqs, queueUrls.provision));
+    // Cloud capacity's code (AWS clients, queue workers) is loaded only when a cluster is configured.
+    const cloudCode = cloudConfigured(config.cloud) ? await import("./cloud-workers.ts") : undefined;
+    const cloud = cloudCode?.buildCloudDeps(config.cloud, sqsProvisionQueue(sqs, queueUrls.provision));
 
     const deps = buildAppDeps({
       db,
@@ -103,30 +101,17 @@ export async function startLocalServer(
     }
     const adminKeyMissing = !newAdminKey && !(await readIfExists(paths.adminKey));
 
-    // Cloud work: the queues drained by pollers that run the very handlers Lambda runs.
-    const pollers = cloud
-      ? [
-          startQueuePoller({
+    const cloudWorkers =
+      cloud && cloudCode
+        ? cloudCode.startCloudWorkers({
+            deps: deps as CloudJobDeps,
             sqs,
-            queueUrl: queueUrls.provision,
-            handler: provisionHandler(deps as CloudJobDeps),
+            urls: queueUrls,
+            config: config.cloud,
             logger,
-            region: LOCAL_REGION,
-          }),
-          startQueuePoller({
-            sqs,
-            queueUrl: queueUrls.events,
-            handler: taskEventsHandler(deps as CloudJobDeps, config.cloud.ecs?.container ?? "job"),
-            logger,
-            region: LOCAL_REGION,
-          }),
-        ]
-      : [];
-    const cloudSweep = async () => {
-      if (!cloud) return;
-      await requeueQueued(deps as CloudJobDeps);
-      await reconcileCloud(deps as CloudJobDeps);
-    };
+          })
+        : undefined;
+    const cloudSweep = async () => cloudWorkers?.sweep();
 
     // The expiry sweeper (and, with cloud capacity, the reconciler) runs in process; one sweep at a time.
     let sweeping: Promise<unknown> | undefined;
@@ -169,7 +154,7 @@ export async function startLocalServer(
           // Waiting polls answer now (empty), so agents see a clean response, not a reset.
           deps.feedWatcher.close();
           await sweeping;
-          await Promise.all(pollers.map((p) => p.stop()));
+          await cloudWorkers?.stop();
           await new Promise<void>((resolve) => {
             http.close(() => resolve());
             // Long polls and keep-alive connections would otherwise hold the close open.
