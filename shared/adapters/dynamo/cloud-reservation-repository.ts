@@ -1,9 +1,9 @@
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { CloudReservation, isFinalCloud } from "../../domain/cloud-reservation.ts";
 import { conflict } from "../../domain/errors.ts";
 import type { CloudReservationRepository } from "../../ports/repositories.ts";
 import type { Db } from "./client.ts";
-import { isConditionFailure, keys, parseItem, shardOf, updateParts } from "./items.ts";
+import { isConditionFailure, keys, parseItem, shardOf, updateExisting } from "./items.ts";
 
 /** The cloud index (gsi2) spreads reservations over this many partitions. */
 export const CLOUD_SHARDS = 4;
@@ -48,30 +48,19 @@ export function dynamoCloudReservationRepository(db: Db): CloudReservationReposi
     },
     async update(current, changes, at) {
       const next = { ...current, ...changes, updatedAt: at };
-      const { expression, names, values } = updateParts({
-        ...changes,
-        ...indexKeys(next),
-        version: current.version + 1,
-        updatedAt: at,
-      });
-      try {
-        // Every writer (provision worker, events worker, reconciler, control): one per version.
-        const out = await db.doc.send(
-          new UpdateCommand({
-            TableName: db.table,
-            Key: keys.cloudReservation(current.id),
-            UpdateExpression: expression,
-            ConditionExpression: "#version = :v",
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: { ...values, ":v": current.version },
-            ReturnValues: "ALL_NEW",
-          }),
-        );
-        return parse(out.Attributes!);
-      } catch (err) {
-        if (isConditionFailure(err)) return undefined;
-        throw err;
-      }
+      // Every writer (provision worker, events worker, reconciler, control): one per version.
+      const item = await updateExisting(
+        db,
+        keys.cloudReservation(current.id),
+        {
+          ...changes,
+          ...indexKeys(next),
+          version: current.version + 1,
+          updatedAt: at,
+        },
+        { expression: "#version = :v", values: { ":v": current.version } },
+      );
+      return item ? parse(item) : undefined;
     },
     async quiet(shard, state, before, limit) {
       const out = await db.doc.send(

@@ -1,9 +1,9 @@
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { conflict } from "../../domain/errors.ts";
 import { isFinalJob, Job } from "../../domain/job.ts";
 import type { JobRepository } from "../../ports/repositories.ts";
 import type { Db } from "./client.ts";
-import { isConditionFailure, keys, parseItem, shardOf, updateParts } from "./items.ts";
+import { isConditionFailure, keys, parseItem, shardOf, updateExisting } from "./items.ts";
 import { queryPage } from "./paginate.ts";
 
 /** The queue index (gsi2) spreads workspaces over this many partitions. */
@@ -90,30 +90,19 @@ export function dynamoJobRepository(db: Db): JobRepository {
     },
     async update(current, changes, at) {
       const next = { ...current, ...changes };
-      const { expression, names, values } = updateParts({
-        ...changes,
-        ...queueKeys(next),
-        version: current.version + 1,
-        lastUpdateTime: at,
-      });
-      try {
-        // Any two writers of one job (placement, the agent's reports, control, the sweeper): one per version.
-        const out = await db.doc.send(
-          new UpdateCommand({
-            TableName: db.table,
-            Key: keys.job(current.id),
-            UpdateExpression: expression,
-            ConditionExpression: "#version = :v",
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: { ...values, ":v": current.version },
-            ReturnValues: "ALL_NEW",
-          }),
-        );
-        return parse(out.Attributes!);
-      } catch (err) {
-        if (isConditionFailure(err)) return undefined;
-        throw err;
-      }
+      // Any two writers of one job (placement, the agent's reports, control, the sweeper): one per version.
+      const item = await updateExisting(
+        db,
+        keys.job(current.id),
+        {
+          ...changes,
+          ...queueKeys(next),
+          version: current.version + 1,
+          lastUpdateTime: at,
+        },
+        { expression: "#version = :v", values: { ":v": current.version } },
+      );
+      return item ? parse(item) : undefined;
     },
     pending: (workspaceId, limit) =>
       queryQueue(shardOf(workspaceId, JOB_QUEUE_SHARDS), `pending#${workspaceId}#`, limit),

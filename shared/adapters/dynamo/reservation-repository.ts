@@ -1,9 +1,9 @@
-import { BatchGetCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { BatchGetCommand, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { conflict } from "../../domain/errors.ts";
 import { isLive, Reservation } from "../../domain/reservation.ts";
 import type { ReservationRepository } from "../../ports/repositories.ts";
 import type { Db } from "./client.ts";
-import { isConditionFailure, keys, parseItem, shardOf, ttlOf, updateParts } from "./items.ts";
+import { isConditionFailure, keys, parseItem, shardOf, ttlOf, updateExisting } from "./items.ts";
 import { queryPage } from "./paginate.ts";
 
 /** The expiry index is spread over this many partitions; the sweeper reads each. */
@@ -126,60 +126,41 @@ export function dynamoReservationRepository(db: Db): ReservationRepository {
     },
     async transition(current, to, change, at) {
       const leavesLive = isLive(current.state) && !isLive(to);
-      const { expression, names, values } = updateParts({
-        ...change,
-        state: to,
-        version: current.version + 1,
-        updatedAt: at,
-        // Out of the expiry index once it is no longer live; garbage-collected a month after deletion.
-        ...(leavesLive ? { gsi2pk: null, gsi2sk: null } : {}),
-        ...(to === "deleted" ? { ttl: ttlOf(at, 30) } : {}),
-      });
-      try {
-        // Any two writers (result, delete, sweeper, acknowledgement): only one moves a given version.
-        const out = await db.doc.send(
-          new UpdateCommand({
-            TableName: db.table,
-            Key: keys.reservation(current.nodeId, current.id),
-            UpdateExpression: expression,
-            ConditionExpression: "#state = :from AND #version = :v",
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: { ...values, ":from": current.state, ":v": current.version },
-            ReturnValues: "ALL_NEW",
-          }),
-        );
-        return parse(out.Attributes!);
-      } catch (err) {
-        if (isConditionFailure(err)) return undefined;
-        throw err;
-      }
+      // Any two writers (result, delete, sweeper, acknowledgement): only one moves a given version.
+      const item = await updateExisting(
+        db,
+        keys.reservation(current.nodeId, current.id),
+        {
+          ...change,
+          state: to,
+          version: current.version + 1,
+          updatedAt: at,
+          // Out of the expiry index once it is no longer live; garbage-collected a month after deletion.
+          ...(leavesLive ? { gsi2pk: null, gsi2sk: null } : {}),
+          ...(to === "deleted" ? { ttl: ttlOf(at, 30) } : {}),
+        },
+        {
+          expression: "#state = :from AND #version = :v",
+          values: { ":from": current.state, ":v": current.version },
+        },
+      );
+      return item ? parse(item) : undefined;
     },
     async recordResult(current, result, at) {
       const moves = current.state === "pending" || current.state === "delivered";
-      const { expression, names, values } = updateParts({
-        result,
-        version: current.version + 1,
-        updatedAt: at,
-        ...(moves ? { state: result.state } : {}),
-      });
-      try {
-        // Two results at once (a retry racing the original): the first stored wins, the other re-reads.
-        const out = await db.doc.send(
-          new UpdateCommand({
-            TableName: db.table,
-            Key: keys.reservation(current.nodeId, current.id),
-            UpdateExpression: expression,
-            ConditionExpression: "attribute_not_exists(#result) AND #version = :v",
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: { ...values, ":v": current.version },
-            ReturnValues: "ALL_NEW",
-          }),
-        );
-        return parse(out.Attributes!);
-      } catch (err) {
-        if (isConditionFailure(err)) return undefined;
-        throw err;
-      }
+      // Two results at once (a retry racing the original): the first stored wins, the other re-reads.
+      const item = await updateExisting(
+        db,
+        keys.reservation(current.nodeId, current.id),
+        {
+          result,
+          version: current.version + 1,
+          updatedAt: at,
+          ...(moves ? { state: result.state } : {}),
+        },
+        { expression: "attribute_not_exists(#result) AND #version = :v", values: { ":v": current.version } },
+      );
+      return item ? parse(item) : undefined;
     },
     async expiring(shard, now, limit) {
       const out = await db.doc.send(
