@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
@@ -8,7 +7,7 @@ import { type LocalServer, startLocalServer } from "../../shared/adapters/local/
 import { silentLogger } from "../../shared/adapters/logger.ts";
 import { localConfigFromEnv } from "../../shared/config.ts";
 import { type FakeEcs, fakeEcs } from "../helpers/fake-ecs.ts";
-import { adminKeyOf, apiClient, BERTH_BIN, tempDir } from "../helpers/processes.ts";
+import { adminKeyOf, apiClient, spawnCli, tempDir } from "../helpers/processes.ts";
 import { until } from "../helpers/wait.ts";
 
 const EVENTS = resolve(import.meta.dirname, "../fixtures/ecs/task-state-change-events.json");
@@ -52,40 +51,10 @@ describe("cloud jobs through the local server", () => {
   });
 
   it("berth run --target cloud runs the job on ECS, streams its output and exits with its exit code", async () => {
-    const cli = spawn(
-      process.execPath,
-      [
-        BERTH_BIN,
-        "--endpoint",
-        server.url,
-        "run",
-        "--target",
-        "cloud",
-        "--gpus",
-        "1",
-        "--",
-        "python",
-        "train.py",
-      ],
-      {
-        env: {
-          ...process.env,
-          BERTH_CONFIG: "/nonexistent/berth.json",
-          BERTH_DATA_DIR: dataDir,
-          NO_COLOR: "1",
-        },
-        stdio: ["ignore", "pipe", "pipe"],
-      },
+    const cli = spawnCli(
+      ["--endpoint", server.url, "run", "--target", "cloud", "--gpus", "1", "--", "python", "train.py"],
+      { BERTH_DATA_DIR: dataDir },
     );
-    let stdout = "";
-    let stderr = "";
-    cli.stdout.on("data", (d: Buffer) => {
-      stdout += d;
-    });
-    cli.stderr.on("data", (d: Buffer) => {
-      stderr += d;
-    });
-    const exited = new Promise<number | null>((r) => cli.once("exit", (code) => r(code)));
 
     // The poller hands the job to the provision worker, which launches one task.
     await until(async () => fake.tasks.size === 1, 30_000);
@@ -105,10 +74,10 @@ describe("cloud jobs through the local server", () => {
       }),
     );
 
-    expect(await exited).toBe(3);
-    expect(stdout).toBe("loading data\nepoch 1: loss 0.42\n");
-    expect(stderr).toMatch(/queued for ECS GPU capacity/);
-    expect(stderr).toMatch(/started: running on ECS task/);
+    expect(await cli.exited).toBe(3);
+    expect(cli.stdout()).toBe("loading data\nepoch 1: loss 0.42\n");
+    expect(cli.stderr()).toMatch(/queued for ECS GPU capacity/);
+    expect(cli.stderr()).toMatch(/started: running on ECS task/);
 
     const admin = await adminKeyOf(dataDir);
     const jobs = await apiClient(

@@ -1,10 +1,9 @@
-import { spawn } from "node:child_process";
 import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AgentProcess, startAgentProcess } from "../helpers/agent-process.ts";
-import { BERTH_BIN, runCli, type ServerProcess, startServerProcess, tempDir } from "../helpers/processes.ts";
+import { runCli, type ServerProcess, spawnCli, startServerProcess, tempDir } from "../helpers/processes.ts";
 import { until } from "../helpers/wait.ts";
 
 interface Job {
@@ -71,25 +70,12 @@ describe("jobs through the real server, a real agent and the CLI", () => {
   });
 
   it("Ctrl-C on berth run stops the running job: it ends Finished (UserStop) and berth exits 143", async () => {
-    const child = spawn(process.execPath, [BERTH_BIN, "--endpoint", server.url, "run", "--", "sleep", "60"], {
-      env: {
-        ...process.env,
-        BERTH_CONFIG: "/nonexistent/berth.json",
-        BERTH_DATA_DIR: dataDir,
-        NO_COLOR: "1",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stderr = "";
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d;
-    });
-    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-    await until(async () => /started: /.test(stderr), 30_000);
-    const id = /job (\S+) /.exec(stderr)![1]!;
-    child.kill("SIGINT");
-    expect(await exited).toBe(143);
-    expect(stderr).toContain(`stopping job ${id}`);
+    const cli = spawnCli(["--endpoint", server.url, "run", "--", "sleep", "60"], { BERTH_DATA_DIR: dataDir });
+    await until(async () => /started: /.test(cli.stderr()), 30_000);
+    const id = /job (\S+) /.exec(cli.stderr())![1]!;
+    cli.child.kill("SIGINT");
+    expect(await cli.exited).toBe(143);
+    expect(cli.stderr()).toContain(`stopping job ${id}`);
     expect(await getJob(id)).toMatchObject({ status: "Finished", statusCode: "UserStop", exitCode: 143 });
   });
 

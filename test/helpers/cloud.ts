@@ -19,6 +19,7 @@ import { buildCloudDeps } from "../../shared/app/build-cloud.ts";
 import { provisionHandler, taskEventsHandler } from "../../shared/app/queue-handlers.ts";
 import { CloudConfig } from "../../shared/config.ts";
 import type { Clock } from "../../shared/ports/clock.ts";
+import type { LaunchRequest } from "../../shared/ports/cloud.ts";
 import type { CloudJobDeps } from "../../shared/usecases/cloud-handoff.ts";
 import { type TestApp, testApp } from "./app.ts";
 import { type FakeEcs, fakeEcs } from "./fake-ecs.ts";
@@ -31,6 +32,20 @@ export const ECS_TEST_CONFIG = {
   runTaskPerSecond: 1000,
   runTaskBurst: 1000,
 };
+
+/** A launch of a 2-GPU A10G job running `python train.py` (tests override what they look at). */
+export const aLaunchRequest = (over: Partial<LaunchRequest> = {}): LaunchRequest => ({
+  reservationId: "01m81tsa93f8ffyw297gqps1j1",
+  attempt: 1,
+  workspaceId: "default",
+  jobId: "01m81tsa93f8ffyw297gqps1j2",
+  command: ["python", "train.py"],
+  environment: [{ name: "EPOCHS", value: "3" }],
+  gpus: { count: 2, type: "A10G" },
+  constraints: [],
+  maxDuration: 3600,
+  ...over,
+});
 
 /** SQS records as Lambda's event source mapping hands them over. */
 export const sqsEvent = (messages: { id: string; body: string; receives?: number }[]): SQSEvent => ({

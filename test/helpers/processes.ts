@@ -88,24 +88,29 @@ export function apiClient(baseUrl: () => string, key: () => string) {
   };
 }
 
+/** Starts the `berth` CLI; its output accumulates while it runs. */
+export function spawnCli(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [BERTH_BIN, ...args], {
+    env: { ...process.env, ...QUIET_ENV, BERTH_CONFIG: "/nonexistent/berth.json", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const out = { stdout: "", stderr: "" };
+  child.stdout.on("data", (d: Buffer) => {
+    out.stdout += d;
+  });
+  child.stderr.on("data", (d: Buffer) => {
+    out.stderr += d;
+  });
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  return { child, exited, stdout: () => out.stdout, stderr: () => out.stderr };
+}
+
 /** Runs the `berth` CLI to completion. */
-export function runCli(
+export async function runCli(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolveRun) => {
-    const child = spawn(process.execPath, [BERTH_BIN, ...args], {
-      env: { ...process.env, ...QUIET_ENV, BERTH_CONFIG: "/nonexistent/berth.json", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d;
-    });
-    child.once("exit", (code) => resolveRun({ code, stdout, stderr }));
-  });
+  const cli = spawnCli(args, env);
+  const code = await cli.exited;
+  return { code, stdout: cli.stdout(), stderr: cli.stderr() };
 }

@@ -3,6 +3,7 @@ import { ECSClient, RegisterTaskDefinitionCommand, RunTaskCommand } from "@aws-s
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ecsLauncher, isTransient } from "../../shared/adapters/ecs/ecs-launcher.ts";
 import { type LaunchRequest, TransientLaunchError } from "../../shared/ports/cloud.ts";
+import { aLaunchRequest } from "../helpers/cloud.ts";
 import { type FakeEcs, fakeEcs } from "../helpers/fake-ecs.ts";
 
 const settings = {
@@ -15,21 +16,14 @@ const settings = {
   runTaskPerSecond: 1000,
   runTaskBurst: 1000,
 };
-const request = (over: Partial<LaunchRequest> = {}): LaunchRequest => ({
-  reservationId: "01m81tsa93f8ffyw297gqps1j1",
-  attempt: 1,
-  workspaceId: "default",
-  jobId: "01m81tsa93f8ffyw297gqps1j2",
-  command: ["python", "train.py"],
-  environment: [{ name: "EPOCHS", value: "3" }],
-  gpus: { count: 2, type: "A10G" },
-  constraints: [
-    { name: "ecs.instance-type", value: "g5.12xlarge" },
-    { name: "rack", value: "r1" },
-  ],
-  maxDuration: 3600,
-  ...over,
-});
+const request = (over: Partial<LaunchRequest> = {}) =>
+  aLaunchRequest({
+    constraints: [
+      { name: "ecs.instance-type", value: "g5.12xlarge" },
+      { name: "rack", value: "r1" },
+    ],
+    ...over,
+  });
 
 describe("ecsLauncher", () => {
   let fake: FakeEcs;

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eksLauncher } from "../../shared/adapters/eks/eks-launcher.ts";
 import { eksToken } from "../../shared/adapters/eks/token.ts";
 import { type LaunchRequest, TransientLaunchError } from "../../shared/ports/cloud.ts";
+import { aLaunchRequest } from "../helpers/cloud.ts";
 import { type FakeKubernetes, fakeKubernetes } from "../helpers/fake-kubernetes.ts";
 
 const credentials = {
@@ -63,19 +64,9 @@ describe("eksLauncher", () => {
       tokens++;
       return "k8s-aws-v1.test-token";
     });
-  const request = (over: Partial<LaunchRequest> = {}): LaunchRequest => ({
-    reservationId: "01m81tsa93f8ffyw297gqps1j1",
-    attempt: 1,
-    workspaceId: "default",
-    jobId: "01m81tsa93f8ffyw297gqps1j2",
-    command: ["python", "train.py"],
-    environment: [{ name: "EPOCHS", value: "3" }],
-    workingDirectory: "/work",
-    gpus: { count: 2, type: "A10G" },
-    constraints: [],
-    maxDuration: 3600,
-    ...over,
-  });
+  const request = (over: Partial<LaunchRequest> = {}) =>
+    aLaunchRequest({ workingDirectory: "/work", ...over });
+
   beforeAll(async () => {
     k8s = await fakeKubernetes();
   });
