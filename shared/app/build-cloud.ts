@@ -1,12 +1,32 @@
-import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
-import { ECSClient } from "@aws-sdk/client-ecs";
-import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
-import { ecsLauncher } from "../adapters/ecs/ecs-launcher.ts";
-import { eksLauncher } from "../adapters/eks/eks-launcher.ts";
-import { eksToken } from "../adapters/eks/token.ts";
 import { type CloudConfig, cloudConfigured } from "../config.ts";
 import type { LauncherKind } from "../domain/cloud-reservation.ts";
 import type { CloudDeps, ProvisionQueue, TaskLauncher } from "../ports/cloud.ts";
+
+/**
+ * A launcher whose code (and AWS or Kubernetes clients) is loaded on its first call: the API Lambda serves
+ * agent polls too, and its cold start should not pay for ECS, CloudWatch Logs or Kubernetes clients that a
+ * poll never uses.
+ */
+function lazyLauncher(kind: LauncherKind, load: () => Promise<TaskLauncher>): TaskLauncher {
+  let loaded: Promise<TaskLauncher> | undefined;
+  const get = () => {
+    loaded ??= load();
+    loaded.catch(() => {
+      loaded = undefined;
+    });
+    return loaded;
+  };
+  return {
+    kind,
+    launch: async (request) => (await get()).launch(request),
+    observe: async (tasks) => (await get()).observe(tasks),
+    stop: async (task, reason, how) => (await get()).stop(task, reason, how),
+    async output(task, cursor) {
+      const launcher = await get();
+      return launcher.output ? launcher.output(task, cursor) : { lines: [], cursor };
+    },
+  };
+}
 
 /**
  * Cloud capacity from its configuration, or undefined when none is configured (then `target: cloud` is
@@ -16,17 +36,28 @@ import type { CloudDeps, ProvisionQueue, TaskLauncher } from "../ports/cloud.ts"
 export function buildCloudDeps(config: CloudConfig, queue: ProvisionQueue): CloudDeps | undefined {
   if (!cloudConfigured(config)) return undefined;
   const launchers: Partial<Record<LauncherKind, TaskLauncher>> = {};
-  if (config.ecs) {
-    const ecs = new ECSClient({ region: config.region });
-    const logs = config.ecs.logGroup ? new CloudWatchLogsClient({ region: config.region }) : undefined;
-    launchers.ecs = ecsLauncher(ecs, logs, config.ecs);
+  const { ecs, eks } = config;
+  if (ecs) {
+    launchers.ecs = lazyLauncher("ecs", async () => {
+      const [{ ECSClient }, { CloudWatchLogsClient }, { ecsLauncher }] = await Promise.all([
+        import("@aws-sdk/client-ecs"),
+        import("@aws-sdk/client-cloudwatch-logs"),
+        import("../adapters/ecs/ecs-launcher.ts"),
+      ]);
+      const logs = ecs.logGroup ? new CloudWatchLogsClient({ region: config.region }) : undefined;
+      return ecsLauncher(new ECSClient({ region: config.region }), logs, ecs);
+    });
   }
-  if (config.eks) {
-    const eks = config.eks;
-    const credentials = fromNodeProviderChain();
-    launchers.eks = eksLauncher(eks, () =>
-      eksToken({ cluster: eks.cluster, region: config.region!, credentials }),
-    );
+  if (eks) {
+    launchers.eks = lazyLauncher("eks", async () => {
+      const [{ fromNodeProviderChain }, { eksLauncher }, { eksToken }] = await Promise.all([
+        import("@aws-sdk/credential-providers"),
+        import("../adapters/eks/eks-launcher.ts"),
+        import("../adapters/eks/token.ts"),
+      ]);
+      const credentials = fromNodeProviderChain();
+      return eksLauncher(eks, () => eksToken({ cluster: eks.cluster, region: config.region!, credentials }));
+    });
   }
   return {
     launchers,

@@ -4,9 +4,11 @@ import {
   Container,
   Env,
   Gpus,
+  JOB_INTERNAL_FIELDS,
   JOB_OPERATION_NAMES,
   JOB_STATUSES,
   JOB_TARGETS,
+  Job,
   Mount,
   Port,
   ResourceLimit,
@@ -99,44 +101,15 @@ export const SubmitJobRequest = z
   .openapi("SubmitJobRequest");
 export type SubmitJobRequest = z.infer<typeof SubmitJobRequest>;
 
-/** The Launcher job object as the API shows it. */
-export const JobView = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    user: z.string(),
-    group: z.string().optional(),
-    queues: z.array(z.string()),
-    workingDirectory: z.string().optional(),
-    container: Container.optional(),
-    host: z.string().optional(),
-    status: z.enum(JOB_STATUSES),
-    statusMessage: z.string(),
-    statusCode: z.string().optional(),
-    pid: z.number().optional(),
-    exitCode: z.number().optional(),
-    command: z.string().optional(),
-    exe: z.string().optional(),
-    args: z.array(z.string()),
-    stdin: z.string().optional(),
-    environment: z.array(Env),
-    secrets: z.array(z.object({ name: z.string(), env: z.string().optional(), path: z.string().optional() })),
-    placementConstraints: z.array(Constraint),
-    submissionTime: z.string(),
-    lastUpdateTime: z.string(),
-    exposedPorts: z.array(Port),
-    mounts: z.array(Mount),
-    config: z.array(
-      z.object({ name: z.string(), valueType: z.string().optional(), value: z.string().optional() }),
-    ),
-    resourceLimits: z.array(ResourceLimit),
-    gpus: Gpus,
-    tags: z.array(z.string()),
-    metadata: z.record(z.string(), z.unknown()),
-    resourceProfile: z.string(),
-    target: z.enum(JOB_TARGETS),
-    maxDuration: z.number(),
-  })
+/**
+ * The Launcher job object as the API shows it: the stored job without Berth's bookkeeping. Every field
+ * but `id` may be left out (`fields=` projects the list).
+ */
+export const JobView = Job.omit(
+  Object.fromEntries(JOB_INTERNAL_FIELDS.map((f) => [f, true] as const)) as {
+    [K in (typeof JOB_INTERNAL_FIELDS)[number]]: true;
+  },
+)
   .partial()
   .required({ id: true })
   .openapi("Job");

@@ -126,6 +126,7 @@ export async function withdraw(
   let r: CloudReservation | undefined = current;
   for (let attempt = 0; r && attempt < 10; attempt++) {
     if (isFinalCloud(r.state)) return r;
+    // The worker taking it, an event or a cancel may change it first: look again.
     const done = await deps.repos.cloudReservations.update(
       r,
       { state: to, reason },

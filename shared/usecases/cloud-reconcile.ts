@@ -14,7 +14,10 @@ const MAX_REQUEUES = 3;
 const quietSince = (deps: CloudJobDeps, seconds: number) =>
   new Date(deps.clock.now().getTime() - seconds * 1000).toISOString();
 
-/** Moves `updatedAt` on, so a reservation acted upon is not acted upon again before it is quiet again. */
+/**
+ * Moves `updatedAt` on, so a reservation acted upon is not acted upon again before it is quiet again. Two
+ * sweeps at once: one touches it and acts, the other's write fails and it moves on.
+ */
 const touch = (deps: CloudJobDeps, r: CloudReservation) =>
   deps.repos.cloudReservations.update(r, {}, deps.clock.now().toISOString());
 
@@ -68,6 +71,7 @@ export async function reconcileCloud(deps: CloudJobDeps): Promise<ReconcileRepor
         );
         continue;
       }
+      // Two reconcilers at once, or the worker finally recording its task: one of them counts it.
       const again = await deps.repos.cloudReservations.update(
         r,
         { requeues: r.requeues + 1 },
@@ -112,6 +116,7 @@ async function followUp(
   const now = deps.clock.now().getTime();
   if (r.controlRequested && r.stopRequestedAt) {
     if (now - Date.parse(r.stopRequestedAt) < deps.cloud.settings.quietSeconds * 1000) return;
+    // Two reconcilers at once, or the task's end arriving: only one asks again.
     const again = await deps.repos.cloudReservations.update(
       r,
       { stopRequestedAt: new Date(now).toISOString() },

@@ -2,6 +2,7 @@ import { cloudOutcome } from "../domain/cloud-outcome.ts";
 import {
   type CloudReservation,
   CloudState,
+  canMoveCloud,
   isFinalCloud,
   isNews,
   type TaskObservation,
@@ -43,6 +44,9 @@ export async function applyObservation(
         : o.phase === "running"
           ? CloudState.running
           : CloudState.launched;
+    // A move the state machine does not allow (a report for a reservation gone back to `queued`): not news.
+    if (state !== r.state && !canMoveCloud(r.state, state)) return "stale";
+    // An event and the reconciler (or two deliveries of one event) reporting at once: one applies it.
     const updated = await deps.repos.cloudReservations.update(
       r,
       {

@@ -51,6 +51,8 @@ export async function provision(deps: CloudJobDeps, message: ProvisionMessage): 
   if (!r || r.attempt !== message.attempt) return "ignored";
   // 1. Take it.
   while (r.state === CloudState.queued) {
+    // One message delivered twice at once: one takes it; the other sees `launching` and launches with the
+    // same token, which finds the same task.
     const taken: CloudReservation | undefined = await deps.repos.cloudReservations.update(
       r,
       { state: CloudState.launching },
@@ -205,6 +207,7 @@ async function noCapacity(
   }
   const delay = Math.min(900, capacityRetryBaseSeconds * 2 ** (retries - 1));
   // A fresh attempt number: the next launch uses a new token (the old one would return this same answer).
+  // A cancel or a second delivery racing it: one wins; the loser's reading is stale and it stops here.
   const next = await deps.repos.cloudReservations.update(
     current,
     { state: CloudState.queued, attempt: current.attempt + 1, capacityRetries: retries, reason },

@@ -66,6 +66,12 @@ describe("the HTTP app", () => {
     expect(Object.keys(doc.paths["/api/v1/api-keys"]!)).toEqual(expect.arrayContaining(["get", "post"]));
     expect(doc.paths["/api/v1/api-keys/{id}"]).toHaveProperty("delete");
     expect(doc.components.schemas).toHaveProperty("CreateApiKeyRequest");
+    // The job as the API shows it: the Launcher fields, none of Berth's bookkeeping.
+    const job = doc.components.schemas.Job as { properties: Record<string, unknown>; required: string[] };
+    expect(Object.keys(job.properties)).toEqual(expect.arrayContaining(["id", "status", "exitCode", "gpus"]));
+    for (const internal of ["workspaceId", "version", "deviceId", "cloudReservationId", "quotaHeld"])
+      expect(job.properties).not.toHaveProperty(internal);
+    expect(job.required).toEqual(["id"]);
     const docs = await t.call("GET", "/api/v1/docs");
     expect(docs.status).toBe(200);
     expect(await docs.text()).toContain("/api/v1/openapi.json");

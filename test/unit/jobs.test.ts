@@ -133,6 +133,7 @@ describe("POST /api/v1/jobs", () => {
       expect(await rejected({ exe: "x", target: "cloud" })).toMatchObject({
         status: 400,
         code: "RequestNotSupported",
+        message: expect.stringContaining("cloud capacity is not configured"),
       });
     });
 

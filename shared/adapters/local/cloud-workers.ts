@@ -8,8 +8,6 @@ import type { QueueUrls } from "../sqs/queues.ts";
 import { LOCAL_REGION } from "./engines.ts";
 import { startQueuePoller } from "./queue-poller.ts";
 
-export { buildCloudDeps } from "../../app/build-cloud.ts";
-
 /**
  * The local server's cloud workers (loaded only when cloud capacity is configured): pollers that drain the
  * provision and task events queues through the very handlers Lambda runs, and the sweep step that does

@@ -1,9 +1,10 @@
 import type { AddressInfo } from "node:net";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { serve } from "@hono/node-server";
+import { buildCloudDeps } from "../../app/build-cloud.ts";
 import { buildAppDeps } from "../../app/build-deps.ts";
 import { createApp } from "../../app/create-app.ts";
-import { cloudConfigured, type LocalConfig } from "../../config.ts";
+import type { LocalConfig } from "../../config.ts";
 import { DEFAULT_WORKSPACE } from "../../domain/workspace.ts";
 import type { Logger } from "../../ports/logger.ts";
 import { bootstrapWorkspace, issueAdminKey } from "../../usecases/bootstrap.ts";
@@ -79,9 +80,7 @@ export async function startLocalServer(
       credentials: LOCAL_CREDENTIALS,
     });
     const queueUrls = await ensureQueues(sqs);
-    // Cloud capacity's code (AWS clients, queue workers) is loaded only when a cluster is configured.
-    const cloudCode = cloudConfigured(config.cloud) ? await import("./cloud-workers.ts") : undefined;
-    const cloud = cloudCode?.buildCloudDeps(config.cloud, sqsProvisionQueue(sqs, queueUrls.provision));
+    const cloud = buildCloudDeps(config.cloud, sqsProvisionQueue(sqs, queueUrls.provision));
 
     const deps = buildAppDeps({
       db,
@@ -101,16 +100,16 @@ export async function startLocalServer(
     }
     const adminKeyMissing = !newAdminKey && !(await readIfExists(paths.adminKey));
 
-    const cloudWorkers =
-      cloud && cloudCode
-        ? cloudCode.startCloudWorkers({
-            deps: deps as CloudJobDeps,
-            sqs,
-            urls: queueUrls,
-            config: config.cloud,
-            logger,
-          })
-        : undefined;
+    // The queue workers' code (Powertools, the handlers) is loaded only when cloud capacity is configured.
+    const cloudWorkers = cloud
+      ? (await import("./cloud-workers.ts")).startCloudWorkers({
+          deps: deps as CloudJobDeps,
+          sqs,
+          urls: queueUrls,
+          config: config.cloud,
+          logger,
+        })
+      : undefined;
     const cloudSweep = async () => cloudWorkers?.sweep();
 
     // The expiry sweeper (and, with cloud capacity, the reconciler) runs in process; one sweep at a time.
