@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startAgentProcess } from "../test/helpers/agent-process.ts";
-import { freePort } from "../test/helpers/engines.ts";
+import { freePort } from "../test/helpers/ports.ts";
 import { adminKeyOf, apiClient, startServerProcess, tempDir } from "../test/helpers/processes.ts";
 import { summarize } from "./lib.ts";
 

@@ -8,8 +8,8 @@
  * Run: npm run bench -- delivery   (BENCH_AGENTS, BENCH_RESERVATIONS, BENCH_CLIENTS override the sizes)
  */
 import { rm } from "node:fs/promises";
-import { freePort } from "../test/helpers/engines.ts";
 import { HttpAgent } from "../test/helpers/http-agent.ts";
+import { freePort } from "../test/helpers/ports.ts";
 import { adminKeyOf, apiClient, startServerProcess, tempDir } from "../test/helpers/processes.ts";
 import { load, summarize } from "./lib.ts";
 

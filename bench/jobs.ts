@@ -6,8 +6,8 @@
  * retried (GPU claims lost to another job). Run: npm run bench -- jobs
  */
 import { rm } from "node:fs/promises";
-import { freePort } from "../test/helpers/engines.ts";
 import { HttpAgent } from "../test/helpers/http-agent.ts";
+import { freePort } from "../test/helpers/ports.ts";
 import { adminKeyOf, apiClient, startServerProcess, tempDir } from "../test/helpers/processes.ts";
 import { load, summarize } from "./lib.ts";
 

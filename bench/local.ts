@@ -1,7 +1,7 @@
 import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type LocalServer, startLocalServer } from "../shared/adapters/local/server.ts";
+import { type LocalServer, startLocalServer } from "../hosts/local-server.ts";
 import { silentLogger } from "../shared/adapters/logger.ts";
 import { localConfigFromEnv } from "../shared/config.ts";
 

@@ -9,24 +9,19 @@
  * Run: npm run bench -- provision   (BENCH_JOBS, BENCH_DUPLICATES, BENCH_WORKERS override the sizes)
  */
 import { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { createDb, ensureTable } from "../shared/adapters/dynamo/client.ts";
-import {
-  LOCAL_CREDENTIALS,
-  LOCAL_REGION,
-  startDynalite,
-  startQueueEngine,
-} from "../shared/adapters/local/engines.ts";
+import { buildAppDeps } from "../hosts/app-deps.ts";
+import { buildCloudDeps } from "../hosts/cloud.ts";
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startQueueEngine } from "../shared/adapters/local/engines.ts";
 import { startQueuePoller } from "../shared/adapters/local/queue-poller.ts";
 import { silentLogger } from "../shared/adapters/logger.ts";
+import { sqliteStore } from "../shared/adapters/sqlite/sqlite-store.ts";
 import { ensureQueues, sqsProvisionQueue } from "../shared/adapters/sqs/queues.ts";
-import { buildCloudDeps } from "../shared/app/build-cloud.ts";
-import { buildAppDeps } from "../shared/app/build-deps.ts";
 import { createApp } from "../shared/app/create-app.ts";
 import { provisionHandler } from "../shared/app/queue-handlers.ts";
 import { AppConfig, CloudConfig } from "../shared/config.ts";
 import { newServerSecret } from "../shared/domain/secrets.ts";
-import { bootstrapWorkspace } from "../shared/usecases/bootstrap.ts";
-import type { CloudJobDeps } from "../shared/usecases/cloud-handoff.ts";
+import type { CloudJobDeps } from "../shared/usecases/deps.ts";
+import { bootstrapWorkspace } from "../shared/usecases/identity/bootstrap.ts";
 import { ECS_TEST_CONFIG } from "../test/helpers/cloud.ts";
 import { fakeEcs } from "../test/helpers/fake-ecs.ts";
 import { load } from "./lib.ts";
@@ -38,7 +33,7 @@ export async function benchProvision() {
   const duplicateShare = Number(process.env.BENCH_DUPLICATES ?? 0.3);
   const workers = Number(process.env.BENCH_WORKERS ?? 4);
   const ecsRate = { perSecond: 20, burst: 100 };
-  const dynamo = await startDynalite();
+  const store = sqliteStore(":memory:");
   const queues = await startQueueEngine();
   const fake = fakeEcs({ latencyMs: 150, rate: ecsRate });
   const sqs = new SQSClient({
@@ -47,12 +42,6 @@ export async function benchProvision() {
     credentials: LOCAL_CREDENTIALS,
   });
   try {
-    const db = createDb("bench", {
-      endpoint: dynamo.endpoint,
-      region: LOCAL_REGION,
-      credentials: LOCAL_CREDENTIALS,
-    });
-    await ensureTable(db);
     const urls = await ensureQueues(sqs);
     // The workers share this process's launcher, so its token bucket is the whole fleet's: just under ECS's
     // rate. (In AWS each worker container has its own: reserved concurrency × rate per worker ≤ 20/s.)
@@ -61,7 +50,7 @@ export async function benchProvision() {
       ecs: { ...ECS_TEST_CONFIG, runTaskPerSecond: 18, runTaskBurst: 20 },
     });
     const deps = buildAppDeps({
-      db,
+      store,
       serverSecret: newServerSecret(),
       logger: silentLogger,
       config: AppConfig.parse({}),
@@ -143,6 +132,6 @@ export async function benchProvision() {
     fake.restore();
     sqs.destroy();
     await queues.stop();
-    await dynamo.stop();
+    await store.close();
   }
 }

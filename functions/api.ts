@@ -1,5 +1,5 @@
 import { handle } from "hono/aws-lambda";
+import { lambdaDeps } from "../hosts/lambda.ts";
 import { createApp } from "../shared/app/create-app.ts";
-import { lambdaDeps } from "./lambda-deps.ts";
 
 export const handler = handle(createApp(lambdaDeps().deps));

@@ -1,6 +1,6 @@
-import type { CloudJobDeps } from "../shared/usecases/cloud-handoff.ts";
-import { reconcileCloud } from "../shared/usecases/cloud-reconcile.ts";
-import { lambdaDeps } from "./lambda-deps.ts";
+import { lambdaDeps } from "../hosts/lambda.ts";
+import { reconcileCloud } from "../shared/usecases/cloud/cloud-reconcile.ts";
+import type { CloudJobDeps } from "../shared/usecases/deps.ts";
 
 const { deps } = lambdaDeps();
 

@@ -1,7 +1,7 @@
-import type { CloudJobDeps } from "../shared/usecases/cloud-handoff.ts";
-import { requeueQueued } from "../shared/usecases/cloud-reconcile.ts";
-import { sweepExpired, sweepJobs } from "../shared/usecases/sweep.ts";
-import { lambdaDeps } from "./lambda-deps.ts";
+import { lambdaDeps } from "../hosts/lambda.ts";
+import { requeueQueued } from "../shared/usecases/cloud/cloud-reconcile.ts";
+import type { CloudJobDeps } from "../shared/usecases/deps.ts";
+import { sweepExpired, sweepJobs } from "../shared/usecases/feed/sweep.ts";
 
 const { deps } = lambdaDeps();
 

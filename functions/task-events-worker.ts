@@ -1,6 +1,6 @@
+import { lambdaDeps } from "../hosts/lambda.ts";
 import { taskEventsHandler } from "../shared/app/queue-handlers.ts";
-import type { CloudJobDeps } from "../shared/usecases/cloud-handoff.ts";
-import { lambdaDeps } from "./lambda-deps.ts";
+import type { CloudJobDeps } from "../shared/usecases/deps.ts";
 
 const { deps, config } = lambdaDeps();
 

@@ -22,6 +22,11 @@ export const AppConfig = z.object({
   pollWaitCapSeconds: z.coerce.number().int().min(0).max(900).default(25),
   /** After this, a gap in a feed counts as a crashed writer's and is stepped over. */
   feedGapSettleMs: z.coerce.number().int().positive().default(5000),
+  /**
+   * How long a process may answer an agent from its memory of a verified session token (0: never). Bounds
+   * how long a revoked token keeps working in another process that did not hear of the revocation.
+   */
+  deviceAuthCacheSeconds: z.coerce.number().int().min(0).max(300).default(30),
   version: z.string().default("0.1.0"),
 });
 export type AppConfig = z.infer<typeof AppConfig>;
@@ -30,6 +35,7 @@ const appEnv = (env: Record<string, string | undefined>) => ({
   bodyLimitBytes: env.BERTH_BODY_LIMIT_BYTES || undefined,
   deviceTtlSeconds: env.BERTH_DEVICE_TTL_SECONDS || undefined,
   pollWaitCapSeconds: env.BERTH_POLL_WAIT_SECONDS || undefined,
+  deviceAuthCacheSeconds: env.BERTH_DEVICE_AUTH_CACHE_SECONDS || undefined,
 });
 
 /** `a=x,b=y` (or a JSON object) as a record of strings. */
@@ -163,12 +169,45 @@ export const cloudConfigured = (c: CloudConfig) => c.ecs !== undefined || c.eks 
 
 export const LogLevelSetting = z.enum(["debug", "info", "warn", "error", "silent"]).default("info");
 
+/** A PostgreSQL connection URL: postgres:// or postgresql://, with a host. */
+const PostgresUrl = z.string().refine(
+  (v) => {
+    try {
+      const u = new URL(v);
+      return (u.protocol === "postgres:" || u.protocol === "postgresql:") && u.hostname !== "";
+    } catch {
+      return false;
+    }
+  },
+  { message: "must be a URL like postgres://user:password@host:5432/berth" },
+);
+
+/**
+ * Where `berth server` keeps its data: SQLite in the data dir (the default: nothing to install), one
+ * PostgreSQL database (several servers share it), or a DynamoDB table (AWS, or any DynamoDB endpoint).
+ */
+export const StorageConfig = z.discriminatedUnion("engine", [
+  z.object({ engine: z.literal("sqlite"), synchronous: z.enum(["normal", "full"]).default("normal") }),
+  z.object({
+    engine: z.literal("postgres"),
+    url: PostgresUrl,
+    poolSize: z.coerce.number().int().min(1).max(200).default(10),
+  }),
+  z.object({
+    engine: z.literal("dynamodb"),
+    table: z.string().min(3),
+    endpoint: z.url().optional(),
+    region: z.string().min(1).optional(),
+  }),
+]);
+export type StorageConfig = z.infer<typeof StorageConfig>;
+
 /** The embedded local server (`npm start`, `berth server`). */
 export const LocalConfig = z.object({
   dataDir: z.string().transform((p) => resolve(p)),
   port: z.coerce.number().int().min(0).max(65535).default(8787),
   host: z.string().min(1).default("127.0.0.1"),
-  tableName: z.string().min(3).default("berth"),
+  storage: StorageConfig,
   logLevel: LogLevelSetting,
   /** How often the embedded server runs the expiry sweeper. */
   sweepIntervalSeconds: z.coerce.number().int().positive().default(5),
@@ -182,15 +221,33 @@ export function localConfigFromEnv(
   env: Record<string, string | undefined>,
   overrides: Partial<Record<string, unknown>> = {},
 ) {
+  const o = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  const database = (o.database as string | undefined) ?? (env.BERTH_DATABASE_URL || undefined);
+  const table = (o.table as string | undefined) ?? (env.BERTH_TABLE_NAME || undefined);
+  const endpoint = (o.dynamodbEndpoint as string | undefined) ?? (env.BERTH_DYNAMODB_ENDPOINT || undefined);
+  const storage = database
+    ? { engine: "postgres", url: database, poolSize: env.BERTH_DATABASE_POOL_SIZE || undefined }
+    : table || endpoint
+      ? {
+          engine: "dynamodb",
+          table: table ?? "berth",
+          endpoint,
+          region: (o.region as string | undefined) ?? (env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined),
+        }
+      : { engine: "sqlite", synchronous: env.BERTH_SQLITE_SYNC || undefined };
+  delete o.database;
+  delete o.table;
+  delete o.dynamodbEndpoint;
+  delete o.region;
   const parsed = LocalConfig.safeParse({
     dataDir: env.BERTH_DATA_DIR || "./.berth",
     port: env.PORT || undefined,
     host: env.HOST || undefined,
-    tableName: env.BERTH_TABLE_NAME || undefined,
+    storage,
     logLevel: env.BERTH_LOG_LEVEL || undefined,
     app: appEnv(env),
     cloud: cloudEnv(env),
-    ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
+    ...o,
   });
   if (!parsed.success) throw new ConfigError(parsed.error);
   return parsed.data;
@@ -242,7 +299,13 @@ const SETTING_NAMES: Record<string, string> = {
   dataDir: "BERTH_DATA_DIR",
   port: "PORT",
   host: "HOST",
-  tableName: "BERTH_TABLE_NAME",
+  "storage.url": "BERTH_DATABASE_URL (--database)",
+  "storage.poolSize": "BERTH_DATABASE_POOL_SIZE",
+  "storage.table": "BERTH_TABLE_NAME (--table)",
+  "storage.endpoint": "BERTH_DYNAMODB_ENDPOINT (--dynamodb-endpoint)",
+  "storage.region": "AWS_REGION (--region)",
+  "storage.synchronous": "BERTH_SQLITE_SYNC",
+  "app.deviceAuthCacheSeconds": "BERTH_DEVICE_AUTH_CACHE_SECONDS",
   logLevel: "BERTH_LOG_LEVEL",
   "app.bodyLimitBytes": "BERTH_BODY_LIMIT_BYTES",
   "app.deviceTtlSeconds": "BERTH_DEVICE_TTL_SECONDS",

@@ -1,55 +1,61 @@
 import type { Command } from "commander";
 import { jsonLogger } from "../../shared/adapters/logger.ts";
-import { ConfigError, localConfigFromEnv } from "../../shared/config.ts";
 import type { GlobalOptions } from "../context.ts";
 import { CliError } from "../errors.ts";
+import { localConfig, type StorageOptions, storageOptions } from "../storage-options.ts";
 
-/** `berth server`: the embedded control plane (what `npm start` runs). This is its composition root. */
+/** `berth server`: the control plane in one process (what `npm start` runs), and its backup commands. */
 export function serverCommand(program: Command) {
-  program
-    .command("server")
-    .description("run the control plane locally on embedded dynalite and fauxqs")
-    .option("--port <port>", "port to listen on (env PORT, default 8787; 0 picks a free one)")
-    .option("--host <host>", "address to listen on (env HOST, default 127.0.0.1)")
-    .option("--log-level <level>", "debug, info, warn, error or silent (env BERTH_LOG_LEVEL)")
-    .option("--new-admin-key", "issue a new admin key and write it to <data dir>/admin-key")
-    .action(async (o: { port?: string; host?: string; logLevel?: string; newAdminKey?: boolean }) => {
-      const globals = program.opts<GlobalOptions>();
-      let config: ReturnType<typeof localConfigFromEnv>;
-      try {
-        config = localConfigFromEnv(process.env, {
-          port: o.port,
-          host: o.host,
-          logLevel: o.logLevel,
-          dataDir: globals.dataDir,
-        });
-      } catch (err) {
-        if (err instanceof ConfigError) throw new CliError(err.message, 2);
-        throw err;
-      }
+  const server = storageOptions(
+    program
+      .command("server")
+      .description(
+        "run the control plane: SQLite in the data dir by default, or --database postgres://... for several servers",
+      )
+      .option("--port <port>", "port to listen on (env PORT, default 8787; 0 picks a free one)")
+      .option("--host <host>", "address to listen on (env HOST, default 127.0.0.1)")
+      .option("--log-level <level>", "debug, info, warn, error or silent (env BERTH_LOG_LEVEL)")
+      .option("--new-admin-key", "issue a new admin key and write it to <data dir>/admin-key"),
+  ).action(
+    async (
+      o: StorageOptions & { port?: string; host?: string; logLevel?: string; newAdminKey?: boolean },
+    ) => {
+      const config = localConfig(program.opts<GlobalOptions>(), {
+        database: o.database,
+        table: o.table,
+        dynamodbEndpoint: o.dynamodbEndpoint,
+        region: o.region,
+        port: o.port,
+        host: o.host,
+        logLevel: o.logLevel,
+      });
       const logger = jsonLogger(config.logLevel);
-      // Loaded only for this command: the embedded engines and the whole app.
-      const { startLocalServer } = await import("../../shared/adapters/local/server.ts");
-      const server = await startLocalServer(config, logger, { newAdminKey: o.newAdminKey }).catch(
+      // Loaded only for this command: the storage engines and the whole app.
+      const { startLocalServer } = await import("../../hosts/local-server.ts");
+      const started = await startLocalServer(config, logger, { newAdminKey: o.newAdminKey }).catch(
         (err: Error) => {
-          throw new CliError(`could not start the server: ${describeStartError(err)}`);
+          throw new CliError(
+            `could not start the server: ${describeStartError(err)}`,
+            err.name === "OldDataDirError" ? 2 : 1,
+          );
         },
       );
 
       const say = (line = "") => process.stderr.write(`${line}\n`);
-      say(`Berth control plane listening on ${server.url}`);
-      say(`  data dir:  ${server.dataDir}`);
-      say(`  API docs:  ${server.url}/api/v1/docs`);
+      say(`Berth control plane listening on ${started.url}`);
+      say(`  data dir:  ${started.dataDir}`);
+      say(`  storage:   ${started.storage}`);
+      say(`  API docs:  ${started.url}/api/v1/docs`);
       say(
-        `  cloud:     ${server.cloud ?? "not configured (jobs run on the fleet; set BERTH_ECS_CLUSTER for ECS)"}`,
+        `  cloud:     ${started.cloud ?? "not configured (jobs run on the fleet; set BERTH_ECS_CLUSTER for ECS)"}`,
       );
-      if (server.newAdminKey) {
-        say(`  admin key: ${server.newAdminKey}`);
-        say(`             (shown once; saved to ${server.adminKeyPath}, readable only by you)`);
-      } else if (server.adminKeyMissing) {
-        say(`  admin key: ${server.adminKeyPath} is missing; restart with --new-admin-key to issue one`);
+      if (started.newAdminKey) {
+        say(`  admin key: ${started.newAdminKey}`);
+        say(`             (shown once; saved to ${started.adminKeyPath}, readable only by you)`);
+      } else if (started.adminKeyMissing) {
+        say(`  admin key: ${started.adminKeyPath} is missing; restart with --new-admin-key to issue one`);
       } else {
-        say(`  admin key: in ${server.adminKeyPath}`);
+        say(`  admin key: in ${started.adminKeyPath}`);
       }
       say("Try: npx berth keys list     Stop: Ctrl-C");
 
@@ -57,7 +63,7 @@ export function serverCommand(program: Command) {
       const shutdown = (signal: string) => {
         if (++signals > 1) process.exit(130);
         say(`\n${signal}: shutting down`);
-        server.stop().then(
+        started.stop().then(
           () => process.exit(0),
           (err: Error) => {
             say(`error while stopping: ${err.message}`);
@@ -67,7 +73,31 @@ export function serverCommand(program: Command) {
       };
       process.on("SIGINT", () => shutdown("SIGINT"));
       process.on("SIGTERM", () => shutdown("SIGTERM"));
-    });
+    },
+  );
+
+  storageOptions(
+    server
+      .command("export")
+      .description("write every item of the database as JSON lines (a backup; stop a SQLite server first)")
+      .option("--output <file>", "where to write (default: standard output)")
+      .option("--from-dynalite <dir>", "read a data dir made by Berth 0.1 (<data dir>/dynamo) instead"),
+  ).action(async (o: StorageOptions & { output?: string; fromDynalite?: string }) => {
+    const { exportItems } = await import("./server-backup.ts");
+    await exportItems(program.opts<GlobalOptions>(), o);
+  });
+
+  storageOptions(
+    server
+      .command("import <file>")
+      .description(
+        "load items written by `berth server export` into an empty database (stop a SQLite server first)",
+      )
+      .option("--force", "load into a database that already has data (items with the same key are replaced)"),
+  ).action(async (file: string, o: StorageOptions & { force?: boolean }) => {
+    const { importItems } = await import("./server-backup.ts");
+    await importItems(program.opts<GlobalOptions>(), file, o);
+  });
 }
 
 function describeStartError(err: Error & { code?: string }): string {

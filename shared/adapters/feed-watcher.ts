@@ -1,10 +1,13 @@
+import { randomUUID } from "node:crypto";
+import type { FeedEntry } from "../domain/feed.ts";
 import type { FeedWatcher } from "../ports/feed-watcher.ts";
-import type { FeedEntry } from "../ports/repositories.ts";
-
-const RECENT = 8;
-
 import type { Logger } from "../ports/logger.ts";
 import type { FeedRepository } from "../ports/repositories.ts";
+import type { Broadcast } from "../ports/store.ts";
+
+const RECENT = 8;
+/** The broadcast topic of wake-ups (`<origin>\t<topic>\t<seq>`). */
+const WAKE = "wake";
 
 interface Waiter {
   mark: number;
@@ -13,7 +16,6 @@ interface Waiter {
 
 export interface ChangeCheckOptions {
   feed: FeedRepository;
-  shards: number;
   logger: Logger;
   /** How often the shared check runs while polls wait (≤ 1 s keeps cross-process wake-ups under a second). */
   intervalMs?: number;
@@ -24,11 +26,18 @@ export interface ChangeCheckOptions {
 }
 
 /**
- * The process's feed watcher: an in-process notifier plus, optionally, the shared change check: while
- * any poll waits, one query per index shard per interval finds every feed write since the last check,
- * whoever made it, and wakes the waiters of those devices. Its cost does not depend on how many polls wait.
+ * The process's feed watcher: an in-process notifier, and one way to hear of writes by other processes:
+ * - `broadcast` (PostgreSQL LISTEN/NOTIFY): every local notification is published, and every other
+ *   process's is heard, at once and with no polling;
+ * - `check` (DynamoDB): the shared change check: while any poll waits, one query per index shard per
+ *   interval finds every feed write since the last check, whoever made it, and wakes the waiters of those
+ *   devices. Its cost does not depend on how many polls wait;
+ * - neither (SQLite: one process).
  */
-export function createFeedWatcher(check?: ChangeCheckOptions): FeedWatcher & { tick(): Promise<void> } {
+export function createFeedWatcher(
+  check?: ChangeCheckOptions,
+  broadcast?: { bus: Broadcast; logger: Logger },
+): FeedWatcher & { tick(): Promise<void> } {
   const waiters = new Map<string, Set<Waiter>>();
   const counts = new Map<string, number>();
   /** Entries announced while a poll of the device waited: at most RECENT per device, each with its count. */
@@ -43,10 +52,14 @@ export function createFeedWatcher(check?: ChangeCheckOptions): FeedWatcher & { t
   let closed = false;
   let total = 0;
 
-  const notify = (deviceId: string, seq: number, entry?: FeedEntry) => {
-    const key = `${deviceId}#${seq}`;
-    if (seen.has(key)) return;
-    seen.set(key, Date.now());
+  const origin = randomUUID();
+  /** Wakes a topic's waiters. Changes found by the change check are reported once (they overlap). */
+  const wake = (deviceId: string, seq: number, entry?: FeedEntry) => {
+    if (check) {
+      const key = `${deviceId}#${seq}`;
+      if (seen.has(key)) return;
+      seen.set(key, Date.now());
+    }
     const count = (counts.get(deviceId) ?? 0) + 1;
     counts.set(deviceId, count);
     const set = waiters.get(deviceId);
@@ -58,15 +71,32 @@ export function createFeedWatcher(check?: ChangeCheckOptions): FeedWatcher & { t
     if (entry) recent.set(deviceId, [...(recent.get(deviceId) ?? []), { count, entry }].slice(-RECENT));
     for (const w of set) w.resolve(true);
   };
+  const notify = (deviceId: string, seq: number, entry?: FeedEntry) => {
+    wake(deviceId, seq, entry);
+    broadcast?.bus.publish(WAKE, `${origin}\t${deviceId}\t${seq}`).catch((err: Error) => {
+      broadcast.logger.warn("could not broadcast a wake-up; other servers hear of it at their next read", {
+        error: err.message,
+      });
+    });
+  };
+  broadcast?.bus.subscribe((topic, message) => {
+    if (topic === "*") {
+      // The listening connection was re-established: changes may have been missed; let every poll look.
+      for (const id of waiters.keys()) wake(id, -Date.now());
+      return;
+    }
+    if (topic !== WAKE) return;
+    const [from, id, seq] = message.split("\t");
+    if (from === origin || !id) return;
+    wake(id, Number(seq));
+  });
 
   async function tick() {
     if (!check) return;
     const started = Date.now();
     const since = new Date(lastCheck - overlapMs).toISOString();
     try {
-      for (let shard = 0; shard < check.shards; shard++) {
-        for (const change of await check.feed.changesSince(shard, since)) notify(change.deviceId, change.seq);
-      }
+      for (const change of await check.feed.changesSince(since)) wake(change.deviceId, change.seq);
       lastCheck = started;
     } catch (err) {
       check.logger.warn("feed change check failed; retrying", { error: String(err) });

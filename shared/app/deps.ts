@@ -6,24 +6,35 @@ import type { CloudDeps } from "../ports/cloud.ts";
 import type { FeedWatcher } from "../ports/feed-watcher.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { Repositories } from "../ports/repositories.ts";
+import type { Broadcast } from "../ports/store.ts";
+import type { PlacementState } from "../usecases/deps.ts";
+import type { DeviceAuthCache } from "../usecases/identity/device-session.ts";
 
-/** Everything createApp needs, built by the host's composition root. */
+/** Everything createApp needs, built by the host's composition root (hosts/app-deps.ts). */
 export interface AppDeps {
   repos: Repositories;
   clock: Clock;
   logger: Logger;
   keys: ServerKeys;
   config: AppConfig;
-  /** Per-process memo of when each device's lastSeenAt was last written (skips writes within the window). */
+  /** Per-process memo of when each device's presence was last written (skips writes within the window). */
   seenCache: Map<string, number>;
+  /** Session tokens verified recently in this process. */
+  deviceAuth: DeviceAuthCache;
   /** Wakes long polls when their feed is written. */
   feedWatcher: FeedWatcher;
+  /** Messages between the processes sharing a database (PostgreSQL), when there are several. */
+  broadcast?: Broadcast;
   /** Work that need not hold up an answer. */
   background: Background;
   /** Counters of this process (shown at /api/v1/metrics). */
   stats: { placementConflicts: number };
+  placement: PlacementState;
+  capacityFreed(workspaceId: string): Promise<void>;
   /** Cloud capacity (ECS, EKS), when configured. */
   cloud?: CloudDeps;
-  /** Storage requests sent so far, by command. */
+  /** Storage requests sent so far, by operation. */
   storageRequests: () => Record<string, number>;
+  /** Which storage engine serves this app, for people. */
+  storage: string;
 }

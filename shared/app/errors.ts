@@ -5,6 +5,7 @@ import type { ZodError } from "zod";
 import type { ErrorEnvelope } from "../contracts/common.ts";
 import { BerthError, ERROR_STATUS, ErrorCode, type FieldIssue, invalidRequest } from "../domain/errors.ts";
 import type { Logger } from "../ports/logger.ts";
+import { StorageContentionError, StorageUnavailableError } from "../ports/store.ts";
 
 /** What the HTTP layer's own exceptions mean, in Berth's codes and words. */
 function fromHttpException(err: HTTPException): BerthError {
@@ -40,7 +41,24 @@ export function errorHandler(logger: Logger) {
     let berth: BerthError;
     if (err instanceof BerthError) berth = err;
     else if (err instanceof HTTPException) berth = fromHttpException(err);
-    else {
+    else if (err instanceof StorageUnavailableError) {
+      logger.warn("storage unavailable", { requestId: c.get("requestId"), error: err.message });
+      berth = new BerthError(
+        ErrorCode.Unavailable,
+        "the control plane cannot reach its database right now; try again shortly",
+        undefined,
+        { retryAfterSeconds: 2 },
+      );
+    } else if (err instanceof StorageContentionError) {
+      berth = new BerthError(
+        ErrorCode.Conflict,
+        "the object kept changing while this request was applied; try again",
+        undefined,
+        {
+          retryAfterSeconds: 1,
+        },
+      );
+    } else {
       const requestId = c.get("requestId") as string | undefined;
       logger.error("unhandled error", { requestId, error: err.message, stack: err.stack });
       berth = new BerthError(
@@ -51,6 +69,7 @@ export function errorHandler(logger: Logger) {
       );
     }
     const status = ERROR_STATUS[berth.code] as ContentfulStatusCode;
+    if (berth.retryAfterSeconds !== undefined) c.header("Retry-After", String(berth.retryAfterSeconds));
     return c.json(gpud ? gpudError(berth) : envelope(berth), status);
   };
 }

@@ -1,13 +1,13 @@
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { SQSRecord } from "aws-lambda";
 import { parseTaskEvent } from "../adapters/ecs/events.ts";
 import { ProvisionMessage } from "../contracts/queues.ts";
-import type { CloudJobDeps } from "../usecases/cloud-handoff.ts";
-import { applyObservation } from "../usecases/cloud-tasks.ts";
-import { failProvisioning, provision } from "../usecases/provision.ts";
+import type { QueueHandler } from "../ports/queue.ts";
+import { applyObservation } from "../usecases/cloud/cloud-tasks.ts";
+import { failProvisioning, provision } from "../usecases/cloud/provision.ts";
+import type { CloudJobDeps } from "../usecases/deps.ts";
 
-/** An SQS-triggered handler: Lambda runs it, and so does the local server's queue poller. */
-export type QueueHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
+export type { QueueHandler } from "../ports/queue.ts";
 
 /**
  * Runs `handle` on each record with Powertools' batch processor and answers with the records that failed

@@ -9,6 +9,7 @@ import {
   JOB_STATUSES,
   JOB_TARGETS,
   Job,
+  JobEvent as JobEventSchema,
   Mount,
   Port,
   ResourceLimit,
@@ -187,15 +188,7 @@ export const JobOutput = z
   .object({ output: z.array(OutputLine), complete: z.boolean().openapi({ description: "the job is final" }) })
   .openapi("JobOutput");
 
-export const JobEvent = z
-  .object({
-    id: z.string(),
-    type: z.string().openapi({ example: "placed" }),
-    message: z.string(),
-    status: z.enum(JOB_STATUSES),
-    at: z.string(),
-  })
-  .openapi("JobEvent");
+export const JobEvent = JobEventSchema.extend({}).openapi("JobEvent");
 export type JobEvent = z.infer<typeof JobEvent>;
 export const JobEventList = z
   .object({ events: z.array(JobEvent), complete: z.boolean() })

@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { LAUNCHERS } from "../domain/cloud-reservation.ts";
 import { Constraint, Gpus, ResourceLimit } from "../domain/job.ts";
+import { Profile } from "../domain/profile.ts";
 import { PageQuery, pageOf } from "./common.ts";
 
 const Name = z
@@ -26,19 +27,7 @@ export type CreateProfileRequest = z.infer<typeof CreateProfileRequest>;
 export const UpdateProfileRequest = ProfileFields.partial().openapi("UpdateProfileRequest");
 export type UpdateProfileRequest = z.infer<typeof UpdateProfileRequest>;
 
-export const ProfileView = z
-  .object({
-    name: z.string(),
-    displayName: z.string(),
-    limits: z.array(ResourceLimit),
-    gpus: Gpus.optional(),
-    queue: z.string().optional(),
-    placementConstraints: z.array(Constraint),
-    cloudLauncher: z.enum(LAUNCHERS).optional(),
-    createdAt: z.string(),
-    updatedAt: z.string(),
-  })
-  .openapi("Profile");
+export const ProfileView = Profile.extend({}).openapi("Profile");
 export type ProfileView = z.infer<typeof ProfileView>;
 
 export const ProfilePage = pageOf(ProfileView).openapi("ProfilePage");

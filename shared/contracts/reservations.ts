@@ -1,4 +1,6 @@
 import { z } from "@hono/zod-openapi";
+import { AgentReservation as AgentReservationSchema, SIGNED_FIELDS } from "../domain/feed.ts";
+import { OutputChunk, StoredOutputChunk } from "../domain/output.ts";
 import { RESERVATION_STATES, RESERVATION_TYPES, ReservationResult } from "../domain/reservation.ts";
 import { RESERVATION_DATA } from "../domain/reservation-data.ts";
 import { PageQuery, pageOf } from "./common.ts";
@@ -30,48 +32,15 @@ export const CreateReservationRequest = z
   .openapi("CreateReservationRequest");
 export type CreateReservationRequest = z.infer<typeof CreateReservationRequest>;
 
-const SignedFields = {
-  id: z.string(),
-  nodeId: z.string(),
-  workspaceId: z.string(),
-  user: z.string(),
-  type: z.enum(RESERVATION_TYPES),
-  data: z.string().openapi({ description: "the payload as JSON text, exactly as signed" }),
-  created: z.string().openapi({ description: "RFC 3339" }),
-  duration: z.number().openapi({ description: "whole seconds; expires when now > created + duration" }),
-  signature: z.string().openapi({
-    description: "base64 ed25519 by the control plane over nodeId+workspaceId+type+data+created+duration",
-  }),
-};
-
-export const CONTROL_ACTIONS = ["suspend", "resume", "stop", "kill"] as const;
-export type ControlAction = (typeof CONTROL_ACTIONS)[number];
-
-/** A control operation on a running workload, signed by the control plane over id + action + issuedAt. */
-export const ReservationControl = z.object({
-  action: z.enum(CONTROL_ACTIONS),
-  issuedAt: z.string(),
-  signature: z.string(),
-});
-
-/**
- * What an agent receives: the signed fields, `toDelete`, and the feed sequence it came with. With `control`,
- * the entry is not the reservation itself but an operation on its workload (suspend, resume, stop, kill).
- */
-export const AgentReservation = z
-  .object({
-    ...SignedFields,
-    toDelete: z.boolean(),
-    seq: z.number().optional(),
-    control: ReservationControl.optional(),
-  })
-  .openapi("AgentReservation");
+/** What an agent receives (domain/feed.ts), as the API documents it. */
+export const AgentReservation = AgentReservationSchema.extend({}).openapi("AgentReservation");
 export type AgentReservation = z.infer<typeof AgentReservation>;
+export { CONTROL_ACTIONS, type ControlAction, ReservationControl } from "../domain/feed.ts";
 
 /** What a user sees: the signed reservation plus its state and result. */
 export const ReservationView = z
   .object({
-    ...SignedFields,
+    ...SIGNED_FIELDS,
     toDelete: z.boolean(),
     state: z.enum(RESERVATION_STATES),
     version: z.number(),
@@ -151,12 +120,7 @@ export const StatusReport = z
   .openapi("StatusReport");
 export type StatusReport = z.infer<typeof StatusReport>;
 
-export const OutputChunk = z.object({
-  stream: z.enum(["stdout", "stderr"]),
-  seq: z.number().int().min(1),
-  data: z.string().max(256 * 1024),
-});
-export type OutputChunk = z.infer<typeof OutputChunk>;
+export { OutputChunk };
 
 /** One chunk `{stream, seq, data}`, or a batch `{chunks: [...]}` (at most 500). */
 export const OutputRequest = z
@@ -169,5 +133,5 @@ export const OutputQuery = PageQuery.extend({
     .default("mixed")
     .openapi({ param: { name: "stream", in: "query" } }),
 });
-export const StoredChunk = OutputChunk.extend({ receivedAt: z.string() }).openapi("OutputChunk");
+export const StoredChunk = StoredOutputChunk.extend({}).openapi("OutputChunk");
 export const OutputPage = pageOf(StoredChunk).openapi("OutputPage");

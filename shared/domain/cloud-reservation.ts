@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { type Patch, stateMachine, type Transition } from "./state-machine.ts";
 
 /**
  * A job on cloud capacity is carried by a cloud reservation (specs/cloud.md): `queued` until the provision
@@ -28,8 +29,9 @@ export const CLOUD_STATES = Object.values(CloudState) as [CloudState, ...CloudSt
 const S = CloudState;
 /**
  * Events may overtake the worker's own record of the task (launching → running, launching → stopped).
- * `canceled → stopping` is the one move out of a final state: a launch that was under way when the job was
- * canceled, found when the worker records its task, which must then be stopped.
+ * `canceled → stopping` and `failed → stopping` are the moves out of a final state: a launch that was under
+ * way when the job was canceled (or failed), found when the worker records its task, which must then be
+ * stopped.
  */
 export const CLOUD_TRANSITIONS = {
   queued: [S.launching, S.failed, S.canceled],
@@ -38,14 +40,17 @@ export const CLOUD_TRANSITIONS = {
   running: [S.stopping, S.stopped, S.failed],
   stopping: [S.stopped],
   stopped: [],
-  failed: [],
+  failed: [S.stopping],
   canceled: [S.stopping],
 } as const satisfies Record<CloudState, readonly CloudState[]>;
 
-const FINAL: readonly CloudState[] = [S.stopped, S.failed, S.canceled];
-export const isFinalCloud = (s: CloudState): boolean => FINAL.includes(s);
-export const canMoveCloud = (from: CloudState, to: CloudState): boolean =>
-  (CLOUD_TRANSITIONS[from] as readonly CloudState[]).includes(to);
+export const CloudMachine = stateMachine<CloudState>("cloud reservation", CLOUD_TRANSITIONS, [
+  S.stopped,
+  S.failed,
+  S.canceled,
+]);
+export const isFinalCloud = (s: CloudState): boolean => CloudMachine.isFinal(s);
+export const canMoveCloud = (from: CloudState, to: CloudState): boolean => CloudMachine.canMove(from, to);
 
 export const LAUNCHERS = ["ecs", "eks"] as const;
 export type LauncherKind = (typeof LAUNCHERS)[number];
@@ -137,3 +142,17 @@ export const launchToken = (r: Pick<CloudReservation, "id" | "attempt">) => `${r
 
 /** Kubernetes Job name (lower case, ≤ 63 characters): deterministic per reservation and attempt. */
 export const kubernetesJobName = (r: Pick<CloudReservation, "id" | "attempt">) => `res-${r.id}-${r.attempt}`;
+
+/** What a cloud reservation write may change besides its state. */
+export type CloudPatch = Patch<
+  Omit<CloudReservation, "id" | "workspaceId" | "jobId" | "state" | "version" | "createdAt" | "updatedAt">
+>;
+export type CloudTransition = Transition<CloudState, CloudPatch>;
+export type CloudChange = CloudPatch | CloudTransition;
+
+/** Moves a cloud reservation to `to` (checked against CLOUD_TRANSITIONS), with `patch`. */
+export const moveCloud = (
+  r: Pick<CloudReservation, "state">,
+  to: CloudState,
+  patch: CloudPatch = {},
+): CloudTransition => CloudMachine.transition(r.state, to, patch);

@@ -58,8 +58,7 @@ export const Device = z.object({
   /** The session token is derived from (server key, id, generation); only its hash is kept. */
   sessionGeneration: z.number().int(),
   sessionTokenHash: z.string(),
-  /** GPUd's raw machineInfo, kept for operators (bounded in size). */
-  machineInfo: z.record(z.string(), z.unknown()).optional(),
+  /** When the agent was last heard from (kept in the device's presence item). */
   lastSeenAt: z.iso.datetime(),
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),

@@ -58,12 +58,20 @@ export interface FieldIssue {
 export class BerthError extends Error {
   readonly code: ErrorCode;
   readonly details: unknown;
+  /** When set, the answer carries `Retry-After` (a race lost too often, a database away). */
+  readonly retryAfterSeconds?: number;
 
-  constructor(code: ErrorCode, message: string, details?: unknown) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    details?: unknown,
+    opts: { retryAfterSeconds?: number } = {},
+  ) {
     super(message);
     this.name = "BerthError";
     this.code = code;
     this.details = details;
+    this.retryAfterSeconds = opts.retryAfterSeconds;
   }
 
   get status(): ErrorStatus {
@@ -78,5 +86,16 @@ export const forbidden = (message: string) => new BerthError(ErrorCode.Forbidden
 export const notFound = (message: string) => new BerthError(ErrorCode.NotFound, message);
 export const conflict = (message: string, details?: unknown) =>
   new BerthError(ErrorCode.Conflict, message, details);
+
+/** 409 Conflict with Retry-After: the object kept changing under this request; trying again will do. */
+export const keptChanging = (what: string) =>
+  new BerthError(
+    ErrorCode.Conflict,
+    `${what} kept changing while this request was applied; try again`,
+    undefined,
+    {
+      retryAfterSeconds: 1,
+    },
+  );
 
 export const isBerthError = (err: unknown): err is BerthError => err instanceof BerthError;

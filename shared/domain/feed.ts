@@ -1,3 +1,62 @@
+import { z } from "zod";
+import { RESERVATION_TYPES } from "./reservation.ts";
+
+/** The fields the control plane signs (ed25519 over nodeId+workspaceId+type+data+created+duration). */
+export const SIGNED_FIELDS = {
+  id: z.string(),
+  nodeId: z.string(),
+  workspaceId: z.string(),
+  user: z.string(),
+  type: z.enum(RESERVATION_TYPES),
+  data: z.string().meta({ description: "the payload as JSON text, exactly as signed" }),
+  created: z.string().meta({ description: "RFC 3339" }),
+  duration: z.number().meta({ description: "whole seconds; expires when now > created + duration" }),
+  signature: z.string().meta({
+    description: "base64 ed25519 by the control plane over nodeId+workspaceId+type+data+created+duration",
+  }),
+};
+
+export const CONTROL_ACTIONS = ["suspend", "resume", "stop", "kill"] as const;
+export type ControlAction = (typeof CONTROL_ACTIONS)[number];
+
+/** A control operation on a running workload, signed by the control plane over id + action + issuedAt. */
+export const ReservationControl = z.object({
+  action: z.enum(CONTROL_ACTIONS),
+  issuedAt: z.string(),
+  signature: z.string(),
+});
+
+/**
+ * What an agent receives: the signed fields, `toDelete`, and the feed sequence it came with. With `control`,
+ * the entry is not the reservation itself but an operation on its workload (suspend, resume, stop, kill).
+ */
+export const AgentReservation = z.object({
+  ...SIGNED_FIELDS,
+  toDelete: z.boolean(),
+  seq: z.number().optional(),
+  control: ReservationControl.optional(),
+});
+export type AgentReservation = z.infer<typeof AgentReservation>;
+
+/** One entry of a device's feed: a reservation to apply or to remove, or a control, as the agent receives it. */
+export const FeedEntry = z.object({
+  deviceId: z.string(),
+  seq: z.number().int(),
+  kind: z.enum(["apply", "remove", "control"]),
+  reservation: AgentReservation,
+  createdAt: z.string(),
+  /** When the entry may be garbage-collected (the reservation's expiry plus a day). */
+  expiresAt: z.string(),
+});
+export type FeedEntry = z.infer<typeof FeedEntry>;
+
+/** A device's feed head: the last sequence number written, and the removals not yet acknowledged. */
+export interface FeedHead {
+  seq: number;
+  /** Reservation id → the sequence number of its removal entry. */
+  removals: { id: string; seq: number }[];
+}
+
 /**
  * Reading a device's feed in order. Writers take a sequence number (atomic ADD) and then write the
  * entry, so entry N+1 can become visible a moment before entry N. A reader that stepped past N would

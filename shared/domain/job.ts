@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { LAUNCHERS } from "./cloud-reservation.ts";
 import { BerthError, ErrorCode } from "./errors.ts";
+import { type Patch, stateMachine, type Transition } from "./state-machine.ts";
 
 /** Job statuses, exactly as the Launcher spells them (jobs.md §2). */
 export const JobStatus = {
@@ -30,9 +31,9 @@ export const JOB_TRANSITIONS = {
   Canceled: [],
 } as const satisfies Record<JobStatus, readonly JobStatus[]>;
 
-export const isFinalJob = (s: JobStatus): boolean => JOB_TRANSITIONS[s].length === 0;
-export const canMoveJob = (from: JobStatus, to: JobStatus): boolean =>
-  (JOB_TRANSITIONS[from] as readonly JobStatus[]).includes(to);
+export const JobMachine = stateMachine<JobStatus>("job", JOB_TRANSITIONS);
+export const isFinalJob = (s: JobStatus): boolean => JobMachine.isFinal(s);
+export const canMoveJob = (from: JobStatus, to: JobStatus): boolean => JobMachine.canMove(from, to);
 
 /** Stable reason codes in `statusCode`. */
 export const StatusCode = {
@@ -176,3 +177,25 @@ export const JOB_INTERNAL_FIELDS = [
   "controlRequested",
   "quotaHeld",
 ] as const;
+
+/** What a job update may change besides its status: identity, status and bookkeeping of writes excluded. */
+export type JobPatch = Patch<
+  Omit<Job, "id" | "workspaceId" | "status" | "version" | "submissionTime" | "lastUpdateTime">
+>;
+/** A job's status move (the only way `status` is written), with the fields that change with it. */
+export type JobTransition = Transition<JobStatus, JobPatch>;
+export type JobChange = JobPatch | JobTransition;
+
+/** Moves a job to `to` (checked against JOB_TRANSITIONS), with `patch`. */
+export const moveJob = (job: Pick<Job, "status">, to: JobStatus, patch: JobPatch = {}): JobTransition =>
+  JobMachine.transition(job.status, to, patch);
+
+/** One step of a job's lifecycle (accepted, placed, started, exited...), ordered by its time-sortable id. */
+export const JobEvent = z.object({
+  id: z.string(),
+  type: z.string().meta({ example: "placed" }),
+  message: z.string(),
+  status: z.enum(JOB_STATUSES),
+  at: z.string(),
+});
+export type JobEvent = z.infer<typeof JobEvent>;

@@ -15,6 +15,8 @@ export interface DevicePrincipal {
   kind: "device";
   workspaceId: string;
   deviceId: string;
+  /** The ed25519 key the device registered, which verifies its results (absent for plain GPUd). */
+  publicKey?: string;
 }
 
 export type Principal = UserPrincipal | DevicePrincipal;

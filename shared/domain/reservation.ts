@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { type Patch, stateMachine, type Transition } from "./state-machine.ts";
 
 /**
  * Reservation lifecycle, as data. A reservation is created `pending`, becomes `delivered` when a poll
@@ -32,8 +33,9 @@ export const RESERVATION_TRANSITIONS = {
   deleted: [],
 } as const satisfies Record<ReservationState, readonly ReservationState[]>;
 
+export const ReservationMachine = stateMachine<ReservationState>("reservation", RESERVATION_TRANSITIONS);
 export const canTransition = (from: ReservationState, to: ReservationState): boolean =>
-  (RESERVATION_TRANSITIONS[from] as readonly ReservationState[]).includes(to);
+  ReservationMachine.canMove(from, to);
 
 /** States in which the device should have (or run) the reservation. */
 export const LIVE_STATES = [S.pending, S.delivered, S.ok, S.error] as const;
@@ -95,3 +97,17 @@ export const expiresAt = (created: string, duration: number): string =>
 /** Strict: a reservation is expired only once `now > created + duration`. */
 export const isExpired = (r: { created: string; duration: number }, now: Date): boolean =>
   now.getTime() > Date.parse(r.created) + r.duration * 1000;
+
+/** Fields a reservation write may change besides its state (identity and signed fields excluded). */
+export type ReservationPatch = Patch<
+  Pick<Reservation, "removeSeq" | "deletedAt" | "result" | "startedAt" | "pid">
+>;
+export type ReservationTransition = Transition<ReservationState, ReservationPatch>;
+export type ReservationChange = ReservationPatch | ReservationTransition;
+
+/** Moves a reservation to `to` (checked against RESERVATION_TRANSITIONS), with `patch`. */
+export const moveReservation = (
+  r: Pick<Reservation, "state">,
+  to: ReservationState,
+  patch: ReservationPatch = {},
+): ReservationTransition => ReservationMachine.transition(r.state, to, patch);

@@ -1,4 +1,4 @@
-import type { FeedEntry } from "./repositories.ts";
+import type { FeedEntry } from "../domain/feed.ts";
 
 /**
  * Wake-ups for long polls. A poll takes a mark, reads the feed, and if there is nothing for it waits

@@ -41,15 +41,25 @@ export function storeContract(store: () => Store) {
       await store().put({ pk, sk: "A", a: 1, b: "x", owners: { "0": "j1" }, nested: { deep: 1 } });
       const out = await store().update(
         { pk, sk: "A" },
-        { set: { b: "y", "owners.1": "j2", skip: undefined }, remove: ["a", "owners.0"], add: { count: 2, "nested.deep": 5 } },
+        {
+          set: { b: "y", "owners.1": "j2", skip: undefined },
+          remove: ["a", "owners.0"],
+          add: { count: 2, "nested.deep": 5 },
+        },
       );
-      expect(out).toEqual({ ok: true, item: { pk, sk: "A", b: "y", owners: { "1": "j2" }, count: 2, nested: { deep: 6 } } });
+      expect(out).toEqual({
+        ok: true,
+        item: { pk, sk: "A", b: "y", owners: { "1": "j2" }, count: 2, nested: { deep: 6 } },
+      });
       expect(await store().get({ pk, sk: "A" })).toEqual(out.ok ? out.item : undefined);
     });
 
     it("creates the item on update unless the condition requires it to exist", async () => {
       const pk = part();
-      expect(await store().update({ pk, sk: "A" }, { add: { n: 1 } })).toEqual({ ok: true, item: { pk, sk: "A", n: 1 } });
+      expect(await store().update({ pk, sk: "A" }, { add: { n: 1 } })).toEqual({
+        ok: true,
+        item: { pk, sk: "A", n: 1 },
+      });
       const before = await snapshot(store());
       expect(await store().update({ pk, sk: "B" }, { set: { n: 1 } }, { if: c.exists() })).toEqual({
         ok: false,
@@ -100,15 +110,29 @@ export function storeContract(store: () => Store) {
       await store().put({ pk, sk: "A", v: 1 });
       const refused = await store().delete({ pk, sk: "A" }, { if: c.eq("v", 2) });
       expect(refused).toEqual({ ok: false, current: { pk, sk: "A", v: 1 } });
-      expect(await store().delete({ pk, sk: "A" }, { if: c.eq("v", 1) })).toEqual({ ok: true, old: { pk, sk: "A", v: 1 } });
+      expect(await store().delete({ pk, sk: "A" }, { if: c.eq("v", 1) })).toEqual({
+        ok: true,
+        old: { pk, sk: "A", v: 1 },
+      });
       expect(await store().get({ pk, sk: "A" })).toBeUndefined();
       expect(await store().delete({ pk, sk: "A" })).toEqual({ ok: true, old: undefined });
-      expect(await store().delete({ pk, sk: "A" }, { if: c.exists() })).toEqual({ ok: false, current: undefined });
+      expect(await store().delete({ pk, sk: "A" }, { if: c.exists() })).toEqual({
+        ok: false,
+        current: undefined,
+      });
     });
 
     it("keeps values as written: nested objects, arrays, empty strings, unicode, NUL bytes", async () => {
       const pk = part();
-      const item: Item = { pk, sk: "A", o: { a: [1, "two", { three: false }] }, e: "", u: "ünï ✓ 🚀", z: "a\u0000b", big: 2 ** 52 };
+      const item: Item = {
+        pk,
+        sk: "A",
+        o: { a: [1, "two", { three: false }] },
+        e: "",
+        u: "ünï ✓ 🚀",
+        z: "a\u0000b",
+        big: 2 ** 52,
+      };
       await store().put(item);
       expect(await store().get({ pk, sk: "A" })).toEqual(item);
     });
@@ -219,7 +243,9 @@ export function storeContract(store: () => Store) {
       expect(await store().get({ pk, sk: "new" })).toEqual({ pk, sk: "new", v: 1 });
       expect((await store().get({ pk, sk: "counter" }))?.n).toBe(2);
       expect(await store().get({ pk, sk: "gone" })).toBeUndefined();
-      const missing = await store().transact([{ update: { pk, sk: "nope" }, changes: { set: { a: 1 } }, if: c.exists() }]);
+      const missing = await store().transact([
+        { update: { pk, sk: "nope" }, changes: { set: { a: 1 } }, if: c.exists() },
+      ]);
       expect(missing).toEqual({ ok: false, failed: 0, current: undefined });
     });
 
@@ -270,7 +296,11 @@ export function storeContract(store: () => Store) {
             const a = await store().get({ pk, sk: "a" });
             const n = (a?.n as number | undefined) ?? 0;
             const out = await store().transact([
-              { update: { pk, sk: "a" }, changes: { add: { n: 1 } }, if: n === 0 ? c.absent() : c.eq("n", n) },
+              {
+                update: { pk, sk: "a" },
+                changes: { add: { n: 1 } },
+                if: n === 0 ? c.absent() : c.eq("n", n),
+              },
               { update: { pk, sk: "b" }, changes: { add: { n: 1 } } },
             ]);
             if (out.ok) return;

@@ -9,13 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newId } from "../../shared/domain/ids.ts";
 import { expiresAt, type Reservation } from "../../shared/domain/reservation.ts";
 import { signReservation } from "../../shared/domain/signing.ts";
-import { agentReservation } from "../../shared/usecases/reservations.ts";
+import { agentReservation } from "../../shared/usecases/feed/reservations.ts";
 import { type AgentProcess, startAgentProcess } from "../helpers/agent-process.ts";
-import { type TestApp, testApp, useDynalite } from "../helpers/app.ts";
+import { type TestApp, testApp } from "../helpers/app.ts";
 import { createToken } from "../helpers/fleet.ts";
 import { until } from "../helpers/wait.ts";
-
-const engine = useDynalite();
 
 /**
  * The real agent process against the app served in this process, so that the test can also write to
@@ -46,7 +44,7 @@ describe("the agent's engine", () => {
   };
 
   beforeAll(async () => {
-    t = await testApp(engine(), { config: { pollWaitCapSeconds: 5 } });
+    t = await testApp({ config: { pollWaitCapSeconds: 5 } });
     http = await new Promise((resolve) => {
       const s = serve({ fetch: t.app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s as Server));
     });
@@ -88,7 +86,8 @@ describe("the agent's engine", () => {
       created: now,
       duration: 600,
     };
-    const seq = await t.deps.repos.feed.allocate(deviceId);
+    const head = await t.deps.repos.feed.head(deviceId);
+    const seq = head.seq + 1;
     // Signed for `true`, delivered as something else: what a tampered store or a forger would send.
     const r: Reservation = {
       ...signed,
@@ -102,7 +101,6 @@ describe("the agent's engine", () => {
       expiresAt: expiresAt(now, 600),
       updatedAt: now,
     };
-    await t.deps.repos.reservations.create(r);
     const entry = {
       deviceId,
       seq,
@@ -111,7 +109,7 @@ describe("the agent's engine", () => {
       createdAt: now,
       expiresAt: r.expiresAt,
     };
-    await t.deps.repos.feed.append(entry);
+    await t.deps.repos.commit([t.deps.repos.reservations.create(r), t.deps.repos.feed.append(head, entry)]);
     t.deps.feedWatcher.notify(deviceId, seq, entry);
     expect(await resultOf(r.id)).toMatchObject({ state: "error", error: "signature verification failed" });
     expect(existsSync(marker)).toBe(false);

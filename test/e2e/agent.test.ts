@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AgentProcess, startAgentProcess } from "../helpers/agent-process.ts";
-import { freePort } from "../helpers/engines.ts";
+import { freePort } from "../helpers/ports.ts";
 import {
   adminKeyOf,
   apiClient,
@@ -79,6 +79,8 @@ describe("berth agent against the real server", () => {
   });
 
   it("registers with keys and files only its owner can read", async () => {
+    // The device is listed as soon as its login commits; the agent writes its identity when the answer arrives.
+    await until(() => existsSync(join(agentDir, "identity.json")));
     const identity = JSON.parse(await readFile(join(agentDir, "identity.json"), "utf8")) as {
       machineId: string;
     };

@@ -1,8 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { freePort } from "../helpers/engines.ts";
 import { HttpAgent } from "../helpers/http-agent.ts";
+import { freePort } from "../helpers/ports.ts";
 import { runCli, type ServerProcess, startServerProcess, tempDir } from "../helpers/processes.ts";
 import { until } from "../helpers/wait.ts";
 

@@ -25,7 +25,7 @@ describe("the local server (berth server)", () => {
     expect(server.stderr()).toContain(admin);
     expect(server.stderr()).toContain(server.url);
     expect((await stat(join(dataDir, "admin-key"))).mode & 0o777).toBe(0o600);
-    expect((await stat(join(dataDir, "server-secret"))).mode & 0o777).toBe(0o600);
+    expect((await stat(join(dataDir, "berth.db"))).mode & 0o777).toBe(0o600);
     expect((await stat(dataDir)).mode & 0o777).toBe(0o700);
   });
 

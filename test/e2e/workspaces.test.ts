@@ -1,5 +1,6 @@
-import { describe, expect, it } from "vitest";
-import { startDynalite } from "../../shared/adapters/local/engines.ts";
+import { describe, expect, inject, it } from "vitest";
+import { onEngine } from "../helpers/engines.ts";
+import { freshDatabase } from "../helpers/postgres.ts";
 import { runCli, startServerProcess, tempDir } from "../helpers/processes.ts";
 
 const keyIn = (stdout: string) => /(berth_sk_\S+)/.exec(stdout)?.[1];
@@ -24,54 +25,38 @@ describe("berth workspaces create", () => {
       expect(server.stderr()).toMatch(/admin key: berth_sk_/);
       const busy = await runCli(["--data-dir", dataDir, "workspaces", "create", "team-c"]);
       expect(busy.code).toBe(1);
-      expect(busy.stderr).toContain("stop the local server first");
+      expect(busy.stderr).toContain("stop the server first");
     } finally {
       await server.stop();
     }
   }, 90_000);
-
-  it("creates a workspace on a DynamoDB endpoint, refuses to create it twice, and reissues a key on request", async () => {
-    const engine = await startDynalite();
-    try {
-      const target = [
-        "workspaces",
-        "create",
-        "acme",
-        "--table",
-        "berth-test",
-        "--dynamodb-endpoint",
-        engine.endpoint,
-      ];
-      const env = { AWS_ACCESS_KEY_ID: "x", AWS_SECRET_ACCESS_KEY: "x", AWS_REGION: "us-east-1" };
-      // A deployed stage's table exists already; create it here as infra would.
-      const { createDb, ensureTable } = await import("../../shared/adapters/dynamo/client.ts");
-      const db = createDb("berth-test", {
-        endpoint: engine.endpoint,
-        region: "us-east-1",
-        credentials: { accessKeyId: "x", secretAccessKey: "x" },
-      });
-      await ensureTable(db);
-      db.doc.destroy();
-
-      const first = await runCli(target, env);
-      expect(first.code).toBe(0);
-      expect(first.stdout).toContain("Created workspace acme");
-      const again = await runCli(target, env);
-      expect(again.code).toBe(1);
-      expect(again.stderr.trim()).toBe(
-        "error: workspace acme already exists; pass --new-admin-key to issue another admin key for it",
-      );
-      const reissued = await runCli([...target, "--new-admin-key"], env);
-      expect(reissued.code).toBe(0);
-      expect(keyIn(reissued.stdout)).not.toBe(keyIn(first.stdout));
-    } finally {
-      await engine.stop();
-    }
-  }, 60_000);
 
   it("refuses a name that is not a lower-case DNS label", async () => {
     const { code, stderr } = await runCli(["workspaces", "create", "Team_B"]);
     expect(code).toBe(2);
     expect(stderr).toContain("lower-case");
   });
+});
+
+onEngine("postgres", "berth workspaces create --database", () => {
+  it("creates a workspace in a PostgreSQL database, refuses to create it twice, and reissues a key on request", async () => {
+    const target = [
+      "workspaces",
+      "create",
+      "acme",
+      "--database",
+      await freshDatabase(inject("postgres").url!),
+    ];
+    const first = await runCli(target);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain("Created workspace acme");
+    const again = await runCli(target);
+    expect(again.code).toBe(1);
+    expect(again.stderr.trim()).toBe(
+      "error: workspace acme already exists; pass --new-admin-key to issue another admin key for it",
+    );
+    const reissued = await runCli([...target, "--new-admin-key"]);
+    expect(reissued.code).toBe(0);
+    expect(keyIn(reissued.stdout)).not.toBe(keyIn(first.stdout));
+  }, 60_000);
 });

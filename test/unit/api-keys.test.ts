@@ -1,10 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { hashToken } from "../../shared/domain/tokens.ts";
-import { errorOf, type TestApp, testApp, useDynalite } from "../helpers/app.ts";
+import { errorOf, type TestApp, testApp } from "../helpers/app.ts";
 import { manualClock } from "../helpers/clock.ts";
 import { snapshot } from "../helpers/db.ts";
-
-const engine = useDynalite();
 
 interface KeyView {
   id: string;
@@ -20,7 +18,7 @@ describe("/api/v1/api-keys", () => {
   const clock = manualClock();
   let t: TestApp;
   beforeAll(async () => {
-    t = await testApp(engine(), { clock });
+    t = await testApp({ clock });
   });
 
   const create = async (body: unknown, token = t.admin) => {

@@ -1,16 +1,14 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { newId } from "../../shared/domain/ids.ts";
-import { errorOf, type TestApp, testApp, useDynalite } from "../helpers/app.ts";
+import { errorOf, type TestApp, testApp } from "../helpers/app.ts";
 import { manualClock } from "../helpers/clock.ts";
 import { snapshot } from "../helpers/db.ts";
-
-const engine = useDynalite();
 
 describe("API key authentication", () => {
   const clock = manualClock();
   let t: TestApp;
   beforeAll(async () => {
-    t = await testApp(engine(), { clock });
+    t = await testApp({ clock });
   });
 
   const listWith = (headers: Record<string, string>) => t.call("GET", "/api/v1/api-keys", { headers });

@@ -11,13 +11,14 @@ import {
   launchToken,
   type TaskObservation,
 } from "../../shared/domain/cloud-reservation.ts";
+import { jobEnd } from "../../shared/domain/job-end.ts";
 import { TokenBucket } from "../../shared/domain/token-bucket.ts";
 
 describe("cloud reservation states", () => {
-  it("ends only in stopped, failed or canceled, and leaves canceled only to stop a late launch", () => {
+  it("ends only in stopped, failed or canceled, and leaves canceled or failed only to stop a late launch", () => {
     expect(CLOUD_STATES.filter(isFinalCloud)).toEqual(["stopped", "failed", "canceled"]);
     expect(CLOUD_TRANSITIONS.stopped).toEqual([]);
-    expect(CLOUD_TRANSITIONS.failed).toEqual([]);
+    expect(CLOUD_TRANSITIONS.failed).toEqual(["stopping"]);
     expect(CLOUD_TRANSITIONS.canceled).toEqual(["stopping"]);
     expect(canMoveCloud("queued", "launching")).toBe(true);
     expect(canMoveCloud("queued", "running")).toBe(false);
@@ -75,8 +76,9 @@ describe("isNews", () => {
 
 describe("cloudOutcome", () => {
   const r = { launcher: "ecs" as const };
+  const outcome = (...args: Parameters<typeof cloudOutcome>) => jobEnd(cloudOutcome(...args));
   it("reads an exit, whatever its code, as Finished with that code", () => {
-    expect(cloudOutcome(r, { phase: "stopped", lastStatus: "STOPPED", exitCode: 3 }, 60)).toMatchObject({
+    expect(outcome(r, { phase: "stopped", lastStatus: "STOPPED", exitCode: 3 }, 60)).toMatchObject({
       status: "Finished",
       statusCode: "Exited",
       exitCode: 3,
@@ -85,16 +87,16 @@ describe("cloudOutcome", () => {
 
   it("reads what was asked: kill → Killed, stop → Finished (UserStop), expiry → Killed (Expired)", () => {
     const ended: TaskObservation = { phase: "stopped", lastStatus: "STOPPED", exitCode: 143 };
-    expect(cloudOutcome({ ...r, controlRequested: "kill" }, ended, 60)).toMatchObject({
+    expect(outcome({ ...r, controlRequested: "kill" }, ended, 60)).toMatchObject({
       status: "Killed",
       statusCode: "UserKill",
     });
-    expect(cloudOutcome({ ...r, controlRequested: "stop" }, ended, 60)).toMatchObject({
+    expect(outcome({ ...r, controlRequested: "stop" }, ended, 60)).toMatchObject({
       status: "Finished",
       statusCode: "UserStop",
       exitCode: 143,
     });
-    expect(cloudOutcome({ ...r, controlRequested: "expire" }, ended, 60)).toMatchObject({
+    expect(outcome({ ...r, controlRequested: "expire" }, ended, 60)).toMatchObject({
       status: "Killed",
       statusCode: "Expired",
       statusMessage: "killed after its maxDuration of 60 s",
@@ -103,7 +105,7 @@ describe("cloudOutcome", () => {
 
   it("fails a task that never ran (image pull or otherwise) and one that vanished", () => {
     expect(
-      cloudOutcome(
+      outcome(
         r,
         {
           phase: "stopped",
@@ -115,22 +117,16 @@ describe("cloudOutcome", () => {
         60,
       ),
     ).toMatchObject({ status: "Failed", statusCode: "ImagePullFailed" });
-    expect(
-      cloudOutcome(r, { phase: "stopped", lastStatus: "STOPPED", neverStarted: true }, 60),
-    ).toMatchObject({
+    expect(outcome(r, { phase: "stopped", lastStatus: "STOPPED", neverStarted: true }, 60)).toMatchObject({
       status: "Failed",
       statusCode: "LaunchFailed",
     });
-    expect(cloudOutcome(r, { phase: "stopped", lastStatus: "MISSING", missing: true }, 60)).toMatchObject({
+    expect(outcome(r, { phase: "stopped", lastStatus: "MISSING", missing: true }, 60)).toMatchObject({
       status: "Failed",
       statusCode: "NodeLost",
     });
     expect(
-      cloudOutcome(
-        r,
-        { phase: "stopped", lastStatus: "STOPPED", reason: "Host EC2 instance terminated" },
-        60,
-      ),
+      outcome(r, { phase: "stopped", lastStatus: "STOPPED", reason: "Host EC2 instance terminated" }, 60),
     ).toMatchObject({
       status: "Failed",
       statusCode: "NodeLost",

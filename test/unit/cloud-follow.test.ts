@@ -1,13 +1,11 @@
 import { PurgeQueueCommand } from "@aws-sdk/client-sqs";
 import { afterEach, describe, expect, it } from "vitest";
-import { reconcileCloud } from "../../shared/usecases/cloud-reconcile.ts";
-import { useDynalite } from "../helpers/app.ts";
+import { moveCloud } from "../../shared/domain/cloud-reservation.ts";
+import { reconcileCloud } from "../../shared/usecases/cloud/cloud-reconcile.ts";
 import { manualClock } from "../helpers/clock.ts";
 import { type CloudHarness, cloudHarness } from "../helpers/cloud.ts";
 import { fakeKubernetes } from "../helpers/fake-kubernetes.ts";
 import { control, job, submit } from "../helpers/jobs.ts";
-
-const engine = useDynalite();
 
 interface Event {
   type: string;
@@ -38,7 +36,7 @@ describe("following cloud tasks: events, the reconciler, control and output", ()
     (await h.t.deps.repos.cloudReservations.get((await h.t.deps.repos.jobs.get(id))!.cloudReservationId!))!;
 
   it("runs a job to its end from task events: Running, then Finished with the exit code", async () => {
-    h = await cloudHarness(engine());
+    h = await cloudHarness();
     const { id, arn } = await launched();
     h.fake.setTask(arn, { lastStatus: "PENDING" });
     await h.events(h.fake.event(arn));
@@ -57,7 +55,7 @@ describe("following cloud tasks: events, the reconciler, control and output", ()
   });
 
   it("drops duplicated and out-of-order events", async () => {
-    h = await cloudHarness(engine());
+    h = await cloudHarness();
     const { id, arn } = await launched();
     h.fake.setTask(arn, { lastStatus: "PENDING" });
     const pending = h.fake.event(arn);
@@ -74,7 +72,7 @@ describe("following cloud tasks: events, the reconciler, control and output", ()
   });
 
   it("acknowledges and ignores events of tasks Berth does not know or did not start", async () => {
-    h = await cloudHarness(engine());
+    h = await cloudHarness();
     const { arn } = await launched();
     const foreign = JSON.parse(h.fake.event(arn));
     const unknown = { ...foreign, detail: { ...foreign.detail, startedBy: "01m81tsa93f8ffyw297gqps1zz" } };
@@ -90,7 +88,7 @@ describe("following cloud tasks: events, the reconciler, control and output", ()
 
   it("applies an event and the reconciler reporting the same end at once only once", async () => {
     const clock = manualClock(new Date());
-    h = await cloudHarness(engine(), { clock });
+    h = await cloudHarness({ clock });
     const { id, arn } = await launched();
     h.fake.setTask(arn, { lastStatus: "RUNNING" });
     await h.events(h.fake.event(arn));
@@ -103,7 +101,7 @@ describe("following cloud tasks: events, the reconciler, control and output", ()
 
   it("repairs jobs whose events were lost, and fails one whose task ECS no longer knows (NodeLost)", async () => {
     const clock = manualClock(new Date());
-    h = await cloudHarness(engine(), { clock });
+    h = await cloudHarness({ clock });
     const a = await launched();
     const b = await launched();
     h.fake.setTask(a.arn, { lastStatus: "RUNNING" });
@@ -119,13 +117,13 @@ describe("following cloud tasks: events, the reconciler, control and output", ()
 
   it("sends the message again for a launch whose worker died, and gives up after three", async () => {
     const clock = manualClock(new Date());
-    h = await cloudHarness(engine(), { clock });
+    h = await cloudHarness({ clock });
     const repo = h.t.deps.repos.cloudReservations;
     const taken = async () => {
       const { body: j } = await submit(h.t, { target: "cloud", gpus: { count: 1 } });
       const r = (await repo.get((await h.t.deps.repos.jobs.get(j.id))!.cloudReservationId!))!;
       // A worker took it (queued → launching) and died; its message is gone.
-      await repo.update(r, { state: "launching" }, clock.now().toISOString());
+      await repo.save(r, moveCloud(r, "launching"), clock.now().toISOString());
       await h.sqs.send(new PurgeQueueCommand({ QueueUrl: h.urls.provision }));
       return { id: j.id, r };
     };
@@ -138,7 +136,7 @@ describe("following cloud tasks: events, the reconciler, control and output", ()
     expect(h.fake.tasks.size).toBe(1);
 
     const b = await taken();
-    await repo.update((await repo.get(b.r.id))!, { requeues: 3 }, clock.now().toISOString());
+    await repo.save((await repo.get(b.r.id))!, { requeues: 3 }, clock.now().toISOString());
     clock.advance(301_000);
     expect((await reconcileCloud(h.deps)).requeued).toBe(0);
     expect(await job(h.t, b.id)).toMatchObject({
@@ -149,7 +147,7 @@ describe("following cloud tasks: events, the reconciler, control and output", ()
   });
 
   it("stops and kills running cloud jobs through StopTask; suspend is not supported", async () => {
-    h = await cloudHarness(engine());
+    h = await cloudHarness();
     const stopped = await launched();
     h.fake.setTask(stopped.arn, { lastStatus: "RUNNING" });
     await h.events(h.fake.event(stopped.arn));
@@ -183,7 +181,7 @@ describe("following cloud tasks: events, the reconciler, control and output", ()
 
   it("kills a cloud job that runs past its maxDuration (the reconciler), ending it Killed (Expired)", async () => {
     const clock = manualClock(new Date());
-    h = await cloudHarness(engine(), { clock });
+    h = await cloudHarness({ clock });
     const { id, arn } = await launched({ maxDuration: 600 });
     h.fake.setTask(arn, { lastStatus: "RUNNING", startedAt: clock.now() });
     await h.events(h.fake.event(arn));
@@ -198,7 +196,7 @@ describe("following cloud tasks: events, the reconciler, control and output", ()
   });
 
   it("reads a cloud job's output from CloudWatch Logs through the jobs API", async () => {
-    h = await cloudHarness(engine());
+    h = await cloudHarness();
     const { id, arn } = await launched();
     const out = () => h.t.call("GET", `/api/v1/jobs/${id}/output`, { token: h.t.admin });
     expect(((await (await out()).json()) as { error: { code: string } }).error.code).toBe(
@@ -222,7 +220,7 @@ describe("following cloud tasks: events, the reconciler, control and output", ()
     process.env.AWS_SECRET_ACCESS_KEY = "secret";
     try {
       const clock = manualClock(new Date());
-      h = await cloudHarness(engine(), { clock, eks: { endpoint: k8s.url, caData: k8s.caData } });
+      h = await cloudHarness({ clock, eks: { endpoint: k8s.url, caData: k8s.caData } });
       const created = await h.t.call("POST", "/api/v1/profiles", {
         token: h.t.admin,
         body: { name: "k8s", gpus: { count: 1 }, cloudLauncher: "eks" },

@@ -1,11 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { CloudReservation } from "../../shared/domain/cloud-reservation.ts";
-import { useDynalite } from "../helpers/app.ts";
+import { isTransition } from "../../shared/domain/state-machine.ts";
 import { type CloudHarness, cloudHarness } from "../helpers/cloud.ts";
 import { snapshot } from "../helpers/db.ts";
 import { control, gpuAgent, job, submit } from "../helpers/jobs.ts";
-
-const engine = useDynalite();
 
 describe("cloud hand-off and the provision worker", () => {
   let h: CloudHarness;
@@ -23,7 +21,7 @@ describe("cloud hand-off and the provision worker", () => {
   };
 
   it("queues a cloud job (Queued), and the worker launches one ECS task for it (Provisioning)", async () => {
-    h = await cloudHarness(engine());
+    h = await cloudHarness();
     const j = await cloudJob({
       gpus: { count: 2, type: "A10G" },
       container: { image: "nvcr.io/nvidia/pytorch:24.05-py3" },
@@ -56,7 +54,7 @@ describe("cloud hand-off and the provision worker", () => {
   });
 
   it("starts exactly one task for a message delivered twice, and for one delivered twice at once", async () => {
-    h = await cloudHarness(engine());
+    h = await cloudHarness();
     const a = await cloudJob();
     const b = await cloudJob();
     const body = (r: CloudReservation) => JSON.stringify({ reservationId: r.id, attempt: r.attempt });
@@ -76,17 +74,17 @@ describe("cloud hand-off and the provision worker", () => {
   });
 
   it("finds the same task again when the worker died after RunTask and before recording it", async () => {
-    h = await cloudHarness(engine());
+    h = await cloudHarness();
     const j = await cloudJob();
     const repo = h.t.deps.repos.cloudReservations;
-    const update = repo.update.bind(repo);
+    const save = repo.save.bind(repo);
     let crashed = false;
-    repo.update = async (current, changes, at) => {
-      if (changes.state === "launched" && !crashed) {
+    repo.save = async (current, change, at) => {
+      if (isTransition(change) && change.to === "launched" && !crashed) {
         crashed = true;
         throw new Error("the worker's container was frozen");
       }
-      return update(current, changes, at);
+      return save(current, change, at);
     };
     expect((await h.drain()).failed).toHaveLength(1);
     expect(h.fake.tasks.size).toBe(1);
@@ -100,7 +98,7 @@ describe("cloud hand-off and the provision worker", () => {
   });
 
   it("retries a throttled RunTask (the message comes back) and then launches", async () => {
-    h = await cloudHarness(engine());
+    h = await cloudHarness();
     const j = await cloudJob();
     h.fake.state.throttle = 1;
     expect((await h.drain()).failed).toHaveLength(1);
@@ -111,7 +109,7 @@ describe("cloud hand-off and the provision worker", () => {
   });
 
   it("tries again later with a fresh attempt when there is no GPU capacity, then fails the job (NoCapacity)", async () => {
-    h = await cloudHarness(engine(), { settings: { capacityRetries: 1, capacityRetryBaseSeconds: 1 } });
+    h = await cloudHarness({ settings: { capacityRetries: 1, capacityRetryBaseSeconds: 1 } });
     const j = await cloudJob();
     h.fake.state.noCapacity = 5;
     await h.drain();
@@ -144,7 +142,7 @@ describe("cloud hand-off and the provision worker", () => {
   });
 
   it("fails the job with the reason when ECS rejects the launch, and acknowledges the message", async () => {
-    h = await cloudHarness(engine());
+    h = await cloudHarness();
     const j = await cloudJob();
     h.fake.state.reject = "No Container Instances were found in your capacity provider";
     expect((await h.drain()).failed).toEqual([]);
@@ -156,7 +154,7 @@ describe("cloud hand-off and the provision worker", () => {
   });
 
   it("fails the job (ProvisioningFailed) on the last receive of a message that always fails; it goes to the DLQ", async () => {
-    h = await cloudHarness(engine());
+    h = await cloudHarness();
     const j = await cloudJob();
     h.fake.state.throttle = 1000;
     for (let i = 1; i <= 5; i++) {
@@ -173,7 +171,7 @@ describe("cloud hand-off and the provision worker", () => {
   });
 
   it("withdraws a job canceled while queued: nothing is launched", async () => {
-    h = await cloudHarness(engine());
+    h = await cloudHarness();
     const j = await cloudJob();
     expect((await control(h.t, j.id, "cancel")).body).toMatchObject({ status: "Canceled" });
     expect((await reservationOf(j.id)).state).toBe("canceled");
@@ -182,7 +180,7 @@ describe("cloud hand-off and the provision worker", () => {
   });
 
   it("stops the task of a job canceled while its launch was under way", async () => {
-    h = await cloudHarness(engine());
+    h = await cloudHarness();
     const j = await cloudJob();
     h.fake.state.duringRunTask = async () => {
       h.fake.state.duringRunTask = undefined;
@@ -205,7 +203,7 @@ describe("cloud hand-off and the provision worker", () => {
   });
 
   it("sends auto jobs to the cloud only when the fleet has no room, and keeps what the cloud cannot run on the fleet", async () => {
-    h = await cloudHarness(engine());
+    h = await cloudHarness();
     await gpuAgent(h.t, 1);
     const onFleet = await submit(h.t, { target: "auto", gpus: { count: 1 } });
     expect(onFleet.body).toMatchObject({ statusCode: "Placed" });
@@ -222,7 +220,7 @@ describe("cloud hand-off and the provision worker", () => {
   });
 
   it("refuses at submit what the cloud cannot run, storing nothing", async () => {
-    h = await cloudHarness(engine());
+    h = await cloudHarness();
     const before = await snapshot(h.t.db);
     const res = await submit(h.t, { target: "cloud", container: { image: "x" }, mounts: ["/data:/data"] });
     expect(res.status).toBe(400);
@@ -236,7 +234,7 @@ describe("cloud hand-off and the provision worker", () => {
   it("enqueues again a hand-off whose message was lost (the sweeper)", async () => {
     const { manualClock } = await import("../helpers/clock.ts");
     const clock = manualClock(new Date());
-    h = await cloudHarness(engine(), { clock });
+    h = await cloudHarness({ clock });
     const send = h.deps.cloud.queue.send;
     h.deps.cloud.queue.send = async () => {
       throw new Error("SQS unavailable");
@@ -244,7 +242,7 @@ describe("cloud hand-off and the provision worker", () => {
     const j = await cloudJob();
     h.deps.cloud.queue.send = send;
     expect((await h.drain()).handled).toEqual([]);
-    const { requeueQueued } = await import("../../shared/usecases/cloud-reconcile.ts");
+    const { requeueQueued } = await import("../../shared/usecases/cloud/cloud-reconcile.ts");
     expect(await requeueQueued(h.deps)).toBe(0); // not quiet long enough yet
     clock.advance(61_000);
     expect(await requeueQueued(h.deps)).toBe(1);

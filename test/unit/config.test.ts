@@ -5,9 +5,46 @@ import { ConfigError, lambdaConfig, localConfigFromEnv } from "../../shared/conf
 describe("localConfigFromEnv", () => {
   it("uses the documented defaults", () => {
     const config = localConfigFromEnv({});
-    expect(config).toMatchObject({ port: 8787, host: "127.0.0.1", tableName: "berth", logLevel: "info" });
+    expect(config).toMatchObject({ port: 8787, host: "127.0.0.1", logLevel: "info" });
+    expect(config.storage).toEqual({ engine: "sqlite", synchronous: "normal" });
     expect(config.dataDir).toBe(resolve(".berth"));
     expect(config.app.bodyLimitBytes).toBe(1024 * 1024);
+    expect(config.app.deviceAuthCacheSeconds).toBe(30);
+  });
+
+  it("picks the storage engine: a PostgreSQL URL, a DynamoDB table or endpoint, else SQLite", () => {
+    expect(localConfigFromEnv({ BERTH_DATABASE_URL: "postgres://b:pw@db:5432/berth" }).storage).toEqual({
+      engine: "postgres",
+      url: "postgres://b:pw@db:5432/berth",
+      poolSize: 10,
+    });
+    expect(localConfigFromEnv({}, { database: "postgresql://db/berth" }).storage.engine).toBe("postgres");
+    expect(localConfigFromEnv({ AWS_REGION: "eu-west-1" }, { table: "berth-prod" }).storage).toEqual({
+      engine: "dynamodb",
+      table: "berth-prod",
+      region: "eu-west-1",
+    });
+    expect(localConfigFromEnv({ BERTH_DYNAMODB_ENDPOINT: "http://127.0.0.1:8000" }).storage).toMatchObject({
+      engine: "dynamodb",
+      table: "berth",
+      endpoint: "http://127.0.0.1:8000",
+    });
+  });
+
+  it("refuses an unreadable BERTH_DATABASE_URL in one line that names it and does not echo it", () => {
+    for (const url of ["not a url", "mysql://db/berth", "postgres://"]) {
+      let message = "";
+      try {
+        localConfigFromEnv({ BERTH_DATABASE_URL: url });
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        message = (err as Error).message;
+      }
+      expect(message).toContain("BERTH_DATABASE_URL");
+      expect(message).toContain("postgres://user:password@host:5432/berth");
+      expect(message).not.toContain(url === "postgres://" ? "postgres:// " : url);
+      expect(message.split("\n")).toHaveLength(1);
+    }
   });
 
   it("reads PORT, HOST, BERTH_DATA_DIR and BERTH_LOG_LEVEL", () => {

@@ -1,10 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { errorOf, type TestApp, testApp, useDynalite } from "../helpers/app.ts";
+import { errorOf, type TestApp, testApp } from "../helpers/app.ts";
 import { manualClock } from "../helpers/clock.ts";
 import { snapshot } from "../helpers/db.ts";
 import { createToken, gpudLoginBody, login } from "../helpers/fleet.ts";
-
-const engine = useDynalite();
 
 interface DeviceView {
   id: string;
@@ -30,7 +28,7 @@ describe("/api/v1/devices", () => {
   };
 
   beforeAll(async () => {
-    t = await testApp(engine(), { clock });
+    t = await testApp({ clock });
     await t.call("POST", "/api/v1/node-groups", { token: t.admin, body: { name: "training" } });
     token = (await createToken(t, { namingStrategy: "fromHostname" })).token;
     await register("alpha", { nodeLabels: { gpu: "a100", zone: "r1" } });
@@ -161,7 +159,7 @@ describe("POST /api/v1/agent/heartbeat", () => {
   let session: string;
   let id: string;
   beforeAll(async () => {
-    t = await testApp(engine(), { clock });
+    t = await testApp({ clock });
     const token = (await createToken(t)).token;
     const res = await login(t, gpudLoginBody(token));
     session = res.body.token as string;

@@ -1,13 +1,11 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { signResult } from "../../shared/domain/signing.ts";
-import { sweepExpired } from "../../shared/usecases/sweep.ts";
+import { sweepExpired } from "../../shared/usecases/feed/sweep.ts";
 import { registerAgent, reserve, type SimAgent } from "../helpers/agents.ts";
-import { errorOf, type TestApp, testApp, useDynalite } from "../helpers/app.ts";
+import { errorOf, type TestApp, testApp } from "../helpers/app.ts";
 import { manualClock } from "../helpers/clock.ts";
 import { snapshot } from "../helpers/db.ts";
 import { createToken, gpudLoginBody, login } from "../helpers/fleet.ts";
-
-const engine = useDynalite();
 
 type ResultFields = { id: string; state: string; error: string; data: string };
 
@@ -17,7 +15,7 @@ describe("agent feedback", () => {
   let agent: SimAgent;
   let other: SimAgent;
   beforeAll(async () => {
-    t = await testApp(engine(), { clock });
+    t = await testApp({ clock });
     agent = await registerAgent(t);
     other = await registerAgent(t);
   });
@@ -204,7 +202,7 @@ describe("agent feedback", () => {
     });
 
     it("expires a reservation once when two sweepers overlap", async () => {
-      const fresh = await testApp(engine(), { clock });
+      const fresh = await testApp({ clock });
       const a = await registerAgent(fresh);
       const r = await reserve(fresh, a.deviceId, { duration: 5 });
       const { next } = await a.poll(0);
@@ -217,7 +215,7 @@ describe("agent feedback", () => {
       expect(counts.reduce((x, y) => x + y, 0)).toBe(1);
       const feed = await a.poll(next);
       expect(feed.reservations.filter((x) => x.id === r.id)).toHaveLength(1);
-      const entries = await fresh.deps.repos.feed.from(a.deviceId, next, 100);
+      const { entries } = await fresh.deps.repos.feed.read(a.deviceId, next, 100);
       expect(entries.filter((e) => e.kind === "remove")).toHaveLength(1);
     });
   });

@@ -1,20 +1,18 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { JOB_OPERATIONS } from "../../shared/domain/job.ts";
 import { detachedBackground } from "../../shared/ports/background.ts";
-import { placePending } from "../../shared/usecases/placement.ts";
-import { sweepJobs } from "../../shared/usecases/sweep.ts";
-import { errorOf, type TestApp, testApp, useDynalite } from "../helpers/app.ts";
+import { sweepJobs } from "../../shared/usecases/feed/sweep.ts";
+import { placePending } from "../../shared/usecases/jobs/placement.ts";
+import { errorOf, type TestApp, testApp } from "../helpers/app.ts";
 import { manualClock } from "../helpers/clock.ts";
 import { snapshot } from "../helpers/db.ts";
 import { control, type GpuAgent, gpuAgent, job, start, submit } from "../helpers/jobs.ts";
-
-const engine = useDynalite();
 
 describe("POST /api/v1/jobs/{id}/control", () => {
   let t: TestApp;
   let agent: GpuAgent;
   beforeAll(async () => {
-    t = await testApp(engine());
+    t = await testApp();
     agent = await gpuAgent(t, 8);
   });
 
@@ -140,7 +138,7 @@ describe("POST /api/v1/jobs/{id}/control", () => {
 
 describe("GPUs are never given twice", () => {
   it("two jobs racing for one free GPU: one runs, the other waits, then runs when the first ends", async () => {
-    const t = await testApp(engine());
+    const t = await testApp();
     const agent = await gpuAgent(t, 1);
     const [a, b] = await Promise.all([submit(t, { gpus: { count: 1 } }), submit(t, { gpus: { count: 1 } })]);
     const placed = [a.body, b.body].filter((j) => j.statusCode === "Placed");
@@ -156,7 +154,7 @@ describe("GPUs are never given twice", () => {
   });
 
   it("20 single-GPU jobs on 4 GPUs: exactly 4 placed, each on its own GPU", async () => {
-    const t = await testApp(engine());
+    const t = await testApp();
     await gpuAgent(t, 2);
     await gpuAgent(t, 2);
     const jobs = await Promise.all(Array.from({ length: 20 }, () => submit(t, { gpus: { count: 1 } })));
@@ -166,7 +164,7 @@ describe("GPUs are never given twice", () => {
   });
 
   it("a placement pass asked for while one runs runs once more after it (freed GPUs are not missed)", async () => {
-    const t = await testApp(engine());
+    const t = await testApp();
     t.deps.background = detachedBackground((e) => {
       throw e;
     });
@@ -195,7 +193,7 @@ describe("GPUs are never given twice", () => {
 describe("a device lost while running its job", () => {
   it("fails the job with NodeLost and gives its GPUs back", async () => {
     const clock = manualClock(new Date());
-    const t = await testApp(engine(), { clock });
+    const t = await testApp({ clock });
     const agent = await gpuAgent(t, 2);
     const { body } = await submit(t, { gpus: { count: 2 } });
     await start(agent, body.id);

@@ -1,17 +1,15 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { errorOf, type TestApp, testApp, useDynalite } from "../helpers/app.ts";
+import { errorOf, type TestApp, testApp } from "../helpers/app.ts";
 import { manualClock } from "../helpers/clock.ts";
 import { snapshot } from "../helpers/db.ts";
 import { control, type GpuAgent, gpuAgent, type JobView, start, submit } from "../helpers/jobs.ts";
-
-const engine = useDynalite();
 
 describe("GET /api/v1/jobs (jobs.md §4)", () => {
   const clock = manualClock(new Date("2026-11-01T10:00:00.000Z"));
   let t: TestApp;
   const ids: Record<string, string> = {};
   beforeAll(async () => {
-    t = await testApp(engine(), { clock });
+    t = await testApp({ clock });
     const agent = await gpuAgent(t, 0);
     for (const [name, tags, at] of [
       ["a", ["x", "y"], "2026-11-01T10:00:00.000Z"],
@@ -80,7 +78,7 @@ describe("job output and events", () => {
   let t: TestApp;
   let agent: GpuAgent;
   beforeAll(async () => {
-    t = await testApp(engine());
+    t = await testApp();
     agent = await gpuAgent(t, 1);
   });
 
@@ -200,7 +198,7 @@ describe("job output and events", () => {
 describe("quotas (jobs.md §8)", () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await testApp(engine());
+    t = await testApp();
     await gpuAgent(t, 8);
   });
 
@@ -237,7 +235,7 @@ describe("quotas (jobs.md §8)", () => {
   });
 
   it("never goes over the limit when submits race", async () => {
-    const fresh = await testApp(engine());
+    const fresh = await testApp();
     await gpuAgent(fresh, 8);
     await fresh.call("PUT", "/api/v1/quotas", {
       token: fresh.admin,
@@ -259,7 +257,7 @@ describe("quotas (jobs.md §8)", () => {
   });
 
   it("gives the quota back when a job ends", async () => {
-    const fresh = await testApp(engine());
+    const fresh = await testApp();
     const agent = await gpuAgent(fresh, 2);
     await fresh.call("PUT", "/api/v1/quotas", { token: fresh.admin, body: { maxRunningJobs: 1 } });
     const first = await submit(fresh, { gpus: { count: 1 } });

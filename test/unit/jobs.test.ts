@@ -1,15 +1,13 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { errorOf, type TestApp, testApp, useDynalite } from "../helpers/app.ts";
+import { errorOf, type TestApp, testApp } from "../helpers/app.ts";
 import { snapshot } from "../helpers/db.ts";
 import { type GpuAgent, gpuAgent, job, start, submit } from "../helpers/jobs.ts";
-
-const engine = useDynalite();
 
 describe("POST /api/v1/jobs", () => {
   let t: TestApp;
   let agent: GpuAgent;
   beforeAll(async () => {
-    t = await testApp(engine());
+    t = await testApp();
     agent = await gpuAgent(t, 4);
   });
 
@@ -202,7 +200,7 @@ describe("POST /api/v1/jobs", () => {
   });
 
   it("reports status through the job's life: Pending → Running → Finished with its exit code", async () => {
-    const t2 = await testApp(engine());
+    const t2 = await testApp();
     const small = await gpuAgent(t2, 1);
     const { body } = await submit(t2, { gpus: { count: 1 } });
     const r = await start(small, body.id);

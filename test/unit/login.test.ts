@@ -1,11 +1,10 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { sqliteStore } from "../../shared/adapters/sqlite/sqlite-store.ts";
 import { newId } from "../../shared/domain/ids.ts";
-import { type TestApp, testApp, useDynalite } from "../helpers/app.ts";
+import { type TestApp, testApp } from "../helpers/app.ts";
 import { manualClock } from "../helpers/clock.ts";
 import { snapshot } from "../helpers/db.ts";
 import { createToken, gpudLoginBody, login } from "../helpers/fleet.ts";
-
-const engine = useDynalite();
 
 const gpudError = (status: string, message: string) => ({ code: status, status, message, error: message });
 
@@ -14,7 +13,7 @@ describe("POST /api/v1/login (GPUd-compatible)", () => {
   let t: TestApp;
   let token: string;
   beforeAll(async () => {
-    t = await testApp(engine(), { clock });
+    t = await testApp({ clock });
     token = (await createToken(t, { labels: { rack: "r7" }, environmentVariables: { HF_HOME: "/data/hf" } }))
       .token;
   });
@@ -313,10 +312,12 @@ describe("POST /api/v1/login (GPUd-compatible)", () => {
     });
 
     it("500 with no internals when storage fails, and no counters left behind", async () => {
-      const broken = await testApp(engine(), { clock });
+      const store = sqliteStore(":memory:");
+      const broken = await testApp({ clock, store });
       const tok = await createToken(broken);
-      broken.deps.repos.devices.create = async () => {
-        throw new Error("ProvisionedThroughputExceededException: table berth-prod");
+      // The registration's transaction fails inside the engine.
+      store.transact = async () => {
+        throw new Error("disk I/O error: table berth-prod");
       };
       const res = await login(broken, gpudLoginBody(tok.token));
       expect(res).toEqual({ status: 500, body: gpudError("Unknown", "failed to login, please try again") });

@@ -1,14 +1,12 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { errorOf, type TestApp, testApp, useDynalite } from "../helpers/app.ts";
+import { errorOf, type TestApp, testApp } from "../helpers/app.ts";
 import { snapshot } from "../helpers/db.ts";
 import { createToken, gpudLoginBody, login } from "../helpers/fleet.ts";
-
-const engine = useDynalite();
 
 describe("/api/v1/node-groups", () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await testApp(engine());
+    t = await testApp();
   });
 
   it("has a default group in every workspace", async () => {

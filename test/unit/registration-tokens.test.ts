@@ -1,10 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { hashToken } from "../../shared/domain/tokens.ts";
-import { errorOf, type TestApp, testApp, useDynalite } from "../helpers/app.ts";
+import { errorOf, type TestApp, testApp } from "../helpers/app.ts";
 import { snapshot } from "../helpers/db.ts";
 import { createToken, gpudLoginBody, login } from "../helpers/fleet.ts";
-
-const engine = useDynalite();
 
 interface TokenView {
   id: string;
@@ -22,7 +20,7 @@ interface TokenView {
 describe("/api/v1/registration-tokens", () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await testApp(engine());
+    t = await testApp();
   });
   const get = async (id: string, token = t.admin) =>
     (await (await t.call("GET", `/api/v1/registration-tokens/${id}`, { token })).json()) as TokenView;

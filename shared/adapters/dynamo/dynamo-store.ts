@@ -1,4 +1,9 @@
-import { type AttributeValue, CreateTableCommand, DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import {
+  type AttributeValue,
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+} from "@aws-sdk/client-dynamodb";
 import {
   BatchGetCommand,
   DeleteCommand,
@@ -13,14 +18,14 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import {
-  type Item,
   INDEX_KEYS,
+  type Item,
   type Key,
   type QueryInput,
   type QueryPage,
-  type Store,
   StorageContentionError,
   StorageUnavailableError,
+  type Store,
   type WriteOp,
 } from "../../ports/store.ts";
 import { checkChanges } from "../store/evaluate.ts";
@@ -58,7 +63,12 @@ const UNAVAILABLE = new Set([
 
 /** Errors that mean "not now" become StorageUnavailableError (503); the rest are bugs and pass through. */
 function translate(err: unknown): never {
-  const e = err as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const e = err as {
+    name?: string;
+    code?: string;
+    message?: string;
+    $metadata?: { httpStatusCode?: number };
+  };
   if (
     UNAVAILABLE.has(e.name ?? "") ||
     UNAVAILABLE.has(e.code ?? "") ||
@@ -85,7 +95,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * so callers need not read again. `transact` is TransactWriteItems; a transaction that collides with
  * another on the same items (TransactionConflict) is retried a few times before it gives up.
  */
-export function dynamoStore(table: string, connection: DynamoConnection = {}): Store & { ensureTable(): Promise<"created" | "exists"> } {
+export function dynamoStore(
+  table: string,
+  connection: DynamoConnection = {},
+): Store & { ensureTable(): Promise<"created" | "exists"> } {
   const client = new DynamoDBClient({
     ...(connection.endpoint ? { endpoint: connection.endpoint } : {}),
     ...(connection.region ? { region: connection.region } : {}),
@@ -107,7 +120,8 @@ export function dynamoStore(table: string, connection: DynamoConnection = {}): S
     }
   };
 
-  const conditional = (cond: WriteOp["if"], e: Expression) => (cond ? { ConditionExpression: e.condition(cond) } : {});
+  const conditional = (cond: WriteOp["if"], e: Expression) =>
+    cond ? { ConditionExpression: e.condition(cond) } : {};
 
   const query = async (input: QueryInput): Promise<QueryPage> => {
     const e = new Expression();
@@ -117,7 +131,8 @@ export function dynamoStore(table: string, connection: DynamoConnection = {}): S
     if (r) {
       const sk = e.path(keys.sk);
       if ("prefix" in r) keyCond += r.prefix ? ` AND begins_with(${sk}, ${e.value(r.prefix)})` : "";
-      else if ("between" in r) keyCond += ` AND ${sk} BETWEEN ${e.value(r.between[0])} AND ${e.value(r.between[1])}`;
+      else if ("between" in r)
+        keyCond += ` AND ${sk} BETWEEN ${e.value(r.between[0])} AND ${e.value(r.between[1])}`;
       else {
         const [op, v] = Object.entries(r)[0] as [string, string];
         keyCond += ` AND ${sk} ${{ gt: ">", ge: ">=", lt: "<", le: "<=" }[op]} ${e.value(v)}`;
@@ -170,15 +185,21 @@ export function dynamoStore(table: string, connection: DynamoConnection = {}): S
         },
       };
     }
-    if ("delete" in op) return { Delete: { ...base, Key: op.delete, ...conditional(op.if, e), ...e.attributes() } };
-    return { ConditionCheck: { ...base, Key: op.check, ConditionExpression: e.condition(op.if), ...e.attributes() } };
+    if ("delete" in op)
+      return { Delete: { ...base, Key: op.delete, ...conditional(op.if, e), ...e.attributes() } };
+    return {
+      ConditionCheck: { ...base, Key: op.check, ConditionExpression: e.condition(op.if), ...e.attributes() },
+    };
   };
 
   return {
     describe: `dynamodb ${table}${connection.endpoint ? ` at ${connection.endpoint}` : ""}`,
     requests,
     async get(key) {
-      const out = await send<{ Item?: Item }>("get", new GetCommand({ TableName: table, Key: key, ConsistentRead: true }));
+      const out = await send<{ Item?: Item }>(
+        "get",
+        new GetCommand({ TableName: table, Key: key, ConsistentRead: true }),
+      );
       return out.Item;
     },
     async getMany(keys) {
@@ -189,7 +210,7 @@ export function dynamoStore(table: string, connection: DynamoConnection = {}): S
         };
         for (let round = 0; request && Object.keys(request).length > 0; round++) {
           if (round > 0) await sleep(Math.min(1000, 20 * 2 ** round));
-          const out = await send<{ Responses?: Record<string, Item[]>; UnprocessedKeys?: typeof request }>(
+          const out: { Responses?: Record<string, Item[]>; UnprocessedKeys?: typeof request } = await send(
             "getMany",
             new BatchGetCommand({ RequestItems: request }),
           );
@@ -271,8 +292,9 @@ export function dynamoStore(table: string, connection: DynamoConnection = {}): S
           return { ok: true };
         } catch (err) {
           if ((err as { name?: string }).name !== "TransactionCanceledException") throw err;
-          const reasons = (err as { CancellationReasons?: { Code?: string; Item?: Record<string, AttributeValue> }[] })
-            .CancellationReasons ?? [];
+          const reasons =
+            (err as { CancellationReasons?: { Code?: string; Item?: Record<string, AttributeValue> }[] })
+              .CancellationReasons ?? [];
           const failed = reasons.findIndex((r) => r.Code === "ConditionalCheckFailed");
           if (failed !== -1) {
             const raw = reasons[failed]!.Item;

@@ -82,7 +82,10 @@ export class Expression {
       set.push(`${p} = if_not_exists(${p}, ${this.value(0)}) + ${this.value(n)}`);
     }
     const remove = (changes.remove ?? []).map((p) => this.path(p));
-    const parts = [set.length ? `SET ${set.join(", ")}` : "", remove.length ? `REMOVE ${remove.join(", ")}` : ""];
+    const parts = [
+      set.length ? `SET ${set.join(", ")}` : "",
+      remove.length ? `REMOVE ${remove.join(", ")}` : "",
+    ];
     return parts.filter(Boolean).join(" ");
   }
 

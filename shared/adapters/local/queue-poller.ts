@@ -5,8 +5,8 @@ import {
   type SQSClient,
 } from "@aws-sdk/client-sqs";
 import type { SQSEvent, SQSRecord } from "aws-lambda";
-import type { QueueHandler } from "../../app/queue-handlers.ts";
 import type { Logger } from "../../ports/logger.ts";
+import type { QueueHandler } from "../../ports/queue.ts";
 
 /**
  * Does locally what Lambda's SQS event source mapping does in AWS: receives up to 10 messages (long

@@ -48,7 +48,18 @@ function unavailable(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
   const code = e.code ?? "";
   return (
-    ["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "ETIMEDOUT", "EPIPE", "EAI_AGAIN", "57P01", "57P02", "57P03", "53300"].includes(code) ||
+    [
+      "ECONNREFUSED",
+      "ECONNRESET",
+      "ENOTFOUND",
+      "ETIMEDOUT",
+      "EPIPE",
+      "EAI_AGAIN",
+      "57P01",
+      "57P02",
+      "57P03",
+      "53300",
+    ].includes(code) ||
     code.startsWith("08") ||
     /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable/i.test(
       e.message ?? "",
@@ -56,7 +67,8 @@ function unavailable(err: unknown): boolean {
   );
 }
 
-const retryable = (err: unknown) => ["40001", "40P01", "23505"].includes((err as { code?: string }).code ?? "");
+const retryable = (err: unknown) =>
+  ["40001", "40P01", "23505"].includes((err as { code?: string }).code ?? "");
 
 export interface PostgresStore extends Store {
   broadcast: Broadcast;
@@ -94,9 +106,12 @@ export async function postgresStore(url: string, opts: { poolSize?: number } = {
       return await client.query<R>({ text, values: params });
     } catch (err) {
       if (unavailable(err))
-        throw new StorageUnavailableError(`PostgreSQL at ${where} is unavailable: ${(err as Error).message}`, {
-          cause: err,
-        });
+        throw new StorageUnavailableError(
+          `PostgreSQL at ${where} is unavailable: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
       throw err;
     }
   };
@@ -139,7 +154,10 @@ export async function postgresStore(url: string, opts: { poolSize?: number } = {
   ): Promise<boolean> => {
     if (next === undefined) {
       if (rev === undefined) return true;
-      return (await run(client, "DELETE FROM items WHERE pk = $1 AND sk = $2 AND rev = $3", [key.pk, key.sk, rev])).rowCount === 1;
+      return (
+        (await run(client, "DELETE FROM items WHERE pk = $1 AND sk = $2 AND rev = $3", [key.pk, key.sk, rev]))
+          .rowCount === 1
+      );
     }
     const values = [...columnsOf(next), JSON.stringify(next)];
     if (rev === undefined) {
@@ -165,7 +183,9 @@ export async function postgresStore(url: string, opts: { poolSize?: number } = {
     try {
       await run(client, "BEGIN");
       const keys = ops.map(keyOfOp);
-      const sorted = [...keys].sort((a, b) => (a.pk === b.pk ? (a.sk < b.sk ? -1 : 1) : a.pk < b.pk ? -1 : 1));
+      const sorted = [...keys].sort((a, b) =>
+        a.pk === b.pk ? (a.sk < b.sk ? -1 : 1) : a.pk < b.pk ? -1 : 1,
+      );
       // Locked in key order, so two transactions over the same items cannot deadlock each other.
       const locked = await run<Row & { pk: string; sk: string }>(
         client,
@@ -185,7 +205,8 @@ export async function postgresStore(url: string, opts: { poolSize?: number } = {
         const row = rowOf(keys[i]!);
         const next = (plans[i] as { next: Item | undefined }).next;
         if (next === undefined) {
-          if (row) await run(client, "DELETE FROM items WHERE pk = $1 AND sk = $2", [keys[i]!.pk, keys[i]!.sk]);
+          if (row)
+            await run(client, "DELETE FROM items WHERE pk = $1 AND sk = $2", [keys[i]!.pk, keys[i]!.sk]);
         } else {
           const values = [...columnsOf(next), JSON.stringify(next)];
           // A row that did not exist is inserted without ON CONFLICT: if another transaction created it
@@ -307,7 +328,13 @@ export async function postgresStore(url: string, opts: { poolSize?: number } = {
     },
     async scan(after, limit = 1000) {
       count("scan");
-      const rows = (await run<Row>(pool, numbered(SCAN_SQL), [String(after?.pk ?? ""), String(after?.sk ?? ""), limit + 1])).rows;
+      const rows = (
+        await run<Row>(pool, numbered(SCAN_SQL), [
+          String(after?.pk ?? ""),
+          String(after?.sk ?? ""),
+          limit + 1,
+        ])
+      ).rows;
       const items = rows.map((r) => parse(r)!);
       if (items.length > limit) {
         items.length = limit;

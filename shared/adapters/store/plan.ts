@@ -12,12 +12,19 @@ export type Planned =
   | { ok: false; current: Item | undefined };
 
 export const keyOfOp = (op: WriteOp): Key =>
-  "put" in op ? { pk: op.put.pk, sk: op.put.sk } : "update" in op ? op.update : "delete" in op ? op.delete : op.check;
+  "put" in op
+    ? { pk: op.put.pk, sk: op.put.sk }
+    : "update" in op
+      ? op.update
+      : "delete" in op
+        ? op.delete
+        : op.check;
 
 export function planOp(op: WriteOp, current: Item | undefined): Planned {
   if (!holds(op.if, current)) return { ok: false, current };
   if ("put" in op) return { ok: true, next: structuredClone(op.put), before: current };
-  if ("update" in op) return { ok: true, next: applyChanges(current, op.update, op.changes), before: current };
+  if ("update" in op)
+    return { ok: true, next: applyChanges(current, op.update, op.changes), before: current };
   if ("delete" in op) return { ok: true, next: undefined, before: current };
   return { ok: true, next: current, before: current };
 }
@@ -26,7 +33,9 @@ export function planOp(op: WriteOp, current: Item | undefined): Planned {
 export function checkTransaction(ops: WriteOp[]) {
   if (ops.length === 0) throw new InvalidChangeError("a transaction needs at least one write");
   if (ops.length > MAX_TRANSACTION_OPS)
-    throw new InvalidChangeError(`a transaction holds at most ${MAX_TRANSACTION_OPS} writes, got ${ops.length}`);
+    throw new InvalidChangeError(
+      `a transaction holds at most ${MAX_TRANSACTION_OPS} writes, got ${ops.length}`,
+    );
   const seen = new Set<string>();
   for (const op of ops) {
     const k = keyOfOp(op);

@@ -1,7 +1,7 @@
 import { createMiddleware } from "hono/factory";
 import { forbidden, unauthorized } from "../../domain/errors.ts";
 import { type Role, roleAllows } from "../../domain/roles.ts";
-import { authenticateApiKey, recordApiKeyUse } from "../../usecases/authenticate.ts";
+import { authenticateApiKey, recordApiKeyUse } from "../../usecases/identity/authenticate.ts";
 import type { AppDeps } from "../deps.ts";
 import type { AppEnv } from "../env.ts";
 

@@ -1,5 +1,5 @@
 import { createMiddleware } from "hono/factory";
-import { authenticateDevice, deviceSeen } from "../../usecases/device-session.ts";
+import { authenticateDevice, deviceSeen } from "../../usecases/identity/device-session.ts";
 import type { AppDeps } from "../deps.ts";
 import type { AppEnv } from "../env.ts";
 import { bearer } from "./auth.ts";

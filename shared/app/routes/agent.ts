@@ -9,9 +9,14 @@ import {
   ResultRequest,
   StatusReport,
 } from "../../contracts/reservations.ts";
-import { heartbeat } from "../../usecases/device-session.ts";
-import { acknowledgeDeleted, appendOutput, recordResult, reportStatus } from "../../usecases/feedback.ts";
-import { pollFeed } from "../../usecases/poll.ts";
+import {
+  acknowledgeDeleted,
+  appendOutput,
+  recordResult,
+  reportStatus,
+} from "../../usecases/feed/feedback.ts";
+import { pollFeed } from "../../usecases/feed/poll.ts";
+import { heartbeat } from "../../usecases/identity/device-session.ts";
 import type { AppDeps } from "../deps.ts";
 import type { AppEnv } from "../env.ts";
 import { requireDevice } from "../middleware/device-auth.ts";

@@ -8,7 +8,7 @@ import {
 } from "../../contracts/api-keys.ts";
 import { IdParam } from "../../contracts/common.ts";
 import { Role } from "../../domain/roles.ts";
-import { createApiKey, getApiKey, listApiKeys, revokeApiKey } from "../../usecases/api-keys.ts";
+import { createApiKey, getApiKey, listApiKeys, revokeApiKey } from "../../usecases/identity/api-keys.ts";
 import type { AppDeps } from "../deps.ts";
 import type { AppEnv } from "../env.ts";
 import { requireUser } from "../middleware/auth.ts";

@@ -4,7 +4,7 @@ import { DevicePage, DeviceView, ListDevicesQuery, UpdateDeviceRequest } from ".
 import { invalidRequest } from "../../domain/errors.ts";
 import { type Labels, normalizeLabels } from "../../domain/labels.ts";
 import { Role } from "../../domain/roles.ts";
-import { deleteDevice, getDevice, listDevices, updateDevice } from "../../usecases/devices.ts";
+import { deleteDevice, getDevice, listDevices, updateDevice } from "../../usecases/identity/devices.ts";
 import type { AppDeps } from "../deps.ts";
 import type { AppEnv } from "../env.ts";
 import { requireUser } from "../middleware/auth.ts";

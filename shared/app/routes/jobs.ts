@@ -13,9 +13,9 @@ import {
   SubmitJobRequest,
 } from "../../contracts/jobs.ts";
 import { Role } from "../../domain/roles.ts";
-import { controlJob } from "../../usecases/control-job.ts";
-import { followJobEvents, followJobOutput, jobOutput } from "../../usecases/job-output.ts";
-import { getJob, jobView, listJobs, submitJob } from "../../usecases/jobs.ts";
+import { controlJob } from "../../usecases/jobs/control-job.ts";
+import { followJobEvents, followJobOutput, jobOutput } from "../../usecases/jobs/job-output.ts";
+import { getJob, jobView, listJobs, submitJob } from "../../usecases/jobs/jobs.ts";
 import type { AppDeps } from "../deps.ts";
 import type { AppEnv } from "../env.ts";
 import { requireUser } from "../middleware/auth.ts";

@@ -1,8 +1,8 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { LoginError, LoginRequest, LoginResponse } from "../../contracts/login.ts";
 import { invalidRequest } from "../../domain/errors.ts";
-import { login } from "../../usecases/login.ts";
-import { placePending } from "../../usecases/placement.ts";
+import { login } from "../../usecases/identity/login.ts";
+import { placePending } from "../../usecases/jobs/placement.ts";
 import type { AppDeps } from "../deps.ts";
 import type { AppEnv } from "../env.ts";
 import { json } from "../openapi.ts";

@@ -14,7 +14,7 @@ import {
   getNodeGroup,
   listNodeGroups,
   updateNodeGroup,
-} from "../../usecases/node-groups.ts";
+} from "../../usecases/identity/node-groups.ts";
 import type { AppDeps } from "../deps.ts";
 import type { AppEnv } from "../env.ts";
 import { requireUser } from "../middleware/auth.ts";

@@ -14,7 +14,7 @@ import {
   getProfile,
   listProfiles,
   updateProfile,
-} from "../../usecases/profiles.ts";
+} from "../../usecases/jobs/profiles.ts";
 import type { AppDeps } from "../deps.ts";
 import type { AppEnv } from "../env.ts";
 import { requireUser } from "../middleware/auth.ts";

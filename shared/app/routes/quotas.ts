@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { QuotaView, SetQuotaRequest } from "../../contracts/quotas.ts";
 import { Role } from "../../domain/roles.ts";
-import { getQuota, setQuota } from "../../usecases/quotas.ts";
+import { getQuota, setQuota } from "../../usecases/jobs/quotas.ts";
 import type { AppDeps } from "../deps.ts";
 import type { AppEnv } from "../env.ts";
 import { requireUser } from "../middleware/auth.ts";

@@ -15,7 +15,7 @@ import {
   getRegistrationToken,
   listRegistrationTokens,
   updateRegistrationToken,
-} from "../../usecases/registration-tokens.ts";
+} from "../../usecases/identity/registration-tokens.ts";
 import type { AppDeps } from "../deps.ts";
 import type { AppEnv } from "../env.ts";
 import { requireUser } from "../middleware/auth.ts";

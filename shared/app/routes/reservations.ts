@@ -15,7 +15,7 @@ import {
   getReservation,
   listReservations,
   reservationOutput,
-} from "../../usecases/reservations.ts";
+} from "../../usecases/feed/reservations.ts";
 import type { AppDeps } from "../deps.ts";
 import type { AppEnv } from "../env.ts";
 import { requireUser } from "../middleware/auth.ts";

@@ -1,6 +1,6 @@
-import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { describe, expect, it } from "vitest";
-import { CorruptItemError, keys } from "../../../shared/adapters/dynamo/items.ts";
+import { CorruptItemError } from "../../../shared/adapters/repositories/base.ts";
+import { keys } from "../../../shared/adapters/repositories/keys.ts";
 import type { ApiKey } from "../../../shared/domain/api-key.ts";
 import { newId } from "../../../shared/domain/ids.ts";
 import { type ContractContext, codeOf, ws } from "./context.ts";
@@ -128,12 +128,7 @@ export function apiKeyContract(ctx: ContractContext) {
 
     it("refuses to return an item that does not match its schema", async () => {
       const id = newId();
-      await db().doc.send(
-        new PutCommand({
-          TableName: db().table,
-          Item: { ...keys.apiKey(id), id, workspaceId: "x", role: "root" },
-        }),
-      );
+      await db().put({ ...keys.apiKey(id), id, workspaceId: "x", role: "root" });
       await expect(repos().apiKeys.get(id)).rejects.toBeInstanceOf(CorruptItemError);
     });
   });

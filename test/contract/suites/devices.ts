@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { newId } from "../../../shared/domain/ids.ts";
-import { type ContractContext, codeOf, ws } from "./context.ts";
+import { type ContractContext, codeOf, commits, ws } from "./context.ts";
 import { aDevice } from "./fixtures.ts";
 
 export function deviceContract(ctx: ContractContext) {
@@ -8,11 +8,27 @@ export function deviceContract(ctx: ContractContext) {
   const later = "2026-11-02T00:00:00.000Z";
 
   describe("DeviceRepository", () => {
-    it("stores a device, reads it back and never overwrites one", async () => {
+    it("stores a device with its presence, reads it back and never overwrites one", async () => {
       const device = aDevice(ws());
-      await repos().devices.create(device);
+      expect(await commits(repos(), repos().devices.create(device, { hostname: "gpu-1" }))).toBe(true);
       expect(await repos().devices.get(device.id)).toEqual(device);
-      expect(await codeOf(repos().devices.create({ ...device, name: "other" }))).toBe("Conflict");
+      const { lastSeenAt: _, ...identity } = device;
+      expect(await repos().devices.identity(device.id)).toEqual(identity);
+      expect(await commits(repos(), repos().devices.create({ ...device, name: "other" }))).toBe(false);
+      expect((await repos().devices.get(device.id))?.name).toBe(device.name);
+    });
+
+    it("keeps the raw machine info in an item of its own, out of the device", async () => {
+      const device = aDevice(ws());
+      await commits(repos(), repos().devices.create(device, { big: "x".repeat(50_000) }));
+      const before = JSON.stringify(await ctx.db().get({ pk: `DEVICE#${device.id}`, sk: "DEVICE" }));
+      expect(before.length).toBeLessThan(5_000);
+      await repos().devices.saveMachineInfo(device.id, { small: 1 });
+      expect((await ctx.db().get({ pk: `DEVICE#${device.id}`, sk: "MACHINEINFO" }))?.machineInfo).toEqual({
+        small: 1,
+      });
+      await repos().devices.saveMachineInfo(device.id, undefined);
+      expect(await ctx.db().get({ pk: `DEVICE#${device.id}`, sk: "MACHINEINFO" })).toBeUndefined();
     });
 
     it("lists a workspace's devices with an in-memory filter that keeps pages full", async () => {
@@ -21,9 +37,9 @@ export function deviceContract(ctx: ContractContext) {
       for (const gpu of ["a100", "h100", "a100", "h100", "a100"]) {
         const d = aDevice(mine, { labels: { gpu } });
         made.push(d);
-        await repos().devices.create(d);
+        await commits(repos(), repos().devices.create(d));
       }
-      await repos().devices.create(aDevice(ws()));
+      await commits(repos(), repos().devices.create(aDevice(ws())));
       const keep = (d: { labels: Record<string, string> }) => d.labels.gpu === "a100";
       const first = await repos().devices.list(mine, { limit: 2 }, keep);
       expect(first.items).toHaveLength(2);
@@ -32,12 +48,19 @@ export function deviceContract(ctx: ContractContext) {
         made.filter((d) => d.labels.gpu === "a100").map((d) => d.id),
       );
       expect(second.cursor).toBeUndefined();
+      // Presence is read with the page: a filter on it sees the current value.
+      await repos().devices.seen(made[1]!.id, later, 0);
+      const seen = await repos().devices.list(mine, { limit: 10 }, (d) => d.lastSeenAt === later);
+      expect(seen.items.map((d) => d.id)).toEqual([made[1]!.id]);
+      expect((await repos().devices.listAll(mine)).map((d) => [d.id, d.lastSeenAt])).toEqual(
+        made.map((d, i) => [d.id, i === 1 ? later : d.lastSeenAt]),
+      );
     });
 
     it("updates name and labels only within its workspace", async () => {
       const mine = ws();
       const device = aDevice(mine);
-      await repos().devices.create(device);
+      await commits(repos(), repos().devices.create(device));
       const updated = await repos().devices.update(mine, device.id, { name: "n2", labels: {} }, later);
       expect(updated).toMatchObject({ name: "n2", labels: {}, updatedAt: later });
       expect(await codeOf(repos().devices.update(ws(), device.id, { name: "x" }, later))).toBe("NotFound");
@@ -46,40 +69,59 @@ export function deviceContract(ctx: ContractContext) {
     it("refreshes login fields and refuses to recreate a deleted device", async () => {
       const mine = ws();
       const device = aDevice(mine);
-      await repos().devices.create(device);
-      const refreshed = await repos().devices.refresh(
-        device.id,
-        { sessionGeneration: 2, lastSeenAt: later },
-        later,
+      await commits(repos(), repos().devices.create(device));
+      const refreshed = await repos().devices.refresh(device.id, { sessionGeneration: 2 }, later);
+      expect(refreshed).toMatchObject({ sessionGeneration: 2, updatedAt: later, labels: device.labels });
+      await commits(repos(), repos().devices.delete(device));
+      expect(await codeOf(repos().devices.refresh(device.id, { sessionGeneration: 3 }, later))).toBe(
+        "NotFound",
       );
-      expect(refreshed).toMatchObject({ sessionGeneration: 2, lastSeenAt: later, labels: device.labels });
-      await repos().devices.delete(mine, device.id);
-      expect(await codeOf(repos().devices.refresh(device.id, { lastSeenAt: later }, later))).toBe("NotFound");
       expect(await repos().devices.get(device.id)).toBeUndefined();
     });
 
-    it("records lastSeenAt at most once per window", async () => {
+    it("records presence at most once per window, never for a deleted device", async () => {
       const device = aDevice(ws(), { lastSeenAt: "2026-11-01T00:00:00.000Z" });
-      await repos().devices.create(device);
-      await repos().devices.touch(device.id, "2026-11-01T00:00:10.000Z", 15_000);
+      await commits(repos(), repos().devices.create(device));
+      await repos().devices.seen(device.id, "2026-11-01T00:00:10.000Z", 15_000);
       expect((await repos().devices.get(device.id))?.lastSeenAt).toBe("2026-11-01T00:00:00.000Z");
-      await repos().devices.touch(device.id, "2026-11-01T00:00:20.000Z", 15_000);
+      await repos().devices.seen(device.id, "2026-11-01T00:00:20.000Z", 15_000);
       expect((await repos().devices.get(device.id))?.lastSeenAt).toBe("2026-11-01T00:00:20.000Z");
+      await commits(repos(), repos().devices.delete(device));
+      await repos().devices.seen(device.id, later, 0);
+      expect(await ctx.db().get({ pk: `DEVICE#${device.id}`, sk: "SEEN" })).toBeUndefined();
       const ghost = newId();
-      await repos().devices.touch(ghost, later, 15_000);
+      await repos().devices.seen(ghost, later, 15_000);
       expect(await repos().devices.get(ghost)).toBeUndefined();
     });
 
-    it("deletes once, returning what was deleted, and only within its workspace", async () => {
+    it("deletes once, with its presence and machine info, and only within its workspace", async () => {
       const mine = ws();
       const device = aDevice(mine);
-      await repos().devices.create(device);
-      expect(await codeOf(repos().devices.delete(ws(), device.id))).toBe("NotFound");
+      await commits(repos(), repos().devices.create(device, { a: 1 }));
+      expect(await commits(repos(), repos().devices.delete({ ...device, workspaceId: ws() }))).toBe(false);
       const results = await Promise.all([
-        codeOf(repos().devices.delete(mine, device.id)),
-        codeOf(repos().devices.delete(mine, device.id)),
+        commits(repos(), repos().devices.delete(device)),
+        commits(repos(), repos().devices.delete(device)),
       ]);
-      expect(results.sort()).toEqual(["NotFound", "resolved"]);
+      expect(results.sort()).toEqual([false, true]);
+      for (const sk of ["DEVICE", "SEEN", "MACHINEINFO"])
+        expect(await ctx.db().get({ pk: `DEVICE#${device.id}`, sk })).toBeUndefined();
+    });
+
+    it("claims GPUs all or nothing, and gives back only what a job holds", async () => {
+      const device = aDevice(ws(), { resources: { gpus: 4 } });
+      await commits(repos(), repos().devices.create(device));
+      const claims = await Promise.all(
+        ["j1", "j2", "j3"].map((job) => commits(repos(), repos().devices.claimGpus(device.id, [0, 1], job))),
+      );
+      expect(claims.filter(Boolean)).toHaveLength(1);
+      const holder = Object.values((await repos().devices.get(device.id))!.gpuOwners)[0]!;
+      expect(await commits(repos(), repos().devices.claimGpus(device.id, [1, 2], "j4"))).toBe(false);
+      expect(await commits(repos(), repos().devices.claimGpus(device.id, [2, 3], "j4"))).toBe(true);
+      expect(await commits(repos(), repos().devices.releaseGpus(device.id, [0, 1], "j4"))).toBe(false);
+      expect(await commits(repos(), repos().devices.releaseGpus(device.id, [0, 1], holder))).toBe(true);
+      expect((await repos().devices.get(device.id))?.gpuOwners).toEqual({ "2": "j4", "3": "j4" });
+      expect(await commits(repos(), repos().devices.claimGpus(newId(), [0], "j5"))).toBe(false);
     });
   });
 }

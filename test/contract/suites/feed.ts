@@ -1,12 +1,17 @@
 import { describe, expect, it } from "vitest";
+import type { FeedEntry } from "../../../shared/domain/feed.ts";
 import { newId } from "../../../shared/domain/ids.ts";
-import type { FeedEntry } from "../../../shared/ports/repositories.ts";
-import type { ContractContext } from "./context.ts";
+import { type ContractContext, commits } from "./context.ts";
 
-const entry = (deviceId: string, seq: number, createdAt: string): FeedEntry => ({
+const entry = (
+  deviceId: string,
+  seq: number,
+  createdAt: string,
+  kind: FeedEntry["kind"] = "apply",
+): FeedEntry => ({
   deviceId,
   seq,
-  kind: "apply",
+  kind,
   reservation: {
     id: newId(),
     nodeId: deviceId,
@@ -17,7 +22,7 @@ const entry = (deviceId: string, seq: number, createdAt: string): FeedEntry => (
     created: createdAt,
     duration: 60,
     signature: "s",
-    toDelete: false,
+    toDelete: kind === "remove",
     seq,
   },
   createdAt,
@@ -26,51 +31,83 @@ const entry = (deviceId: string, seq: number, createdAt: string): FeedEntry => (
 
 export function feedContract(ctx: ContractContext) {
   const { repos } = ctx;
+  /** Appends entries 1..n in order, as writers do (each after reading the head). */
+  const fill = async (deviceId: string, n: number, at = "2026-11-01T00:00:00.000Z") => {
+    const written: FeedEntry[] = [];
+    for (let seq = 1; seq <= n; seq++) {
+      const e = entry(deviceId, seq, at);
+      expect(await commits(repos(), repos().feed.append({ seq: seq - 1 }, e))).toBe(true);
+      written.push(e);
+    }
+    return written;
+  };
 
   describe("FeedRepository", () => {
-    it("hands out distinct, increasing sequence numbers to 50 concurrent writers", async () => {
+    it("gives each number once: of 20 writers appending after the same head, one wins", async () => {
       const deviceId = newId();
-      const seqs = await Promise.all(Array.from({ length: 50 }, () => repos().feed.allocate(deviceId)));
-      expect(new Set(seqs).size).toBe(50);
-      expect(Math.min(...seqs)).toBe(1);
-      expect(Math.max(...seqs)).toBe(50);
-      expect((await repos().feed.head(deviceId)).seq).toBe(50);
+      const results = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          commits(repos(), repos().feed.append({ seq: 0 }, entry(deviceId, 1, "2026-11-01T00:00:00.000Z"))),
+        ),
+      );
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect((await repos().feed.head(deviceId)).seq).toBe(1);
+      expect(() => repos().feed.append({ seq: 1 }, entry(deviceId, 3, "x"))).toThrow();
     });
 
-    it("keeps the set of unacknowledged removals", async () => {
+    it("keeps the unacknowledged removals with the head, and forgets acknowledged ones", async () => {
       const deviceId = newId();
       expect(await repos().feed.head(deviceId)).toEqual({ seq: 0, removals: [] });
-      await repos().feed.allocate(deviceId, "r1");
-      await repos().feed.allocate(deviceId, "r2");
-      await repos().feed.allocate(deviceId, "r1");
-      expect((await repos().feed.head(deviceId)).removals.sort()).toEqual(["r1", "r2"]);
-      await repos().feed.acknowledge(deviceId, "r1");
-      await repos().feed.acknowledge(deviceId, "r1");
-      expect(await repos().feed.head(deviceId)).toEqual({ seq: 3, removals: ["r2"] });
+      const r1 = entry(deviceId, 1, "2026-11-01T00:00:00.000Z", "remove");
+      const r2 = entry(deviceId, 2, "2026-11-01T00:00:00.000Z", "remove");
+      await commits(repos(), repos().feed.append({ seq: 0 }, r1));
+      await commits(repos(), repos().feed.append({ seq: 1 }, r2));
+      const head = await repos().feed.head(deviceId);
+      expect(head.seq).toBe(2);
+      expect(head.removals.map((r) => r.id).sort()).toEqual([r1.reservation.id, r2.reservation.id].sort());
+      await commits(repos(), repos().feed.acknowledge(deviceId, r1.reservation.id));
+      await commits(repos(), repos().feed.acknowledge(deviceId, r1.reservation.id));
+      expect(await repos().feed.head(deviceId)).toEqual({
+        seq: 2,
+        removals: [{ id: r2.reservation.id, seq: 2 }],
+      });
     });
 
-    it("reads entries from a cursor in order, and the newest ones", async () => {
+    it("reads entries from a cursor in order together with the head, and the newest ones", async () => {
       const deviceId = newId();
-      for (const seq of [1, 2, 4, 10])
-        await repos().feed.append(entry(deviceId, seq, "2026-11-01T00:00:00.000Z"));
-      expect((await repos().feed.from(deviceId, 2, 10)).map((e) => e.seq)).toEqual([2, 4, 10]);
-      expect((await repos().feed.from(deviceId, 2, 2)).map((e) => e.seq)).toEqual([2, 4]);
-      expect((await repos().feed.latest(deviceId, 2)).map((e) => e.seq)).toEqual([4, 10]);
-      expect(await repos().feed.from(newId(), 1, 10)).toEqual([]);
+      await fill(deviceId, 5);
+      const read = await repos().feed.read(deviceId, 2, 10);
+      expect(read.entries.map((e) => e.seq)).toEqual([2, 3, 4, 5]);
+      expect(read.head.seq).toBe(5);
+      expect((await repos().feed.read(deviceId, 2, 2)).entries.map((e) => e.seq)).toEqual([2, 3]);
+      expect((await repos().feed.read(deviceId, 6, 10)).entries).toEqual([]);
+      expect((await repos().feed.latest(deviceId, 2)).map((e) => e.seq)).toEqual([4, 5]);
+      expect(await repos().feed.read(newId(), 1, 10)).toEqual({
+        entries: [],
+        head: { seq: 0, removals: [] },
+      });
+    });
+
+    it("reads the head and every removal even past a long backlog", async () => {
+      const deviceId = newId();
+      await fill(deviceId, 120);
+      const removal = entry(deviceId, 121, "2026-11-01T00:00:00.000Z", "remove");
+      await commits(repos(), repos().feed.append({ seq: 120 }, removal));
+      const read = await repos().feed.read(deviceId, 1, 100);
+      expect(read.entries).toHaveLength(100);
+      expect(read.head).toEqual({ seq: 121, removals: [{ id: removal.reservation.id, seq: 121 }] });
     });
 
     it("finds recent writes across devices through the change index", async () => {
       const a = newId();
       const b = newId();
-      await repos().feed.append(entry(a, 1, "2026-11-03T00:00:01.000Z"));
-      await repos().feed.append(entry(b, 7, "2026-11-03T00:00:02.000Z"));
-      await repos().feed.append(entry(a, 2, "2026-11-02T00:00:00.000Z"));
-      const found: string[] = [];
-      for (let shard = 0; shard < 4; shard++) {
-        for (const c of await repos().feed.changesSince(shard, "2026-11-03T00:00:00.000Z"))
-          found.push(`${c.deviceId}#${c.seq}`);
-      }
-      expect(found).toEqual(expect.arrayContaining([`${a}#1`, `${b}#7`]));
+      await commits(repos(), repos().feed.append({ seq: 0 }, entry(a, 1, "2026-11-03T00:00:01.000Z")));
+      await commits(repos(), repos().feed.append({ seq: 0 }, entry(b, 1, "2026-11-03T00:00:02.000Z")));
+      await commits(repos(), repos().feed.append({ seq: 1 }, entry(a, 2, "2026-11-02T00:00:00.000Z")));
+      const found = (await repos().feed.changesSince("2026-11-03T00:00:00.000Z")).map(
+        (c) => `${c.deviceId}#${c.seq}`,
+      );
+      expect(found).toEqual(expect.arrayContaining([`${a}#1`, `${b}#1`]));
       expect(found).not.toContain(`${a}#2`);
     });
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { newId } from "../../../shared/domain/ids.ts";
-import { type ContractContext, codeOf, ws } from "./context.ts";
+import { type ContractContext, codeOf, commits, ws } from "./context.ts";
 import { aGroup } from "./fixtures.ts";
 
 export function nodeGroupContract(ctx: ContractContext) {
@@ -47,10 +47,10 @@ export function nodeGroupContract(ctx: ContractContext) {
     it("counts joins and leaves, and deletes only an empty group", async () => {
       const mine = ws();
       await repos().nodeGroups.create(aGroup(mine, "g"));
-      expect(await repos().nodeGroups.join(mine, "g")).toBe(true);
+      expect(await commits(repos(), repos().nodeGroups.join(mine, "g"))).toBe(true);
       expect(await codeOf(repos().nodeGroups.delete(mine, "g"))).toBe("Conflict");
-      await repos().nodeGroups.leave(mine, "g");
-      await repos().nodeGroups.leave(mine, "g");
+      expect(await commits(repos(), repos().nodeGroups.leave(mine, "g"))).toBe(true);
+      expect(await commits(repos(), repos().nodeGroups.leave(mine, "g"))).toBe(false);
       expect((await repos().nodeGroups.get(mine, "g"))?.deviceCount).toBe(0);
       await repos().nodeGroups.delete(mine, "g");
       expect(await codeOf(repos().nodeGroups.delete(mine, "g"))).toBe("NotFound");
@@ -61,7 +61,7 @@ export function nodeGroupContract(ctx: ContractContext) {
       await repos().nodeGroups.create(aGroup(mine, "race"));
       const [deleted, ...joins] = await Promise.all([
         codeOf(repos().nodeGroups.delete(mine, "race")),
-        ...Array.from({ length: 10 }, () => repos().nodeGroups.join(mine, "race")),
+        ...Array.from({ length: 10 }, () => commits(repos(), repos().nodeGroups.join(mine, "race"))),
       ]);
       const group = await repos().nodeGroups.get(mine, "race");
       if (deleted === "resolved") {
@@ -71,7 +71,7 @@ export function nodeGroupContract(ctx: ContractContext) {
         expect(deleted).toBe("Conflict");
         expect(group?.deviceCount).toBe(joins.filter(Boolean).length);
       }
-      expect(await repos().nodeGroups.join(mine, "never-created")).toBe(false);
+      expect(await commits(repos(), repos().nodeGroups.join(mine, "never-created"))).toBe(false);
       expect(await repos().nodeGroups.get(mine, "never-created")).toBeUndefined();
     });
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { newId } from "../../../shared/domain/ids.ts";
-import { type ContractContext, codeOf, ws } from "./context.ts";
+import { type ContractContext, codeOf, commits, ws } from "./context.ts";
 import { aToken } from "./fixtures.ts";
 
 export function registrationTokenContract(ctx: ContractContext) {
@@ -50,7 +50,7 @@ export function registrationTokenContract(ctx: ContractContext) {
       const token = aToken(ws(), { maxRegistrations: 5 });
       await repos().registrationTokens.create(token);
       const claims = await Promise.all(
-        Array.from({ length: 20 }, () => repos().registrationTokens.claimRegistration(token.id, now)),
+        Array.from({ length: 20 }, () => commits(repos(), repos().registrationTokens.claim(token.id, now))),
       );
       expect(claims.filter(Boolean)).toHaveLength(5);
       expect((await repos().registrationTokens.get(token.id))?.deviceCount).toBe(5);
@@ -59,10 +59,10 @@ export function registrationTokenContract(ctx: ContractContext) {
     it("refuses claims on an expired, deleted or unknown token without writing", async () => {
       const expired = aToken(ws(), { expiresAt: "2026-11-04T00:00:00.000Z" });
       await repos().registrationTokens.create(expired);
-      expect(await repos().registrationTokens.claimRegistration(expired.id, now)).toBe(false);
+      expect(await commits(repos(), repos().registrationTokens.claim(expired.id, now))).toBe(false);
       expect((await repos().registrationTokens.get(expired.id))?.deviceCount).toBe(0);
       const unknown = newId();
-      expect(await repos().registrationTokens.claimRegistration(unknown, now)).toBe(false);
+      expect(await commits(repos(), repos().registrationTokens.claim(unknown, now))).toBe(false);
       expect(await repos().registrationTokens.get(unknown)).toBeUndefined();
     });
 
@@ -70,12 +70,12 @@ export function registrationTokenContract(ctx: ContractContext) {
       const mine = ws();
       const token = aToken(mine);
       await repos().registrationTokens.create(token);
-      await repos().registrationTokens.claimRegistration(token.id, now);
-      await repos().registrationTokens.releaseRegistration(token.id);
-      await repos().registrationTokens.releaseRegistration(token.id);
+      expect(await commits(repos(), repos().registrationTokens.claim(token.id, now))).toBe(true);
+      expect(await commits(repos(), repos().registrationTokens.release(token.id))).toBe(true);
+      expect(await commits(repos(), repos().registrationTokens.release(token.id))).toBe(false);
       expect((await repos().registrationTokens.get(token.id))?.deviceCount).toBe(0);
       await repos().registrationTokens.delete(mine, token.id);
-      await repos().registrationTokens.releaseRegistration(token.id);
+      expect(await commits(repos(), repos().registrationTokens.release(token.id))).toBe(false);
       expect(await repos().registrationTokens.get(token.id)).toBeUndefined();
     });
   });

@@ -1,0 +1,73 @@
+import { createFeedWatcher } from "../shared/adapters/feed-watcher.ts";
+import { repositories } from "../shared/adapters/repositories/index.ts";
+import type { AppDeps } from "../shared/app/deps.ts";
+import type { AppConfig } from "../shared/config.ts";
+import { deriveKeys } from "../shared/domain/secrets.ts";
+import { awaitedBackground, detachedBackground } from "../shared/ports/background.ts";
+import { type Clock, systemClock } from "../shared/ports/clock.ts";
+import type { CloudDeps } from "../shared/ports/cloud.ts";
+import type { FeedWatcher } from "../shared/ports/feed-watcher.ts";
+import type { Logger } from "../shared/ports/logger.ts";
+import type { Store } from "../shared/ports/store.ts";
+import { deviceAuthCache, forgetDeviceSession } from "../shared/usecases/identity/device-session.ts";
+import { REVOKE_TOPIC } from "../shared/usecases/identity/devices.ts";
+import { placePending } from "../shared/usecases/jobs/placement.ts";
+import type { OpenedStorage } from "./storage.ts";
+
+/**
+ * The app's dependencies on a store: shared by every host, so hosts differ only in where things are. Built
+ * in dependency order: repositories, then the feed watcher (with the way this engine's processes hear of
+ * each other's writes), then what the use cases need, and last the callbacks that close the loops between
+ * contexts (capacity freed → placement).
+ */
+export function buildAppDeps(input: {
+  store: Store;
+  crossProcess?: OpenedStorage["crossProcess"];
+  serverSecret: string;
+  logger: Logger;
+  config: AppConfig;
+  clock?: Clock;
+  feedWatcher?: FeedWatcher;
+  /** "detached" for long-running hosts (drained on shutdown), "awaited" for Lambda (the default). */
+  background?: "detached" | "awaited";
+  /** Cloud capacity, when configured (see hosts/cloud.ts). */
+  cloud?: CloudDeps;
+}): AppDeps {
+  const onError = (err: Error) => input.logger.warn("background task failed", { error: err.message });
+  const repos = repositories(input.store);
+  const cross = input.crossProcess ?? { kind: "none" };
+  const bus = cross.kind === "broadcast" ? cross.bus : undefined;
+  const feedWatcher =
+    input.feedWatcher ??
+    createFeedWatcher(
+      cross.kind === "check" ? { feed: repos.feed, logger: input.logger } : undefined,
+      bus ? { bus, logger: input.logger } : undefined,
+    );
+  const deviceAuth = deviceAuthCache(input.config.deviceAuthCacheSeconds * 1000);
+  // Another server deleted a device (or rotated its token): forget what this one verified.
+  bus?.subscribe((topic, message) => {
+    if (topic === REVOKE_TOPIC) forgetDeviceSession(deviceAuth, message);
+    if (topic === "*") deviceAuth.entries.clear();
+  });
+  const background =
+    input.background === "detached" ? detachedBackground(onError) : awaitedBackground(onError);
+  const deps: AppDeps = {
+    repos,
+    clock: input.clock ?? systemClock,
+    logger: input.logger,
+    keys: deriveKeys(input.serverSecret),
+    config: input.config,
+    cloud: input.cloud,
+    seenCache: new Map(),
+    deviceAuth,
+    broadcast: bus,
+    stats: { placementConflicts: 0 },
+    placement: { placing: new Set(), passes: new Map() },
+    background,
+    storageRequests: () => Object.fromEntries(input.store.requests),
+    storage: input.store.describe,
+    feedWatcher,
+    capacityFreed: (workspaceId) => deps.background.run(() => placePending(deps, workspaceId)),
+  };
+  return deps;
+}

@@ -1,0 +1,202 @@
+import { existsSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { serve } from "@hono/node-server";
+import {
+  dataPaths,
+  ensureDataDir,
+  lockDataDir,
+  readIfExists,
+  writePrivateFile,
+} from "../shared/adapters/local/data-dir.ts";
+import {
+  type Engine,
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  startQueueEngine,
+} from "../shared/adapters/local/engines.ts";
+import { ensureQueues, type QueueUrls, sqsProvisionQueue } from "../shared/adapters/sqs/queues.ts";
+import { createApp } from "../shared/app/create-app.ts";
+import type { LocalConfig } from "../shared/config.ts";
+import { DEFAULT_WORKSPACE } from "../shared/domain/workspace.ts";
+import type { Logger } from "../shared/ports/logger.ts";
+import type { CloudJobDeps } from "../shared/usecases/deps.ts";
+import { sweepExpired, sweepJobs } from "../shared/usecases/feed/sweep.ts";
+import { bootstrapWorkspace, issueAdminKey } from "../shared/usecases/identity/bootstrap.ts";
+import { buildAppDeps } from "./app-deps.ts";
+import { buildCloudDeps } from "./cloud.ts";
+import { serverSecretOf } from "./server-secret.ts";
+import { openStorage, sqlitePath } from "./storage.ts";
+
+export interface LocalServer {
+  url: string;
+  dataDir: string;
+  adminKeyPath: string;
+  /** The storage engine, for people ("sqlite /path/berth.db", "postgres host:5432/berth"). */
+  storage: string;
+  /** The admin key, only when this start created it (first start, or `newAdminKey`). */
+  newAdminKey?: string;
+  /** True when the data dir has a workspace but no admin-key file. */
+  adminKeyMissing: boolean;
+  /** What cloud capacity this server hands jobs to, for people ("ECS cluster gpu"), if any. */
+  cloud?: string;
+  /** Where the embedded SQS (fauxqs) listens, and the queues' URLs. */
+  queues: { endpoint: string; urls: QueueUrls };
+  stop(): Promise<void>;
+}
+
+/** A data dir made by Berth 0.1, whose table is in dynalite's files: nothing here can read it in place. */
+export class OldDataDirError extends Error {
+  constructor(dir: string) {
+    super(
+      `the data dir ${dir} was made by an earlier Berth (its data is in ${dir}/dynamo, dynalite's files), and this ` +
+        `version keeps its data in ${sqlitePath(dir)}. Move it with:\n` +
+        `  npm install --no-save dynalite@4\n` +
+        `  berth server export --from-dynalite ${dir}/dynamo --output berth-export.jsonl\n` +
+        `  berth server import berth-export.jsonl\n` +
+        `or start with another --data-dir. Nothing was changed.`,
+    );
+    this.name = "OldDataDirError";
+  }
+}
+
+/** A data dir with dynalite's files and no SQLite database: made by Berth 0.1. */
+export const isOldDataDir = (dir: string) =>
+  existsSync(dataPaths(dir).dynamo) && !existsSync(sqlitePath(dir));
+
+/**
+ * `berth server`: the control plane in one process. Storage is SQLite in the data dir (the default), one
+ * PostgreSQL database shared by several servers, or a DynamoDB table; the queue is fauxqs in process; the
+ * app is the very one Lambda runs, served by @hono/node-server. A restart loses nothing.
+ */
+export async function startLocalServer(
+  config: LocalConfig,
+  logger: Logger,
+  opts: { newAdminKey?: boolean } = {},
+): Promise<LocalServer> {
+  const paths = dataPaths(config.dataDir);
+  if (config.storage.engine === "sqlite" && isOldDataDir(paths.dir)) throw new OldDataDirError(paths.dir);
+  await ensureDataDir(paths.dir);
+  // An embedded database belongs to one process; PostgreSQL and DynamoDB are shared by design.
+  const unlock = config.storage.engine === "sqlite" ? await lockDataDir(paths.dir) : async () => {};
+
+  const engines: Engine[] = [];
+  const stopEngines = async () => {
+    for (const engine of engines.reverse()) await engine.stop().catch(() => {});
+    await unlock();
+  };
+  try {
+    const storage = await openStorage(config.storage, paths.dir);
+    engines.push({ endpoint: storage.store.describe, stop: () => storage.store.close() });
+    const serverSecret = await serverSecretOf(storage.store, paths.serverSecret);
+
+    const queues = await startQueueEngine();
+    engines.push(queues);
+    const sqs = new SQSClient({
+      endpoint: queues.endpoint,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+    });
+    const queueUrls = await ensureQueues(sqs);
+    const cloud = buildCloudDeps(config.cloud, sqsProvisionQueue(sqs, queueUrls.provision));
+
+    const deps = buildAppDeps({
+      store: storage.store,
+      crossProcess: storage.crossProcess,
+      serverSecret,
+      logger,
+      config: config.app,
+      background: "detached",
+      cloud,
+    });
+    const boot = await bootstrapWorkspace(deps, DEFAULT_WORKSPACE, (token) =>
+      writePrivateFile(paths.adminKey, `${token}\n`),
+    );
+    let newAdminKey = boot.created ? boot.token : undefined;
+    if (!newAdminKey && opts.newAdminKey) {
+      newAdminKey = (await issueAdminKey(deps, DEFAULT_WORKSPACE, "admin (reissued)")).token;
+      await writePrivateFile(paths.adminKey, `${newAdminKey}\n`);
+    }
+    const adminKeyMissing = !newAdminKey && !(await readIfExists(paths.adminKey));
+
+    // The queue workers' code (Powertools, the handlers) is loaded only when cloud capacity is configured.
+    const cloudWorkers = cloud
+      ? (await import("./cloud-workers.ts")).startCloudWorkers({
+          deps: deps as CloudJobDeps,
+          sqs,
+          urls: queueUrls,
+          config: config.cloud,
+          logger,
+        })
+      : undefined;
+
+    // The sweeper (expiry, lost devices, waiting jobs; with cloud capacity, the reconciler) runs in process,
+    // one sweep at a time; about once an hour it also collects garbage the engine has no TTL for.
+    let sweeping: Promise<unknown> | undefined;
+    let lastCollect = 0;
+    const sweep = async () => {
+      await Promise.all([sweepExpired(deps), sweepJobs(deps), cloudWorkers?.sweep()]);
+      if (Date.now() - lastCollect > 3600_000) {
+        lastCollect = Date.now();
+        const collected = await storage.store.collectGarbage(Math.floor(Date.now() / 1000));
+        if (collected > 0) logger.info("collected expired items", { count: collected });
+      }
+    };
+    const sweeper = setInterval(() => {
+      sweeping ??= sweep()
+        .catch((err: Error) => logger.error("sweep failed", { error: err.message }))
+        .finally(() => {
+          sweeping = undefined;
+        });
+    }, config.sweepIntervalSeconds * 1000);
+
+    const app = createApp(deps);
+    const http = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+      const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () =>
+        resolve(server),
+      );
+      server.once("error", reject);
+    });
+    const { port } = http.address() as AddressInfo;
+    const shownHost = config.host.includes(":") ? `[${config.host}]` : config.host;
+
+    let stopping: Promise<void> | undefined;
+    return {
+      url: `http://${shownHost}:${port}`,
+      dataDir: paths.dir,
+      adminKeyPath: paths.adminKey,
+      storage: storage.store.describe,
+      newAdminKey,
+      adminKeyMissing,
+      queues: { endpoint: queues.endpoint, urls: queueUrls },
+      cloud:
+        [
+          config.cloud.ecs && `ECS cluster ${config.cloud.ecs.cluster}`,
+          config.cloud.eks && `EKS cluster ${config.cloud.eks.cluster}`,
+        ]
+          .filter(Boolean)
+          .join(", ") || undefined,
+      stop: () => {
+        stopping ??= (async () => {
+          clearInterval(sweeper);
+          // Waiting polls answer now (empty), so agents see a clean response, not a reset.
+          deps.feedWatcher.close();
+          await sweeping;
+          await cloudWorkers?.stop();
+          await new Promise<void>((resolve) => {
+            http.close(() => resolve());
+            // Long polls and keep-alive connections would otherwise hold the close open.
+            if ("closeAllConnections" in http) http.closeAllConnections();
+          });
+          await deps.background.drain();
+          sqs.destroy();
+          await stopEngines();
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await stopEngines();
+    throw err;
+  }
+}

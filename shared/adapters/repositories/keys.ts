@@ -1,0 +1,68 @@
+/**
+ * Key builders for the single item model. Every entity's key is built here, so the key design in
+ * docs/data-model.md has exactly one implementation, whatever the engine.
+ */
+export const keys = {
+  /** Settings of the control plane itself (its root secret). */
+  meta: (name: string) => ({ pk: "META", sk: name }),
+  workspace: (ws: string) => ({ pk: `WS#${ws}`, sk: "WS" }),
+  apiKey: (id: string) => ({ pk: `APIKEY#${id}`, sk: "APIKEY" }),
+  apiKeysOf: (ws: string) => `WS#${ws}#APIKEYS`,
+  registrationToken: (id: string) => ({ pk: `REGTOKEN#${id}`, sk: "REGTOKEN" }),
+  registrationTokensOf: (ws: string) => `WS#${ws}#REGTOKENS`,
+  nodeGroup: (ws: string, name: string) => ({ pk: `WS#${ws}`, sk: `NODEGROUP#${name}` }),
+  nodeGroupsPrefix: "NODEGROUP#",
+  nodeGroupId: (id: string) => `NODEGROUPID#${id}`,
+  device: (id: string) => ({ pk: `DEVICE#${id}`, sk: "DEVICE" }),
+  presence: (id: string) => ({ pk: `DEVICE#${id}`, sk: "SEEN" }),
+  machineInfo: (id: string) => ({ pk: `DEVICE#${id}`, sk: "MACHINEINFO" }),
+  devicesOf: (ws: string) => `WS#${ws}#DEVICES`,
+  reservation: (deviceId: string, id: string) => ({ pk: `DEVICE#${deviceId}`, sk: `RES#${id}` }),
+  reservationsPrefix: "RES#",
+  reservationPointer: (id: string) => ({ pk: `RES#${id}`, sk: "RES" }),
+  reservationsOf: (ws: string) => `WS#${ws}#RES`,
+  expiryShard: (shard: number) => `EXPIRY#${shard}`,
+  feedOf: (deviceId: string) => `FEED#${deviceId}`,
+  feedEntry: (deviceId: string, seq: number) => ({ pk: `FEED#${deviceId}`, sk: pad(seq) }),
+  /** Sorts after every entry ("H" > digits), so a read from a cursor ends with the head and the removals. */
+  feedHead: (deviceId: string) => ({ pk: `FEED#${deviceId}`, sk: "HEAD" }),
+  feedRemoval: (deviceId: string, reservationId: string) => ({
+    pk: `FEED#${deviceId}`,
+    sk: `RM#${reservationId}`,
+  }),
+  feedChangeShard: (shard: number) => `FEEDCHANGES#${shard}`,
+  output: (reservationId: string, seq: number) => ({ pk: `OUT#${reservationId}`, sk: pad(seq) }),
+  outputOf: (reservationId: string) => `OUT#${reservationId}`,
+  job: (id: string) => ({ pk: `JOB#${id}`, sk: "JOB" }),
+  jobsOf: (ws: string) => `WS#${ws}#JOBS`,
+  jobQueue: (shard: number) => `JOBQ#${shard}`,
+  jobEvent: (jobId: string, eventId: string) => ({ pk: `JOB#${jobId}`, sk: `EVT#${eventId}` }),
+  profile: (ws: string, name: string) => ({ pk: `WS#${ws}`, sk: `PROFILE#${name}` }),
+  profilesPrefix: "PROFILE#",
+  quota: (ws: string) => ({ pk: `WS#${ws}`, sk: "QUOTA" }),
+  cloudReservation: (id: string) => ({ pk: `CLOUDRES#${id}`, sk: "CLOUDRES" }),
+  cloudQueue: (shard: number) => `CLOUDQ#${shard}`,
+} as const;
+
+/** Zero-padded so that string order is numeric order. */
+export function pad(n: number): string {
+  return String(n).padStart(16, "0");
+}
+
+/**
+ * Index partitions that every writer of a kind shares (the expiry, change, job and cloud queues) are spread
+ * over this many shards, so no single DynamoDB partition takes every write. Readers query each shard.
+ */
+export const SHARDS = 4;
+export const ALL_SHARDS = Array.from({ length: SHARDS }, (_, i) => i);
+
+/** A stable shard in [0, SHARDS) for a string. */
+export function shardOf(value: string): number {
+  let h = 0;
+  for (let i = 0; i < value.length; i++) h = (h * 31 + value.charCodeAt(i)) >>> 0;
+  return h % SHARDS;
+}
+
+/** Epoch seconds for the `ttl` attribute (garbage collection only). */
+export const ttlOf = (iso: string, plusDays: number) =>
+  Math.floor(Date.parse(iso) / 1000) + plusDays * 86_400;

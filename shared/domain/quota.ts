@@ -1,0 +1,23 @@
+/** A workspace's quota: its limits and the use counted against them (jobs not yet ended). */
+export interface QuotaState {
+  limits: { maxGpus?: number; maxRunningJobs?: number };
+  used: { gpus: number; runningJobs: number };
+}
+
+/** Which limit a submit would exceed, and by how much. */
+export type QuotaRefusal = {
+  limit: "maxGpus" | "maxRunningJobs";
+  value: number;
+  used: number;
+  asked: number;
+};
+
+/** The limit a job asking for `gpus` GPUs would exceed under `q`, if any. */
+export function quotaRefusal(q: QuotaState, gpus: number): QuotaRefusal | undefined {
+  const { maxRunningJobs, maxGpus } = q.limits;
+  if (maxRunningJobs !== undefined && q.used.runningJobs + 1 > maxRunningJobs)
+    return { limit: "maxRunningJobs", value: maxRunningJobs, used: q.used.runningJobs, asked: 1 };
+  if (maxGpus !== undefined && q.used.gpus + gpus > maxGpus)
+    return { limit: "maxGpus", value: maxGpus, used: q.used.gpus, asked: gpus };
+  return undefined;
+}

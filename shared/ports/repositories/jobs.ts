@@ -1,0 +1,38 @@
+import type { Job, JobChange, JobEvent } from "../../domain/job.ts";
+import type { Page, PageRequest } from "../pagination.ts";
+import type { Saved, VersionedWrite, Write } from "./write.ts";
+
+export interface JobTimeRange {
+  start?: string;
+  end?: string;
+}
+
+export interface JobRepository {
+  /** Stores a new job; fails on a taken id. */
+  create(job: Job): Write;
+  get(id: string): Promise<Job | undefined>;
+  /** A workspace's jobs by submission time (inclusive bounds), oldest first. */
+  list(
+    workspaceId: string,
+    range: JobTimeRange,
+    page: PageRequest,
+    keep?: (j: Job) => boolean,
+  ): Promise<Page<Job>>;
+  /** A change of `current` (a status transition, or other fields) if it is still at `current.version`. */
+  update(current: Job, change: JobChange, at: string): VersionedWrite<Job>;
+  /** `update`, committed alone: the job after it, or as it is now. */
+  save(current: Job, change: JobChange, at: string): Promise<Saved<Job>>;
+  /** A workspace's jobs waiting for placement, oldest first (an index: it may lag). */
+  pending(workspaceId: string, limit: number): Promise<Job[]>;
+  /** Workspaces that have jobs waiting for placement. */
+  workspacesWithPending(): Promise<string[]>;
+  /** Jobs placed on a device and not ended, at most `limit`. */
+  active(limit: number): Promise<Job[]>;
+}
+
+export interface JobEventRepository {
+  /** An event to store (its id is time-sortable), as a Write for the transaction that causes it. */
+  append(jobId: string, event: Omit<JobEvent, "id">): { write: Write; event: JobEvent };
+  /** Events after `afterId` (all when undefined), oldest first. */
+  list(jobId: string, afterId?: string): Promise<JobEvent[]>;
+}

@@ -1,0 +1,43 @@
+import type { ServerKeys } from "../domain/secrets.ts";
+import type { Background } from "../ports/background.ts";
+import type { Clock } from "../ports/clock.ts";
+import type { CloudDeps } from "../ports/cloud.ts";
+import type { FeedWatcher } from "../ports/feed-watcher.ts";
+import type { Logger } from "../ports/logger.ts";
+import type { Repositories } from "../ports/repositories.ts";
+
+/**
+ * What use cases depend on, from the least to the most: one low module, so contexts import each other's
+ * types without importing each other's code. The host's composition root builds one object that is all of
+ * them (hosts/app-deps.ts).
+ */
+export type StoreDeps = { repos: Repositories; clock: Clock };
+
+export type IdentityDeps = StoreDeps & { keys: ServerKeys; logger: Logger };
+
+export type ReservationDeps = StoreDeps & { keys: ServerKeys; feedWatcher: FeedWatcher };
+
+/** Per-process bookkeeping of placement: jobs being placed, and the passes running per workspace. */
+export interface PlacementState {
+  placing: Set<string>;
+  passes: Map<string, { pass: Promise<void>; again: boolean }>;
+}
+
+export type JobDeps = ReservationDeps & {
+  logger: Logger;
+  background: Background;
+  config: { deviceTtlSeconds: number };
+  stats: { placementConflicts: number };
+  placement: PlacementState;
+  /**
+   * Capacity came free in a workspace (a job ended): the host places waiting jobs (in the background). A
+   * callback, so the code that ends jobs does not depend on the code that places them.
+   */
+  capacityFreed(workspaceId: string): Promise<void>;
+  /** Cloud capacity, when configured. */
+  cloud?: CloudDeps;
+};
+
+export type CloudJobDeps = JobDeps & { cloud: CloudDeps };
+
+export const hasCloud = (deps: JobDeps): deps is CloudJobDeps => deps.cloud !== undefined;

@@ -1,0 +1,150 @@
+import type { ReservationView, ResultRequest, StatusReport } from "../../contracts/reservations.ts";
+import { conflict, invalidRequest, notFound } from "../../domain/errors.ts";
+import type { OutputChunk } from "../../domain/output.ts";
+import type { DevicePrincipal } from "../../domain/principal.ts";
+import { moveReservation, type Reservation } from "../../domain/reservation.ts";
+import { verifyResult } from "../../domain/signing.ts";
+import type { JobDeps, ReservationDeps } from "../deps.ts";
+import { announce, outputTopic } from "../jobs/job-events.ts";
+import { jobRemoved, jobResult, jobStarted } from "../jobs/job-lifecycle.ts";
+import { done, lost, mutate } from "../mutate.ts";
+import { reservationView } from "./reservations.ts";
+
+async function deviceReservation(
+  deps: ReservationDeps,
+  device: DevicePrincipal,
+  id: string,
+): Promise<Reservation> {
+  // Addressed within the caller's own device: another device's reservation id is simply not found.
+  const r = await deps.repos.reservations.get(device.deviceId, id);
+  if (!r) throw notFound(`reservation ${id} not found`);
+  return r;
+}
+
+const readOwn = (deps: ReservationDeps, device: DevicePrincipal, id: string) => () =>
+  deps.repos.reservations.get(device.deviceId, id);
+
+/**
+ * `PUT /agent/reservations/{id}/result`: a signed result. Verified against the key the device registered
+ * (a result that does not verify is a 400 and stores nothing). The first result is kept: the same
+ * result again is a 200 no-op, a different one a 409.
+ */
+export async function recordResult(
+  deps: JobDeps,
+  device: DevicePrincipal,
+  id: string,
+  body: ResultRequest,
+): Promise<ReservationView> {
+  if (body.id !== id)
+    throw invalidRequest(`result is for reservation ${body.id}, not ${id}`, [
+      { path: "id", message: "does not match the path" },
+    ]);
+  if (!device.publicKey) {
+    throw invalidRequest(
+      "this device registered without a public key, so its results cannot be verified; log in with Berth's agent",
+    );
+  }
+  if (!body.signature || !verifyResult(body, device.publicKey)) {
+    throw invalidRequest("result signature does not verify against the device's registered key", [
+      { path: "signature", message: "does not verify" },
+    ]);
+  }
+  const stored = await mutate({
+    what: `reservation ${id}`,
+    current: await deviceReservation(deps, device, id),
+    read: readOwn(deps, device, id),
+    async attempt(r) {
+      if (!r) throw notFound(`reservation ${id} not found`);
+      if (r.result) {
+        const same =
+          r.result.state === body.state && r.result.error === body.error && r.result.data === body.data;
+        if (same) return done({ r, first: false });
+        throw conflict(`reservation ${id} already has a different ${r.result.state} result`, {
+          result: r.result.state,
+        });
+      }
+      const now = deps.clock.now().toISOString();
+      const result = {
+        state: body.state,
+        error: body.error,
+        data: body.data,
+        created: body.created,
+        signature: body.signature,
+        receivedAt: now,
+      };
+      // Two results at once (a retry racing the original), or a removal: the first write wins, the other
+      // looks at the reservation as it is now. A result moves a reservation that is not being removed.
+      const moves = r.state === "pending" || r.state === "delivered";
+      const saved = await deps.repos.reservations.save(
+        r,
+        moves ? moveReservation(r, body.state, { result }) : { result },
+        now,
+      );
+      return saved.ok ? done({ r: saved.value, first: true }) : lost(saved);
+    },
+  });
+  if (stored.first && stored.r.jobId) await jobResult(deps, stored.r);
+  return reservationView(stored.r);
+}
+
+/**
+ * `PUT /agent/reservations/{id}/deleted`: the device has decommissioned it. Idempotent: a second
+ * acknowledgement changes nothing. The device may report it before the control plane asked (its own
+ * expiry clock), so any state may move to `deleted`. The state and the unacknowledged set change together.
+ */
+export async function acknowledgeDeleted(deps: JobDeps, device: DevicePrincipal, id: string) {
+  const r = await mutate({
+    what: `reservation ${id}`,
+    current: await deviceReservation(deps, device, id),
+    read: readOwn(deps, device, id),
+    async attempt(r) {
+      if (!r) throw notFound(`reservation ${id} not found`);
+      if (r.state === "deleted") return done(r);
+      const now = deps.clock.now().toISOString();
+      const w = deps.repos.reservations.update(r, moveReservation(r, "deleted", { deletedAt: now }), now);
+      const committed = await deps.repos.commit([w, deps.repos.feed.acknowledge(device.deviceId, id)]);
+      return committed.ok ? done(w.next) : { reread: true };
+    },
+  });
+  if (r.jobId && !r.result) await jobRemoved(deps, r);
+  return reservationView(r);
+}
+
+/** `POST /agent/reservations/{id}/output`: stores new chunks, ignores seqs already stored. */
+export async function appendOutput(
+  deps: ReservationDeps,
+  device: DevicePrincipal,
+  id: string,
+  chunks: OutputChunk[],
+) {
+  const r = await deviceReservation(deps, device, id);
+  const now = deps.clock.now().toISOString();
+  // In order, one after the other: a reader never sees a later chunk before an earlier one of the batch.
+  const stored: boolean[] = [];
+  for (const c of [...chunks].sort((a, b) => a.seq - b.seq))
+    stored.push(await deps.repos.output.append(id, c, now, r.expiresAt));
+  const added = stored.filter(Boolean).length;
+  if (added > 0) announce(deps.feedWatcher, outputTopic(id));
+  return { stored: added, ignored: chunks.length - added };
+}
+
+/**
+ * `POST /agent/reservations/{id}/status`: the workload started. Recorded once (a repeat changes nothing);
+ * a job on it becomes `Running`.
+ */
+export async function reportStatus(deps: JobDeps, device: DevicePrincipal, id: string, body: StatusReport) {
+  const out = await mutate({
+    what: `reservation ${id}`,
+    current: await deviceReservation(deps, device, id),
+    read: readOwn(deps, device, id),
+    async attempt(r) {
+      if (!r) throw notFound(`reservation ${id} not found`);
+      if (r.startedAt) return done({ r, first: false });
+      const now = deps.clock.now().toISOString();
+      const saved = await deps.repos.reservations.save(r, { startedAt: now, pid: body.pid }, now);
+      return saved.ok ? done({ r: saved.value, first: true }) : lost(saved);
+    },
+  });
+  if (out.first && out.r.jobId) await jobStarted(deps, out.r, body.pid);
+  return reservationView(out.r);
+}

@@ -1,0 +1,244 @@
+import type { LoginResponse } from "../../contracts/login.ts";
+import type { Device, DeviceResources } from "../../domain/device.ts";
+import { conflict, forbidden, invalidRequest, notFound, unauthorized } from "../../domain/errors.ts";
+import { isId, newId } from "../../domain/ids.ts";
+import { type Labels, normalizeLabels } from "../../domain/labels.ts";
+import { GpudMachineInfo, normalizeMachineInfo } from "../../domain/machine-info.ts";
+import type { NodeGroup } from "../../domain/node-group.ts";
+import { parseGpuCount, parseQuantity } from "../../domain/quantity.ts";
+import type { RegistrationToken } from "../../domain/registration-token.ts";
+import { sessionToken } from "../../domain/secrets.ts";
+import { hashToken, tokenId, tokenMatches } from "../../domain/tokens.ts";
+import type { IdentityDeps } from "../deps.ts";
+import { type DeviceAuthCache, forgetDeviceSession } from "./device-session.ts";
+
+type Deps = IdentityDeps & { deviceAuth: DeviceAuthCache };
+
+type ValidationResult = NonNullable<LoginResponse["validationResults"]>[number];
+
+/** Raw machine info larger than this is not kept (the normalised view always is). */
+const MAX_STORED_MACHINE_INFO = 64 * 1024;
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+
+/**
+ * GPUd-compatible login (specs/agent-protocol.md §1). Checks run in the order of the spec's table and
+ * every rejection happens before anything is written. A first login creates the device in the token's
+ * workspace and counts one registration against the token atomically; a relogin updates the device and
+ * returns its current session token (a new one only when the agent asks to rotate it).
+ *
+ * @param body the parsed JSON body (the route answers "cannot parse json" itself)
+ * @param bearer the token from the Authorization header, if any
+ */
+export async function login(deps: Deps, body: unknown, bearer: string | undefined): Promise<LoginResponse> {
+  if (!isObject(body)) throw invalidRequest("cannot parse json, expected a JSON object");
+  if (body.machineInfo === undefined || body.machineInfo === null)
+    throw invalidRequest("machine info cannot be nil");
+  if (!isObject(body.machineInfo)) throw invalidRequest("cannot parse json, machineInfo must be an object");
+  const token = str(body.token);
+  if (!token) throw invalidRequest("token is required");
+  const machineId = str(body.machineID) ?? "";
+  const groupRef = str(body.nodeGroup) ?? "";
+  if (!machineId && !groupRef) throw invalidRequest("must specify a machine id or a node group id");
+
+  let nodeLabels: Labels | undefined;
+  if (body.nodeLabels !== undefined && body.nodeLabels !== null) {
+    if (!isObject(body.nodeLabels)) throw invalidRequest("invalid node labels: must be an object of strings");
+    const check = normalizeLabels(body.nodeLabels);
+    if (!check.ok) throw invalidRequest(`invalid node labels: ${check.error}`);
+    nodeLabels = check.labels;
+  }
+  const warnings: ValidationResult[] = [];
+  const resources = parseResources(body.resources, warnings);
+
+  const registration = await validToken(deps, token, bearer);
+  const now = deps.clock.now();
+  const raw = GpudMachineInfo.parse(body.machineInfo);
+  const network = isObject(body.network) ? body.network : {};
+  const location = isObject(body.location) ? body.location : {};
+  const info = normalizeMachineInfo(raw, {
+    publicIP: str(network.publicIP),
+    privateIP: str(network.privateIP),
+    region: str(location.region),
+    zone: str(location.zone),
+    provider: str(body.provider),
+    providerInstanceId: str(body.providerInstanceID),
+  });
+  const machineInfo = storedMachineInfo(body.machineInfo, warnings);
+  const publicKey = str(body.publicKey);
+  const encryptionKey = str(body.encryptionKey);
+  const agentVersion = str(body.agentVersion) ?? raw.gpudVersion;
+  const respond = (device: Pick<Device, "id" | "sessionGeneration">): LoginResponse => ({
+    machineID: device.id,
+    token: sessionToken(deps.keys.session, device.id, device.sessionGeneration),
+    controlPlaneKey: deps.keys.signing.publicKeyBase64,
+    ...(warnings.length ? { validationResults: warnings } : {}),
+  });
+
+  if (machineId) {
+    const device = await deps.repos.devices.get(machineId);
+    if (!device) throw notFound("machine not found");
+    if (device.workspaceId !== registration.workspaceId) {
+      throw forbidden("only allowed to check in machines your owned");
+    }
+    if (
+      groupRef &&
+      (await resolveGroup(deps, registration.workspaceId, groupRef, "lenient"))?.name !== device.nodeGroup
+    ) {
+      throw invalidRequest("node group does not match");
+    }
+    if (publicKey && device.publicKey && publicKey !== device.publicKey) {
+      throw invalidRequest(
+        "publicKey does not match the key this machine registered with; log in as a new machine",
+      );
+    }
+    const generation =
+      body.refreshSessionToken === true ? device.sessionGeneration + 1 : device.sessionGeneration;
+    const refreshed = await deps.repos.devices.refresh(
+      device.id,
+      {
+        info,
+        resources,
+        agentVersion,
+        labels: nodeLabels,
+        publicKey: device.publicKey ?? publicKey,
+        encryptionKey: device.publicKey ? device.encryptionKey : (encryptionKey ?? device.encryptionKey),
+        sessionGeneration: generation,
+        sessionTokenHash: hashToken(sessionToken(deps.keys.session, device.id, generation)),
+      },
+      now.toISOString(),
+    );
+    // A rotated token (or a key set at this login) must not be served from this process's cache.
+    forgetDeviceSession(deps.deviceAuth, device.id);
+    await deps.repos.devices.seen(device.id, now.toISOString(), 0);
+    await deps.repos.devices.saveMachineInfo(device.id, machineInfo);
+    return respond(refreshed);
+  }
+
+  if (registration.nodeGroup && registration.nodeGroup !== groupRef) {
+    const pinned = await resolveGroup(deps, registration.workspaceId, groupRef, "lenient");
+    if (pinned?.name !== registration.nodeGroup) throw invalidRequest("node group does not match");
+  }
+  const group = (await resolveGroup(deps, registration.workspaceId, groupRef, "strict"))!;
+  const id = newId(now.getTime());
+  const device: Device = {
+    id,
+    name: deviceName(registration, info.hostname, id),
+    workspaceId: registration.workspaceId,
+    nodeGroup: group.name,
+    registrationTokenId: registration.id,
+    labels: { ...registration.labels, ...nodeLabels },
+    environmentVariables: registration.environmentVariables,
+    info,
+    resources,
+    gpuOwners: {},
+    agentVersion,
+    publicKey,
+    encryptionKey,
+    sessionGeneration: 1,
+    sessionTokenHash: hashToken(sessionToken(deps.keys.session, id, 1)),
+    lastSeenAt: now.toISOString(),
+    createdAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+  };
+  // Claim, join, create in one transaction: N racing logins against a cap of M register exactly M devices,
+  // and a login that fails (or a process that dies) leaves the token's and the group's counts as they were.
+  const committed = await deps.repos.commit([
+    deps.repos.registrationTokens.claim(registration.id, now.toISOString()),
+    deps.repos.nodeGroups.join(registration.workspaceId, group.name),
+    deps.repos.devices.create(device, machineInfo),
+  ]);
+  if (!committed.ok) {
+    if (committed.failed === 0) throw unauthorized("invalid token");
+    if (committed.failed === 1) throw notFound(`node group ${groupRef} not found`);
+    throw conflict(`device ${id} already exists; log in again`);
+  }
+  return respond(device);
+}
+
+/** The registration token, if it is known, matches, and has not expired; else 401 "invalid token". */
+async function validToken(deps: Deps, token: string, bearer: string | undefined): Promise<RegistrationToken> {
+  const invalid = unauthorized("invalid token");
+  if (bearer && bearer !== token) throw invalid;
+  const id = tokenId("registration", token);
+  const record = id ? await deps.repos.registrationTokens.get(id) : undefined;
+  if (!record || !tokenMatches(token, record.tokenHash)) throw invalid;
+  if (record.expiresAt && Date.parse(record.expiresAt) <= deps.clock.now().getTime()) throw invalid;
+  return record;
+}
+
+/**
+ * A node group named by name (in the token's workspace) or by id (GPUd's "node group id"). Strict:
+ * unknown → 404, another workspace's → 403. Lenient: undefined for anything not in this workspace.
+ */
+async function resolveGroup(
+  deps: Deps,
+  workspaceId: string,
+  ref: string,
+  mode: "strict" | "lenient",
+): Promise<NodeGroup | undefined> {
+  const byName = await deps.repos.nodeGroups.get(workspaceId, ref);
+  if (byName) return byName;
+  const byId = isId(ref) ? await deps.repos.nodeGroups.getById(ref) : undefined;
+  if (byId?.workspaceId === workspaceId) return byId;
+  if (mode === "lenient") return undefined;
+  if (byId) throw forbidden("node group is not owned by the workspace");
+  throw notFound(`node group ${ref} not found`);
+}
+
+function parseResources(raw: unknown, warnings: ValidationResult[]): DeviceResources {
+  const resources: DeviceResources = { gpus: 0 };
+  if (raw === undefined || raw === null) return resources;
+  if (!isObject(raw)) throw invalidRequest("cannot parse json, resources must be an object of strings");
+  const gpu = raw["nvidia.com/gpu"];
+  if (gpu !== undefined) {
+    const count = typeof gpu === "string" ? parseGpuCount(gpu) : undefined;
+    if (count === undefined) {
+      throw invalidRequest(
+        `invalid resources: nvidia.com/gpu must be a non-negative integer, got ${JSON.stringify(gpu)}`,
+      );
+    }
+    resources.gpus = count;
+  }
+  for (const [key, field] of [
+    ["cpu", "cpu"],
+    ["memory", "memory"],
+  ] as const) {
+    const value = raw[key];
+    if (value === undefined) continue;
+    const parsed = typeof value === "string" ? parseQuantity(value) : undefined;
+    if (parsed === undefined) {
+      warnings.push({
+        name: `resources.${key}`,
+        valid: false,
+        reason: `${JSON.stringify(value)} is not a Kubernetes quantity`,
+        suggestion: `send ${key} like ${key === "cpu" ? '"8" or "7500m"' : '"64Gi"'}`,
+      });
+    } else resources[field] = parsed;
+  }
+  return resources;
+}
+
+function storedMachineInfo(raw: Record<string, unknown>, warnings: ValidationResult[]) {
+  const size = JSON.stringify(raw).length;
+  if (size <= MAX_STORED_MACHINE_INFO) return raw;
+  warnings.push({
+    name: "machineInfo",
+    valid: false,
+    reason: `machineInfo is ${size} bytes; only its summary is kept`,
+    suggestion: "nothing to do: hostname, CPU, memory and GPUs were recorded",
+  });
+  return undefined;
+}
+
+function deviceName(token: RegistrationToken, hostname: string | undefined, id: string): string {
+  const fromHost = hostname
+    ?.toLowerCase()
+    .replace(/[^a-z0-9.-]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 100);
+  if (token.namingStrategy === "fromHostname" && fromHost) return fromHost;
+  return `node-${id.slice(-8)}`;
+}

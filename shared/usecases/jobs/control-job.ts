@@ -1,0 +1,113 @@
+import type { JobView } from "../../contracts/jobs.ts";
+import { BerthError, ErrorCode, invalidRequest } from "../../domain/errors.ts";
+import {
+  invalidJobState,
+  JOB_OPERATIONS,
+  type Job,
+  type JobChange,
+  type JobOperation,
+  JobStatus,
+  moveJob,
+  StatusCode,
+} from "../../domain/job.ts";
+import type { UserPrincipal } from "../../domain/principal.ts";
+import { cancelCloudWork, stopCloudJob } from "../cloud/cloud-control.ts";
+import { removeReservation, sendControl } from "../feed/reservations.ts";
+import { done, lost, mutate } from "../mutate.ts";
+import { recordJobEvent } from "./job-events.ts";
+import { finishJob } from "./job-update.ts";
+import { type JobDeps, jobNotFound as jobNotFoundError, jobView, visibleJob } from "./jobs.ts";
+
+const EVENTS = {
+  suspend: "suspended",
+  resume: "resumed",
+  stop: "stop-requested",
+  kill: "kill-requested",
+} as const;
+
+/**
+ * `POST /api/v1/jobs/{id}/control` (jobs.md §3). Each operation is allowed only from its required status
+ * (409 InvalidJobState with the Launcher's message otherwise). Suspend and resume take effect at once
+ * (SIGSTOP/SIGCONT on the node); stop and kill are sent to the node and the job ends when the node reports
+ * its exit (Finished with 143 after a stop, Killed after a kill); cancel withdraws a pending job.
+ */
+export async function controlJob(
+  deps: JobDeps,
+  user: UserPrincipal,
+  id: string,
+  op: JobOperation,
+): Promise<JobView> {
+  if (id === "*")
+    throw invalidRequest("job id * (all jobs) is not allowed for control operations; name one job");
+  const job = await visibleJob(deps, user, id);
+  if (job.status !== JOB_OPERATIONS[op]) throw invalidJobState(op, job.status);
+  if (job.cloudReservationId && (op === "suspend" || op === "resume")) {
+    throw new BerthError(
+      ErrorCode.RequestNotSupported,
+      `${op} is not supported for cloud jobs (ECS cannot pause a task)`,
+    );
+  }
+  if (op === "cancel") {
+    const canceled = await finishJob(deps, id, { reason: "canceled", by: user.name });
+    // In the cloud: withdraw it, or stop the task it already has.
+    await cancelCloudWork(deps, job, `canceled by ${user.name}`);
+    // Placed but not started: the node must never start it (or stops it, if it just did).
+    const r =
+      job.reservationId && job.deviceId
+        ? await deps.repos.reservations.get(job.deviceId, job.reservationId)
+        : undefined;
+    if (r) await removeReservation(deps, r, "toDelete");
+    return jobView(canceled ?? job);
+  }
+
+  let how = "";
+  if (job.cloudReservationId && (op === "stop" || op === "kill")) {
+    const r = await stopCloudJob(deps, job, op, `${op} requested by ${user.name}`);
+    how =
+      r.launcher === "ecs" ? "StopTask: SIGTERM, then SIGKILL after the task's stop timeout" : "Job deleted";
+  } else {
+    const r =
+      job.reservationId && job.deviceId
+        ? await deps.repos.reservations.get(job.deviceId, job.reservationId)
+        : undefined;
+    if (!r) throw new BerthError(ErrorCode.JobControlFailure, `job ${id} has no workload on a node to ${op}`);
+    await sendControl(deps, r, op);
+    const grace = (JSON.parse(r.data) as { stopGracePeriodSeconds?: number }).stopGracePeriodSeconds ?? 10;
+    how = `SIGTERM, then SIGKILL after ${grace} s`;
+  }
+  const changes: Record<Exclude<JobOperation, "cancel">, (j: Job) => JobChange> = {
+    suspend: (j) =>
+      moveJob(j, JobStatus.Suspended, {
+        statusCode: StatusCode.UserSuspend,
+        statusMessage: `suspended by ${user.name}`,
+      }),
+    resume: (j) =>
+      moveJob(j, JobStatus.Running, {
+        statusCode: StatusCode.UserResume,
+        statusMessage: `resumed by ${user.name}`,
+      }),
+    stop: () => ({
+      controlRequested: "stop",
+      statusCode: StatusCode.UserStop,
+      statusMessage: `stop requested by ${user.name}: ${how}`,
+    }),
+    kill: () => ({
+      controlRequested: "kill",
+      statusCode: StatusCode.UserKill,
+      statusMessage: `kill requested by ${user.name}`,
+    }),
+  };
+  const updated = await mutate({
+    what: `job ${id}`,
+    current: job,
+    read: () => deps.repos.jobs.get(id),
+    async attempt(current) {
+      if (!current) throw jobNotFoundError(id);
+      if (current.status !== JOB_OPERATIONS[op]) throw invalidJobState(op, current.status);
+      const saved = await deps.repos.jobs.save(current, changes[op](current), deps.clock.now().toISOString());
+      return saved.ok ? done(saved.value) : lost(saved);
+    },
+  });
+  await recordJobEvent(deps, updated, EVENTS[op], updated.statusMessage);
+  return jobView(updated);
+}

@@ -1,0 +1,137 @@
+import type { JobEvent } from "../../contracts/jobs.ts";
+import { BerthError, ErrorCode } from "../../domain/errors.ts";
+import { isFinalJob, type Job } from "../../domain/job.ts";
+import type { StoredOutputChunk } from "../../domain/output.ts";
+import type { UserPrincipal } from "../../domain/principal.ts";
+import { jobTopic, outputTopic } from "./job-events.ts";
+import { type JobDeps, visibleJob } from "./jobs.ts";
+
+type Stream = "stdout" | "stderr" | "mixed";
+export type OutputLine = { seqId: number; stream: "stdout" | "stderr"; data: string };
+
+/** How long a follower waits for a wake-up before reading anyway (writes by other processes). */
+const RECHECK_MS = 2000;
+
+const noOutput = (id: string) => new BerthError(ErrorCode.JobOutputNotFound, `job ${id} has no output yet`);
+
+/** Reads a reservation's chunks after `seq`, only as far as they are consecutive (a gap is a write in flight). */
+async function nextChunks(deps: JobDeps, reservationId: string, seq: number): Promise<StoredOutputChunk[]> {
+  const taken: StoredOutputChunk[] = [];
+  for (;;) {
+    const batch = await deps.repos.output.since(reservationId, seq, 500);
+    for (const c of batch) {
+      if (c.seq !== seq + 1) return taken;
+      taken.push(c);
+      seq = c.seq;
+    }
+    if (batch.length < 500) return taken;
+  }
+}
+
+/**
+ * A cloud job's output after `cursor`: its task's log lines (CloudWatch Logs for ECS), as one stream
+ * (`stdout`: the log driver does not keep the two apart). Nothing while no task exists.
+ */
+async function cloudLines(deps: JobDeps, job: Job, cursor?: string) {
+  const r = job.cloudReservationId
+    ? await deps.repos.cloudReservations.get(job.cloudReservationId)
+    : undefined;
+  const launcher = r?.task ? deps.cloud?.launchers[r.task.launcher] : undefined;
+  const chunks: Pick<StoredOutputChunk, "stream" | "data">[] = [];
+  if (!r?.task || !launcher?.output) return { chunks, cursor };
+  for (;;) {
+    const read = await launcher.output(r.task, cursor);
+    for (const line of read.lines) chunks.push({ stream: "stdout", data: `${line}\n` });
+    const moved = read.cursor !== cursor;
+    cursor = read.cursor;
+    if (read.lines.length === 0 || !moved) return { chunks, cursor };
+  }
+}
+
+/** `GET /api/v1/jobs/{id}/output`: all output so far, numbered from 1 (jobs.md §6). */
+export async function jobOutput(deps: JobDeps, user: UserPrincipal, id: string, stream: Stream) {
+  const job = await visibleJob(deps, user, id);
+  if (!job.reservationId && !job.cloudReservationId) throw noOutput(id);
+  const chunks = job.cloudReservationId
+    ? (await cloudLines(deps, job)).chunks
+    : await nextChunks(deps, job.reservationId!, 0);
+  const lines = chunks.filter((c) => stream === "mixed" || c.stream === stream);
+  if (lines.length === 0) throw noOutput(id);
+  return {
+    output: lines.map((c, i): OutputLine => ({ seqId: i + 1, stream: c.stream, data: c.data })),
+    complete: isFinalJob(job.status),
+  };
+}
+
+/** Waits for a job's output or events to change, or RECHECK_MS (a write in another process is not announced here). */
+async function changed(deps: JobDeps, topics: string[], marks: number[], signal: AbortSignal) {
+  await Promise.race(topics.map((t, i) => deps.feedWatcher.wait(t, marks[i]!, RECHECK_MS, signal)));
+}
+
+/**
+ * `GET /api/v1/jobs/{id}/output?follow=true`: the output so far, then each new chunk as it arrives, until
+ * the job is final and everything it wrote has been sent. Unlike the plain read, a follower of a job with
+ * no output yet waits for it.
+ */
+export async function* followJobOutput(
+  deps: JobDeps,
+  user: UserPrincipal,
+  id: string,
+  stream: Stream,
+  signal: AbortSignal,
+): AsyncGenerator<{ line: OutputLine } | { complete: Job }> {
+  let job = await visibleJob(deps, user, id);
+  let seq = 0;
+  let seqId = 0;
+  let cloudCursor: string | undefined;
+  while (!signal.aborted) {
+    const topics = [jobTopic(id), ...(job.reservationId ? [outputTopic(job.reservationId)] : [])];
+    const marks = topics.map((t) => deps.feedWatcher.mark(t));
+    const final = isFinalJob(job.status);
+    if (job.cloudReservationId) {
+      const read = await cloudLines(deps, job, cloudCursor);
+      cloudCursor = read.cursor;
+      for (const c of read.chunks)
+        if (stream !== "stderr") yield { line: { seqId: ++seqId, stream: c.stream, data: c.data } };
+    } else if (job.reservationId) {
+      for (const c of await nextChunks(deps, job.reservationId, seq)) {
+        seq = c.seq;
+        if (stream === "mixed" || c.stream === stream)
+          yield { line: { seqId: ++seqId, stream: c.stream, data: c.data } };
+      }
+    }
+    // Final, and its output read after it became final: nothing more will come.
+    if (final) {
+      yield { complete: job };
+      return;
+    }
+    await changed(deps, topics, marks, signal);
+    job = (await deps.repos.jobs.get(id)) ?? job;
+  }
+}
+
+/** `GET /api/v1/jobs/{id}/events`: the job's lifecycle so far and, when following, as it happens. */
+export async function* followJobEvents(
+  deps: JobDeps,
+  user: UserPrincipal,
+  id: string,
+  follow: boolean,
+  signal: AbortSignal,
+): AsyncGenerator<{ event: JobEvent } | { complete: Job }> {
+  let job = await visibleJob(deps, user, id);
+  let after: string | undefined;
+  while (!signal.aborted) {
+    const mark = deps.feedWatcher.mark(jobTopic(id));
+    const final = isFinalJob(job.status);
+    for (const event of await deps.repos.jobEvents.list(id, after)) {
+      after = event.id;
+      yield { event };
+    }
+    if (final || !follow) {
+      yield { complete: job };
+      return;
+    }
+    await changed(deps, [jobTopic(id)], [mark], signal);
+    job = (await deps.repos.jobs.get(id)) ?? job;
+  }
+}

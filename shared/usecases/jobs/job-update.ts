@@ -1,0 +1,91 @@
+import { canMoveJob, isFinalJob, type Job, type JobChange, moveJob } from "../../domain/job.ts";
+import { type JobEndReason, jobEnd } from "../../domain/job-end.ts";
+import type { JobDeps } from "../deps.ts";
+import { done, lost, mutate, reread } from "../mutate.ts";
+import { announce, jobEventWrite, jobTopic } from "./job-events.ts";
+
+/**
+ * Applies a change to a job with the usual version check (mutate): `decide` sees the job as it is and
+ * returns the change (a transition, or other fields), or undefined to leave it. Returns the job after, or
+ * undefined when it does not exist.
+ */
+export async function updateJob(
+  deps: Pick<JobDeps, "repos" | "clock">,
+  id: string,
+  decide: (job: Job) => JobChange | undefined,
+  current?: Job,
+): Promise<Job | undefined> {
+  return mutate({
+    what: `job ${id}`,
+    current,
+    read: () => deps.repos.jobs.get(id),
+    async attempt(job) {
+      if (!job) return done(undefined);
+      const change = decide(job);
+      if (!change) return done(job);
+      const saved = await deps.repos.jobs.save(job, change, deps.clock.now().toISOString());
+      return saved.ok ? done(saved.value) : lost(saved);
+    },
+  });
+}
+
+/**
+ * Ends a job, for `reason` (jobEnd derives its status, code and message), in one transaction: the final
+ * status, its quota and its GPUs back, and the lifecycle event; then the host is told that capacity came
+ * free. Idempotent: a job already final is left as it is and returned. Returns the job as it is after.
+ */
+export async function finishJob(deps: JobDeps, id: string, reason: JobEndReason): Promise<Job | undefined> {
+  const end = jobEnd(reason);
+  // What a transaction found already given back (a count that drifted, a device deleted): left out next time.
+  let giveQuota = true;
+  let releaseGpus: number[] | undefined;
+  let ended: Job | undefined;
+  const job = await mutate({
+    what: `job ${id}`,
+    read: () => deps.repos.jobs.get(id),
+    async attempt(job) {
+      ended = undefined;
+      if (!job) return done(undefined);
+      if (isFinalJob(job.status) || !canMoveJob(job.status, end.status)) return done(job);
+      const now = deps.clock.now().toISOString();
+      const w = deps.repos.jobs.update(
+        job,
+        moveJob(job, end.status, {
+          statusCode: end.statusCode,
+          statusMessage: end.statusMessage,
+          exitCode: end.exitCode,
+          quotaHeld: false,
+          controlRequested: null,
+        }),
+        now,
+      );
+      const gpus = releaseGpus ?? job.allocatedGpus;
+      const give =
+        job.quotaHeld && giveQuota ? deps.repos.quotas.give(job.workspaceId, job.gpus.count) : undefined;
+      const release =
+        job.deviceId && gpus.length > 0
+          ? deps.repos.devices.releaseGpus(job.deviceId, gpus, job.id)
+          : undefined;
+      const event = jobEventWrite(deps, w.next, end.event, end.statusMessage);
+      const committed = await deps.repos.commit([w, give, release, event.write]);
+      if (committed.ok) {
+        ended = w.next;
+        return done(w.next);
+      }
+      if (committed.failed === 1) {
+        deps.logger.warn("quota use was lower than a job's share; not giving it back twice", { jobId: id });
+        giveQuota = false;
+      } else if (committed.failed === 2 && job.deviceId) {
+        // The device is gone, or another job holds some of the GPUs now: give back only what this job holds.
+        const device = await deps.repos.devices.identity(job.deviceId);
+        releaseGpus = device ? gpus.filter((g) => device.gpuOwners[String(g)] === job.id) : [];
+      }
+      return reread;
+    },
+  });
+  if (ended) {
+    announce(deps.feedWatcher, jobTopic(id));
+    await deps.capacityFreed(ended.workspaceId);
+  }
+  return job;
+}

@@ -1,0 +1,170 @@
+import type { JobView, SubmitJobRequest } from "../../contracts/jobs.ts";
+import { BerthError, ErrorCode, forbidden, invalidRequest } from "../../domain/errors.ts";
+import { newId } from "../../domain/ids.ts";
+import { JOB_INTERNAL_FIELDS, type Job, JobStatus } from "../../domain/job.ts";
+import type { UserPrincipal } from "../../domain/principal.ts";
+import { quotaRefusal } from "../../domain/quota.ts";
+import { Role } from "../../domain/roles.ts";
+import type { Page, PageRequest } from "../../ports/pagination.ts";
+import { checkCloudTarget } from "../cloud/cloud-handoff.ts";
+import type { JobDeps } from "../deps.ts";
+import { done, mutate, reread } from "../mutate.ts";
+import { announce, jobEventWrite, jobTopic } from "./job-events.ts";
+import { placeJob } from "./placement.ts";
+
+export type { JobDeps } from "../deps.ts";
+
+/** The Launcher job object, without Berth's bookkeeping; with `fields`, only those (and `id`). */
+export function jobView(job: Job, fields: string[] = []): JobView {
+  const view: Record<string, unknown> = { ...job };
+  for (const f of JOB_INTERNAL_FIELDS) delete view[f];
+  if (fields.length === 0) return view as JobView;
+  return Object.fromEntries(
+    Object.entries(view).filter(([k]) => k === "id" || fields.includes(k)),
+  ) as JobView;
+}
+
+export const jobNotFound = (id: string) => new BerthError(ErrorCode.JobNotFound, `job ${id} not found`);
+
+/** A job the caller may see: of its workspace, and its own unless it holds an admin key. */
+export async function visibleJob(deps: JobDeps, user: UserPrincipal, id: string): Promise<Job> {
+  const job = await deps.repos.jobs.get(id);
+  if (!job || job.workspaceId !== user.workspaceId || (user.role !== Role.admin && job.user !== user.name)) {
+    throw jobNotFound(id);
+  }
+  return job;
+}
+
+/**
+ * `POST /api/v1/jobs`. Applies the named profile, takes the workspace's quota (429 QuotaExceeded, nothing
+ * created, when it would be exceeded), stores the job `Pending` and tries to place it at once.
+ */
+export async function submitJob(
+  deps: JobDeps,
+  user: UserPrincipal,
+  input: SubmitJobRequest,
+): Promise<JobView> {
+  if (input.secrets.length > 0) {
+    throw new BerthError(
+      ErrorCode.RequestNotSupported,
+      "secrets are not available yet; pass values in environment",
+    );
+  }
+  let profile: Awaited<ReturnType<JobDeps["repos"]["profiles"]["get"]>>;
+  if (input.resourceProfile !== "custom") {
+    profile = await deps.repos.profiles.get(user.workspaceId, input.resourceProfile);
+    if (!profile) {
+      const names = (await deps.repos.profiles.list(user.workspaceId, { limit: 500 })).items.map(
+        (p) => p.name,
+      );
+      throw invalidRequest(
+        `unknown resourceProfile "${input.resourceProfile}"; valid: ${["custom", ...names].join(", ")}`,
+        [{ path: "resourceProfile", message: "no such profile" }],
+      );
+    }
+  }
+  const gpus = input.gpus ?? profile?.gpus ?? { count: 0 };
+  checkCloudTarget(deps, { ...input, cloudLauncher: profile?.cloudLauncher });
+  const now = deps.clock.now().toISOString();
+  const job: Job = {
+    id: newId(),
+    workspaceId: user.workspaceId,
+    name: input.name,
+    user: user.name,
+    group: input.group,
+    queues: profile?.queue ? [profile.queue] : input.queues,
+    workingDirectory: input.workingDirectory,
+    container: input.container,
+    status: JobStatus.Pending,
+    statusMessage: "accepted",
+    command: input.command,
+    exe: input.exe,
+    args: input.args,
+    stdin: input.stdin,
+    environment: input.environment,
+    secrets: input.secrets,
+    placementConstraints: [...input.placementConstraints, ...(profile?.placementConstraints ?? [])],
+    submissionTime: now,
+    lastUpdateTime: now,
+    exposedPorts: input.exposedPorts,
+    mounts: input.mounts,
+    config: input.config,
+    resourceLimits: input.resourceLimits.length > 0 ? input.resourceLimits : (profile?.limits ?? []),
+    gpus,
+    tags: input.tags,
+    metadata: input.metadata,
+    resourceProfile: input.resourceProfile,
+    target: input.target,
+    maxDuration: input.maxDuration,
+    cloudLauncher: profile?.cloudLauncher,
+    version: 1,
+    allocatedGpus: [],
+    quotaHeld: true,
+  };
+  // The quota and the job in one transaction: concurrent submits never exceed a limit, and a job is never
+  // stored without its share of the quota taken (nor the other way round, even if the process dies).
+  await mutate({
+    what: `the quota of workspace ${user.workspaceId}`,
+    read: () => deps.repos.quotas.get(user.workspaceId),
+    async attempt(quota) {
+      const refusal = quotaRefusal(quota!, gpus.count);
+      if (refusal) {
+        const what = refusal.limit === "maxGpus" ? "GPUs" : "running jobs";
+        throw new BerthError(
+          ErrorCode.QuotaExceeded,
+          `quota exceeded: ${refusal.limit} is ${refusal.value} and ${refusal.used} ${what} are in use; this job asks for ${refusal.asked}`,
+          refusal,
+        );
+      }
+      const committed = await deps.repos.commit([
+        deps.repos.quotas.take(user.workspaceId, quota!, gpus.count),
+        deps.repos.jobs.create(job),
+        jobEventWrite(deps, job, "accepted", `accepted from ${user.name}`).write,
+      ]);
+      if (committed.ok) return done(undefined);
+      if (committed.failed === 0) return reread; // the quota changed meanwhile: decide again
+      throw new Error(`${committed.what}: the id is taken`);
+    },
+  });
+  announce(deps.feedWatcher, jobTopic(job.id));
+  return jobView(await placeJob(deps, job));
+}
+
+export interface JobFilter {
+  startTime?: string;
+  endTime?: string;
+  statuses: string[];
+  tags: string[];
+  user?: string;
+  fields: string[];
+}
+
+/** `GET /api/v1/jobs` (jobs.md §4): inclusive time bounds, any of the statuses, every tag, one user or `*`. */
+export async function listJobs(
+  deps: JobDeps,
+  user: UserPrincipal,
+  filter: JobFilter,
+  page: PageRequest,
+): Promise<Page<JobView>> {
+  const who = filter.user ?? user.name;
+  if (who !== user.name && user.role !== Role.admin) {
+    throw forbidden("listing other users' jobs (user=...) needs an admin key");
+  }
+  const result = await deps.repos.jobs.list(
+    user.workspaceId,
+    {
+      start: filter.startTime && new Date(filter.startTime).toISOString(),
+      end: filter.endTime && new Date(filter.endTime).toISOString(),
+    },
+    page,
+    (j) =>
+      (who === "*" || j.user === who) &&
+      (filter.statuses.length === 0 || filter.statuses.includes(j.status)) &&
+      filter.tags.every((t) => j.tags.includes(t)),
+  );
+  return { items: result.items.map((j) => jobView(j, filter.fields)), cursor: result.cursor };
+}
+
+export async function getJob(deps: JobDeps, user: UserPrincipal, id: string): Promise<JobView> {
+  return jobView(await visibleJob(deps, user, id));
+}

@@ -1,0 +1,156 @@
+import { type Job, JobStatus, StatusCode } from "../../domain/job.ts";
+import { reservationForJob } from "../../domain/job-reservation.ts";
+import { choosePlacement } from "../../domain/placement.ts";
+import { cloudCanTake, handOffToCloud } from "../cloud/cloud-handoff.ts";
+import { type CloudJobDeps, hasCloud, type JobDeps } from "../deps.ts";
+import { newReservation, placeReservation } from "../feed/reservations.ts";
+import { announce, jobEventWrite, jobTopic } from "./job-events.ts";
+
+/** How many times a job retries placement after losing its GPUs to another job. */
+const ROUNDS = 3;
+
+/**
+ * Places a pending job on the least loaded online device that can run it (jobs.md §7). One transaction
+ * claims its GPUs (two jobs never get the same GPU), stores its reservation and feed entry, and records
+ * where the job is, so a placement is never half made: a claim lost to another job moves on to the next
+ * device, a job canceled meanwhile gets nothing. Without capacity the job stays `Pending` with
+ * `statusCode: NoCapacity` (or `NeverFits`) and a message saying why. A `cloud` job is handed to cloud
+ * capacity instead; an `auto` job that finds no room on the fleet too, when cloud capacity can take it.
+ */
+export async function placeJob(deps: JobDeps, job: Job): Promise<Job> {
+  if (job.status !== JobStatus.Pending || job.deviceId || job.cloudReservationId) return job;
+  if (job.target === "cloud" && !hasCloud(deps)) return job;
+  // A job is placed by one call at a time in this process (its submit and a placement pass would otherwise
+  // both try, and one would lose its transaction).
+  const inFlight = deps.placement.placing;
+  if (inFlight.has(job.id)) return job;
+  inFlight.add(job.id);
+  try {
+    if (job.target === "cloud") return await handOffToCloud(deps as CloudJobDeps, job);
+    const placed = await placeJobOnce(deps, job);
+    // `auto`: the fleet first, then the cloud.
+    if (
+      job.target === "auto" &&
+      placed.status === JobStatus.Pending &&
+      !placed.deviceId &&
+      cloudCanTake(deps, placed)
+    )
+      return await handOffToCloud(deps, placed, ` (no room on the fleet: ${placed.statusMessage})`);
+    return placed;
+  } finally {
+    inFlight.delete(job.id);
+  }
+}
+
+const stillWaiting = (j: Job | undefined) =>
+  j !== undefined && j.status === JobStatus.Pending && !j.deviceId && !j.cloudReservationId;
+
+async function placeJobOnce(deps: JobDeps, job: Job): Promise<Job> {
+  let current = job;
+  for (let round = 0; round < ROUNDS; round++) {
+    const devices = await deps.repos.devices.listAll(current.workspaceId);
+    const choice = choosePlacement(
+      devices,
+      {
+        gpus: current.gpus,
+        queues: current.queues,
+        constraints: current.placementConstraints,
+        spreadKey: current.id,
+      },
+      deps.clock.now(),
+      deps.config.deviceTtlSeconds,
+    );
+    if (choice.kind !== "candidates") {
+      const code = choice.kind === "never" ? StatusCode.NeverFits : StatusCode.NoCapacity;
+      if (current.statusCode === code && current.statusMessage === choice.message) return current;
+      // Placed or canceled by another writer meanwhile: what it is now is the answer.
+      const saved = await deps.repos.jobs.save(
+        current,
+        { statusCode: code, statusMessage: choice.message },
+        deps.clock.now().toISOString(),
+      );
+      return saved.ok ? saved.value : (saved.current ?? current);
+    }
+    for (const { device, gpus } of choice.devices) {
+      const spec = reservationForJob(current, gpus);
+      const r = newReservation(deps, {
+        nodeId: device.id,
+        workspaceId: current.workspaceId,
+        user: current.user,
+        ...spec,
+        jobId: current.id,
+      });
+      const message = `placed on ${device.name}${gpus.length ? ` (GPU ${gpus.join(", ")})` : ""}`;
+      const w = deps.repos.jobs.update(
+        current,
+        {
+          deviceId: device.id,
+          reservationId: r.id,
+          allocatedGpus: gpus,
+          host: device.name,
+          statusCode: StatusCode.Placed,
+          statusMessage: message,
+        },
+        deps.clock.now().toISOString(),
+      );
+      const placed = await placeReservation(
+        deps,
+        r,
+        [
+          gpus.length > 0 && deps.repos.devices.claimGpus(device.id, gpus, current.id),
+          w,
+          jobEventWrite(deps, w.next, "placed", message).write,
+        ],
+        // The claim is conditional on the device too (one write per item in a transaction).
+        { checkDevice: gpus.length === 0 },
+      );
+      if (placed.ok) {
+        announce(deps.feedWatcher, jobTopic(current.id));
+        return w.next;
+      }
+      if (placed.failed === "device") continue; // deleted since the list was read
+      if (placed.failed === 0) {
+        deps.stats.placementConflicts++;
+        continue;
+      }
+      // The job changed meanwhile (canceled, or placed by another process): nothing was written.
+      const fresh = await deps.repos.jobs.get(current.id);
+      if (!stillWaiting(fresh)) return fresh ?? current;
+      current = fresh!;
+      break;
+    }
+  }
+  return current;
+}
+
+/**
+ * Tries to place a workspace's waiting jobs, oldest first (a job that does not fit does not block smaller
+ * ones behind it). One pass at a time per workspace in this process: a call during a pass asks for one more
+ * pass after it (capacity that appeared behind the running pass is not missed), and resolves when that one
+ * ends. Passes in other processes are safe (placement is one conditional transaction).
+ */
+export function placePending(deps: JobDeps, workspaceId: string): Promise<void> {
+  const passes = deps.placement.passes;
+  const running = passes.get(workspaceId);
+  if (running) {
+    running.again = true;
+    return running.pass;
+  }
+  const state = { pass: Promise.resolve(), again: true };
+  state.pass = (async () => {
+    try {
+      while (state.again) {
+        state.again = false;
+        for (const listed of await deps.repos.jobs.pending(workspaceId, 100)) {
+          // The list is an index (it may lag), and a job may have been placed since: read it first.
+          const job = await deps.repos.jobs.get(listed.id);
+          if (job) await placeJob(deps, job);
+        }
+      }
+    } finally {
+      passes.delete(workspaceId);
+    }
+  })();
+  passes.set(workspaceId, state);
+  return state.pass;
+}

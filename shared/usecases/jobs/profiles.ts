@@ -1,0 +1,38 @@
+import type { CreateProfileRequest, ProfileView, UpdateProfileRequest } from "../../contracts/profiles.ts";
+import { notFound } from "../../domain/errors.ts";
+import type { Clock } from "../../ports/clock.ts";
+import type { Page, PageRequest } from "../../ports/pagination.ts";
+import type { Repositories } from "../../ports/repositories.ts";
+
+type Deps = { repos: Repositories; clock: Clock };
+
+/** Resource profiles (jobs.md §8): named sizes a job can ask for by name. */
+export async function createProfile(
+  deps: Deps,
+  workspaceId: string,
+  input: CreateProfileRequest,
+): Promise<ProfileView> {
+  const now = deps.clock.now().toISOString();
+  const profile: ProfileView = { ...input, createdAt: now, updatedAt: now };
+  await deps.repos.profiles.create(workspaceId, profile);
+  return profile;
+}
+
+export async function getProfile(deps: Deps, workspaceId: string, name: string): Promise<ProfileView> {
+  const profile = await deps.repos.profiles.get(workspaceId, name);
+  if (!profile) throw notFound(`profile ${name} not found`);
+  return profile;
+}
+
+export const listProfiles = (
+  deps: Deps,
+  workspaceId: string,
+  page: PageRequest,
+): Promise<Page<ProfileView>> => deps.repos.profiles.list(workspaceId, page);
+
+/** Jobs already submitted with the profile keep what they got. */
+export const updateProfile = (deps: Deps, workspaceId: string, name: string, patch: UpdateProfileRequest) =>
+  deps.repos.profiles.update(workspaceId, name, patch, deps.clock.now().toISOString());
+
+export const deleteProfile = (deps: Deps, workspaceId: string, name: string) =>
+  deps.repos.profiles.delete(workspaceId, name);

@@ -1,3 +1,0 @@
-import { repositoryContract } from "./repositories.contract.ts";
-
-repositoryContract("dynalite");
