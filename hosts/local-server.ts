@@ -52,8 +52,8 @@ export class OldDataDirError extends Error {
       `the data dir ${dir} was made by an earlier Berth (its data is in ${dir}/dynamo, dynalite's files), and this ` +
         `version keeps its data in ${sqlitePath(dir)}. Move it with:\n` +
         `  npm install --no-save dynalite@4\n` +
-        `  berth server export --from-dynalite ${dir}/dynamo --output berth-export.jsonl\n` +
-        `  berth server import berth-export.jsonl\n` +
+        `  berth server export --from-dynalite ${dir}/dynamo berth-export.jsonl\n` +
+        `  berth --data-dir ${dir} server import berth-export.jsonl\n` +
         `or start with another --data-dir. Nothing was changed.`,
     );
     this.name = "OldDataDirError";

@@ -25,9 +25,9 @@ const storageOf = (o: StorageOptions) => ({
 /** `berth server export`: the whole database (or a Berth 0.1 dynalite data dir) as JSON lines. */
 export async function exportItems(
   globals: GlobalOptions,
-  o: StorageOptions & { output?: string; fromDynalite?: string },
+  o: StorageOptions & { file?: string; fromDynalite?: string },
 ) {
-  const out = o.output ? createWriteStream(o.output, { mode: 0o600 }) : process.stdout;
+  const out = o.file ? createWriteStream(o.file, { mode: 0o600 }) : process.stdout;
   const write = async (line: string) => {
     if (!out.write(`${line}\n`)) await once(out, "drain");
   };
@@ -46,11 +46,11 @@ export async function exportItems(
       await close();
     }
   }
-  if (o.output) {
+  if (o.file) {
     out.end();
     await once(out, "finish");
   }
-  process.stderr.write(`exported ${count} items${o.output ? ` to ${o.output}` : ""}\n`);
+  process.stderr.write(`exported ${count} items${o.file ? ` to ${o.file}` : ""}\n`);
 }
 
 /** `berth server import <file>`: loads an export into an empty database. */

@@ -78,13 +78,14 @@ export function serverCommand(program: Command) {
 
   storageOptions(
     server
-      .command("export")
-      .description("write every item of the database as JSON lines (a backup; stop a SQLite server first)")
-      .option("--output <file>", "where to write (default: standard output)")
+      .command("export [file]")
+      .description(
+        "write every item of the database as JSON lines to file or standard output (a backup; stop a SQLite server first)",
+      )
       .option("--from-dynalite <dir>", "read a data dir made by Berth 0.1 (<data dir>/dynamo) instead"),
-  ).action(async (o: StorageOptions & { output?: string; fromDynalite?: string }) => {
+  ).action(async (file: string | undefined, o: StorageOptions & { fromDynalite?: string }) => {
     const { exportItems } = await import("./server-backup.ts");
-    await exportItems(program.opts<GlobalOptions>(), o);
+    await exportItems(program.opts<GlobalOptions>(), { ...o, file });
   });
 
   storageOptions(

@@ -15,6 +15,9 @@ export interface TestPostgres {
   /** A server URL whose user may create databases. */
   url: string;
   stop(): Promise<void>;
+  /** Stops the server process (fast shutdown: connections are cut) and starts it again on the same port. */
+  pause?(): void;
+  resume?(): void;
 }
 
 function binDir(): string | undefined {
@@ -62,20 +65,24 @@ export async function startTestPostgres(): Promise<TestPostgres> {
   run("initdb", ["-D", data, "-A", "trust", "-U", "berth", "--no-sync", "-E", "UTF8", "--locale=C"]);
   const port = await freePort();
   // fsync off: test data need not survive a power cut, and the run is faster on a busy machine.
-  run("pg_ctl", [
-    "-D",
-    data,
-    "-l",
-    join(dir, "log"),
-    "-w",
-    "-t",
-    "60",
-    "-o",
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300`,
-    "start",
-  ]);
+  const start = () =>
+    run("pg_ctl", [
+      "-D",
+      data,
+      "-l",
+      join(dir, "log"),
+      "-w",
+      "-t",
+      "60",
+      "-o",
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300`,
+      "start",
+    ]);
+  start();
   return {
     url: `postgres://berth@127.0.0.1:${port}/postgres`,
+    pause: () => run("pg_ctl", ["-D", data, "-m", "fast", "-w", "stop"]),
+    resume: () => start(),
     async stop() {
       try {
         run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);
