@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { CloudReservation } from "../../shared/domain/cloud-reservation.ts";
 import { isTransition } from "../../shared/domain/state-machine.ts";
+import { failProvisioning } from "../../shared/usecases/cloud/provision.ts";
 import { type CloudHarness, cloudHarness } from "../helpers/cloud.ts";
 import { snapshot } from "../helpers/db.ts";
 import { control, gpuAgent, job, submit } from "../helpers/jobs.ts";
@@ -200,6 +201,27 @@ describe("cloud hand-off and the provision worker", () => {
     await h.events(h.fake.event(r.task!.id));
     expect((await reservationOf(j.id)).state).toBe("stopped");
     expect((await job(h.t, j.id)).status).toBe("Canceled");
+  });
+
+  it("stops the task of a launch that lands after its reservation failed (failed → stopping)", async () => {
+    h = await cloudHarness();
+    const j = await cloudJob();
+    // While RunTask is under way, the reconciler gives up on the reservation (its worker looked dead).
+    h.fake.state.duringRunTask = async () => {
+      h.fake.state.duringRunTask = undefined;
+      const r = await reservationOf(j.id);
+      await failProvisioning(h.deps, r.id, "no provision worker finished it");
+    };
+    await h.drain();
+    expect(await job(h.t, j.id)).toMatchObject({ status: "Failed", statusCode: "ProvisioningFailed" });
+    const r = await reservationOf(j.id);
+    expect(r).toMatchObject({ state: "stopping", controlRequested: "kill", task: { id: [...h.fake.tasks.keys()][0] } });
+    expect(h.fake.state.stopCalls).toHaveLength(1);
+    h.fake.setTask(r.task!.id, { lastStatus: "STOPPED", stoppedReason: "Task stopped by user" });
+    await h.events(h.fake.event(r.task!.id));
+    expect((await reservationOf(j.id)).state).toBe("stopped");
+    // The job stays as it ended: failed, not re-ended by its task's stop.
+    expect(await job(h.t, j.id)).toMatchObject({ status: "Failed", statusCode: "ProvisioningFailed" });
   });
 
   it("sends auto jobs to the cloud only when the fleet has no room, and keeps what the cloud cannot run on the fleet", async () => {
