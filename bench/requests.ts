@@ -94,7 +94,11 @@ export async function benchRequests() {
   } else console.warn(`[requests] skipping PostgreSQL: ${postgresMissing()}`);
   if (spawnSync("java", ["-version"], { stdio: "ignore" }).status === 0) {
     const { endpoint, stop } = await sharedDynamoDbLocal();
-    const store = dynamoStore(`bench-${newId()}`, { endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    const store = dynamoStore(`bench-${newId()}`, {
+      endpoint,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+    });
     await store.ensureTable();
     try {
       results["dynamodb-local"] = await measure(store);

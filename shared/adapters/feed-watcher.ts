@@ -154,6 +154,7 @@ export function createFeedWatcher(
         schedule();
       });
     },
+    closed: () => closed,
     close() {
       closed = true;
       if (timer) clearTimeout(timer);

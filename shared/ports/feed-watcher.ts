@@ -26,5 +26,7 @@ export interface FeedWatcher {
   entriesSince(deviceId: string, mark: number): FeedEntry[] | undefined;
   /** How many polls wait now (for metrics and tests). */
   waiting(): number;
+  /** Wakes every waiting poll (with false) and makes later waits return at once: the host is stopping. */
   close(): void;
+  closed(): boolean;
 }

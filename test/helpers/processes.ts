@@ -23,17 +23,21 @@ export async function startServerProcess(
   dataDir: string,
   env: Record<string, string> = {},
 ): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [BERTH_BIN, "server"], {
-    env: {
-      ...process.env,
-      ...QUIET_ENV,
-      PORT: "0",
-      BERTH_DATA_DIR: dataDir,
-      BERTH_LOG_LEVEL: "warn",
-      ...env,
+  const child = spawn(
+    process.execPath,
+    [...(process.env.BERTH_BENCH_NODE_FLAGS?.split(" ").filter(Boolean) ?? []), BERTH_BIN, "server"],
+    {
+      env: {
+        ...process.env,
+        ...QUIET_ENV,
+        PORT: "0",
+        BERTH_DATA_DIR: dataDir,
+        BERTH_LOG_LEVEL: "warn",
+        ...env,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
     },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  );
   let out = "";
   let err = "";
   child.stdout!.on("data", (d: Buffer) => {

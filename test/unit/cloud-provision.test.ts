@@ -215,7 +215,11 @@ describe("cloud hand-off and the provision worker", () => {
     await h.drain();
     expect(await job(h.t, j.id)).toMatchObject({ status: "Failed", statusCode: "ProvisioningFailed" });
     const r = await reservationOf(j.id);
-    expect(r).toMatchObject({ state: "stopping", controlRequested: "kill", task: { id: [...h.fake.tasks.keys()][0] } });
+    expect(r).toMatchObject({
+      state: "stopping",
+      controlRequested: "kill",
+      task: { id: [...h.fake.tasks.keys()][0] },
+    });
     expect(h.fake.state.stopCalls).toHaveLength(1);
     h.fake.setTask(r.task!.id, { lastStatus: "STOPPED", stoppedReason: "Task stopped by user" });
     await h.events(h.fake.event(r.task!.id));

@@ -1,3 +1,4 @@
+import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import type { Item, Key, QueryPage, Store, WriteOp } from "../../ports/store.ts";
 import { checkTransaction, failedTransaction, keyOfOp, type Planned, planOp } from "../store/plan.ts";
@@ -43,6 +44,10 @@ export function sqliteStore(path: string, opts: SqliteOptions = {}): Store {
   db.pragma("busy_timeout = 5000");
   db.pragma("foreign_keys = OFF");
   db.exec(SCHEMA);
+  // A checkpoint copies the WAL into the database and syncs it: milliseconds of disk I/O that would stall
+  // every request behind it on this thread. A file database checkpoints in a worker thread instead.
+  const checkpointer = path === ":memory:" ? undefined : startCheckpointer(path);
+  if (checkpointer) db.pragma("wal_autocheckpoint = 0");
 
   const select = db.prepare<[string, string], { body: string }>(
     "SELECT body FROM items WHERE pk = ? AND sk = ?",
@@ -147,7 +152,24 @@ export function sqliteStore(path: string, opts: SqliteOptions = {}): Store {
       return expired.run(now).changes;
     },
     async close() {
+      await checkpointer?.stop();
       if (db.open) db.close();
+    },
+  };
+}
+
+/** Checkpoints the WAL of `path` every second from a worker thread with its own connection (PASSIVE: never blocks). */
+function startCheckpointer(path: string) {
+  const worker = new Worker(new URL("./checkpoint-worker.mjs", import.meta.url), { workerData: { path } });
+  // A failing checkpointer only means a larger WAL until the next start; it must not crash the server.
+  worker.on("error", (err) => console.error(`sqlite checkpointer failed: ${err.message}`));
+  worker.unref();
+  return {
+    async stop() {
+      const stopped = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+      worker.postMessage("stop");
+      await Promise.race([stopped, new Promise((r) => setTimeout(r, 5000))]);
+      await worker.terminate();
     },
   };
 }

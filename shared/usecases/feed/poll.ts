@@ -69,6 +69,9 @@ export async function pollFeed(
     if (remaining <= 0 || signal?.aborted) return respond(await deliver(deps, id, [], removals), query.from);
     const settleIn = walk.settlesAt ? walk.settlesAt - deps.clock.now().getTime() + 10 : remaining;
     const woken = await deps.feedWatcher.wait(id, mark, Math.max(10, Math.min(remaining, settleIn)), signal);
+    // The server is shutting down: answer now (an empty answer; the agent polls again from the same cursor).
+    if (!woken && deps.feedWatcher.closed())
+      return respond(await deliver(deps, id, [], removals), query.from);
     // Entries written in this process while we waited come with the announcement: no read needed.
     const announced = woken ? deps.feedWatcher.entriesSince(id, mark) : undefined;
     mark = deps.feedWatcher.mark(id);
