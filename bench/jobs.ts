@@ -1,7 +1,7 @@
 /**
  * bench/jobs: 200 one-GPU jobs on 20 simulated devices of 4 GPUs (more jobs than GPUs, so placement waits
  * for capacity and GPU claims race), through the local server (a child process, as `npm start`). Each
- * simulated agent reports a job's start at once and its exit after ~200 ms, signed. First 20 jobs one at a
+ * simulated agent reports a job's start at once and its exit after ~200 ms, signed. First 100 jobs (BENCH_IDLE_JOBS) one at a
  * time on the idle fleet (the latency of the path itself), then the load. Reports submit → Running latency, jobs per second (submit of the first → end of the last), and placement conflicts
  * retried (GPU claims lost to another job). Run: npm run bench -- jobs
  */
@@ -17,6 +17,7 @@ export async function benchJobs() {
   const devices = Number(process.env.BENCH_DEVICES ?? 20);
   const jobsN = Number(process.env.BENCH_JOBS ?? 200);
   const clients = Number(process.env.BENCH_CLIENTS ?? 10);
+  const idleJobs = Number(process.env.BENCH_IDLE_JOBS ?? 100);
   const runMs = 200;
   const dataDir = await tempDir("bench-jobs");
   const server = await startServerProcess(dataDir, { PORT: String(await freePort()) });
@@ -56,7 +57,7 @@ export async function benchJobs() {
     }
     // Unloaded: one job at a time on an idle fleet (the latency the path itself adds).
     const idle: number[] = [];
-    for (let i = 0; i < 20; i++) {
+    for (let i = 0; i < idleJobs; i++) {
       const before = finished;
       const running = runningAt.size;
       const t0 = performance.now();
@@ -111,7 +112,7 @@ export async function benchJobs() {
         value: `${devices} × 4 / ${jobsN} / ${clients}`,
       },
       {
-        metric: "one job at a time: submit → Running p50 / p99 (ms)",
+        metric: `one job at a time (${idleJobs}): submit → Running p50 / p99 (ms)`,
         value: `${summarize(idle).p50} / ${summarize(idle).p99}`,
       },
       { metric: "jobs Finished", value: `${done} of ${jobsN}` },
