@@ -11,7 +11,7 @@ import {
   type WriteOp,
 } from "../../ports/store.ts";
 import { checkTransaction, failedTransaction, keyOfOp, type Planned, planOp } from "../store/plan.ts";
-import { COLUMNS, columnsOf, cursorOf, querySql, SCAN_SQL } from "../store/sql.ts";
+import { COLUMNS, columnsOf, pageOfRows, querySql, SCAN_SQL } from "../store/sql.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS items (
@@ -67,6 +67,17 @@ function unavailable(err: unknown): boolean {
   );
 }
 
+const names = new Map<string, string>();
+/** A stable name per statement text (PostgreSQL caches the plan of a named statement per connection). */
+function statementName(text: string): string {
+  let name = names.get(text);
+  if (!name) {
+    name = `berth_${names.size}`;
+    names.set(text, name);
+  }
+  return name;
+}
+
 const retryable = (err: unknown) =>
   ["40001", "40P01", "23505"].includes((err as { code?: string }).code ?? "");
 
@@ -90,6 +101,8 @@ export async function postgresStore(url: string, opts: { poolSize?: number } = {
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 30_000,
     application_name: "berth",
+    // A transaction's statements are sent without waiting for each answer (see transactOnce).
+    pipeline: true,
   });
   // An idle connection the server closed (a restart): the pool drops it; nothing else to do.
   pool.on("error", () => {});
@@ -103,7 +116,8 @@ export async function postgresStore(url: string, opts: { poolSize?: number } = {
     params: unknown[] = [],
   ): Promise<pg.QueryResult<R>> => {
     try {
-      return await client.query<R>({ text, values: params });
+      // Named: each connection parses and plans a statement once, not on every call.
+      return await client.query<R>({ name: statementName(text), text, values: params });
     } catch (err) {
       if (unavailable(err))
         throw new StorageUnavailableError(
@@ -126,13 +140,23 @@ export async function postgresStore(url: string, opts: { poolSize?: number } = {
   };
 
   {
-    const client = await connect();
+    // The schema is several statements: a plain (not pipelined) connection of its own runs them.
+    const setup = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000, application_name: "berth" });
+    setup.on("error", () => {});
     try {
-      await run(client, "SELECT pg_advisory_lock($1)", [SCHEMA_LOCK]);
-      await run(client, SCHEMA);
+      await setup.connect();
+      await setup.query("SELECT pg_advisory_lock($1)", [SCHEMA_LOCK]);
+      await setup.query(SCHEMA);
+      await setup.query("SELECT pg_advisory_unlock($1)", [SCHEMA_LOCK]);
+    } catch (err) {
+      await pool.end().catch(() => {});
+      if (unavailable(err))
+        throw new StorageUnavailableError(`PostgreSQL at ${where} is unavailable: ${(err as Error).message}`, {
+          cause: err,
+        });
+      throw err;
     } finally {
-      await run(client, "SELECT pg_advisory_unlock($1)", [SCHEMA_LOCK]).catch(() => {});
-      client.release();
+      await setup.end().catch(() => {});
     }
   }
 
@@ -178,20 +202,25 @@ export async function postgresStore(url: string, opts: { poolSize?: number } = {
     throw new StorageContentionError(`${key.pk}/${key.sk} kept changing`);
   };
 
+  /**
+   * One attempt of a transaction, in two round trips on a pipelined connection: BEGIN with the SELECT that
+   * locks the rows, then (the decision made here) the writes with the COMMIT. A write that fails (a row
+   * another transaction created meanwhile) turns the COMMIT into a rollback; the caller tries again.
+   */
   const transactOnce = async (ops: WriteOp[]): Promise<TransactResult> => {
     const client = await connect();
     try {
-      await run(client, "BEGIN");
       const keys = ops.map(keyOfOp);
-      const sorted = [...keys].sort((a, b) =>
-        a.pk === b.pk ? (a.sk < b.sk ? -1 : 1) : a.pk < b.pk ? -1 : 1,
-      );
+      const sorted = [...keys].sort((a, b) => (a.pk === b.pk ? (a.sk < b.sk ? -1 : 1) : a.pk < b.pk ? -1 : 1));
       // Locked in key order, so two transactions over the same items cannot deadlock each other.
-      const locked = await run<Row & { pk: string; sk: string }>(
-        client,
-        `SELECT pk, sk, body, rev FROM items WHERE (pk, sk) IN (${sorted.map((_, i) => `($${2 * i + 1}, $${2 * i + 2})`).join(", ")}) ORDER BY pk, sk FOR UPDATE`,
-        sorted.flatMap((k) => [k.pk, k.sk]),
-      );
+      const [, locked] = await Promise.all([
+        run(client, "BEGIN"),
+        run<Row & { pk: string; sk: string }>(
+          client,
+          `SELECT pk, sk, body, rev FROM items WHERE (pk, sk) IN (${sorted.map((_, i) => `($${2 * i + 1}, $${2 * i + 2})`).join(", ")}) ORDER BY pk, sk FOR UPDATE`,
+          sorted.flatMap((k) => [k.pk, k.sk]),
+        ),
+      ]);
       const rows = new Map(locked.rows.map((r) => [`${r.pk}\u0000${r.sk}`, r]));
       const rowOf = (k: Key) => rows.get(`${k.pk}\u0000${k.sk}`);
       const plans = ops.map((op, i) => planOp(op, parse(rowOf(keys[i]!))));
@@ -200,21 +229,25 @@ export async function postgresStore(url: string, opts: { poolSize?: number } = {
         await run(client, "ROLLBACK");
         return failedTransaction(failed, (plans[failed] as { current?: Item }).current);
       }
+      const writes: Promise<unknown>[] = [];
       for (let i = 0; i < ops.length; i++) {
         if ("check" in ops[i]!) continue;
         const row = rowOf(keys[i]!);
         const next = (plans[i] as { next: Item | undefined }).next;
         if (next === undefined) {
-          if (row)
-            await run(client, "DELETE FROM items WHERE pk = $1 AND sk = $2", [keys[i]!.pk, keys[i]!.sk]);
+          if (row) writes.push(run(client, "DELETE FROM items WHERE pk = $1 AND sk = $2", [keys[i]!.pk, keys[i]!.sk]));
         } else {
-          const values = [...columnsOf(next), JSON.stringify(next)];
           // A row that did not exist is inserted without ON CONFLICT: if another transaction created it
           // meanwhile, the unique violation rolls this one back and it is tried again.
-          await run(client, row ? UPDATE : INSERT, values);
+          writes.push(run(client, row ? UPDATE : INSERT, [...columnsOf(next), JSON.stringify(next)]));
         }
       }
-      await run(client, "COMMIT");
+      const commit = run(client, "COMMIT");
+      // Every statement is on the wire before any answer is awaited; all must settle before the client is
+      // released (a failed write makes the COMMIT a rollback).
+      const settled = await Promise.allSettled([...writes, commit]);
+      const error = settled.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
+      if (error) throw error.reason;
       return { ok: true };
     } catch (err) {
       await client.query("ROLLBACK").catch(() => {});
@@ -307,11 +340,7 @@ export async function postgresStore(url: string, opts: { poolSize?: number } = {
       count("query");
       const { text, params } = querySql(input);
       const items = (await run<Row>(pool, numbered(text), params)).rows.map((r) => parse(r)!);
-      if (input.limit !== undefined && items.length > input.limit) {
-        items.length = input.limit;
-        return { items, last: cursorOf(items[items.length - 1]!) };
-      }
-      return { items };
+      return pageOfRows(items, input.limit);
     },
     async transact(ops) {
       count("transact");
@@ -336,11 +365,7 @@ export async function postgresStore(url: string, opts: { poolSize?: number } = {
         ])
       ).rows;
       const items = rows.map((r) => parse(r)!);
-      if (items.length > limit) {
-        items.length = limit;
-        return { items, last: cursorOf(items[items.length - 1]!) };
-      }
-      return { items };
+      return pageOfRows(items, limit);
     },
     async collectGarbage(now) {
       return (await run(pool, "DELETE FROM items WHERE ttl IS NOT NULL AND ttl < $1", [now])).rowCount ?? 0;

@@ -2,7 +2,7 @@ import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import type { Item, Key, QueryPage, Store, WriteOp } from "../../ports/store.ts";
 import { checkTransaction, failedTransaction, keyOfOp, type Planned, planOp } from "../store/plan.ts";
-import { COLUMNS, columnsOf, cursorOf, querySql, SCAN_SQL } from "../store/sql.ts";
+import { COLUMNS, columnsOf, pageOfRows, querySql, SCAN_SQL } from "../store/sql.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS items (
@@ -119,11 +119,7 @@ export function sqliteStore(path: string, opts: SqliteOptions = {}): Store {
       }
       const rows = stmt.all(...params);
       const items = rows.map((r) => JSON.parse(r.body) as Item);
-      if (input.limit !== undefined && items.length > input.limit) {
-        items.length = input.limit;
-        return { items, last: cursorOf(items[items.length - 1]!) };
-      }
-      return { items };
+      return pageOfRows(items, input.limit);
     },
     async transact(ops) {
       count("transact");
@@ -142,11 +138,7 @@ export function sqliteStore(path: string, opts: SqliteOptions = {}): Store {
       count("scan");
       const rows = scan.all(String(after?.pk ?? ""), String(after?.sk ?? ""), limit + 1);
       const items = rows.map((r) => JSON.parse(r.body) as Item);
-      if (items.length > limit) {
-        items.length = limit;
-        return { items, last: cursorOf(items[items.length - 1]!) };
-      }
-      return { items };
+      return pageOfRows(items, limit);
     },
     async collectGarbage(now) {
       return expired.run(now).changes;

@@ -1,4 +1,4 @@
-import type { Item, Key, QueryInput, SortKeyRange } from "../../ports/store.ts";
+import type { Item, Key, QueryInput, QueryPage, SortKeyRange } from "../../ports/store.ts";
 import { KEY_ATTRIBUTES } from "../../ports/store.ts";
 import { InvalidChangeError, queryKeys } from "./evaluate.ts";
 
@@ -74,6 +74,13 @@ export function querySql(input: QueryInput): { text: string; params: unknown[] }
     params.push(input.limit + 1);
   }
   return { text, params };
+}
+
+/** A page from rows read with one past `limit` (see querySql): `last` only when more follow. */
+export function pageOfRows(items: Item[], limit: number | undefined): QueryPage {
+  if (limit === undefined || items.length <= limit) return { items };
+  items.length = limit;
+  return { items, last: cursorOf(items[items.length - 1]!) };
 }
 
 /** The cursor for an item: its key attributes (what `querySql` resumes after). */
