@@ -153,9 +153,10 @@ describe("the HTTP app", () => {
     const res = await t.call("GET", "/api/v1/metrics", { token: t.admin });
     expect(res.status).toBe(200);
     const body = (await res.json()) as {
-      storage: { total: number; requests: Record<string, number> };
+      storage: { engine: string; total: number; requests: Record<string, number> };
       polls: { waiting: number };
     };
+    expect(body.storage.engine).toBe("sqlite");
     expect(body.storage.requests.get).toBeGreaterThan(0);
     expect(body.storage.total).toBeGreaterThanOrEqual(body.storage.requests.get!);
     expect(body.polls.waiting).toBe(0);

@@ -141,7 +141,11 @@ export async function postgresStore(url: string, opts: { poolSize?: number } = {
 
   {
     // The schema is several statements: a plain (not pipelined) connection of its own runs them.
-    const setup = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000, application_name: "berth" });
+    const setup = new pg.Client({
+      connectionString: url,
+      connectionTimeoutMillis: 5000,
+      application_name: "berth",
+    });
     setup.on("error", () => {});
     try {
       await setup.connect();
@@ -151,9 +155,12 @@ export async function postgresStore(url: string, opts: { poolSize?: number } = {
     } catch (err) {
       await pool.end().catch(() => {});
       if (unavailable(err))
-        throw new StorageUnavailableError(`PostgreSQL at ${where} is unavailable: ${(err as Error).message}`, {
-          cause: err,
-        });
+        throw new StorageUnavailableError(
+          `PostgreSQL at ${where} is unavailable: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
       throw err;
     } finally {
       await setup.end().catch(() => {});
@@ -211,7 +218,9 @@ export async function postgresStore(url: string, opts: { poolSize?: number } = {
     const client = await connect();
     try {
       const keys = ops.map(keyOfOp);
-      const sorted = [...keys].sort((a, b) => (a.pk === b.pk ? (a.sk < b.sk ? -1 : 1) : a.pk < b.pk ? -1 : 1));
+      const sorted = [...keys].sort((a, b) =>
+        a.pk === b.pk ? (a.sk < b.sk ? -1 : 1) : a.pk < b.pk ? -1 : 1,
+      );
       // Locked in key order, so two transactions over the same items cannot deadlock each other.
       const [, locked] = await Promise.all([
         run(client, "BEGIN"),
@@ -235,7 +244,10 @@ export async function postgresStore(url: string, opts: { poolSize?: number } = {
         const row = rowOf(keys[i]!);
         const next = (plans[i] as { next: Item | undefined }).next;
         if (next === undefined) {
-          if (row) writes.push(run(client, "DELETE FROM items WHERE pk = $1 AND sk = $2", [keys[i]!.pk, keys[i]!.sk]));
+          if (row)
+            writes.push(
+              run(client, "DELETE FROM items WHERE pk = $1 AND sk = $2", [keys[i]!.pk, keys[i]!.sk]),
+            );
         } else {
           // A row that did not exist is inserted without ON CONFLICT: if another transaction created it
           // meanwhile, the unique violation rolls this one back and it is tried again.

@@ -8,9 +8,12 @@ import { bearerSecurity, errorResponses, json } from "../openapi.ts";
 const Metrics = z
   .object({
     storage: z.object({
-      requests: z
-        .record(z.string(), z.number())
-        .openapi({ description: "DynamoDB requests by command, since start" }),
+      engine: z
+        .string()
+        .openapi({ description: "the storage engine, e.g. sqlite /data/berth.db", example: "sqlite" }),
+      requests: z.record(z.string(), z.number()).openapi({
+        description: "storage requests by operation (get, query, update, transact, ...), since start",
+      }),
       total: z.number(),
     }),
     polls: z.object({ waiting: z.number().openapi({ description: "long polls waiting in this process" }) }),
@@ -38,7 +41,11 @@ export function metricsRoutes(deps: AppDeps) {
       const memory = process.memoryUsage();
       return c.json(
         {
-          storage: { requests, total: Object.values(requests).reduce((a, b) => a + b, 0) },
+          storage: {
+            engine: deps.storage.split(" ")[0]!,
+            requests,
+            total: Object.values(requests).reduce((a, b) => a + b, 0),
+          },
           polls: { waiting: deps.feedWatcher.waiting() },
           placement: { conflicts: deps.stats.placementConflicts },
           process: {
