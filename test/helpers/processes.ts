@@ -18,7 +18,7 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** `berth server` as a child process on a free port, with its own data dir. Resolves once it listens. */
+/** `berth server` as a child process on a free port, with its own data dir. Resolves once it listens and has printed its banner. */
 export async function startServerProcess(
   dataDir: string,
   env: Record<string, string> = {},
@@ -49,7 +49,8 @@ export async function startServerProcess(
     child.stderr!.on("data", (d: Buffer) => {
       err += d;
       const m = /listening on (http:\/\/\S+)/.exec(err);
-      if (m) {
+      // Resolved once the whole banner is out (its last line), so callers can read all of it.
+      if (m && /Stop: Ctrl-C/.test(err)) {
         clearTimeout(timer);
         resolveUrl(m[1]!);
       }
