@@ -25,7 +25,7 @@ const storageOf = (o: StorageOptions) => ({
 /** `berth server export`: the whole database (or a Berth 0.1 dynalite data dir) as JSON lines. */
 export async function exportItems(
   globals: GlobalOptions,
-  o: StorageOptions & { file?: string; fromDynalite?: string },
+  o: StorageOptions & { file?: string; fromDynalite?: string; fromVersion1?: boolean },
 ) {
   const out = o.file ? createWriteStream(o.file, { mode: 0o600 }) : process.stdout;
   const write = async (line: string) => {
@@ -41,7 +41,7 @@ export async function exportItems(
       },
     );
     try {
-      count = await writeBackup(itemsOf(store), write);
+      count = await writeBackup(o.fromVersion1 ? converted(itemsOf(store)) : itemsOf(store), write);
     } finally {
       await close();
     }
@@ -51,6 +51,11 @@ export async function exportItems(
     await once(out, "finish");
   }
   process.stderr.write(`exported ${count} items${o.file ? ` to ${o.file}` : ""}\n`);
+}
+
+/** Items of a Berth 0.1 database, in this version's item model. */
+async function* converted(items: AsyncIterable<Item>): AsyncGenerator<Item> {
+  for await (const item of items) yield* fromVersion1(item);
 }
 
 /** `berth server import <file>`: loads an export into an empty database. */

@@ -82,11 +82,20 @@ export function serverCommand(program: Command) {
       .description(
         "write every item of the database as JSON lines to file or standard output (a backup; stop a SQLite server first)",
       )
-      .option("--from-dynalite <dir>", "read a data dir made by Berth 0.1 (<data dir>/dynamo) instead"),
-  ).action(async (file: string | undefined, o: StorageOptions & { fromDynalite?: string }) => {
-    const { exportItems } = await import("./server-backup.ts");
-    await exportItems(program.opts<GlobalOptions>(), { ...o, file });
-  });
+      .option("--from-dynalite <dir>", "read a data dir made by Berth 0.1 (<data dir>/dynamo) instead")
+      .option(
+        "--from-version-1",
+        "the database was written by Berth 0.1 (a DynamoDB table of a 0.1 stage): convert its items",
+      ),
+  ).action(
+    async (
+      file: string | undefined,
+      o: StorageOptions & { fromDynalite?: string; fromVersion1?: boolean },
+    ) => {
+      const { exportItems } = await import("./server-backup.ts");
+      await exportItems(program.opts<GlobalOptions>(), { ...o, file });
+    },
+  );
 
   storageOptions(
     server

@@ -76,6 +76,15 @@ export function storeContract(store: () => Store) {
       await expect(store().update({ pk, sk: "A" }, { set: { pk: "other" } })).rejects.toThrow();
       await expect(store().update({ pk, sk: "A" }, { set: { m: {} }, remove: ["m.x"] })).rejects.toThrow();
       await expect(store().update({ pk, sk: "A" }, { set: { "missing.x": 1 } })).rejects.toThrow();
+      await expect(store().update({ pk, sk: "A" }, { remove: ["missing.x"] })).rejects.toThrow();
+      // Invalid even when the condition fails, and in a transaction whose first condition fails.
+      await expect(store().update({ pk, sk: "A" }, {}, { if: c.eq("n", 1) })).rejects.toThrow();
+      await expect(
+        store().transact([
+          { check: { pk, sk: "A" }, if: c.eq("n", 1) },
+          { update: { pk, sk: "B" }, changes: { set: { pk: "x" } } },
+        ]),
+      ).rejects.toThrow();
       expect(await snapshot(store())).toBe(before);
     });
 
@@ -157,6 +166,8 @@ export function storeContract(store: () => Store) {
       expect(await sks({ range: { lt: "A#2" } })).toEqual(["A#1"]);
       expect(await sks({ range: { le: "A#2" } })).toEqual(["A#1", "A#2"]);
       expect(await sks({ range: { prefix: "Z" } })).toEqual([]);
+      expect(await sks({ range: { prefix: "" } })).toEqual(["A#1", "A#2", "A#3", "B#1", "C"]);
+      expect(await sks({ range: { between: ["B", "A"] } })).toEqual([]);
     });
 
     it("pages with a limit: `last` only when more follow, resuming exactly after it", async () => {

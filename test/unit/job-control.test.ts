@@ -217,3 +217,30 @@ describe("a device lost while running its job", () => {
     ).toBe(0);
   });
 });
+
+describe("cancel racing a placement", () => {
+  it("removes the reservation a placement made after the cancel read the job", async () => {
+    const t = await testApp();
+    const waiting = await submit(t, { gpus: { count: 1 } });
+    expect(waiting.body).toMatchObject({ status: "Pending", statusCode: "NeverFits" });
+    const stale = (await t.deps.repos.jobs.get(waiting.body.id))!;
+    // Capacity appears and the job is placed; the cancel's first read still sees it waiting.
+    const agent = await gpuAgent(t, 1);
+    await placePending(t.deps, "default");
+    const placed = (await t.deps.repos.jobs.get(waiting.body.id))!;
+    expect(placed.reservationId).toBeDefined();
+    const get = t.deps.repos.jobs.get.bind(t.deps.repos.jobs);
+    let first = true;
+    t.deps.repos.jobs.get = async (id) => {
+      if (first) {
+        first = false;
+        return stale;
+      }
+      return get(id);
+    };
+    expect((await control(t, waiting.body.id, "cancel")).body).toMatchObject({ status: "Canceled" });
+    const r = await t.deps.repos.reservations.get(placed.deviceId!, placed.reservationId!);
+    expect(r?.state).toBe("toDelete");
+    expect((await agent.take()).map((x) => [x.id, x.toDelete])).toContainEqual([placed.reservationId, true]);
+  });
+});

@@ -128,12 +128,16 @@ export function dynamoStore(
     const keys = input.index ? INDEX_KEYS[input.index] : { pk: "pk", sk: "sk" };
     let keyCond = `${e.path(keys.pk)} = ${e.value(input.partition)}`;
     const r = input.range;
-    if (r) {
+    // An empty prefix is no range (and the sort key must then not appear among the names: DynamoDB refuses
+    // names an expression does not use).
+    if (r && !("prefix" in r && r.prefix === "")) {
       const sk = e.path(keys.sk);
-      if ("prefix" in r) keyCond += r.prefix ? ` AND begins_with(${sk}, ${e.value(r.prefix)})` : "";
-      else if ("between" in r)
+      if ("prefix" in r) keyCond += ` AND begins_with(${sk}, ${e.value(r.prefix)})`;
+      else if ("between" in r) {
+        // DynamoDB refuses a range whose low bound is above its high one; it holds nothing on any engine.
+        if (r.between[0] > r.between[1]) return { items: [] };
         keyCond += ` AND ${sk} BETWEEN ${e.value(r.between[0])} AND ${e.value(r.between[1])}`;
-      else {
+      } else {
         const [op, v] = Object.entries(r)[0] as [string, string];
         keyCond += ` AND ${sk} ${{ gt: ">", ge: ">=", lt: "<", le: "<=" }[op]} ${e.value(v)}`;
       }

@@ -14,6 +14,7 @@ import { checkTransaction, failedTransaction, keyOfOp, type Planned, planOp } fr
 import { COLUMNS, columnsOf, pageOfRows, querySql, SCAN_SQL } from "../store/sql.ts";
 
 const SCHEMA = `
+CREATE SEQUENCE IF NOT EXISTS items_rev;
 CREATE TABLE IF NOT EXISTS items (
   pk text COLLATE "C" NOT NULL,
   sk text COLLATE "C" NOT NULL,
@@ -22,7 +23,7 @@ CREATE TABLE IF NOT EXISTS items (
   gsi2pk text COLLATE "C",
   gsi2sk text COLLATE "C",
   ttl bigint,
-  rev bigint NOT NULL DEFAULT 1,
+  rev bigint NOT NULL DEFAULT nextval('items_rev'),
   body text NOT NULL,
   PRIMARY KEY (pk, sk)
 );
@@ -88,8 +89,9 @@ export interface PostgresStore extends Store {
 /**
  * PostgreSQL, for several `berth server` processes on one database. Items live in one table (the same
  * item model as every engine), each as JSON text with its key, index and ttl attributes in columns, and a
- * row revision. A single-item write reads the row, decides in TypeScript, and writes only if the revision
- * is still the one it read (retrying otherwise): two round trips, no lock held across them. A transaction
+ * row revision (from one sequence, so a row deleted and created again never has a revision it had before).
+ * A single-item write reads the row, decides in TypeScript, and writes only if the revision is still the
+ * one it read (retrying otherwise): two round trips, no lock held across them. A transaction
  * locks its rows (`FOR UPDATE`), decides, writes and commits; a row that another transaction inserted
  * meanwhile, a deadlock or a serialization failure retries it. Wake-ups cross processes through
  * LISTEN/NOTIFY on one dedicated connection (`broadcast`).
@@ -171,7 +173,7 @@ export async function postgresStore(url: string, opts: { poolSize?: number } = {
   const INSERT = `INSERT INTO items (${COLUMNS.join(", ")}, body) VALUES (${COLUMNS.map((_, i) => `$${i + 1}`).join(", ")}, $${COLUMNS.length + 1})`;
   const UPDATE = `UPDATE items SET ${COLUMNS.slice(2)
     .map((c, i) => `${c} = $${i + 3}`)
-    .join(", ")}, body = $${COLUMNS.length + 1}, rev = rev + 1 WHERE pk = $1 AND sk = $2`;
+    .join(", ")}, body = $${COLUMNS.length + 1}, rev = nextval('items_rev') WHERE pk = $1 AND sk = $2`;
 
   type Row = { body: string; rev: string };
   const parse = (row: Row | undefined) => (row ? (JSON.parse(row.body) as Item) : undefined);
@@ -276,28 +278,41 @@ export async function postgresStore(url: string, opts: { poolSize?: number } = {
   let reconnect: ReturnType<typeof setTimeout> | undefined;
   const listen = async (delay = 250) => {
     if (closed) return;
-    const client = new pg.Client({ connectionString: url, application_name: "berth-listen" });
+    // keepAlive: a half-open connection (a network cut, a failover) is noticed, not waited on forever.
+    const client = new pg.Client({
+      connectionString: url,
+      application_name: "berth-listen",
+      keepAlive: true,
+    });
     client.on("notification", (n) => {
       const payload = n.payload ?? "";
       const tab = payload.indexOf("\t");
       for (const h of handlers) h(payload.slice(0, tab), payload.slice(tab + 1));
     });
-    const retry = () => {
+    let retried = false;
+    // Once per client: a drop during LISTEN both emits "error" and rejects the query.
+    const retry = (next: number) => {
+      if (retried) return;
+      retried = true;
       client.removeAllListeners("error");
       client.on("error", () => {});
       client.end().catch(() => {});
       if (listener === client) listener = undefined;
-      if (!closed) reconnect = setTimeout(() => void listen(Math.min(delay * 2, 5000)), delay);
+      if (!closed) reconnect = setTimeout(() => void listen(next), delay);
     };
-    client.on("error", retry);
+    client.on("error", () => retry(250));
     try {
       await client.connect();
       await client.query(`LISTEN ${CHANNEL}`);
+      if (closed) {
+        await client.end().catch(() => {});
+        return;
+      }
       listener = client;
       // Changes made while no one listened were not heard: tell the handlers to look again.
       for (const h of handlers) h("*", "reconnected");
     } catch {
-      retry();
+      retry(Math.min(delay * 2, 5000));
     }
   };
   await listen();

@@ -114,11 +114,17 @@ export function deviceRepository(store: Store): DeviceRepository {
       const threshold = new Date(Date.parse(at) - resolutionMs).toISOString();
       // Many polls from one agent at once: at most one write per resolution window. The presence item is
       // created and deleted with its device, so a deleted device is never made present again.
-      await store.update(
+      const out = await store.update(
         keys.presence(id),
         { set: { lastSeenAt: at } },
         { if: c.and(c.exists(), c.lt("lastSeenAt", resolutionMs > 0 ? threshold : at)) },
       );
+      if (out.ok || out.current) return;
+      // No presence item: a device stored before presence had one. Created only while the device exists.
+      await store.transact([
+        { check: keys.device(id), if: c.exists() },
+        { put: itemOf(keys.presence(id), { lastSeenAt: at }), if: c.absent() },
+      ]);
     },
     delete: (device) =>
       write(

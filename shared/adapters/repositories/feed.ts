@@ -83,6 +83,8 @@ export function feedRepository(store: Store): FeedRepository {
             gsi1sk: `${entry.createdAt}#${entry.deviceId}#${pad(entry.seq)}`,
             ttl: ttlOf(entry.expiresAt, 1),
           }),
+          // An entry is never overwritten, whatever the head says (a head that went back: a restore gone wrong).
+          if: c.absent(),
         },
         ...(removal
           ? [

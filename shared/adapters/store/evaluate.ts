@@ -123,7 +123,8 @@ export function applyChanges(current: Item | undefined, key: Key, changes: Chang
   }
   for (const path of changes.remove ?? []) {
     const at = parentOf(item, path);
-    if (at) delete at[0][at[1]];
+    if (!at) throw new InvalidChangeError(`cannot remove ${path}: its map does not exist`);
+    delete at[0][at[1]];
   }
   for (const [path, n] of Object.entries(changes.add ?? {})) {
     const at = parentOf(item, path);

@@ -1,6 +1,6 @@
 import type { Item, Key, TransactResult, WriteOp, WriteResult } from "../../ports/store.ts";
 import { MAX_TRANSACTION_OPS } from "../../ports/store.ts";
-import { applyChanges, holds, InvalidChangeError } from "./evaluate.ts";
+import { applyChanges, checkChanges, holds, InvalidChangeError } from "./evaluate.ts";
 
 /**
  * The decision part of every SQL write, independent of the driver: given the item as it is (read under
@@ -21,6 +21,9 @@ export const keyOfOp = (op: WriteOp): Key =>
         : op.check;
 
 export function planOp(op: WriteOp, current: Item | undefined): Planned {
+  // Changes are checked before the condition, as DynamoDB does: an invalid update is an error even when
+  // its condition would have failed.
+  if ("update" in op) checkChanges(op.changes);
   if (!holds(op.if, current)) return { ok: false, current };
   if ("put" in op) return { ok: true, next: structuredClone(op.put), before: current };
   if ("update" in op)
@@ -31,6 +34,7 @@ export function planOp(op: WriteOp, current: Item | undefined): Planned {
 
 /** Refuses what DynamoDB refuses: too many ops, or two ops on one item. */
 export function checkTransaction(ops: WriteOp[]) {
+  for (const op of ops) if ("update" in op) checkChanges(op.changes);
   if (ops.length === 0) throw new InvalidChangeError("a transaction needs at least one write");
   if (ops.length > MAX_TRANSACTION_OPS)
     throw new InvalidChangeError(

@@ -48,16 +48,17 @@ export async function controlJob(
     );
   }
   if (op === "cancel") {
-    const canceled = await finishJob(deps, id, { reason: "canceled", by: user.name });
+    // As it was when it ended: a placement (or a hand-off to the cloud) may have landed since it was read.
+    const canceled = (await finishJob(deps, id, { reason: "canceled", by: user.name })) ?? job;
     // In the cloud: withdraw it, or stop the task it already has.
-    await cancelCloudWork(deps, job, `canceled by ${user.name}`);
+    await cancelCloudWork(deps, canceled, `canceled by ${user.name}`);
     // Placed but not started: the node must never start it (or stops it, if it just did).
     const r =
-      job.reservationId && job.deviceId
-        ? await deps.repos.reservations.get(job.deviceId, job.reservationId)
+      canceled.reservationId && canceled.deviceId
+        ? await deps.repos.reservations.get(canceled.deviceId, canceled.reservationId)
         : undefined;
     if (r) await removeReservation(deps, r, "toDelete");
-    return jobView(canceled ?? job);
+    return jobView(canceled);
   }
 
   let how = "";

@@ -94,6 +94,17 @@ export function deviceContract(ctx: ContractContext) {
       expect(await repos().devices.get(ghost)).toBeUndefined();
     });
 
+    it("creates the presence of a device stored without one, and only while the device exists", async () => {
+      const device = aDevice(ws(), { lastSeenAt: "2026-11-01T00:00:00.000Z" });
+      await commits(repos(), repos().devices.create(device));
+      await ctx.db().delete({ pk: `DEVICE#${device.id}`, sk: "SEEN" });
+      await repos().devices.seen(device.id, later, 15_000);
+      expect((await repos().devices.get(device.id))?.lastSeenAt).toBe(later);
+      const ghost = newId();
+      await repos().devices.seen(ghost, later, 15_000);
+      expect(await ctx.db().get({ pk: `DEVICE#${ghost}`, sk: "SEEN" })).toBeUndefined();
+    });
+
     it("deletes once, with its presence and machine info, and only within its workspace", async () => {
       const mine = ws();
       const device = aDevice(mine);
