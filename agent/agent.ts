@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { cpus, totalmem } from "node:os";
+import { signLoginProof } from "../shared/domain/signing.ts";
 import type { Logger } from "../shared/ports/logger.ts";
 import { Backoff } from "./backoff.ts";
 import { ReservationCache } from "./cache.ts";
@@ -89,6 +90,8 @@ function loginBody(
     encryptionKey: keys.encryptionPublic,
     agentVersion: AGENT_VERSION,
     ...(o.refreshSessionToken ? { refreshSessionToken: true } : {}),
+    // A relogin proves this machine holds the key it registered with: the token alone would not do.
+    ...(id ? { proof: signLoginProof(id.machineId, new Date().toISOString(), keys.signing) } : {}),
   };
 }
 

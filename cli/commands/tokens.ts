@@ -27,6 +27,7 @@ interface TokenOptions {
   expiresIn?: string;
   expiresAt?: string;
   expiry?: false;
+  keylessRelogin?: boolean;
 }
 
 /** The lines an operator pastes on a GPU machine to register it. */
@@ -35,7 +36,8 @@ export function agentCommandLines(endpoint: string, token: string, nodeGroup: st
   const local = /\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(`${endpoint}/`);
   return (
     `On the GPU machine, with Berth's agent:\n\n  berth agent --endpoint ${endpoint} --token ${token}${group}\n\n` +
-    `or with a stock GPUd agent (GPUd speaks HTTPS only: put Berth behind TLS):\n\n` +
+    `or with a stock GPUd agent (GPUd speaks HTTPS only: put Berth behind TLS; to log in again after a restart,\n` +
+    `GPUd needs a token created with --keyless-relogin):\n\n` +
     `  gpud up --endpoint ${endpoint.replace(/^https?:\/\//, "")} --token ${token}${group ? ` --node-group ${nodeGroup}` : ""}\n` +
     (local
       ? `\nNote: ${endpoint} is only reachable from this machine; start the server with --host 0.0.0.0 and use its address.\n`
@@ -60,6 +62,10 @@ export function tokensCommand(program: Command) {
     .option("--node-group <name>", "pin its devices to this node group")
     .option("--expires-in <duration>", "lifetime, e.g. 24h")
     .option("--expires-at <time>", "expiry as an RFC 3339 timestamp")
+    .option(
+      "--keyless-relogin",
+      "let machines without a key of their own (stock GPUd) log in again with this token alone",
+    )
     .action(async (o: TokenOptions) => {
       const client = resolveClient(globals(), process.env);
       const created = await client.request<RegistrationTokenView & { token: string }>(
@@ -75,6 +81,7 @@ export function tokensCommand(program: Command) {
             namingStrategy: o.namingStrategy,
             nodeGroup: o.nodeGroup || undefined,
             expiresAt: expiry(o),
+            keylessRelogin: o.keylessRelogin === true,
           },
         },
       );
@@ -125,6 +132,8 @@ export function tokensCommand(program: Command) {
     .option("--expires-in <duration>")
     .option("--expires-at <time>")
     .option("--no-expiry", "never expire")
+    .option("--keyless-relogin", "let machines without a key of their own log in again with the token alone")
+    .option("--no-keyless-relogin", "new machines only: a keyless machine cannot log in again with it")
     .action(async (id: string, o: TokenOptions) => {
       const client = resolveClient(globals(), process.env);
       const view = await client.request<RegistrationTokenView>(
@@ -143,6 +152,7 @@ export function tokensCommand(program: Command) {
             namingStrategy: o.namingStrategy,
             nodeGroup: o.nodeGroup === false ? null : o.nodeGroup || undefined,
             expiresAt: o.expiry === false ? null : expiry(o),
+            keylessRelogin: o.keylessRelogin,
           },
         },
       );

@@ -19,6 +19,10 @@ export const CreateRegistrationTokenRequest = z
     namingStrategy: z.enum(NAMING_STRATEGIES).default("default"),
     nodeGroup: NodeGroupName.optional(),
     expiresAt: Timestamp.optional(),
+    keylessRelogin: z.boolean().default(false).openapi({
+      description:
+        "let machines that registered without a key of their own (GPUd) log in again with this token alone; Berth's agent signs its relogins and needs no such trust",
+    }),
   })
   .openapi("CreateRegistrationTokenRequest");
 export type CreateRegistrationTokenRequest = z.infer<typeof CreateRegistrationTokenRequest>;
@@ -39,6 +43,7 @@ export const UpdateRegistrationTokenRequest = z
     namingStrategy: z.enum(NAMING_STRATEGIES).optional(),
     nodeGroup: NodeGroupName.nullable().optional(),
     expiresAt: Timestamp.nullable().optional(),
+    keylessRelogin: z.boolean().optional(),
   })
   .openapi("UpdateRegistrationTokenRequest");
 export type UpdateRegistrationTokenRequest = z.infer<typeof UpdateRegistrationTokenRequest>;
@@ -55,6 +60,7 @@ export const RegistrationTokenView = z
     namingStrategy: z.enum(NAMING_STRATEGIES),
     nodeGroup: z.string().optional(),
     expiresAt: z.string().optional(),
+    keylessRelogin: z.boolean(),
     deviceCount: z.number().openapi({ description: "devices registered with this token (read-only)" }),
     createdAt: z.string(),
     updatedAt: z.string(),

@@ -15,6 +15,11 @@ export const RegistrationToken = z.object({
   nodeGroup: z.string().optional(),
   expiresAt: z.iso.datetime().optional(),
   tokenHash: z.string(),
+  /**
+   * Whether a device that registered without a key of its own (GPUd) may log in again with this token alone.
+   * Absent on tokens stored before the field existed (they allowed it); false by default for new ones.
+   */
+  keylessRelogin: z.boolean().optional(),
   /** Devices registered with this token and not deleted; counted atomically with the cap. */
   deviceCount: z.number().int().default(0),
   createdAt: z.iso.datetime(),

@@ -29,6 +29,20 @@ export interface SignedResultFields {
 export const resultSigningBytes = (r: SignedResultFields): Buffer =>
   Buffer.from(`${r.id}${r.state}${r.error}${r.data}`, "utf8");
 
+/**
+ * A relogin's proof that the caller holds the device's key: `berth-login-v1`, the machine id and the time,
+ * one per line. Only the device that registered with a key can produce it; a registration token alone
+ * cannot (specs: issue 11, "relogin proves possession").
+ */
+export interface LoginProof {
+  at: string;
+  signature: string;
+}
+export const loginProofBytes = (machineId: string, at: string): Buffer =>
+  Buffer.from(`berth-login-v1\n${machineId}\n${at}`, "utf8");
+/** How far a proof's time may be from the server's (either way): covers clock skew, bounds a replay. */
+export const LOGIN_PROOF_WINDOW_MS = 5 * 60_000;
+
 // SPKI DER header of an ed25519 public key; the 32 raw bytes follow it.
 const ED25519_SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
 
@@ -77,3 +91,10 @@ export const verifyControl = (
 export const signResult = (r: SignedResultFields, key: KeyObject) => signBytes(resultSigningBytes(r), key);
 export const verifyResult = (r: SignedResultFields & { signature: string }, nodeKey: KeyObject | string) =>
   verifyBytes(resultSigningBytes(r), r.signature, nodeKey);
+
+export const signLoginProof = (machineId: string, at: string, key: KeyObject): LoginProof => ({
+  at,
+  signature: signBytes(loginProofBytes(machineId, at), key),
+});
+export const verifyLoginProof = (machineId: string, proof: LoginProof, publicKey: KeyObject | string) =>
+  verifyBytes(loginProofBytes(machineId, proof.at), proof.signature, publicKey);

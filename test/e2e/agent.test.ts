@@ -146,6 +146,30 @@ describe("berth agent against the real server", () => {
     expect(await resultOf(r.id)).toMatchObject({ state: "ok", data: { exitCode: 0 } });
   }, 60_000);
 
+  it("logs in again, signed with its key, when restarted with --refresh-session-token", async () => {
+    await agent.stop("SIGTERM");
+    const before = JSON.parse(await readFile(join(agentDir, "identity.json"), "utf8")) as {
+      sessionToken: string;
+    };
+    agent = startAgentProcess([
+      "--endpoint",
+      server.url,
+      "--token",
+      token,
+      "--data-dir",
+      agentDir,
+      "--refresh-session-token",
+    ]);
+    await until(async () => {
+      const now = JSON.parse(await readFile(join(agentDir, "identity.json"), "utf8")) as {
+        sessionToken: string;
+      };
+      return now.sessionToken !== before.sessionToken;
+    }, 20_000);
+    const r = await reserve({ argv: ["echo", "after relogin"] });
+    expect(await resultOf(r.id)).toMatchObject({ state: "ok", data: { exitCode: 0 } });
+  }, 60_000);
+
   it("stops with the revocation message when its device is deleted", async () => {
     await fetch(`${server.url}/api/v1/devices/${deviceId}`, {
       method: "DELETE",

@@ -4,6 +4,7 @@ import { silentLogger } from "../../shared/adapters/logger.ts";
 import { createApp } from "../../shared/app/create-app.ts";
 import { AppConfig } from "../../shared/config.ts";
 import { newServerSecret } from "../../shared/domain/secrets.ts";
+import { signLoginProof } from "../../shared/domain/signing.ts";
 import { registerAgent } from "../helpers/agents.ts";
 import { testApp } from "../helpers/app.ts";
 import { manualClock } from "../helpers/clock.ts";
@@ -46,6 +47,7 @@ describe("device authentication cache", () => {
         machineID: agent.deviceId,
         publicKey: agent.publicKey,
         refreshSessionToken: true,
+        proof: signLoginProof(agent.deviceId, new Date().toISOString(), agent.privateKey),
       }),
     );
     expect(relogin.status).toBe(200);

@@ -1,6 +1,8 @@
+import { generateKeyPairSync } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { sqliteStore } from "../../shared/adapters/sqlite/sqlite-store.ts";
 import { newId } from "../../shared/domain/ids.ts";
+import { publicKeyToBase64, signLoginProof } from "../../shared/domain/signing.ts";
 import { type TestApp, testApp } from "../helpers/app.ts";
 import { manualClock } from "../helpers/clock.ts";
 import { snapshot } from "../helpers/db.ts";
@@ -14,8 +16,14 @@ describe("POST /api/v1/login (GPUd-compatible)", () => {
   let token: string;
   beforeAll(async () => {
     t = await testApp({ clock });
-    token = (await createToken(t, { labels: { rack: "r7" }, environmentVariables: { HF_HOME: "/data/hf" } }))
-      .token;
+    // A token for a GPUd fleet: its machines have no key of their own and relogin on the token's trust.
+    token = (
+      await createToken(t, {
+        labels: { rack: "r7" },
+        environmentVariables: { HF_HOME: "/data/hf" },
+        keylessRelogin: true,
+      })
+    ).token;
   });
 
   /** Sends a login that must be rejected, and checks that nothing was written. */
@@ -83,6 +91,74 @@ describe("POST /api/v1/login (GPUd-compatible)", () => {
         body: {},
       });
       expect(res.status).toBe(200);
+    });
+  });
+
+  describe("relogin proves possession", () => {
+    const keyed = async (tok: string) => {
+      const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+      const res = await login(t, gpudLoginBody(tok, { publicKey: publicKeyToBase64(publicKey) }));
+      return { machineID: res.body.machineID as string, session: res.body.token as string, privateKey };
+    };
+    const heartbeat = (session: string) =>
+      t.call("POST", "/api/v1/agent/heartbeat", { token: session, body: {} });
+
+    it("answers a keyed machine's relogin signed with its key, with its current session", async () => {
+      const m = await keyed(token);
+      const proof = signLoginProof(m.machineID, clock.now().toISOString(), m.privateKey);
+      const res = await login(t, gpudLoginBody(token, { machineID: m.machineID, proof }));
+      expect(res.body).toMatchObject({ machineID: m.machineID, token: m.session });
+    });
+
+    it("refuses another machine's id with the registration token alone: no session, nothing written", async () => {
+      const victim = await keyed(token);
+      const attack = await rejected(gpudLoginBody(token, { machineID: victim.machineID }));
+      expect(attack).toEqual({
+        status: 401,
+        body: gpudError(
+          "Unauthorized",
+          "this machine registered with its own key: a relogin must carry a proof signed with it; a registration token alone cannot log it in",
+        ),
+      });
+      // Nor with a proof signed by another key, nor rotating its session.
+      const mallory = generateKeyPairSync("ed25519").privateKey;
+      const forged = signLoginProof(victim.machineID, clock.now().toISOString(), mallory);
+      expect(
+        (
+          await rejected(
+            gpudLoginBody(token, { machineID: victim.machineID, proof: forged, refreshSessionToken: true }),
+          )
+        ).status,
+      ).toBe(401);
+      expect((await heartbeat(victim.session)).status).toBe(200);
+    });
+
+    it("refuses a proof older (or newer) than five minutes, naming the clock", async () => {
+      const m = await keyed(token);
+      const old = signLoginProof(
+        m.machineID,
+        new Date(clock.now().getTime() - 6 * 60_000).toISOString(),
+        m.privateKey,
+      );
+      expect(await rejected(gpudLoginBody(token, { machineID: m.machineID, proof: old }))).toEqual({
+        status: 401,
+        body: gpudError(
+          "Unauthorized",
+          "the relogin proof is too old or from the future: check this machine's clock",
+        ),
+      });
+    });
+
+    it("refuses a keyless machine's relogin with a token for new machines only (the default)", async () => {
+      const fresh = (await createToken(t)).token;
+      const { body } = await login(t, gpudLoginBody(fresh));
+      expect(await rejected(gpudLoginBody(fresh, { machineID: body.machineID }))).toEqual({
+        status: 403,
+        body: gpudError(
+          "Forbidden",
+          "this registration token registers new machines only: a machine without a key of its own cannot log in again with it (create the token with keylessRelogin for GPUd fleets)",
+        ),
+      });
     });
   });
 
@@ -267,7 +343,7 @@ describe("POST /api/v1/login (GPUd-compatible)", () => {
     });
 
     it("401 for a used-up token, while relogins with it keep working", async () => {
-      const once = await createToken(t, { maxRegistrations: 1 });
+      const once = await createToken(t, { maxRegistrations: 1, keylessRelogin: true });
       const { body } = await login(t, gpudLoginBody(once.token));
       expect(await rejected(gpudLoginBody(once.token))).toEqual({
         status: 401,

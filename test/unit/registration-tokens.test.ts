@@ -93,6 +93,19 @@ describe("/api/v1/registration-tokens", () => {
     expect(view.maxRegistrations).toBeUndefined();
   });
 
+  it("registers new machines only unless created (or updated) with keylessRelogin", async () => {
+    const strict = await createToken(t);
+    expect(((await get(strict.id)) as unknown as { keylessRelogin: boolean }).keylessRelogin).toBe(false);
+    const { body } = await login(t, gpudLoginBody(strict.token));
+    expect((await login(t, gpudLoginBody(strict.token, { machineID: body.machineID }))).status).toBe(403);
+    const updated = await t.call("PATCH", `/api/v1/registration-tokens/${strict.id}`, {
+      token: t.admin,
+      body: { keylessRelogin: true },
+    });
+    expect(((await updated.json()) as { keylessRelogin: boolean }).keylessRelogin).toBe(true);
+    expect((await login(t, gpudLoginBody(strict.token, { machineID: body.machineID }))).status).toBe(200);
+  });
+
   it("does not change devices already registered when the token is updated", async () => {
     const created = await createToken(t, { labels: { tier: "bronze" } });
     const { body } = await login(t, gpudLoginBody(created.token));

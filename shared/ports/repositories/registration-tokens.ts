@@ -3,7 +3,10 @@ import type { Page, PageRequest } from "../pagination.ts";
 import type { Write } from "./write.ts";
 
 export type RegistrationTokenPatch = Partial<
-  Pick<RegistrationToken, "name" | "description" | "labels" | "environmentVariables" | "namingStrategy">
+  Pick<
+    RegistrationToken,
+    "name" | "description" | "labels" | "environmentVariables" | "namingStrategy" | "keylessRelogin"
+  >
 > & {
   /** null removes the field */
   maxRegistrations?: number | null;

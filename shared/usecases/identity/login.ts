@@ -8,6 +8,7 @@ import type { NodeGroup } from "../../domain/node-group.ts";
 import { parseGpuCount, parseQuantity } from "../../domain/quantity.ts";
 import type { RegistrationToken } from "../../domain/registration-token.ts";
 import { sessionToken } from "../../domain/secrets.ts";
+import { LOGIN_PROOF_WINDOW_MS, type LoginProof, verifyLoginProof } from "../../domain/signing.ts";
 import { hashToken, tokenId, tokenMatches } from "../../domain/tokens.ts";
 import type { IdentityDeps } from "../deps.ts";
 import { type DeviceAuthCache, forgetDeviceSession } from "./device-session.ts";
@@ -92,6 +93,24 @@ export async function login(deps: Deps, body: unknown, bearer: string | undefine
     if (publicKey && device.publicKey && publicKey !== device.publicKey) {
       throw invalidRequest(
         "publicKey does not match the key this machine registered with; log in as a new machine",
+      );
+    }
+    // A registration token is shared by a whole rack: alone it must not hand out another machine's session.
+    // A machine with a key of its own proves it holds that key; one without (GPUd) relogs in on the token's
+    // trust only when the token says so.
+    if (device.publicKey) {
+      const proof = loginProof(body.proof);
+      const fresh = proof && Math.abs(Date.parse(proof.at) - now.getTime()) <= LOGIN_PROOF_WINDOW_MS;
+      if (!proof || !fresh || !verifyLoginProof(device.id, proof, device.publicKey)) {
+        throw unauthorized(
+          proof && !fresh
+            ? "the relogin proof is too old or from the future: check this machine's clock"
+            : "this machine registered with its own key: a relogin must carry a proof signed with it; a registration token alone cannot log it in",
+        );
+      }
+    } else if (registration.keylessRelogin === false) {
+      throw forbidden(
+        "this registration token registers new machines only: a machine without a key of its own cannot log in again with it (create the token with keylessRelogin for GPUd fleets)",
       );
     }
     const generation =
@@ -186,6 +205,14 @@ async function resolveGroup(
   if (mode === "lenient") return undefined;
   if (byId) throw forbidden("node group is not owned by the workspace");
   throw notFound(`node group ${ref} not found`);
+}
+
+/** `{at, signature}` strings, or undefined for anything else. */
+function loginProof(raw: unknown): LoginProof | undefined {
+  if (!isObject(raw)) return undefined;
+  const at = str(raw.at);
+  const signature = str(raw.signature);
+  return at && signature && !Number.isNaN(Date.parse(at)) ? { at, signature } : undefined;
 }
 
 function parseResources(raw: unknown, warnings: ValidationResult[]): DeviceResources {
