@@ -2,6 +2,7 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli, type ServerProcess, startServerProcess, tempDir } from "../helpers/processes.ts";
+import { isLoopback, listeningSockets } from "../helpers/sockets.ts";
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
@@ -27,6 +28,19 @@ describe("the local server (berth server)", () => {
     expect((await stat(join(dataDir, "admin-key"))).mode & 0o777).toBe(0o600);
     expect((await stat(join(dataDir, "berth.db"))).mode & 0o777).toBe(0o600);
     expect((await stat(dataDir)).mode & 0o777).toBe(0o700);
+  });
+
+  it("listens on loopback only: the API on HOST, the embedded queue on 127.0.0.1, nothing else", async () => {
+    const listeners = listeningSockets(server.child.pid!);
+    if (!listeners) {
+      console.warn("[server] /proc is not readable here: not checking listening sockets");
+      return;
+    }
+    const port = Number(new URL(server.url).port);
+    expect(listeners.map((l) => l.port)).toContain(port);
+    // The API and the embedded SQS; no database port (SQLite is a file).
+    expect(listeners).toHaveLength(2);
+    for (const l of listeners) expect(isLoopback(l.address), `${l.address}:${l.port}`).toBe(true);
   });
 
   it("serves /healthz", async () => {
