@@ -185,8 +185,12 @@ export async function startLocalServer(
           await cloudWorkers?.stop();
           await new Promise<void>((resolve) => {
             http.close(() => resolve());
-            // Long polls and keep-alive connections would otherwise hold the close open.
-            if ("closeAllConnections" in http) http.closeAllConnections();
+            // Idle keep-alive connections go now; answers being written (the polls and follow streams the
+            // watcher just ended) get a moment to finish before whatever is left is cut.
+            if ("closeIdleConnections" in http) http.closeIdleConnections();
+            setTimeout(() => {
+              if ("closeAllConnections" in http) http.closeAllConnections();
+            }, 1000).unref();
           });
           await deps.background.drain();
           sqs.destroy();

@@ -91,7 +91,7 @@ export async function followJob(client: ApiClient, job: JobView, quiet = false):
     if (quiet) return;
     try {
       for await (const e of await stream(client, `/jobs/${job.id}/events`, abort.signal)) {
-        if (e.event === "complete") break;
+        if (e.event === "complete" || e.event === "closing") break;
         const event = JSON.parse(e.data) as { type: string; message: string };
         if (event.type !== "exited") process.stderr.write(`berth: ${event.type}: ${event.message}\n`);
       }
@@ -111,6 +111,13 @@ export async function followJob(client: ApiClient, job: JobView, quiet = false):
     } else if (e.event === "complete") {
       done = JSON.parse(e.data) as typeof done;
       break;
+    } else if (e.event === "closing") {
+      abort.abort();
+      await progress;
+      process.stderr.write(
+        `berth: the control plane is shutting down; job ${job.id} goes on: follow it again with berth jobs logs -f ${job.id}\n`,
+      );
+      return 1;
     }
   }
   // The progress stream ends by itself once the job is final; give it a moment to print its last lines.

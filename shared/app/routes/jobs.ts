@@ -28,6 +28,12 @@ const sse = (description: string) => ({
 });
 
 /** `/api/v1/jobs`: Launcher-model GPU jobs (jobs.md). Any key; members see and control their own jobs. */
+/** The last event of a follow stream cut short because the server is stopping: follow again to go on. */
+const CLOSING = {
+  event: "closing",
+  data: JSON.stringify({ reason: "the control plane is shutting down; follow again to continue" }),
+};
+
 export function jobRoutes(deps: AppDeps) {
   const common = { tags: ["jobs"], security: bearerSecurity, middleware: requireUser(deps, Role.member) };
   return new OpenAPIHono<AppEnv>()
@@ -126,6 +132,8 @@ export function jobRoutes(deps: AppDeps) {
                 id: String(item.value.line.seqId),
                 data: JSON.stringify(item.value.line),
               });
+            } else if ("closing" in item.value) {
+              await stream.writeSSE(CLOSING);
             } else {
               const job = jobView(item.value.complete);
               await stream.writeSSE({
@@ -182,6 +190,8 @@ export function jobRoutes(deps: AppDeps) {
                 id: item.value.event.id,
                 data: JSON.stringify(item.value.event),
               });
+            } else if ("closing" in item.value) {
+              await stream.writeSSE(CLOSING);
             } else {
               const job = jobView(item.value.complete);
               await stream.writeSSE({

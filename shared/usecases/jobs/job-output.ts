@@ -79,7 +79,7 @@ export async function* followJobOutput(
   id: string,
   stream: Stream,
   signal: AbortSignal,
-): AsyncGenerator<{ line: OutputLine } | { complete: Job }> {
+): AsyncGenerator<{ line: OutputLine } | { complete: Job } | { closing: true }> {
   let job = await visibleJob(deps, user, id);
   let seq = 0;
   let seqId = 0;
@@ -106,6 +106,11 @@ export async function* followJobOutput(
       return;
     }
     await changed(deps, topics, marks, signal);
+    // The server is stopping: say so, and end the stream (the follower follows again elsewhere).
+    if (deps.feedWatcher.closed()) {
+      yield { closing: true };
+      return;
+    }
     job = (await deps.repos.jobs.get(id)) ?? job;
   }
 }
@@ -117,7 +122,7 @@ export async function* followJobEvents(
   id: string,
   follow: boolean,
   signal: AbortSignal,
-): AsyncGenerator<{ event: JobEvent } | { complete: Job }> {
+): AsyncGenerator<{ event: JobEvent } | { complete: Job } | { closing: true }> {
   let job = await visibleJob(deps, user, id);
   let after: string | undefined;
   while (!signal.aborted) {
@@ -132,6 +137,10 @@ export async function* followJobEvents(
       return;
     }
     await changed(deps, [jobTopic(id)], [mark], signal);
+    if (deps.feedWatcher.closed()) {
+      yield { closing: true };
+      return;
+    }
     job = (await deps.repos.jobs.get(id)) ?? job;
   }
 }
