@@ -28,5 +28,16 @@ export function outputContract(ctx: ContractContext) {
           .toLowerCase(),
       ).toBe("abc");
     });
+
+    it("reads back more than a storage page holds (DynamoDB pages at 1 MB): 3 MiB in 48 chunks", async () => {
+      const id = newId();
+      const exp = "2026-11-02T00:00:00.000Z";
+      const data = "x".repeat(64 * 1024);
+      for (let seq = 1; seq <= 48; seq++)
+        await repos().output.append(id, { stream: "stdout", seq, data }, "2026-11-01T00:00:00.000Z", exp);
+      const chunks = await repos().output.since(id, 0, 500);
+      expect(chunks.map((c) => c.seq)).toEqual(Array.from({ length: 48 }, (_, i) => i + 1));
+      expect(chunks.reduce((n, c) => n + c.data.length, 0)).toBe(48 * 64 * 1024);
+    });
   });
 }
