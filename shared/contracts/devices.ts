@@ -20,7 +20,10 @@ export const DeviceView = z
     nodeGroup: z.string(),
     registrationTokenId: z.string(),
     labels: StringMap,
-    environmentVariables: StringMap,
+    environmentVariables: StringMap.optional().openapi({
+      description:
+        "what its workloads inherit from its registration token (admin keys only: values may be secrets)",
+    }),
     status: z.enum(DEVICE_STATUSES),
     lastSeenAt: z.string(),
     info: z.object({

@@ -110,6 +110,22 @@ describe("/api/v1/devices", () => {
     expect(await snapshot(t.db)).toBe(before);
   });
 
+  it("shows the environment devices inherit from their token to admins only (its values may be secrets)", async () => {
+    const secret = await createToken(t, { environmentVariables: { HF_TOKEN: "hf_secret" } });
+    const res = await login(t, gpudLoginBody(secret.token));
+    const id = res.body.machineID as string;
+    const member = await t.key("member");
+    const asMember = await (await t.call("GET", `/api/v1/devices/${id}`, { token: member })).json();
+    expect(asMember).not.toHaveProperty("environmentVariables");
+    expect(
+      JSON.stringify(await (await t.call("GET", "/api/v1/devices", { token: member })).json()),
+    ).not.toContain("hf_secret");
+    const asAdmin = (await (await t.call("GET", `/api/v1/devices/${id}`, { token: t.admin })).json()) as {
+      environmentVariables: Record<string, string>;
+    };
+    expect(asAdmin.environmentVariables).toEqual({ HF_TOKEN: "hf_secret" });
+  });
+
   it("renames and relabels a device (labels: the complete new set)", async () => {
     const res = await t.call("PATCH", `/api/v1/devices/${ids.alpha!.id}`, {
       token: t.admin,

@@ -352,24 +352,24 @@ describe("POST /api/v1/login (GPUd-compatible)", () => {
       expect((await login(t, gpudLoginBody(once.token, { machineID: body.machineID }))).status).toBe(200);
     });
 
-    it("403 when the machine id belongs to another workspace", async () => {
+    it("404 when the machine id belongs to another workspace, exactly as for an unknown one (no existence oracle)", async () => {
       const otherAdmin = await t.workspace("login-other");
       const otherToken = (await createToken(t, {}, otherAdmin)).token;
       const { body } = await login(t, gpudLoginBody(otherToken));
       expect(await rejected(gpudLoginBody(token, { machineID: body.machineID }))).toEqual({
-        status: 403,
-        body: gpudError("Forbidden", "only allowed to check in machines your owned"),
+        status: 404,
+        body: gpudError("NotFound", "machine not found"),
       });
     });
 
-    it("403 when the node group (by id) belongs to another workspace", async () => {
+    it("404 when the node group (by id) belongs to another workspace, as for an unknown one", async () => {
       const otherAdmin = await t.workspace("login-groups");
       const group = (await (
         await t.call("POST", "/api/v1/node-groups", { token: otherAdmin, body: { name: "theirs" } })
       ).json()) as { id: string };
       expect(await rejected(gpudLoginBody(token, { nodeGroup: group.id }))).toEqual({
-        status: 403,
-        body: gpudError("Forbidden", "node group is not owned by the workspace"),
+        status: 404,
+        body: gpudError("NotFound", `node group ${group.id} not found`),
       });
     });
 

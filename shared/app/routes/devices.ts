@@ -49,6 +49,15 @@ export function deviceRoutes(deps: AppDeps) {
   const read = { tags: ["devices"], security: bearerSecurity, middleware: requireUser(deps, Role.member) };
   const write = { ...read, middleware: requireUser(deps, Role.admin) };
   const ws = (c: { get(k: "user"): { workspaceId: string } }) => c.get("user").workspaceId;
+  /** A member key sees devices without the environment their workloads inherit (its values may be secrets). */
+  const forViewer = <D extends { environmentVariables?: unknown }>(
+    c: { get(k: "user"): { role: string } },
+    d: D,
+  ): D => {
+    if (c.get("user").role === Role.admin) return d;
+    const { environmentVariables: _, ...rest } = d;
+    return rest as D;
+  };
   return new OpenAPIHono<AppEnv>()
     .openapi(
       createRoute({
@@ -68,7 +77,10 @@ export function deviceRoutes(deps: AppDeps) {
           search: q.search,
         };
         return c.json(
-          await listPage(deps, c, q, filter, (page) => listDevices(deps, ws(c), filter, page)),
+          await listPage(deps, c, q, filter, async (page) => {
+            const result = await listDevices(deps, ws(c), filter, page);
+            return { ...result, items: result.items.map((d) => forViewer(c, d)) };
+          }),
           200,
         );
       },
@@ -82,7 +94,7 @@ export function deviceRoutes(deps: AppDeps) {
         request: { params: IdParam },
         responses: { 200: json("the device", DeviceView), ...errorResponses(401, 404) },
       }),
-      async (c) => c.json(await getDevice(deps, ws(c), c.req.valid("param").id), 200),
+      async (c) => c.json(forViewer(c, await getDevice(deps, ws(c), c.req.valid("param").id)), 200),
     )
     .openapi(
       createRoute({

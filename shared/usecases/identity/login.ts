@@ -80,10 +80,8 @@ export async function login(deps: Deps, body: unknown, bearer: string | undefine
 
   if (machineId) {
     const device = await deps.repos.devices.get(machineId);
-    if (!device) throw notFound("machine not found");
-    if (device.workspaceId !== registration.workspaceId) {
-      throw forbidden("only allowed to check in machines your owned");
-    }
+    // Another workspace's machine is answered as an unknown one: a token must not learn which ids exist.
+    if (!device || device.workspaceId !== registration.workspaceId) throw notFound("machine not found");
     if (
       groupRef &&
       (await resolveGroup(deps, registration.workspaceId, groupRef, "lenient"))?.name !== device.nodeGroup
@@ -190,7 +188,7 @@ async function validToken(deps: Deps, token: string, bearer: string | undefined)
 
 /**
  * A node group named by name (in the token's workspace) or by id (GPUd's "node group id"). Strict:
- * unknown → 404, another workspace's → 403. Lenient: undefined for anything not in this workspace.
+ * unknown or another workspace's → 404. Lenient: undefined for anything not in this workspace.
  */
 async function resolveGroup(
   deps: Deps,
@@ -203,7 +201,7 @@ async function resolveGroup(
   const byId = isId(ref) ? await deps.repos.nodeGroups.getById(ref) : undefined;
   if (byId?.workspaceId === workspaceId) return byId;
   if (mode === "lenient") return undefined;
-  if (byId) throw forbidden("node group is not owned by the workspace");
+  // Another workspace's group is answered as an unknown one (no existence oracle).
   throw notFound(`node group ${ref} not found`);
 }
 
