@@ -116,7 +116,13 @@ export const Job = z.object({
   id: z.string(),
   workspaceId: z.string(),
   name: z.string(),
+  /** Who submitted it, as shown (the API key's name; Launcher's `user`). Not an identity: names repeat. */
   user: z.string(),
+  /**
+   * The API key that submitted it: what a member key's access is checked against. Absent on jobs stored
+   * before ownership by key id (those are visible to admin keys only).
+   */
+  ownerKeyId: z.string().optional(),
   group: z.string().optional(),
   queues: z.array(z.string()),
   workingDirectory: z.string().optional(),
@@ -169,6 +175,7 @@ export type Job = z.infer<typeof Job>;
 export const JOB_INTERNAL_FIELDS = [
   "workspaceId",
   "version",
+  "ownerKeyId",
   "deviceId",
   "reservationId",
   "cloudReservationId",

@@ -199,6 +199,34 @@ describe("POST /api/v1/jobs", () => {
     expect((await job(t, mine.body.id, member)).id).toBe(mine.body.id);
   });
 
+  it("owns a job by the key that submitted it, not its name: a second key named alike sees and controls nothing", async () => {
+    const bob = await t.key("member");
+    const otherBob = await t.key("member"); // the same name, "member-key"
+    const { body } = await submit(t, {}, bob);
+    expect(body.user).toBe("member-key");
+    expect(body).not.toHaveProperty("ownerKeyId");
+    for (const [method, path, payload] of [
+      ["GET", `/api/v1/jobs/${body.id}`, undefined],
+      ["GET", `/api/v1/jobs/${body.id}/output`, undefined],
+      ["GET", `/api/v1/jobs/${body.id}/events?follow=false`, undefined],
+      ["POST", `/api/v1/jobs/${body.id}/control`, { operation: "cancel" }],
+    ] as const) {
+      expect(await errorOf(await t.call(method, path, { token: otherBob, body: payload }))).toMatchObject({
+        status: 404,
+        code: "JobNotFound",
+      });
+    }
+    const listed = async (token: string, query = "") =>
+      (
+        (await (await t.call("GET", `/api/v1/jobs${query}`, { token })).json()) as { items: { id: string }[] }
+      ).items.map((j) => j.id);
+    expect(await listed(otherBob)).not.toContain(body.id);
+    expect(await listed(otherBob, "?user=member-key")).not.toContain(body.id);
+    expect(await listed(bob)).toContain(body.id);
+    expect(await listed(t.admin, "?user=member-key")).toContain(body.id);
+    expect((await job(t, body.id)).status).not.toBe("Canceled");
+  });
+
   it("reports status through the job's life: Pending → Running → Finished with its exit code", async () => {
     const t2 = await testApp();
     const small = await gpuAgent(t2, 1);

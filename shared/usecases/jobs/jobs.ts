@@ -26,10 +26,13 @@ export function jobView(job: Job, fields: string[] = []): JobView {
 
 export const jobNotFound = (id: string) => new BerthError(ErrorCode.JobNotFound, `job ${id} not found`);
 
-/** A job the caller may see: of its workspace, and its own unless it holds an admin key. */
+/** Whether `user` submitted `job`: by key id, never by name (two keys may share a name). */
+export const ownsJob = (user: UserPrincipal, job: Job): boolean => job.ownerKeyId === user.keyId;
+
+/** A job the caller may see: of its workspace, and its own (submitted with this key) unless it holds an admin key. */
 export async function visibleJob(deps: JobDeps, user: UserPrincipal, id: string): Promise<Job> {
   const job = await deps.repos.jobs.get(id);
-  if (!job || job.workspaceId !== user.workspaceId || (user.role !== Role.admin && job.user !== user.name)) {
+  if (!job || job.workspaceId !== user.workspaceId || (user.role !== Role.admin && !ownsJob(user, job))) {
     throw jobNotFound(id);
   }
   return job;
@@ -71,6 +74,7 @@ export async function submitJob(
     workspaceId: user.workspaceId,
     name: input.name,
     user: user.name,
+    ownerKeyId: user.keyId,
     group: input.group,
     queues: profile?.queue ? [profile.queue] : input.queues,
     workingDirectory: input.workingDirectory,
@@ -139,7 +143,11 @@ export interface JobFilter {
   fields: string[];
 }
 
-/** `GET /api/v1/jobs` (jobs.md §4): inclusive time bounds, any of the statuses, every tag, one user or `*`. */
+/**
+ * `GET /api/v1/jobs` (jobs.md §4): inclusive time bounds, any of the statuses, every tag, one user or `*`.
+ * A member key lists the jobs it submitted (`user=` its own name is accepted and means the same); an admin
+ * key lists its own by default, or one user's by name, or everyone's with `*`.
+ */
 export async function listJobs(
   deps: JobDeps,
   user: UserPrincipal,
@@ -158,7 +166,9 @@ export async function listJobs(
     },
     page,
     (j) =>
-      (who === "*" || j.user === who) &&
+      (user.role !== Role.admin || filter.user === undefined
+        ? ownsJob(user, j)
+        : who === "*" || j.user === who) &&
       (filter.statuses.length === 0 || filter.statuses.includes(j.status)) &&
       filter.tags.every((t) => j.tags.includes(t)),
   );
