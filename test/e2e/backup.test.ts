@@ -1,6 +1,6 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 // @ts-expect-error dynalite ships no types (a devDependency: the 0.1 format, for this test and migration).
 import dynalite from "dynalite";
@@ -93,6 +93,8 @@ describe("a data dir made by Berth 0.1 (dynalite)", () => {
     });
     const doc = DynamoDBDocumentClient.from(client);
     await client.send(new CreateTableCommand(createTableInput("berth")));
+    // dynalite makes a table ACTIVE on a timer (even with createTableMs 0): a put before that is refused.
+    await waitUntilTableExists({ client, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { TableName: "berth" });
     const keyId = "01jabcdefghjkmnpqrstvwxyz0";
     const admin = newToken("apiKey", keyId);
     const at = "2026-11-01T00:00:00.000Z";
