@@ -11,6 +11,7 @@
  *   BENCH_SERVERS   1 (default) | 2: two servers on one database, clients on the first, agents on the second
  *   BENCH_AGENTS (300), BENCH_RESERVATIONS (2000), BENCH_CLIENTS (50), BENCH_RATE (500/s), BENCH_IDLE_SECONDS (60)
  */
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { sharedDynamoDbLocal } from "../test/helpers/dynamodb-local.ts";
@@ -82,11 +83,18 @@ export async function benchDelivery() {
   const dirs: string[] = [];
   const servers: ServerProcess[] = [];
   const agents: HttpAgent[] = [];
+  const operatorToken = randomBytes(32).toString("hex");
   try {
     for (let i = 0; i < serversN; i++) {
       const dir = await tempDir(`bench-delivery-${i}`);
       dirs.push(dir);
-      servers.push(await startServerProcess(dir, { PORT: String(await freePort()), ...storage.env }));
+      servers.push(
+        await startServerProcess(dir, {
+          PORT: String(await freePort()),
+          BERTH_OPERATOR_TOKEN: operatorToken,
+          ...storage.env,
+        }),
+      );
     }
     const writer = servers[0]!;
     const polled = servers[serversN - 1]!;
@@ -95,10 +103,11 @@ export async function benchDelivery() {
       () => writer.url,
       () => admin,
     );
+    // The process-wide view (every storage request, memory) needs the operator token.
     const metricsOf = (s: ServerProcess) =>
       apiClient(
         () => s.url,
-        () => admin,
+        () => operatorToken,
       )<Metrics>("GET", "/metrics");
     const storageTotal = async () =>
       (await Promise.all(servers.map(metricsOf))).reduce((n, m) => n + m.storage.total, 0);

@@ -1,4 +1,5 @@
 import { createFeedWatcher } from "../shared/adapters/feed-watcher.ts";
+import { createMeter, meteredStore } from "../shared/adapters/meter.ts";
 import { repositories } from "../shared/adapters/repositories/index.ts";
 import type { AppDeps } from "../shared/app/deps.ts";
 import type { AppConfig } from "../shared/config.ts";
@@ -34,7 +35,8 @@ export function buildAppDeps(input: {
   cloud?: CloudDeps;
 }): AppDeps {
   const onError = (err: Error) => input.logger.warn("background task failed", { error: err.message });
-  const repos = repositories(input.store);
+  const meter = createMeter();
+  const repos = repositories(meteredStore(input.store, meter));
   const cross = input.crossProcess ?? { kind: "none" };
   const bus = cross.kind === "broadcast" ? cross.bus : undefined;
   const feedWatcher =
@@ -62,6 +64,7 @@ export function buildAppDeps(input: {
     deviceAuth,
     broadcast: bus,
     stats: { placementConflicts: 0 },
+    meter,
     placement: { placing: new Set(), passes: new Map() },
     background,
     storageRequests: () => Object.fromEntries(input.store.requests),

@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import { z } from "zod";
 import { QUEUE_DEFINITIONS } from "./contracts/queues.ts";
 import { LAUNCHERS } from "./domain/cloud-reservation.ts";
+import { hashToken } from "./domain/tokens.ts";
 
 /**
  * Configuration, parsed once by each host's composition root from the environment it was given
@@ -28,6 +29,15 @@ export const AppConfig = z.object({
    */
   deviceAuthCacheSeconds: z.coerce.number().int().min(0).max(300).default(30),
   version: z.string().default("0.1.0"),
+  /**
+   * The operator's credential for the process-wide view of `GET /api/v1/metrics` (every workspace's
+   * counters, memory); kept only as its hash. Unset: no process-wide view over HTTP.
+   */
+  operatorTokenHash: z
+    .string()
+    .min(32, "use at least 32 random characters, e.g. $(openssl rand -hex 32)")
+    .transform(hashToken)
+    .optional(),
 });
 export type AppConfig = z.infer<typeof AppConfig>;
 
@@ -36,6 +46,7 @@ const appEnv = (env: Record<string, string | undefined>) => ({
   deviceTtlSeconds: env.BERTH_DEVICE_TTL_SECONDS || undefined,
   pollWaitCapSeconds: env.BERTH_POLL_WAIT_SECONDS || undefined,
   deviceAuthCacheSeconds: env.BERTH_DEVICE_AUTH_CACHE_SECONDS || undefined,
+  operatorTokenHash: env.BERTH_OPERATOR_TOKEN || undefined,
 });
 
 /** `a=x,b=y` (or a JSON object) as a record of strings. */
@@ -310,6 +321,7 @@ const SETTING_NAMES: Record<string, string> = {
   "app.bodyLimitBytes": "BERTH_BODY_LIMIT_BYTES",
   "app.deviceTtlSeconds": "BERTH_DEVICE_TTL_SECONDS",
   "app.pollWaitCapSeconds": "BERTH_POLL_WAIT_SECONDS",
+  "app.operatorTokenHash": "BERTH_OPERATOR_TOKEN",
   "cloud.region": "AWS_REGION",
   "cloud.defaultLauncher": "BERTH_CLOUD_LAUNCHER",
   "cloud.ecs.taskDefinition": "BERTH_ECS_TASK_DEFINITION",

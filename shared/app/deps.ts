@@ -5,6 +5,7 @@ import type { Clock } from "../ports/clock.ts";
 import type { CloudDeps } from "../ports/cloud.ts";
 import type { FeedWatcher } from "../ports/feed-watcher.ts";
 import type { Logger } from "../ports/logger.ts";
+import type { Meter } from "../ports/meter.ts";
 import type { Repositories } from "../ports/repositories.ts";
 import type { Broadcast } from "../ports/store.ts";
 import type { PlacementState } from "../usecases/deps.ts";
@@ -27,8 +28,10 @@ export interface AppDeps {
   broadcast?: Broadcast;
   /** Work that need not hold up an answer. */
   background: Background;
-  /** Counters of this process (shown at /api/v1/metrics). */
+  /** Counters of this process (shown to operators at /api/v1/metrics). */
   stats: { placementConflicts: number };
+  /** Counters by workspace (shown to each workspace's admins at /api/v1/metrics). */
+  meter: Meter;
   placement: PlacementState;
   capacityFreed(workspaceId: string): Promise<void>;
   /** Cloud capacity (ECS, EKS), when configured. */

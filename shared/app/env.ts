@@ -10,6 +10,8 @@ export interface AppEnv {
     user: UserPrincipal;
     /** Set by requireDevice. */
     device: DevicePrincipal;
+    /** True when the operator token was presented (the process-wide metrics). */
+    operator: boolean;
     /** How errors are rendered: Berth's envelope, or GPUd's flat string object on /api/v1/login. */
     errorStyle: "envelope" | "gpud";
   };

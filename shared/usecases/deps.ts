@@ -4,6 +4,7 @@ import type { Clock } from "../ports/clock.ts";
 import type { CloudDeps } from "../ports/cloud.ts";
 import type { FeedWatcher } from "../ports/feed-watcher.ts";
 import type { Logger } from "../ports/logger.ts";
+import type { Meter } from "../ports/meter.ts";
 import type { Repositories } from "../ports/repositories.ts";
 
 /**
@@ -28,6 +29,7 @@ export type JobDeps = ReservationDeps & {
   background: Background;
   config: { deviceTtlSeconds: number };
   stats: { placementConflicts: number };
+  meter: Meter;
   placement: PlacementState;
   /**
    * Capacity came free in a workspace (a job ended): the host places waiting jobs (in the background). A

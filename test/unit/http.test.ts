@@ -149,21 +149,6 @@ describe("the HTTP app", () => {
     });
   });
 
-  it("shows admins the process's counters at /api/v1/metrics, and refuses members", async () => {
-    const res = await t.call("GET", "/api/v1/metrics", { token: t.admin });
-    expect(res.status).toBe(200);
-    const body = (await res.json()) as {
-      storage: { engine: string; total: number; requests: Record<string, number> };
-      polls: { waiting: number };
-    };
-    expect(body.storage.engine).toBe("sqlite");
-    expect(body.storage.requests.get).toBeGreaterThan(0);
-    expect(body.storage.total).toBeGreaterThanOrEqual(body.storage.requests.get!);
-    expect(body.polls.waiting).toBe(0);
-    const member = await t.key("member");
-    expect((await t.call("GET", "/api/v1/metrics", { token: member })).status).toBe(403);
-  });
-
   it("ignores unknown fields", async () => {
     const res = await t.call("POST", "/api/v1/api-keys", {
       token: t.admin,

@@ -27,7 +27,7 @@ export const requireUser = (deps: AppDeps, role: Role) =>
         `this operation needs an ${role} key; key ${principal.keyId} is a ${principal.role} key`,
       );
     }
-    await next();
+    await deps.meter.within(principal.workspaceId, next);
     // Only a request that succeeded counts as use: a rejected request writes nothing.
     if (c.res.status < 400) await recordApiKeyUse(deps, principal.keyId, lastUsedAt);
   });

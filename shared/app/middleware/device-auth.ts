@@ -14,6 +14,6 @@ export const requireDevice = (deps: AppDeps) =>
     const device = await authenticateDevice(deps, bearer(c.req.header("authorization"), "session token"));
     c.set("principal", device);
     c.set("device", device);
-    await next();
+    await deps.meter.within(device.workspaceId, next);
     if (c.res.status < 400) await deviceSeen(deps, device.deviceId);
   });

@@ -1,30 +1,72 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { createMiddleware } from "hono/factory";
 import { Role } from "../../domain/roles.ts";
+import { tokenMatches } from "../../domain/tokens.ts";
 import type { AppDeps } from "../deps.ts";
 import type { AppEnv } from "../env.ts";
-import { requireUser } from "../middleware/auth.ts";
+import { bearer, requireUser } from "../middleware/auth.ts";
 import { bearerSecurity, errorResponses, json } from "../openapi.ts";
 
-const Metrics = z
+const Requests = z.record(z.string(), z.number()).openapi({
+  description: "storage requests by operation (get, query, update, transact, ...), since start",
+});
+const Polls = z.object({
+  waiting: z.number().openapi({ description: "long polls waiting in this process" }),
+});
+const Placement = z.object({
+  conflicts: z.number().openapi({ description: "GPU claims lost to another job and retried elsewhere" }),
+});
+
+const WorkspaceMetrics = z
   .object({
+    scope: z.literal("workspace"),
+    workspaceId: z.string(),
+    storage: z.object({
+      requests: Requests.openapi({
+        description: "storage calls made serving this workspace's requests in this process, by operation",
+      }),
+      total: z.number(),
+    }),
+    polls: Polls,
+    placement: Placement,
+  })
+  .openapi("WorkspaceMetrics");
+
+const ProcessMetrics = z
+  .object({
+    scope: z.literal("process"),
     storage: z.object({
       engine: z
         .string()
         .openapi({ description: "the storage engine, e.g. sqlite /data/berth.db", example: "sqlite" }),
-      requests: z.record(z.string(), z.number()).openapi({
-        description: "storage requests by operation (get, query, update, transact, ...), since start",
-      }),
+      requests: Requests,
       total: z.number(),
     }),
-    polls: z.object({ waiting: z.number().openapi({ description: "long polls waiting in this process" }) }),
-    placement: z.object({
-      conflicts: z.number().openapi({ description: "GPU claims lost to another job and retried elsewhere" }),
-    }),
+    polls: Polls,
+    placement: Placement,
     process: z.object({ rssBytes: z.number(), heapUsedBytes: z.number(), uptimeSeconds: z.number() }),
   })
-  .openapi("Metrics");
+  .openapi("ProcessMetrics");
 
-/** `GET /api/v1/metrics`: this process's counters, for operators and benchmarks (admin). */
+const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+
+/**
+ * With the operator token (`BERTH_OPERATOR_TOKEN`): the process-wide view. Otherwise an admin key of a
+ * workspace, which sees that workspace's counters only.
+ */
+const operatorOrAdmin = (deps: AppDeps) =>
+  createMiddleware<AppEnv>(async (c, next) => {
+    const hash = deps.config.operatorTokenHash;
+    const token = bearer(c.req.header("authorization"), "API key or operator token");
+    if (hash && !token.startsWith("berth_") && tokenMatches(token, hash)) {
+      c.set("operator", true);
+      return next();
+    }
+    c.set("operator", false);
+    return requireUser(deps, Role.admin)(c, next);
+  });
+
+/** `GET /api/v1/metrics`: a workspace's counters for its admins; this process's for the operator. */
 export function metricsRoutes(deps: AppDeps) {
   return new OpenAPIHono<AppEnv>().openapi(
     createRoute({
@@ -32,20 +74,38 @@ export function metricsRoutes(deps: AppDeps) {
       path: "/metrics",
       tags: ["system"],
       security: bearerSecurity,
-      middleware: requireUser(deps, Role.admin),
-      summary: "Storage requests, waiting polls and memory of the process that answers",
-      responses: { 200: json("counters of this process", Metrics), ...errorResponses(401, 403) },
+      middleware: operatorOrAdmin(deps),
+      summary: "Storage requests, waiting polls and placement conflicts: a workspace's, or the process's",
+      description:
+        "An admin key sees its workspace's counters in the process that answers. The operator token " +
+        "(BERTH_OPERATOR_TOKEN) sees the whole process: every workspace, the storage engine, memory.",
+      responses: {
+        200: json("counters", z.union([WorkspaceMetrics, ProcessMetrics])),
+        ...errorResponses(401, 403),
+      },
     }),
     (c) => {
+      if (!c.get("operator")) {
+        const workspaceId = c.get("user").workspaceId;
+        const counters = deps.meter.workspace(workspaceId);
+        const requests = Object.fromEntries(counters.storage);
+        return c.json(
+          {
+            scope: "workspace" as const,
+            workspaceId,
+            storage: { requests, total: sum(requests) },
+            polls: { waiting: counters.pollsWaiting },
+            placement: { conflicts: counters.placementConflicts },
+          },
+          200,
+        );
+      }
       const requests = deps.storageRequests();
       const memory = process.memoryUsage();
       return c.json(
         {
-          storage: {
-            engine: deps.storage.split(" ")[0]!,
-            requests,
-            total: Object.values(requests).reduce((a, b) => a + b, 0),
-          },
+          scope: "process" as const,
+          storage: { engine: deps.storage.split(" ")[0]!, requests, total: sum(requests) },
           polls: { waiting: deps.feedWatcher.waiting() },
           placement: { conflicts: deps.stats.placementConflicts },
           process: {

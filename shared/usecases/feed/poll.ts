@@ -9,11 +9,13 @@ import {
   type Reservation,
 } from "../../domain/reservation.ts";
 import type { Background } from "../../ports/background.ts";
+import type { Meter } from "../../ports/meter.ts";
 import type { ReservationDeps } from "../deps.ts";
 import { agentReservation } from "./reservations.ts";
 
 type Deps = ReservationDeps & {
   background: Background;
+  meter: Meter;
   config: { pollWaitCapSeconds: number; feedGapSettleMs: number };
 };
 
@@ -68,7 +70,11 @@ export async function pollFeed(
     const remaining = deadline - Date.now();
     if (remaining <= 0 || signal?.aborted) return respond(await deliver(deps, id, [], removals), query.from);
     const settleIn = walk.settlesAt ? walk.settlesAt - deps.clock.now().getTime() + 10 : remaining;
-    const woken = await deps.feedWatcher.wait(id, mark, Math.max(10, Math.min(remaining, settleIn)), signal);
+    const counters = deps.meter.workspace(device.workspaceId);
+    counters.pollsWaiting++;
+    const woken = await deps.feedWatcher
+      .wait(id, mark, Math.max(10, Math.min(remaining, settleIn)), signal)
+      .finally(() => counters.pollsWaiting--);
     // The server is shutting down: answer now (an empty answer; the agent polls again from the same cursor).
     if (!woken && deps.feedWatcher.closed())
       return respond(await deliver(deps, id, [], removals), query.from);

@@ -118,6 +118,7 @@ async function placeJobOnce(deps: JobDeps, job: Job, fleet?: Device[]): Promise<
       if (placed.failed === "device") continue; // deleted since the list was read
       if (placed.failed === 0) {
         deps.stats.placementConflicts++;
+        deps.meter.workspace(current.workspaceId).placementConflicts++;
         continue;
       }
       // The job changed meanwhile (canceled, or placed by another process): nothing was written.
