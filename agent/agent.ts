@@ -210,6 +210,7 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Ag
     while (!stop.signal.aborted) {
       try {
         const res = await client.poll(cursor, cursor === 0 ? 0 : wait, stop.signal);
+        engine.limits(res.limits);
         for (const r of res.reservations) await engine.accept(r);
         if (cursor === 0) await engine.reconcile(new Set(res.reservations.map((r) => r.id)));
         // Only now: everything in the response is recorded, so a crash cannot skip it.
@@ -228,17 +229,11 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Ag
     }
   };
 
-  const clockLoop = async () => {
-    while (!stop.signal.aborted) {
-      try {
-        await engine.tick();
-      } catch (err) {
-        if (onRevoked(err)) break;
-        o.log.warn("engine tick failed", { error: (err as Error).message });
-      }
-      await sleep(o.tickMs ?? 500, stop.signal);
-    }
-  };
+  // The engine's clock never waits on a request (reports run beside it): expiries stay on time.
+  const clockLoop = () =>
+    engine.runClock(o.tickMs ?? 500, stop.signal, (err) => {
+      if (!onRevoked(err)) o.log.warn("engine tick failed", { error: (err as Error).message });
+    });
 
   const inventoryLoop = async () => {
     let sent = fingerprint(inventory);

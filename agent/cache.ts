@@ -15,6 +15,8 @@ export interface Report {
   error: string;
   data: string;
   sent: boolean;
+  /** Sent before all of the output: the agent still owes the control plane its `last` output request. */
+  outputPending?: boolean;
 }
 
 /**
@@ -33,6 +35,11 @@ export interface CacheRecord {
   deletedSent?: boolean;
   /** Output shipping position: next seq, and bytes already sent of each stream. */
   output?: { seq: number; stdout: number; stderr: number };
+  /**
+   * The batch being sent: where it ends and the budget it was cut with. Kept until the control plane has
+   * it, so a retry (after a timeout or a crash) sends exactly the same chunks under the same seqs.
+   */
+  outputInFlight?: { to: { seq: number; stdout: number; stderr: number }; budget: number };
   /** Why it was stopped, when the agent stopped it (`kill` and `stop` show in its exit code). */
   stoppedBy?: "removal" | "expiry" | "agent-exit" | "stop" | "kill";
   updatedAt: string;

@@ -131,9 +131,14 @@ export class AgentClient {
     await this.#send("PUT", `/api/v1/agent/reservations/${encodeURIComponent(id)}/deleted`);
   }
 
-  async output(id: string, chunks: { stream: "stdout" | "stderr"; seq: number; data: string }[]) {
+  /** Output chunks; `last`: the workload's output is all there (after a result sent with outputPending). */
+  async output(
+    id: string,
+    chunks: { stream: "stdout" | "stderr"; seq: number; data: string }[],
+    last = false,
+  ) {
     await this.#send("POST", `/api/v1/agent/reservations/${encodeURIComponent(id)}/output`, {
-      body: { chunks },
+      body: last ? { chunks, last } : { chunks },
     });
   }
 }

@@ -7,7 +7,7 @@ import { signResult, verifyControl, verifyReservation } from "../shared/domain/s
 import type { Logger } from "../shared/ports/logger.ts";
 import type { CacheRecord, ReservationCache } from "./cache.ts";
 import { type AgentClient, RejectedError, RevokedError } from "./client.ts";
-import { nextOutput } from "./output.ts";
+import { DEFAULT_BODY_LIMIT, MIN_BATCH_BYTES, nextOutput } from "./output.ts";
 import type { DockerRuntime } from "./runtimes/docker.ts";
 import {
   ApplyError,
@@ -20,6 +20,14 @@ import {
   stopProcess,
 } from "./runtimes/process.ts";
 import type { NodeKeys } from "./state.ts";
+
+/** Room left under the control plane's body limit (its JSON parser counts the body alone; margin for rounding). */
+const BODY_MARGIN_BYTES = 1024;
+/**
+ * How long one reporting pass ships a workload's output; an ended workload's result waits no longer for
+ * it (it then goes out marked `outputPending`, and the output follows).
+ */
+const OUTPUT_PASS_MS = 2000;
 
 export interface EngineDeps {
   cache: ReservationCache;
@@ -44,6 +52,9 @@ export class Engine {
   readonly #d: EngineDeps;
   readonly #busy = new Map<string, Promise<void>>();
   readonly #retryAt = new Map<string, number>();
+  #reporting?: Promise<void>;
+  #advertised = 0;
+  #outputBudget = DEFAULT_BODY_LIMIT - BODY_MARGIN_BYTES;
 
   constructor(deps: EngineDeps) {
     this.#d = deps;
@@ -223,11 +234,47 @@ export class Engine {
     });
   }
 
-  /**
-   * One turn of the engine's clock: finds workloads that ended, ships their output, decommissions what
-   * expired (even with the control plane unreachable), and sends results and acknowledgements not yet sent.
-   */
+  /** The control plane's limits, from its poll answers: output batches are cut under its body limit. */
+  limits(l: { bodyBytes: number } | undefined): void {
+    if (!l) return;
+    const budget = Math.max(MIN_BATCH_BYTES, l.bodyBytes - BODY_MARGIN_BYTES);
+    if (budget === this.#advertised) return; // a budget halved after a 413 stays halved
+    this.#advertised = budget;
+    this.#outputBudget = budget;
+  }
+
+  /** One whole turn of the clock, local checks then reports (shutdown and tests wait for both). */
   async tick(): Promise<void> {
+    await this.check();
+    await this.report();
+  }
+
+  /**
+   * The engine's clock until `signal` aborts: every `ms`, the local checks; the reports run beside it, so a
+   * request that hangs never holds up an expiry (the clock keeps time while the control plane does not
+   * answer). `onError` gets what a turn could not do (a RevokedError stops the agent).
+   */
+  async runClock(ms: number, signal: AbortSignal, onError: (err: unknown) => void): Promise<void> {
+    while (!signal.aborted) {
+      await this.check().catch(onError);
+      this.report().catch(onError);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, ms);
+        function done() {
+          clearTimeout(timer);
+          signal.removeEventListener("abort", done);
+          resolve();
+        }
+        signal.addEventListener("abort", done, { once: true });
+      });
+    }
+  }
+
+  /**
+   * The clock's local half: finds workloads that ended, and decommissions what expired (its own clock,
+   * even with the control plane unreachable). Makes no request.
+   */
+  async check(): Promise<void> {
     const now = this.#now();
     for (const record of this.#d.cache.all()) {
       const id = record.reservation.id;
@@ -239,13 +286,27 @@ export class Engine {
         isExpired(record.reservation, now)
       ) {
         void this.decommission(id, "expiry");
-        continue;
       }
-      await this.#ship(record);
     }
   }
 
-  /** A running workload that ended: its output is flushed and its result recorded. */
+  /**
+   * The clock's reporting half: sends what the control plane does not have yet, for every reservation.
+   * One pass at a time: a call while a pass runs joins it.
+   */
+  report(): Promise<void> {
+    this.#reporting ??= (async () => {
+      for (const record of this.#d.cache.all()) {
+        if (this.#busy.has(record.reservation.id)) continue;
+        await this.#ship(record);
+      }
+    })().finally(() => {
+      this.#reporting = undefined;
+    });
+    return this.#reporting;
+  }
+
+  /** A running workload that ended: its result is recorded (and goes out after its output, see #ship). */
   async #supervise(record: CacheRecord): Promise<void> {
     const w = record.workload;
     let code: number | undefined;
@@ -276,7 +337,6 @@ export class Engine {
       }
     }
     if (code === undefined) return;
-    await this.#ship(record); // the output first: a result means "all of it is there"
     record.status = "finished";
     record.result ??= this.#report("ok", "", {
       exitCode: code,
@@ -285,7 +345,11 @@ export class Engine {
     await this.#d.cache.put(record);
   }
 
-  /** Sends what the control plane does not have yet: output, then the result, then `deleted`. */
+  /**
+   * Sends what the control plane does not have yet: the start, output, the result, `deleted`. Output goes
+   * before the result, but an ended workload's result waits for it only briefly and never on a failure:
+   * it then goes out marked `outputPending`, and the output follows, closed by a `last` request.
+   */
   async #ship(record: CacheRecord): Promise<void> {
     const id = record.reservation.id;
     if ((this.#retryAt.get(id) ?? 0) > Date.now()) return;
@@ -299,23 +363,34 @@ export class Engine {
         record.startedSent = true;
         await this.#d.cache.put(record);
       }
-      if (record.output && (w.kind === "process" || w.kind === "container")) {
-        for (;;) {
-          const { chunks, to } = await nextOutput(w.dir, record.output);
-          if (chunks.length === 0) break;
-          await this.#d.client.output(id, chunks);
-          record.output = to;
-          await this.#d.cache.put(record);
-        }
-      }
-      // A running process or container has no result yet; one that ended sends its output first.
-      const runs = record.status === "running" && (w.kind === "process" || w.kind === "container");
-      if (record.result && !record.result.sent && !runs) {
-        await this.#sendResult(id, record.result);
+      const hasOutput = record.output !== undefined && (w.kind === "process" || w.kind === "container");
+      // A running process or container has no result yet (and its output may grow).
+      const ended = !(record.status === "running" && (w.kind === "process" || w.kind === "container"));
+      const resultDue = record.result !== undefined && !record.result.sent && ended;
+      // A pass ships for a while, not forever: output that keeps coming does not starve the others.
+      const output = hasOutput
+        ? await this.#shipOutput(id, record, Date.now() + OUTPUT_PASS_MS)
+        : { done: true };
+      if (resultDue && record.result) {
+        await this.#sendResult(id, record.result, !output.done);
         record.result.sent = true;
+        record.result.outputPending = !output.done;
         await this.#d.cache.put(record);
       }
-      if (record.status === "decommissioned" && record.deletedSent === false) {
+      if (output.error) throw output.error;
+      if (record.result?.sent && record.result.outputPending && output.done && ended) {
+        await this.#d.client.output(id, [], true).catch((err) => {
+          // 404: the reservation is gone; 400: a control plane that keeps no such mark. Either way: done.
+          if (!(err instanceof RejectedError && (err.status === 404 || err.status === 400))) throw err;
+        });
+        record.result.outputPending = false;
+        await this.#d.cache.put(record);
+      }
+      if (
+        record.status === "decommissioned" &&
+        record.deletedSent === false &&
+        !record.result?.outputPending
+      ) {
         await this.#d.client.deleted(id).catch((err) => {
           if (!(err instanceof RejectedError && err.status === 404)) throw err;
         });
@@ -329,6 +404,70 @@ export class Engine {
       this.#retryAt.set(id, Date.now() + attempts + Math.random() * 2000);
       this.#d.log.warn("could not report; will retry", { reservation: id, error: (err as Error).message });
     }
+  }
+
+  /**
+   * Ships a workload's output in batches under the control plane's body limit, until the files hold no
+   * more (done), `deadline` passes, or a request fails for now (`error`: retried later, from the same batch).
+   * A 413 is never sent again as it was: the batch is cut again at half the size. A batch the control plane
+   * refuses for good (another 4xx) is logged and stepped over rather than wedging everything after it.
+   */
+  async #shipOutput(
+    id: string,
+    record: CacheRecord,
+    deadline: number,
+  ): Promise<{ done: boolean; error?: Error }> {
+    const w = record.workload as { dir: string };
+    while (record.output) {
+      if (Date.now() >= deadline) return { done: false };
+      const inFlight = record.outputInFlight;
+      const budget = inFlight?.budget ?? this.#outputBudget;
+      const batch = await nextOutput(w.dir, record.output, budget, inFlight?.to);
+      if (batch.chunks.length === 0) {
+        if (inFlight) {
+          record.outputInFlight = undefined;
+          await this.#d.cache.put(record);
+        }
+        return { done: true };
+      }
+      if (!inFlight) {
+        record.outputInFlight = { to: batch.to, budget };
+        await this.#d.cache.put(record);
+      }
+      try {
+        await this.#d.client.output(id, batch.chunks);
+      } catch (err) {
+        if (err instanceof RevokedError) throw err;
+        if (!(err instanceof RejectedError)) return { done: false, error: err as Error };
+        if (err.status === 404) {
+          // The reservation is gone: nobody will read its output.
+          record.output = undefined;
+          record.outputInFlight = undefined;
+          await this.#d.cache.put(record);
+          return { done: true };
+        }
+        if (err.status === 413 && budget > MIN_BATCH_BYTES) {
+          // Nothing of it was stored: cut it again, smaller.
+          this.#outputBudget = Math.max(MIN_BATCH_BYTES, Math.floor(budget / 2));
+          this.#d.log.info("output batch too large for the control plane; sending smaller ones", {
+            reservation: id,
+            bytes: this.#outputBudget,
+          });
+          record.outputInFlight = undefined;
+          await this.#d.cache.put(record);
+          continue;
+        }
+        this.#d.log.error("the control plane refused a batch of output; skipping it", {
+          reservation: id,
+          seqs: `${batch.chunks[0]!.seq}-${batch.chunks.at(-1)!.seq}`,
+          error: err.message,
+        });
+      }
+      record.output = batch.to;
+      record.outputInFlight = undefined;
+      await this.#d.cache.put(record);
+    }
+    return { done: true };
   }
 
   /**
@@ -370,7 +509,11 @@ export class Engine {
     return { state, error, data: JSON.stringify(data), sent: false };
   }
 
-  async #sendResult(id: string, report: { state: "ok" | "error"; error: string; data: string }) {
+  async #sendResult(
+    id: string,
+    report: { state: "ok" | "error"; error: string; data: string },
+    outputPending = false,
+  ) {
     const body = { id, state: report.state, error: report.error, data: report.data };
     const record = this.#d.cache.get(id);
     try {
@@ -379,6 +522,7 @@ export class Engine {
         type: record?.reservation.type ?? "debug",
         created: this.#now().toISOString(),
         signature: signResult(body, this.#d.keys.signing),
+        ...(outputPending ? { outputPending } : {}),
       });
     } catch (err) {
       // 409: the control plane has a result already (ours, sent before a crash); 404: it is gone.

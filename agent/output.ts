@@ -1,9 +1,16 @@
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 
-/** At most this much per chunk, and this many chunks per request. */
+/** At most this much of a file per chunk (the same cut every time, so a retried batch repeats its seqs). */
 const CHUNK_BYTES = 64 * 1024;
-const MAX_CHUNKS = 50;
+/** The control plane takes at most 500 chunks per request. */
+const MAX_CHUNKS = 500;
+/** What a batch's JSON costs besides its chunks: `{"chunks":[`, the commas, `],"last":false}`. */
+const ENVELOPE_BYTES = 64;
+/** The smallest budget the agent goes down to after 413s: a chunk of a few characters always fits. */
+export const MIN_BATCH_BYTES = 4 * 1024;
+/** What a control plane that does not say takes (Berth's default body limit). */
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
 export interface OutputPosition {
   seq: number;
@@ -46,25 +53,49 @@ function completeUtf8(buf: Buffer): Buffer {
   return buf.subarray(0, end);
 }
 
+/** The bytes a chunk adds to a batch's JSON body (with its comma). */
+const encodedBytes = (c: Chunk) => Buffer.byteLength(JSON.stringify(c)) + 1;
+
 /**
  * The next batch of output of a workload, from where the last acknowledged batch ended: stdout then
- * stderr, in chunks with consecutive seqs. Returns the batch and the position to store once the control
- * plane has it (so a retry after a crash resends the same seqs, which the control plane ignores).
+ * stderr, in chunks with consecutive seqs, the whole request body at most `budget` bytes as JSON. A
+ * single chunk larger than that (output that JSON escapes 6-fold) is cut smaller. Returns the batch and
+ * the position to store once the control plane has it, and whether the files hold more after it. With
+ * `until` (the end of a batch already sent once), reads stop there: the same batch again, chunk for chunk,
+ * though the files grew since (the control plane ignores seqs it has, so a retry must repeat them exactly).
  */
 export async function nextOutput(
   dir: string,
   from: OutputPosition,
-): Promise<{ chunks: Chunk[]; to: OutputPosition }> {
+  budget = DEFAULT_BODY_LIMIT,
+  until?: OutputPosition,
+): Promise<{ chunks: Chunk[]; to: OutputPosition; more: boolean }> {
   const to = { ...from };
   const chunks: Chunk[] = [];
+  let used = ENVELOPE_BYTES;
   for (const stream of ["stdout", "stderr"] as const) {
     while (chunks.length < MAX_CHUNKS) {
-      const data = completeUtf8(await readFrom(join(dir, stream), to[stream], CHUNK_BYTES));
-      if (data.length === 0) break;
-      chunks.push({ stream, seq: to.seq, data: data.toString("utf8") });
+      const max = Math.min(CHUNK_BYTES, (until?.[stream] ?? Number.POSITIVE_INFINITY) - to[stream]);
+      if (max <= 0) break;
+      let raw = completeUtf8(await readFrom(join(dir, stream), to[stream], max));
+      if (raw.length === 0) break;
+      let chunk: Chunk = { stream, seq: to.seq, data: raw.toString("utf8") };
+      if (used + encodedBytes(chunk) > budget) {
+        if (chunks.length > 0) return { chunks, to, more: true };
+        // Alone and still too big: halve it until it fits (one character always does).
+        while (ENVELOPE_BYTES + encodedBytes(chunk) > budget) {
+          const half = completeUtf8(raw.subarray(0, Math.ceil(raw.length / 2)));
+          if (half.length === 0 || half.length === raw.length) break;
+          raw = half;
+          chunk = { stream, seq: to.seq, data: raw.toString("utf8") };
+        }
+      }
+      chunks.push(chunk);
+      used += encodedBytes(chunk);
       to.seq += 1;
-      to[stream] += data.length;
+      to[stream] += raw.length;
     }
+    if (chunks.length >= MAX_CHUNKS) return { chunks, to, more: true };
   }
-  return { chunks, to };
+  return { chunks, to, more: false };
 }

@@ -50,3 +50,20 @@ export const ago = (iso: string | undefined, now = Date.now()): string | undefin
   if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
   return `${Math.floor(s / 86400)}d ago`;
 };
+
+/**
+ * Exits with `code` once everything written to stdout and stderr is out: writes to a pipe are
+ * asynchronous, and `process.exit` alone would cut `berth jobs logs -f | less` short.
+ */
+export async function exitWhenFlushed(code: number): Promise<never> {
+  await Promise.all(
+    [process.stdout, process.stderr].map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          if (s.writableLength === 0) resolve();
+          else s.write("", () => resolve());
+        }),
+    ),
+  );
+  process.exit(code);
+}

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import type { JobView } from "../../shared/contracts/jobs.ts";
 import { collect } from "../args.ts";
 import { type GlobalOptions, outputFormat, resolveClient } from "../context.ts";
-import { ago, type Column, printObject, printRows } from "../output.ts";
+import { ago, type Column, exitWhenFlushed, printObject, printRows } from "../output.ts";
 import { followJob } from "./run.ts";
 
 const columns: Column<JobView>[] = [
@@ -64,7 +64,8 @@ export function jobsCommand(program: Command) {
     .option("--stream <stream>", "stdout, stderr or mixed", "mixed")
     .action(async (id: string, o: { follow?: boolean; stream: string }) => {
       const c = client();
-      if (o.follow) process.exit(await followJob(c, await c.request<JobView>("GET", path(id)), true));
+      if (o.follow)
+        await exitWhenFlushed(await followJob(c, await c.request<JobView>("GET", path(id)), true));
       const out = await c.request<{ output: { stream: string; data: string }[] }>(
         "GET",
         `${path(id)}/output`,

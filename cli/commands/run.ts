@@ -6,6 +6,7 @@ import { collect } from "../args.ts";
 import type { ApiClient } from "../client.ts";
 import { type GlobalOptions, resolveClient } from "../context.ts";
 import { CliError } from "../errors.ts";
+import { exitWhenFlushed } from "../output.ts";
 import { readSse } from "../sse.ts";
 
 interface RunOptions {
@@ -199,6 +200,6 @@ export function runCommand(program: Command) {
         process.stderr.write(`\nberth: stopping job ${job.id} (Ctrl-C again to detach)\n`);
         void interrupt(client, job.id);
       });
-      process.exit(await followJob(client, job));
+      await exitWhenFlushed(await followJob(client, job));
     });
 }

@@ -89,6 +89,11 @@ export const PollResponse = z
     next: z.number().openapi({ description: "poll again with from=next; 0 means: boot sync again" }),
     waitHintSeconds: z.number().openapi({ description: "the wait to ask for next time" }),
     serverTime: z.string(),
+    limits: z
+      .object({
+        bodyBytes: z.number().int().openapi({ description: "request bodies above this are refused (413)" }),
+      })
+      .openapi({ description: "what this control plane accepts: agents size their output batches under it" }),
   })
   .openapi("PollResponse");
 export type PollResponse = z.infer<typeof PollResponse>;
@@ -110,6 +115,14 @@ export const ResultRequest = z
       .default("{}")
       .openapi({ description: "JSON text, exactly as signed" }),
     signature: z.string().default(""),
+    outputPending: z
+      .boolean()
+      .default(false)
+      .openapi({
+        description:
+          "true: the workload ended but some of its output is still on its way; the agent says when all of it " +
+          "is there with an output request `{chunks, last: true}`. Until then a job's output is not complete.",
+      }),
   })
   .openapi("ResultRequest");
 export type ResultRequest = z.infer<typeof ResultRequest>;
@@ -122,9 +135,20 @@ export type StatusReport = z.infer<typeof StatusReport>;
 
 export { OutputChunk };
 
-/** One chunk `{stream, seq, data}`, or a batch `{chunks: [...]}` (at most 500). */
+/**
+ * One chunk `{stream, seq, data}`, or a batch `{chunks: [...], last?}` (at most 500). `last: true` says the
+ * workload's output is all there (after a result sent with `outputPending`); then `chunks` may be empty.
+ */
 export const OutputRequest = z
-  .union([OutputChunk, z.object({ chunks: z.array(OutputChunk).min(1).max(500) })])
+  .union([
+    OutputChunk,
+    z
+      .object({ chunks: z.array(OutputChunk).max(500), last: z.boolean().default(false) })
+      .refine((b) => b.last || b.chunks.length > 0, {
+        path: ["chunks"],
+        message: "must hold at least one chunk (or say last: true)",
+      }),
+  ])
   .openapi("OutputRequest");
 
 export const OutputQuery = PageQuery.extend({

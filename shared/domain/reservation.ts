@@ -84,6 +84,8 @@ export const Reservation = z.object({
   /** When the node reported the workload started, and its pid. */
   startedAt: z.iso.datetime().optional(),
   pid: z.number().int().optional(),
+  /** The result came before all of the output: set with the result, cleared by the agent's `last` output. */
+  outputPending: z.boolean().optional(),
   jobId: z.string().optional(),
   expiresAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
@@ -100,7 +102,7 @@ export const isExpired = (r: { created: string; duration: number }, now: Date): 
 
 /** Fields a reservation write may change besides its state (identity and signed fields excluded). */
 export type ReservationPatch = Patch<
-  Pick<Reservation, "removeSeq" | "deletedAt" | "result" | "startedAt" | "pid">
+  Pick<Reservation, "removeSeq" | "deletedAt" | "result" | "startedAt" | "pid" | "outputPending">
 >;
 export type ReservationTransition = Transition<ReservationState, ReservationPatch>;
 export type ReservationChange = ReservationPatch | ReservationTransition;

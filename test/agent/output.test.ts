@@ -14,7 +14,7 @@ describe("nextOutput", () => {
       { stream: "stdout", seq: 1, data: "hello\n" },
       { stream: "stderr", seq: 2, data: "warn\n" },
     ]);
-    expect(await nextOutput(dir, first.to)).toEqual({ chunks: [], to: first.to });
+    expect(await nextOutput(dir, first.to)).toEqual({ chunks: [], to: first.to, more: false });
     await appendFile(join(dir, "stdout"), "more\n");
     expect((await nextOutput(dir, first.to)).chunks).toEqual([{ stream: "stdout", seq: 3, data: "more\n" }]);
   });
@@ -31,5 +31,48 @@ describe("nextOutput", () => {
   it("has nothing to ship when the files do not exist yet", async () => {
     const dir = await mkdtemp(join(tmpdir(), "out-"));
     expect((await nextOutput(dir, { seq: 1, stdout: 0, stderr: 0 })).chunks).toEqual([]);
+  });
+
+  it("keeps a batch's JSON under the budget, however the output escapes", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "out-"));
+    // 4 MiB at once: plain text, then control characters (6 bytes each as JSON).
+    await writeFile(join(dir, "stdout"), "x".repeat(4 * 1024 * 1024));
+    await writeFile(join(dir, "stderr"), "\u0001".repeat(300 * 1024));
+    const budget = 256 * 1024;
+    let at = { seq: 1, stdout: 0, stderr: 0 };
+    const seen = { stdout: "", stderr: "" };
+    for (let batches = 0; ; batches++) {
+      const { chunks, to, more } = await nextOutput(dir, at, budget);
+      if (chunks.length === 0) break;
+      expect(Buffer.byteLength(JSON.stringify({ chunks, last: false }))).toBeLessThanOrEqual(budget);
+      expect(chunks.map((c) => c.seq)).toEqual(chunks.map((_, i) => at.seq + i));
+      for (const c of chunks) seen[c.stream] += c.data;
+      at = to;
+      expect(batches).toBeLessThan(1000);
+      if (!more) expect((await nextOutput(dir, at, budget)).chunks).toEqual([]);
+    }
+    expect(seen.stdout.length).toBe(4 * 1024 * 1024);
+    expect(seen.stderr).toBe("\u0001".repeat(300 * 1024));
+  });
+
+  it("cuts a single chunk smaller when even it alone is over the budget", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "out-"));
+    await writeFile(join(dir, "stdout"), "\u0002".repeat(64 * 1024)); // 384 KiB as JSON
+    const { chunks } = await nextOutput(dir, { seq: 1, stdout: 0, stderr: 0 }, 16 * 1024);
+    expect(chunks).toHaveLength(1);
+    expect(Buffer.byteLength(JSON.stringify({ chunks }))).toBeLessThanOrEqual(16 * 1024);
+    expect(chunks[0]!.data.length).toBeGreaterThan(0);
+  });
+
+  it("repeats a batch sent once exactly, chunk for chunk, though the files grew since", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "out-"));
+    await writeFile(join(dir, "stdout"), "first\n");
+    await writeFile(join(dir, "stderr"), "oops\n");
+    const from = { seq: 1, stdout: 0, stderr: 0 };
+    const sent = await nextOutput(dir, from);
+    await appendFile(join(dir, "stdout"), "second\n");
+    expect(await nextOutput(dir, from, undefined, sent.to)).toEqual({ ...sent, more: false });
+    // Without the bound, the grown file would be cut differently under the same seqs.
+    expect((await nextOutput(dir, from)).chunks[0]!.data).toBe("first\nsecond\n");
   });
 });

@@ -106,7 +106,8 @@ export function spawnCli(args: string[], env: Record<string, string> = {}) {
   child.stderr.on("data", (d: Buffer) => {
     out.stderr += d;
   });
-  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  // "close", not "exit": only then has all it wrote through the pipes been read.
+  const exited = new Promise<number | null>((r) => child.once("close", (code) => r(code)));
   return { child, exited, stdout: () => out.stdout, stderr: () => out.stderr };
 }
 

@@ -104,8 +104,8 @@ export function agentRoutes(deps: AppDeps) {
       }),
       async (c) => {
         const body = c.req.valid("json");
-        const chunks = "chunks" in body ? body.chunks : [body];
-        return c.json(await appendOutput(deps, c.get("device"), c.req.valid("param").id, chunks), 200);
+        const [chunks, last] = "chunks" in body ? [body.chunks, body.last] : [[body], false];
+        return c.json(await appendOutput(deps, c.get("device"), c.req.valid("param").id, chunks, last), 200);
       },
     );
 }

@@ -5,7 +5,7 @@ import type { DevicePrincipal } from "../../domain/principal.ts";
 import { moveReservation, type Reservation } from "../../domain/reservation.ts";
 import { verifyResult } from "../../domain/signing.ts";
 import type { JobDeps, ReservationDeps } from "../deps.ts";
-import { announce, outputTopic } from "../jobs/job-events.ts";
+import { announce, jobTopic, outputTopic } from "../jobs/job-events.ts";
 import { jobRemoved, jobResult, jobStarted } from "../jobs/job-lifecycle.ts";
 import { done, lost, mutate } from "../mutate.ts";
 import { reservationView } from "./reservations.ts";
@@ -75,9 +75,10 @@ export async function recordResult(
       // Two results at once (a retry racing the original), or a removal: the first write wins, the other
       // looks at the reservation as it is now. A result moves a reservation that is not being removed.
       const moves = r.state === "pending" || r.state === "delivered";
+      const patch = { result, ...(body.outputPending ? { outputPending: true } : {}) };
       const saved = await deps.repos.reservations.save(
         r,
-        moves ? moveReservation(r, body.state, { result }) : { result },
+        moves ? moveReservation(r, body.state, patch) : patch,
         now,
       );
       return saved.ok ? done({ r: saved.value, first: true }) : lost(saved);
@@ -110,12 +111,16 @@ export async function acknowledgeDeleted(deps: JobDeps, device: DevicePrincipal,
   return reservationView(r);
 }
 
-/** `POST /agent/reservations/{id}/output`: stores new chunks, ignores seqs already stored. */
+/**
+ * `POST /agent/reservations/{id}/output`: stores new chunks, ignores seqs already stored. With `last`, the
+ * output is all there: a result sent with `outputPending` becomes complete (and followers are told).
+ */
 export async function appendOutput(
   deps: ReservationDeps,
   device: DevicePrincipal,
   id: string,
   chunks: OutputChunk[],
+  last = false,
 ) {
   const r = await deviceReservation(deps, device, id);
   const now = deps.clock.now().toISOString();
@@ -124,8 +129,30 @@ export async function appendOutput(
   for (const c of [...chunks].sort((a, b) => a.seq - b.seq))
     stored.push(await deps.repos.output.append(id, c, now, r.expiresAt));
   const added = stored.filter(Boolean).length;
-  if (added > 0) announce(deps.feedWatcher, outputTopic(id));
+  const sealed = last && r.outputPending ? await sealOutput(deps, device, r) : undefined;
+  if (added > 0 || sealed) announce(deps.feedWatcher, outputTopic(id));
+  if (sealed?.jobId) announce(deps.feedWatcher, jobTopic(sealed.jobId));
   return { stored: added, ignored: chunks.length - added };
+}
+
+/** The agent says all output is there: the pending mark goes (once; a repeat changes nothing). */
+async function sealOutput(deps: ReservationDeps, device: DevicePrincipal, current: Reservation) {
+  const id = current.id;
+  return mutate({
+    what: `reservation ${id}`,
+    current,
+    read: readOwn(deps, device, id),
+    async attempt(r) {
+      if (!r) throw notFound(`reservation ${id} not found`);
+      if (!r.outputPending) return done(undefined);
+      const saved = await deps.repos.reservations.save(
+        r,
+        { outputPending: false },
+        deps.clock.now().toISOString(),
+      );
+      return saved.ok ? done(saved.value) : lost(saved);
+    },
+  });
 }
 
 /**

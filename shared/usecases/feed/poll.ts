@@ -16,7 +16,7 @@ import { agentReservation } from "./reservations.ts";
 type Deps = ReservationDeps & {
   background: Background;
   meter: Meter;
-  config: { pollWaitCapSeconds: number; feedGapSettleMs: number };
+  config: { pollWaitCapSeconds: number; feedGapSettleMs: number; bodyLimitBytes: number };
 };
 
 /** Entries read per poll; a longer backlog arrives over several polls without waiting. */
@@ -50,6 +50,7 @@ export async function pollFeed(
     next,
     waitHintSeconds: cap,
     serverTime: deps.clock.now().toISOString(),
+    limits: { bodyBytes: deps.config.bodyLimitBytes },
   });
   const id = device.deviceId;
   if (query.from === 0) {

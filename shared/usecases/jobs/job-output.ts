@@ -48,10 +48,23 @@ async function cloudLines(deps: JobDeps, job: Job, cursor?: string) {
   }
 }
 
+/**
+ * Whether a job's output is all there: the job is final, and its device did not send the result ahead of
+ * output still on its way (or it did, and has since said the output is complete, or the reservation is gone).
+ */
+async function outputSettled(deps: JobDeps, job: Job): Promise<boolean> {
+  if (!isFinalJob(job.status)) return false;
+  if (!job.reservationId || !job.deviceId) return true;
+  const r = await deps.repos.reservations.get(job.deviceId, job.reservationId);
+  return !r?.outputPending || r.state === "deleted";
+}
+
 /** `GET /api/v1/jobs/{id}/output`: all output so far, numbered from 1 (jobs.md §6). */
 export async function jobOutput(deps: JobDeps, user: UserPrincipal, id: string, stream: Stream) {
   const job = await visibleJob(deps, user, id);
   if (!job.reservationId && !job.cloudReservationId) throw noOutput(id);
+  // Before the read: output that completes after this check is then at worst reported as not complete.
+  const complete = await outputSettled(deps, job);
   const chunks = job.cloudReservationId
     ? (await cloudLines(deps, job)).chunks
     : await nextChunks(deps, job.reservationId!, 0);
@@ -59,7 +72,7 @@ export async function jobOutput(deps: JobDeps, user: UserPrincipal, id: string, 
   if (lines.length === 0) throw noOutput(id);
   return {
     output: lines.map((c, i): OutputLine => ({ seqId: i + 1, stream: c.stream, data: c.data })),
-    complete: isFinalJob(job.status),
+    complete,
   };
 }
 
@@ -87,7 +100,7 @@ export async function* followJobOutput(
   while (!signal.aborted) {
     const topics = [jobTopic(id), ...(job.reservationId ? [outputTopic(job.reservationId)] : [])];
     const marks = topics.map((t) => deps.feedWatcher.mark(t));
-    const final = isFinalJob(job.status);
+    const final = await outputSettled(deps, job);
     if (job.cloudReservationId) {
       const read = await cloudLines(deps, job, cloudCursor);
       cloudCursor = read.cursor;
@@ -100,7 +113,7 @@ export async function* followJobOutput(
           yield { line: { seqId: ++seqId, stream: c.stream, data: c.data } };
       }
     }
-    // Final, and its output read after it became final: nothing more will come.
+    // Final (and its output sealed), its output read after that: nothing more will come.
     if (final) {
       yield { complete: job };
       return;
