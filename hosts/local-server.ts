@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { serve } from "@hono/node-server";
@@ -24,6 +25,7 @@ import type { CloudJobDeps } from "../shared/usecases/deps.ts";
 import { sweepExpired, sweepJobs } from "../shared/usecases/feed/sweep.ts";
 import { bootstrapWorkspace, issueAdminKey } from "../shared/usecases/identity/bootstrap.ts";
 import { buildAppDeps } from "./app-deps.ts";
+import { answerClientErrors } from "./client-errors.ts";
 import { buildCloudDeps } from "./cloud.ts";
 import { serverSecretOf } from "./server-secret.ts";
 import { openStorage, sqlitePath } from "./storage.ts";
@@ -157,6 +159,7 @@ export async function startLocalServer(
       );
       server.once("error", reject);
     });
+    answerClientErrors(http as Server);
     const { port } = http.address() as AddressInfo;
     const shownHost = config.host.includes(":") ? `[${config.host}]` : config.host;
 

@@ -6,7 +6,9 @@ import { BerthError, ErrorCode } from "../domain/errors.ts";
 import type { AppDeps } from "./deps.ts";
 import type { AppEnv } from "./env.ts";
 import { envelope, errorHandler, validationError } from "./errors.ts";
+import { jsonGuard } from "./middleware/json-guard.ts";
 import { requestLog } from "./middleware/request-log.ts";
+import { withAppErrors } from "./openapi.ts";
 import { agentRoutes } from "./routes/agent.ts";
 import { apiKeyRoutes } from "./routes/api-keys.ts";
 import { deviceRoutes } from "./routes/devices.ts";
@@ -52,6 +54,9 @@ export function createApp(deps: AppDeps) {
     }),
   );
 
+  // After the body limit (the guard reads the body), before every validator and handler.
+  app.use("*", jsonGuard());
+
   const api = new OpenAPIHono<AppEnv>()
     .route("/", apiKeyRoutes(deps))
     .route("/", registrationTokenRoutes(deps))
@@ -73,14 +78,15 @@ export function createApp(deps: AppDeps) {
     scheme: "bearer",
     description: "An API key (berth_sk_...), or for /agent routes a device session token (berth_st_...)",
   });
-  app.doc31(`${API_PREFIX}/openapi.json`, {
+  const document = {
     openapi: "3.1.0",
     info: {
       title: "Berth API",
       version: deps.config.version,
       description: "Control plane for GPU fleets. Errors: `{error: {code, message, details?}}`.",
     },
-  });
+  };
+  app.get(`${API_PREFIX}/openapi.json`, (c) => c.json(withAppErrors(app.getOpenAPI31Document(document))));
   app.get(`${API_PREFIX}/docs`, swaggerUI({ url: `${API_PREFIX}/openapi.json` }));
 
   app.notFound((c) =>

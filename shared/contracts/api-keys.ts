@@ -8,6 +8,7 @@ export const CreateApiKeyRequest = z
     role: z.enum(ROLES).default("member"),
     expiresAt: z.iso
       .datetime({ offset: true, error: "must be an RFC 3339 timestamp, e.g. 2026-12-31T00:00:00Z" })
+      .max(64, "must be at most 64 characters")
       .optional(),
   })
   .openapi("CreateApiKeyRequest");

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { DEVICE_STATUSES } from "../domain/device.ts";
 import { MAX_DEVICE_LABELS } from "../domain/labels.ts";
-import { PageQuery, pageOf } from "./common.ts";
+import { Id, PageQuery, pageOf } from "./common.ts";
 import { LabelsInput, StringMap } from "./labels.ts";
 
 const GpuView = z.object({
@@ -59,7 +59,9 @@ export const UpdateDeviceRequest = z
   .openapi("UpdateDeviceRequest");
 export type UpdateDeviceRequest = z.infer<typeof UpdateDeviceRequest>;
 
-const oneOrMany = z.union([z.string(), z.array(z.string())]).optional();
+/** A `key=value` label filter: a label key (with its prefix) and value are at most 147 characters. */
+const LabelFilter = z.string().max(256, "must be at most 256 characters");
+const oneOrMany = z.union([LabelFilter, z.array(LabelFilter).max(MAX_DEVICE_LABELS)]).optional();
 
 export const ListDevicesQuery = PageQuery.extend({
   label: oneOrMany.openapi({
@@ -68,18 +70,17 @@ export const ListDevicesQuery = PageQuery.extend({
   }),
   labels: z
     .string()
+    .max(4096, "must be at most 4096 characters")
     .optional()
     .openapi({ param: { name: "labels", in: "query" }, description: 'a JSON object, e.g. {"gpu":"a100"}' }),
-  nodeGroup: z
-    .string()
-    .optional()
-    .openapi({ param: { name: "nodeGroup", in: "query" } }),
+  nodeGroup: Id.optional().openapi({ param: { name: "nodeGroup", in: "query" } }),
   status: z
     .enum(DEVICE_STATUSES)
     .optional()
     .openapi({ param: { name: "status", in: "query" } }),
   search: z
     .string()
+    .max(256, "must be at most 256 characters")
     .optional()
     .openapi({ param: { name: "search", in: "query" }, description: "substring of name, hostname or id" }),
 });

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { JsonObject, jsonBytes, MAX_METADATA_BYTES, MAX_SPEC_BYTES, text } from "../domain/bounds.ts";
 import {
   Constraint,
   Container,
@@ -15,14 +16,66 @@ import {
   ResourceLimit,
 } from "../domain/job.ts";
 import { ENV_NAME } from "../domain/labels.ts";
+import {
+  MAX_ENV_ENTRY_BYTES,
+  MAX_IMAGE_LENGTH,
+  MAX_PATH_BYTES,
+  MAX_STDIN_BYTES,
+} from "../domain/reservation-data.ts";
 import { parseEnv, parseMount, parsePort, SpecError } from "../domain/spec-strings.ts";
-import { PageQuery, pageOf } from "./common.ts";
+import { Id, PageQuery, pageOf } from "./common.ts";
 
 export const MAX_JOB_SECONDS = 30 * 24 * 3600;
 
+/**
+ * Bounds of a job (each field, and the whole). A job is stored as one item, and what it runs (command, args,
+ * environment, stdin, mounts, ports) becomes its reservation's data, stored again in the reservation and
+ * its feed entry: the job as JSON is at most MAX_SPEC_BYTES (96 KiB), so each of those items stays far
+ * below DynamoDB's 400 KB whatever the fields hold. The per-field bounds below say what is sensible.
+ */
+export const MAX_COMMAND_BYTES = 32 * 1024;
+export const MAX_JOB_ARGS = 256;
+export const MAX_JOB_ENV = 256;
+export const MAX_JOB_LIST = 64;
+const Short = z.string().max(256, "must be at most 256 characters");
+const Port1 = z.number().int("must be a whole number").min(1).max(65535, "must be at most 65535");
+const Uid = z
+  .number()
+  .int("must be a whole number")
+  .min(0)
+  .max(2 ** 32 - 1);
+
+/** Structured forms, bounded (the stored job keeps the domain's shapes). */
+const EnvObject = Env.extend({ name: z.string().max(128), value: text(MAX_ENV_ENTRY_BYTES) });
+const PortObject = Port.extend({
+  targetPort: Port1,
+  publishedPort: Port1.optional(),
+  protocol: z.string().max(16),
+});
+const MountObject = Mount.extend({
+  mountPath: text(MAX_PATH_BYTES),
+  mountSource: z.object({ type: z.string().max(16), source: z.object({ path: text(MAX_PATH_BYTES) }) }),
+});
+export const ConstraintInput = Constraint.extend({ name: Short, value: z.string().max(1024).optional() });
+export const ResourceLimitInput = ResourceLimit.extend({
+  type: Short,
+  value: Short.optional(),
+  defaultValue: Short.optional(),
+  maxValue: Short.optional(),
+});
+export const GpusInput = Gpus.extend({
+  count: z.number().int("must be a whole number").min(0).max(64, "must be at most 64"),
+  type: Short.optional(),
+  memoryGiB: z
+    .number()
+    .positive()
+    .max(1024 * 1024, "must be at most 1048576")
+    .optional(),
+});
+
 /** A spec string (jobs.md §5) or the structured form, parsed the same way the CLI parses its flags. */
-const specOr = <T extends z.ZodType>(parse: (s: string) => z.infer<T>, object: T) =>
-  z.union([z.string(), object]).transform((value, ctx) => {
+const specOr = <T extends z.ZodType>(parse: (s: string) => z.infer<T>, object: T, maxSpec: number) =>
+  z.union([z.string().max(maxSpec), object]).transform((value, ctx) => {
     if (typeof value !== "string") return value as z.infer<T>;
     try {
       return parse(value);
@@ -32,47 +85,55 @@ const specOr = <T extends z.ZodType>(parse: (s: string) => z.infer<T>, object: T
     }
   });
 
-const EnvEntry = specOr(parseEnv, Env).refine((e) => ENV_NAME.test(e.name), {
-  message: "environment variable names must match [A-Za-z_][A-Za-z0-9_]*",
-});
-const MountEntry = specOr(parseMount, Mount).refine((m) => m.mountSource.type === "host", {
-  message: 'only host mounts are supported (mountSource.type "host")',
-});
-const PortEntry = specOr(parsePort, Port);
+const EnvEntry = specOr(parseEnv, EnvObject, 129 + MAX_ENV_ENTRY_BYTES)
+  .refine((e) => ENV_NAME.test(e.name) && e.name.length <= 128, {
+    message: "environment variable names must match [A-Za-z_][A-Za-z0-9_]* (at most 128 characters)",
+  })
+  .refine((e) => EnvObject.shape.value.safeParse(e.value).success, {
+    message: `environment variable values must be at most ${MAX_ENV_ENTRY_BYTES} bytes`,
+  });
+const MountEntry = specOr(parseMount, MountObject, 2 * MAX_PATH_BYTES + 4).refine(
+  (m) => m.mountSource.type === "host",
+  { message: 'only host mounts are supported (mountSource.type "host")' },
+);
+const PortEntry = specOr(parsePort, PortObject, 32);
 
 /** `POST /api/v1/jobs`: the Launcher job object; `user`, `id`, `status` and the like are the server's. */
 export const SubmitJobRequest = z
   .object({
     name: z.string().max(200).default(""),
     group: z.string().max(100).optional(),
-    queues: z.array(z.string()).max(20).default([]),
-    workingDirectory: z.string().regex(/^\//, "must be an absolute path").optional(),
-    container: Container.extend({ image: z.string().min(1, "must name an image") }).optional(),
-    command: z.string().min(1, "must not be empty").optional(),
-    exe: z.string().min(1, "must not be empty").optional(),
-    args: z.array(z.string()).default([]),
-    stdin: z
-      .string()
-      .max(1024 * 1024)
-      .optional(),
-    environment: z.array(EnvEntry).default([]),
-    secrets: z
-      .array(z.object({ name: z.string(), env: z.string().optional(), path: z.string().optional() }))
-      .default([]),
-    placementConstraints: z.array(Constraint).max(50).default([]),
-    exposedPorts: z.array(PortEntry).default([]),
-    mounts: z.array(MountEntry).default([]),
-    config: z
-      .array(z.object({ name: z.string(), valueType: z.string().optional(), value: z.string().optional() }))
-      .default([]),
-    resourceLimits: z.array(ResourceLimit).default([]),
-    gpus: Gpus.extend({
-      count: z.number().int("must be a whole number").min(0).max(64, "must be at most 64"),
-      memoryGiB: z.number().positive().optional(),
+    queues: z.array(z.string().max(100)).max(20).default([]),
+    workingDirectory: text(MAX_PATH_BYTES).regex(/^\//, "must be an absolute path").optional(),
+    container: Container.extend({
+      image: z.string().min(1, "must name an image").max(MAX_IMAGE_LENGTH),
+      runAsUserId: Uid.optional(),
+      runAsGroupId: Uid.optional(),
+      supplementalGroupIds: z.array(Uid).max(32).optional(),
     }).optional(),
+    command: text(MAX_COMMAND_BYTES).min(1, "must not be empty").optional(),
+    exe: text(MAX_PATH_BYTES).min(1, "must not be empty").optional(),
+    args: z.array(text(MAX_COMMAND_BYTES)).max(MAX_JOB_ARGS, `at most ${MAX_JOB_ARGS} arguments`).default([]),
+    stdin: text(MAX_STDIN_BYTES).optional(),
+    environment: z.array(EnvEntry).max(MAX_JOB_ENV, `at most ${MAX_JOB_ENV} variables`).default([]),
+    secrets: z
+      .array(z.object({ name: Short, env: Short.optional(), path: text(MAX_PATH_BYTES).optional() }))
+      .max(MAX_JOB_LIST)
+      .default([]),
+    placementConstraints: z.array(ConstraintInput).max(50).default([]),
+    exposedPorts: z.array(PortEntry).max(MAX_JOB_LIST).default([]),
+    mounts: z.array(MountEntry).max(MAX_JOB_LIST).default([]),
+    config: z
+      .array(
+        z.object({ name: Short, valueType: Short.optional(), value: text(MAX_ENV_ENTRY_BYTES).optional() }),
+      )
+      .max(MAX_JOB_LIST)
+      .default([]),
+    resourceLimits: z.array(ResourceLimitInput).max(32).default([]),
+    gpus: GpusInput.optional(),
     tags: z.array(z.string().min(1).max(100)).max(50).default([]),
-    metadata: z.record(z.string(), z.unknown()).default({}),
-    resourceProfile: z.string().min(1).default("custom"),
+    metadata: JsonObject(MAX_METADATA_BYTES).default({}),
+    resourceProfile: Id.default("custom"),
     target: z.enum(JOB_TARGETS).default("fleet"),
     maxDuration: z
       .number()
@@ -82,6 +143,18 @@ export const SubmitJobRequest = z
       .default(86_400),
   })
   .superRefine((job, ctx) => {
+    const size = jsonBytes(job);
+    if (size > MAX_SPEC_BYTES) {
+      // Name the field that weighs most: that is the one to shorten.
+      const [largest] = Object.entries(job)
+        .map(([k, v]) => [k, jsonBytes(v)] as const)
+        .sort((a, b) => b[1] - a[1]);
+      ctx.addIssue({
+        code: "custom",
+        path: largest ? [largest[0]] : [],
+        message: `the job is ${size} bytes as JSON, more than ${MAX_SPEC_BYTES}; ${largest?.[0]} alone is ${largest?.[1]}`,
+      });
+    }
     if (job.command && job.exe) {
       ctx.addIssue({ code: "custom", path: ["exe"], message: "give command or exe, not both" });
     } else if (!job.command && !job.exe) {
@@ -118,7 +191,7 @@ export type JobView = z.infer<typeof JobView>;
 
 const list = (name: string) =>
   z
-    .union([z.string(), z.array(z.string())])
+    .union([z.string().max(4096), z.array(z.string().max(1024)).max(64)])
     .optional()
     .transform((v) =>
       v === undefined ? [] : (Array.isArray(v) ? v : [v]).flatMap((x) => x.split(",")).filter(Boolean),
@@ -128,6 +201,7 @@ const list = (name: string) =>
 const Time = (name: string) =>
   z.iso
     .datetime({ offset: true, error: "must be an RFC 3339 timestamp" })
+    .max(64, "must be at most 64 characters")
     .optional()
     .openapi({ param: { name, in: "query" }, description: "inclusive bound on submissionTime" });
 
@@ -139,10 +213,10 @@ export const ListJobsQuery = PageQuery.extend({
     message: `statuses must be among ${JOB_STATUSES.join(", ")}`,
   }),
   tags: list("tags"),
-  user: z
-    .string()
-    .optional()
-    .openapi({ param: { name: "user", in: "query" }, description: "admin only; * = all users" }),
+  user: Id.optional().openapi({
+    param: { name: "user", in: "query" },
+    description: "admin only; * = all users",
+  }),
   fields: list("fields"),
 });
 

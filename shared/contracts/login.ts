@@ -3,30 +3,42 @@ import { z } from "@hono/zod-openapi";
 /**
  * `POST /api/v1/login`, GPUd's wire shape (see specs/agent-protocol.md §1). The handler parses the body
  * step by step to give GPUd's exact messages in GPUd's order; this schema documents it and parses the
- * parts that have a fixed shape. Unknown keys are ignored.
+ * parts that have a fixed shape. Unknown keys are ignored. Strings are bounded (the usecase checks the
+ * same bounds, with GPUd's style of message); a machine info of more than 64 KiB is summarised, not kept.
  */
 export const LoginRequest = z
   .looseObject({
-    token: z.string().optional(),
-    machineID: z.string().optional(),
-    nodeGroup: z.string().optional(),
+    token: z.string().max(256).optional(),
+    machineID: z.string().max(128).optional(),
+    nodeGroup: z.string().max(128).optional(),
     nodeLabels: z.record(z.string(), z.unknown()).nullable().optional(),
     network: z
-      .object({ publicIP: z.string().optional(), privateIP: z.string().optional() })
+      .object({ publicIP: z.string().max(256).optional(), privateIP: z.string().max(256).optional() })
       .partial()
       .optional(),
-    location: z.object({ region: z.string().optional(), zone: z.string().optional() }).partial().optional(),
-    provider: z.string().optional(),
-    providerInstanceID: z.string().optional(),
-    resources: z.record(z.string(), z.string()).optional(),
+    location: z
+      .object({ region: z.string().max(256).optional(), zone: z.string().max(256).optional() })
+      .partial()
+      .optional(),
+    provider: z.string().max(256).optional(),
+    providerInstanceID: z.string().max(256).optional(),
+    resources: z.record(z.string(), z.string().max(64)).optional(),
     machineInfo: z.record(z.string(), z.unknown()).nullable().optional(),
-    publicKey: z.string().optional().openapi({ description: "Berth agent: base64 ed25519 public key" }),
-    encryptionKey: z.string().optional().openapi({ description: "Berth agent: base64 X25519 public key" }),
+    publicKey: z
+      .string()
+      .max(256)
+      .optional()
+      .openapi({ description: "Berth agent: base64 ed25519 public key" }),
+    encryptionKey: z
+      .string()
+      .max(256)
+      .optional()
+      .openapi({ description: "Berth agent: base64 X25519 public key" }),
     refreshSessionToken: z
       .boolean()
       .optional()
       .openapi({ description: "Berth agent: rotate the session token (the old one stops working)" }),
-    agentVersion: z.string().optional(),
+    agentVersion: z.string().max(100).optional(),
   })
   .openapi("LoginRequest");
 export type LoginRequest = z.infer<typeof LoginRequest>;

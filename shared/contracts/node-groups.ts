@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { NodeGroupName } from "../domain/node-group.ts";
-import { PageQuery, pageOf } from "./common.ts";
+import { Id, PageQuery, pageOf } from "./common.ts";
 import { LabelsInput, StringMap } from "./labels.ts";
 
 export const CreateNodeGroupRequest = z
@@ -35,8 +35,5 @@ export const NodeGroupPage = pageOf(NodeGroupView).openapi("NodeGroupPage");
 export const ListNodeGroupsQuery = PageQuery;
 
 export const NameParam = z.object({
-  name: z
-    .string()
-    .min(1)
-    .openapi({ param: { name: "name", in: "path" } }),
+  name: Id.openapi({ param: { name: "name", in: "path" } }),
 });

@@ -1,8 +1,8 @@
 import { z } from "@hono/zod-openapi";
 import { LAUNCHERS } from "../domain/cloud-reservation.ts";
-import { Constraint, Gpus, ResourceLimit } from "../domain/job.ts";
 import { Profile } from "../domain/profile.ts";
-import { PageQuery, pageOf } from "./common.ts";
+import { Id, PageQuery, pageOf } from "./common.ts";
+import { ConstraintInput, GpusInput, ResourceLimitInput } from "./jobs.ts";
 
 const Name = z
   .string()
@@ -11,10 +11,11 @@ const Name = z
 /** A named size (jobs.md §8): jobs naming it get its limits, GPUs, queue and constraints. */
 export const ProfileFields = z.object({
   displayName: z.string().max(200).default(""),
-  limits: z.array(ResourceLimit).default([]),
-  gpus: Gpus.extend({ count: z.number().int().min(0).max(64) }).optional(),
-  queue: z.string().optional(),
-  placementConstraints: z.array(Constraint).default([]),
+  limits: z.array(ResourceLimitInput).max(32).default([]),
+  gpus: GpusInput.optional(),
+  /** A job's queue names are at most 100 characters, and so is a profile's. */
+  queue: z.string().max(100).optional(),
+  placementConstraints: z.array(ConstraintInput).max(50).default([]),
   /** Which cloud capacity its jobs use when they go to the cloud (default: the control plane's). */
   cloudLauncher: z.enum(LAUNCHERS).optional(),
 });
@@ -33,8 +34,5 @@ export type ProfileView = z.infer<typeof ProfileView>;
 export const ProfilePage = pageOf(ProfileView).openapi("ProfilePage");
 export const ListProfilesQuery = PageQuery;
 export const ProfileNameParam = z.object({
-  name: z
-    .string()
-    .min(1)
-    .openapi({ param: { name: "name", in: "path" } }),
+  name: Id.openapi({ param: { name: "name", in: "path" } }),
 });

@@ -9,10 +9,25 @@ export const QuotaLimits = z.object({
   maxRunningJobs: z.number().int().min(0).optional().openapi({ description: "jobs not yet ended, at most" }),
 });
 
+/** A limit beyond any fleet: larger ones are a typo, not a plan. */
+const MAX_QUOTA = 1_000_000_000;
+
 export const SetQuotaRequest = z
   .object({
-    maxGpus: z.number().int("must be a whole number").min(0).nullable().optional(),
-    maxRunningJobs: z.number().int("must be a whole number").min(0).nullable().optional(),
+    maxGpus: z
+      .number()
+      .int("must be a whole number")
+      .min(0)
+      .max(MAX_QUOTA, `must be at most ${MAX_QUOTA}`)
+      .nullable()
+      .optional(),
+    maxRunningJobs: z
+      .number()
+      .int("must be a whole number")
+      .min(0)
+      .max(MAX_QUOTA, `must be at most ${MAX_QUOTA}`)
+      .nullable()
+      .optional(),
   })
   .openapi("SetQuotaRequest");
 export type SetQuotaRequest = z.infer<typeof SetQuotaRequest>;

@@ -4,10 +4,15 @@ import { NAMING_STRATEGIES } from "../domain/registration-token.ts";
 import { PageQuery, pageOf } from "./common.ts";
 import { EnvInput, LabelsInput, StringMap } from "./labels.ts";
 
-const Timestamp = z.iso.datetime({
-  offset: true,
-  error: "must be an RFC 3339 timestamp, e.g. 2026-12-31T00:00:00Z",
-});
+const Timestamp = z.iso
+  .datetime({
+    offset: true,
+    error: "must be an RFC 3339 timestamp, e.g. 2026-12-31T00:00:00Z",
+  })
+  .max(64, "must be at most 64 characters");
+
+/** More machines than one token would ever register: a larger cap is a typo. */
+const MAX_REGISTRATIONS = 1_000_000_000;
 
 export const CreateRegistrationTokenRequest = z
   .object({
@@ -15,7 +20,12 @@ export const CreateRegistrationTokenRequest = z
     description: z.string().max(1000).default(""),
     labels: LabelsInput().default({}),
     environmentVariables: EnvInput.default({}),
-    maxRegistrations: z.number().int("must be a whole number").min(1, "must be at least 1").optional(),
+    maxRegistrations: z
+      .number()
+      .int("must be a whole number")
+      .min(1, "must be at least 1")
+      .max(MAX_REGISTRATIONS, `must be at most ${MAX_REGISTRATIONS}`)
+      .optional(),
     namingStrategy: z.enum(NAMING_STRATEGIES).default("default"),
     nodeGroup: NodeGroupName.optional(),
     expiresAt: Timestamp.optional(),
@@ -38,6 +48,7 @@ export const UpdateRegistrationTokenRequest = z
       .number()
       .int("must be a whole number")
       .min(1, "must be at least 1")
+      .max(MAX_REGISTRATIONS, `must be at most ${MAX_REGISTRATIONS}`)
       .nullable()
       .optional(),
     namingStrategy: z.enum(NAMING_STRATEGIES).optional(),

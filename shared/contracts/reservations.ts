@@ -1,9 +1,10 @@
 import { z } from "@hono/zod-openapi";
+import { jsonBytes, MAX_SPEC_BYTES } from "../domain/bounds.ts";
 import { AgentReservation as AgentReservationSchema, SIGNED_FIELDS } from "../domain/feed.ts";
 import { OutputChunk, StoredOutputChunk } from "../domain/output.ts";
 import { RESERVATION_STATES, RESERVATION_TYPES, ReservationResult } from "../domain/reservation.ts";
 import { RESERVATION_DATA } from "../domain/reservation-data.ts";
-import { PageQuery, pageOf } from "./common.ts";
+import { Id, PageQuery, pageOf, text } from "./common.ts";
 
 /** Whole seconds, at most 365 days. */
 export const MAX_RESERVATION_SECONDS = 365 * 24 * 3600;
@@ -15,12 +16,18 @@ const Duration = z
   .max(MAX_RESERVATION_SECONDS, `must be at most ${MAX_RESERVATION_SECONDS} seconds (365 days)`);
 
 const create = <T extends (typeof RESERVATION_TYPES)[number]>(type: T) =>
-  z.object({
-    nodeId: z.string().min(1, "must name a device"),
-    type: z.literal(type),
-    data: RESERVATION_DATA[type],
-    duration: Duration,
-  });
+  z
+    .object({
+      nodeId: Id,
+      type: z.literal(type),
+      data: RESERVATION_DATA[type],
+      duration: Duration,
+    })
+    // Stored as JSON text in the reservation, its feed entry and (echoed) its result: bounded as a whole.
+    .refine((r) => jsonBytes((r as { data: unknown }).data) <= MAX_SPEC_BYTES, {
+      path: ["data"],
+      message: `must be at most ${MAX_SPEC_BYTES} bytes as JSON`,
+    });
 
 /** `POST /api/v1/reservations`: `data` is validated against the schema of its `type`. */
 export const CreateReservationRequest = z
@@ -54,10 +61,7 @@ export const ReservationView = z
 export type ReservationView = z.infer<typeof ReservationView>;
 
 export const ListReservationsQuery = PageQuery.extend({
-  nodeId: z
-    .string()
-    .optional()
-    .openapi({ param: { name: "nodeId", in: "query" } }),
+  nodeId: Id.optional().openapi({ param: { name: "nodeId", in: "query" } }),
   state: z
     .enum(RESERVATION_STATES)
     .optional()
@@ -98,23 +102,20 @@ export const PollResponse = z
   .openapi("PollResponse");
 export type PollResponse = z.infer<typeof PollResponse>;
 
+/** A result's error message; with its data and the reservation's own, the reservation item stays near half full. */
+export const MAX_RESULT_ERROR_BYTES = 32 * 1024;
+
 /** `PUT /api/v1/agent/reservations/{id}/result`: signed by the node's key over id+state+error+data. */
 export const ResultRequest = z
   .object({
-    id: z.string(),
+    id: Id,
     type: z.enum(RESERVATION_TYPES),
-    created: z.string(),
+    created: z.string().max(64),
     state: z.enum(["ok", "error"]),
-    error: z
-      .string()
-      .max(64 * 1024)
-      .default(""),
-    data: z
-      .string()
-      .max(256 * 1024)
-      .default("{}")
-      .openapi({ description: "JSON text, exactly as signed" }),
-    signature: z.string().default(""),
+    error: text(MAX_RESULT_ERROR_BYTES).default(""),
+    // A debug reservation's result echoes its data: room for all of it.
+    data: text(MAX_SPEC_BYTES).default("{}").openapi({ description: "JSON text, exactly as signed" }),
+    signature: z.string().max(1024).default(""),
     outputPending: z
       .boolean()
       .default(false)

@@ -48,7 +48,8 @@ export function normalizeLabels(input: Record<string, unknown>, max = MAX_NODE_L
         error: `label "${name}" value "${value}" must be empty or start and end with a letter or digit and contain only letters, digits, '-', '_' and '.'`,
       };
     }
-    if (name in labels) {
+    // Own keys only: a label may be called `constructor` or `toString`.
+    if (Object.hasOwn(labels, name)) {
       return {
         ok: false,
         error: `label keys "${from[name]}" and "${rawKey}" both normalise to ${MANAGED_LABEL_PREFIX}${name}`,
@@ -66,7 +67,7 @@ export const toGpudLabels = (labels: Labels): Labels =>
 
 /** Whether `labels` carries every `key=value` of `selector`. */
 export const labelsMatch = (labels: Labels, selector: Labels): boolean =>
-  Object.entries(selector).every(([k, v]) => labels[k] === v);
+  Object.entries(selector).every(([k, v]) => Object.hasOwn(labels, k) && labels[k] === v);
 
 /** Environment variable names as POSIX shells accept them. */
 export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;

@@ -1,8 +1,16 @@
 import { z } from "zod";
+import { utf8Length } from "./bounds.ts";
 import type { DeviceInfo, GpuInfo } from "./device.ts";
+import type { FieldIssue } from "./errors.ts";
 import { parseQuantity } from "./quantity.ts";
 
-// Leaves whose type is off are dropped, not fatal: GPUd versions differ in what they send.
+/** A leaf of machine info Berth keeps (a hostname, a version, a GPU's uuid): longer is not one. */
+export const MAX_INFO_LEAF_BYTES = 256;
+/** GPUs in one machine, at most. */
+export const MAX_GPUS = 64;
+
+// Leaves whose type is off are dropped, not fatal: GPUd versions differ in what they send. So are numbers
+// no engine could store (NaN, beyond 2^53).
 const str = z.string().optional().catch(undefined);
 const num = z
   .union([
@@ -12,6 +20,7 @@ const num = z
       .regex(/^[0-9.]+$/)
       .transform(Number),
   ])
+  .pipe(z.number().min(0).max(Number.MAX_SAFE_INTEGER))
   .optional()
   .catch(undefined);
 
@@ -73,7 +82,7 @@ const known = (v: string | undefined) => (v && v !== "unknown" ? v : undefined);
 export function normalizeMachineInfo(raw: GpudMachineInfo, where: Whereabouts = {}): DeviceInfo {
   const gpuMemory = raw.gpuInfo?.memory ? parseQuantity(raw.gpuInfo.memory) : undefined;
   const gpus: GpuInfo[] = (raw.gpuInfo?.gpus ?? []).map((g, i) => ({
-    index: g.index ?? (g.minorID && /^[0-9]+$/.test(g.minorID) ? Number(g.minorID) : i),
+    index: gpuIndex(g.index) ?? (g.minorID && /^[0-9]{1,4}$/.test(g.minorID) ? Number(g.minorID) : i),
     uuid: g.uuid,
     product: g.product ?? raw.gpuInfo?.product,
     memoryBytes: g.memoryBytes ?? gpuMemory,
@@ -97,4 +106,34 @@ export function normalizeMachineInfo(raw: GpudMachineInfo, where: Whereabouts = 
     provider: known(where.provider),
     providerInstanceId: known(where.providerInstanceId),
   };
+}
+
+/** A GPU index is a small whole number (it names the GPU in placement and in CUDA_VISIBLE_DEVICES). */
+const gpuIndex = (n: number | undefined) =>
+  n !== undefined && Number.isInteger(n) && n < 1024 ? n : undefined;
+
+/**
+ * The first part of a machine's info that is too large to keep, if any: a kept leaf (hostname, versions,
+ * CPU and GPU names) over 256 bytes, or more than 64 GPUs. Such a report is refused (400 naming the field)
+ * rather than cut, so a device's item stays bounded (leaves are copied per GPU).
+ */
+export function machineInfoIssue(raw: GpudMachineInfo): FieldIssue | undefined {
+  const gpus = raw.gpuInfo?.gpus ?? [];
+  if (gpus.length > MAX_GPUS)
+    return { path: "machineInfo.gpuInfo.gpus", message: `at most ${MAX_GPUS} GPUs, got ${gpus.length}` };
+  // The leaves the schema reads (unknown keys pass through untouched and are not kept in the device).
+  const pick = (o: Record<string, unknown> | undefined, prefix: string, keys: string[]) =>
+    keys.map((k) => [`${prefix}${k}`, o?.[k]] as const);
+  const leaves = [
+    ...pick(raw, "", ["hostname", "gpudVersion", "gpuDriverVersion", "cudaVersion"]),
+    ...pick(raw, "", ["containerRuntimeVersion", "kernelVersion", "osImage", "operatingSystem"]),
+    ...pick(raw.cpuInfo, "cpuInfo.", ["type", "model", "manufacturer", "architecture"]),
+    ...pick(raw.gpuInfo, "gpuInfo.", ["product", "manufacturer", "architecture", "memory"]),
+    ...gpus.flatMap((g, i) => pick(g, `gpuInfo.gpus.${i}.`, ["uuid", "busID", "minorID", "sn", "product"])),
+  ];
+  for (const [path, v] of leaves) {
+    if (typeof v === "string" && utf8Length(v) > MAX_INFO_LEAF_BYTES)
+      return { path: `machineInfo.${path}`, message: `must be at most ${MAX_INFO_LEAF_BYTES} bytes` };
+  }
+  return undefined;
 }

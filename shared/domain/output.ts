@@ -1,12 +1,18 @@
 import { z } from "zod";
+import { text } from "./bounds.ts";
+
+/** The most one output chunk may carry. */
+export const MAX_CHUNK_BYTES = 256 * 1024;
 
 /** A piece of a workload's output, numbered by the agent from 1 (a retried seq is ignored). */
 export const OutputChunk = z.object({
   stream: z.enum(["stdout", "stderr"]),
   seq: z.number().int().min(1),
-  data: z.string().max(256 * 1024),
+  // Bytes, not characters: a chunk is one item (256 KiB of 3-byte characters would not fit one).
+  data: text(MAX_CHUNK_BYTES),
 });
 export type OutputChunk = z.infer<typeof OutputChunk>;
 
-export const StoredOutputChunk = OutputChunk.extend({ receivedAt: z.string() });
+// Read back as stored (chunks written before the byte bound may be longer).
+export const StoredOutputChunk = OutputChunk.extend({ data: z.string(), receivedAt: z.string() });
 export type StoredOutputChunk = z.infer<typeof StoredOutputChunk>;

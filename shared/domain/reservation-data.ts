@@ -1,15 +1,31 @@
 import { z } from "zod";
+import { text } from "./bounds.ts";
 import { ENV_NAME } from "./labels.ts";
 
-/** Per-type payloads of a reservation (`data`). Unknown fields are dropped; bad ones are a 400. */
+/**
+ * Per-type payloads of a reservation (`data`). Unknown fields are dropped; bad ones are a 400. The agent
+ * parses what it receives with these too, so each bound admits what a job at its own bounds becomes
+ * (contracts/jobs.ts); what one reservation may weigh as a whole is bounded where it is created.
+ */
 
-const AbsolutePath = z.string().regex(/^\//, "must be an absolute path");
+export const MAX_PATH_BYTES = 4096;
+/** One argument: a job's shell command (32 KiB) with the wrapper around it fits. */
+export const MAX_ARG_BYTES = 64 * 1024;
+export const MAX_ARGS = 512;
+export const MAX_ENV_ENTRIES = 256;
+export const MAX_ENV_ENTRY_BYTES = 32 * 1024;
+export const MAX_STDIN_BYTES = 64 * 1024;
+export const MAX_IMAGE_LENGTH = 1024;
+
+const AbsolutePath = text(MAX_PATH_BYTES).regex(/^\//, "must be an absolute path");
+const Arg = text(MAX_ARG_BYTES);
 const Env = z
-  .record(z.string(), z.string())
+  .record(z.string().max(MAX_ENV_ENTRY_BYTES), text(MAX_ENV_ENTRY_BYTES))
   .refine(
     (env) => Object.keys(env).every((k) => ENV_NAME.test(k)),
     "variable names must match [A-Za-z_][A-Za-z0-9_]*",
   )
+  .refine((env) => Object.keys(env).length <= MAX_ENV_ENTRIES, `at most ${MAX_ENV_ENTRIES} variables`)
   .default({});
 const GpuIndices = z.array(z.number().int().min(0)).max(64);
 const Grace = z.number().int().min(0).max(3600).default(10);
@@ -17,28 +33,27 @@ const Grace = z.number().int().min(0).max(3600).default(10);
 /** A host process: argv[0] is the executable, found on PATH if not absolute. */
 export const ProcessData = z.object({
   argv: z
-    .array(z.string())
+    .array(Arg)
     .min(1, "must name the program to run")
+    .max(MAX_ARGS, `at most ${MAX_ARGS} arguments`)
     .refine((a) => a[0] !== "", "argv[0] must not be empty"),
   env: Env,
   workingDirectory: AbsolutePath.optional(),
   /** GPU indices the process may use (CUDA_VISIBLE_DEVICES). */
   gpus: GpuIndices.default([]),
-  stdin: z
-    .string()
-    .max(1024 * 1024)
-    .optional(),
+  stdin: text(MAX_STDIN_BYTES).optional(),
   /** Seconds between SIGTERM and SIGKILL when it is stopped. */
   stopGracePeriodSeconds: Grace,
 });
 
 export const ContainerData = z.object({
-  image: z.string().min(1),
-  command: z.array(z.string()).optional(),
-  args: z.array(z.string()).default([]),
+  image: z.string().min(1).max(MAX_IMAGE_LENGTH),
+  command: z.array(Arg).max(MAX_ARGS).optional(),
+  args: z.array(Arg).max(MAX_ARGS).default([]),
   env: Env,
   mounts: z
     .array(z.object({ source: AbsolutePath, target: AbsolutePath, readOnly: z.boolean().default(false) }))
+    .max(64)
     .default([]),
   ports: z
     .array(
@@ -48,19 +63,24 @@ export const ContainerData = z.object({
         protocol: z.enum(["tcp", "udp"]).default("tcp"),
       }),
     )
+    .max(64)
     .default([]),
   gpus: z.union([GpuIndices, z.literal("all")]).default([]),
   workingDirectory: AbsolutePath.optional(),
-  user: z.string().optional(),
+  user: z.string().max(64).optional(),
   stopGracePeriodSeconds: Grace,
 });
 
 export const VolumeData = z.object({
   name: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, "must be 1-63 of a-z, 0-9, '_', '.', '-'"),
-  sizeGiB: z.number().positive().optional(),
+  sizeGiB: z
+    .number()
+    .positive()
+    .max(1024 * 1024, "must be at most 1048576 (1 PiB)")
+    .optional(),
 });
 
-export const PrepullData = z.object({ image: z.string().min(1) });
+export const PrepullData = z.object({ image: z.string().min(1).max(MAX_IMAGE_LENGTH) });
 
 /** Anything: the agent echoes it back as its result. */
 export const DebugData = z.record(z.string(), z.unknown());

@@ -145,6 +145,27 @@ export function storeContract(store: () => Store) {
       await store().put(item);
       expect(await store().get({ pk, sk: "A" })).toEqual(item);
     });
+
+    it("keeps maps whose keys are Object's own names (constructor, toString...), in puts, updates and transactions", async () => {
+      const pk = part();
+      const odd = {
+        constructor: "a",
+        toString: "b",
+        valueOf: { name: "Number" },
+        hasOwnProperty: { constructor: { name: "Set" } },
+      };
+      const item: Item = { pk, sk: "A", labels: odd, list: [odd] };
+      await store().put(item);
+      expect(await store().get({ pk, sk: "A" })).toEqual(item);
+      const updated = await store().update({ pk, sk: "A" }, { set: { env: odd, "labels.constructor": "c" } });
+      expect(updated).toMatchObject({ ok: true, item: { env: odd, labels: { ...odd, constructor: "c" } } });
+      await store().transact([
+        { put: { pk, sk: "B", m: odd } },
+        { update: { pk, sk: "A" }, changes: { set: { m: odd } } },
+      ]);
+      expect(await store().get({ pk, sk: "B" })).toEqual({ pk, sk: "B", m: odd });
+      expect((await store().get({ pk, sk: "A" }))?.m).toEqual(odd);
+    });
   });
 
   describe("Store: queries", () => {

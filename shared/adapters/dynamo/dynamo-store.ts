@@ -30,7 +30,7 @@ import {
 } from "../../ports/store.ts";
 import { checkChanges } from "../store/evaluate.ts";
 import { checkTransaction } from "../store/plan.ts";
-import { Expression } from "./expressions.ts";
+import { Expression, itemWithMaps } from "./expressions.ts";
 import { createTableInput } from "./table.ts";
 
 export interface DynamoConnection {
@@ -175,7 +175,8 @@ export function dynamoStore(
   const writeOf = (op: WriteOp): NonNullable<TransactWriteCommandInput["TransactItems"]>[number] => {
     const e = new Expression();
     const base = { TableName: table, ReturnValuesOnConditionCheckFailure: "ALL_OLD" as const };
-    if ("put" in op) return { Put: { ...base, Item: op.put, ...conditional(op.if, e), ...e.attributes() } };
+    if ("put" in op)
+      return { Put: { ...base, Item: itemWithMaps(op.put), ...conditional(op.if, e), ...e.attributes() } };
     if ("update" in op) {
       checkChanges(op.changes);
       const update = e.update(op.changes);
@@ -231,7 +232,7 @@ export function dynamoStore(
           "put",
           new PutCommand({
             TableName: table,
-            Item: item,
+            Item: itemWithMaps(item),
             ...conditional(o?.if, e),
             ...e.attributes(),
             ReturnValuesOnConditionCheckFailure: "ALL_OLD",

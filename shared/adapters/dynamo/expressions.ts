@@ -28,7 +28,7 @@ export class Expression {
 
   value(v: unknown): string {
     const ph = `:v${this.next++}`;
-    this.values[ph] = v;
+    this.values[ph] = asMaps(v);
     return ph;
   }
 
@@ -97,3 +97,19 @@ export class Expression {
     };
   }
 }
+
+/**
+ * A value with every object in it as a Map, for the document client's marshaller: it takes an object for a
+ * plain map only when `value.constructor.name` is "Object", so a map with a key `constructor` (a label, an
+ * environment variable, a job's metadata) would be refused or, worse, marshalled as a string or a set. A
+ * Map is always a map.
+ */
+export function asMaps(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(asMaps);
+  if (typeof v !== "object" || v === null || v instanceof Uint8Array) return v;
+  return new Map(Object.entries(v).map(([k, x]) => [k, asMaps(x)]));
+}
+
+/** An item for the document client: its attributes (fixed names) as given, their values as Maps. */
+export const itemWithMaps = (item: Record<string, unknown>): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(item).map(([k, v]) => [k, asMaps(v)]));

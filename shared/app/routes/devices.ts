@@ -13,7 +13,8 @@ import { listPage } from "../pagination.ts";
 
 /** The label selector of a list: repeated `label=key=value` and/or a `labels` JSON object. */
 function selector(label: string | string[] | undefined, labelsJson: string | undefined): Labels | undefined {
-  const pairs: Record<string, string> = {};
+  // No prototype: a key such as `__proto__` or `constructor` is just a (bad) label name here.
+  const pairs: Record<string, string> = Object.create(null);
   for (const item of label === undefined ? [] : Array.isArray(label) ? label : [label]) {
     const eq = item.indexOf("=");
     if (eq <= 0) {

@@ -1,7 +1,7 @@
 import type { HeartbeatRequest } from "../../contracts/agent.ts";
 import type { DeviceInfo } from "../../domain/device.ts";
-import { unauthorized } from "../../domain/errors.ts";
-import { GpudMachineInfo, normalizeMachineInfo } from "../../domain/machine-info.ts";
+import { invalidRequest, unauthorized } from "../../domain/errors.ts";
+import { GpudMachineInfo, machineInfoIssue, normalizeMachineInfo } from "../../domain/machine-info.ts";
 import type { DevicePrincipal } from "../../domain/principal.ts";
 import { hashToken, tokenId, tokenMatches } from "../../domain/tokens.ts";
 import type { StoreDeps } from "../deps.ts";
@@ -96,7 +96,10 @@ export async function heartbeat(deps: Deps, device: DevicePrincipal, input: Hear
       if (!current) throw unauthorized(`device ${device.deviceId} is not registered (it was deleted)`);
       // Addresses and location come from login; a heartbeat updates what the machine reports about itself.
       const { publicIP, privateIP, region, zone, provider, providerInstanceId } = current.info;
-      info = normalizeMachineInfo(GpudMachineInfo.parse(input.machineInfo), {
+      const raw = GpudMachineInfo.parse(input.machineInfo);
+      const issue = machineInfoIssue(raw);
+      if (issue) throw invalidRequest(`invalid request body: ${issue.path}: ${issue.message}`, [issue]);
+      info = normalizeMachineInfo(raw, {
         publicIP,
         privateIP,
         region,

@@ -1,9 +1,17 @@
 import type { LoginResponse } from "../../contracts/login.ts";
+import { jsonBytes, MAX_ID_LENGTH, unstorableJson, utf8Length } from "../../domain/bounds.ts";
 import type { Device, DeviceResources } from "../../domain/device.ts";
-import { conflict, forbidden, invalidRequest, notFound, unauthorized } from "../../domain/errors.ts";
+import {
+  conflict,
+  type FieldIssue,
+  forbidden,
+  invalidRequest,
+  notFound,
+  unauthorized,
+} from "../../domain/errors.ts";
 import { isId, newId } from "../../domain/ids.ts";
 import { type Labels, normalizeLabels } from "../../domain/labels.ts";
-import { GpudMachineInfo, normalizeMachineInfo } from "../../domain/machine-info.ts";
+import { GpudMachineInfo, machineInfoIssue, normalizeMachineInfo } from "../../domain/machine-info.ts";
 import type { NodeGroup } from "../../domain/node-group.ts";
 import { parseGpuCount, parseQuantity } from "../../domain/quantity.ts";
 import type { RegistrationToken } from "../../domain/registration-token.ts";
@@ -43,6 +51,8 @@ export async function login(deps: Deps, body: unknown, bearer: string | undefine
   const machineId = str(body.machineID) ?? "";
   const groupRef = str(body.nodeGroup) ?? "";
   if (!machineId && !groupRef) throw invalidRequest("must specify a machine id or a node group id");
+  const tooLong = oversizedField(body);
+  if (tooLong) throw invalidRequest(`invalid ${tooLong.path}: ${tooLong.message}`, [tooLong]);
 
   let nodeLabels: Labels | undefined;
   if (body.nodeLabels !== undefined && body.nodeLabels !== null) {
@@ -57,6 +67,8 @@ export async function login(deps: Deps, body: unknown, bearer: string | undefine
   const registration = await validToken(deps, token, bearer);
   const now = deps.clock.now();
   const raw = GpudMachineInfo.parse(body.machineInfo);
+  const infoIssue = machineInfoIssue(raw);
+  if (infoIssue) throw invalidRequest(`invalid ${infoIssue.path}: ${infoIssue.message}`, [infoIssue]);
   const network = isObject(body.network) ? body.network : {};
   const location = isObject(body.location) ? body.location : {};
   const info = normalizeMachineInfo(raw, {
@@ -247,14 +259,55 @@ function parseResources(raw: unknown, warnings: ValidationResult[]): DeviceResou
 }
 
 function storedMachineInfo(raw: Record<string, unknown>, warnings: ValidationResult[]) {
-  const size = JSON.stringify(raw).length;
-  if (size <= MAX_STORED_MACHINE_INFO) return raw;
+  const size = jsonBytes(raw);
+  const unstorable = size <= MAX_STORED_MACHINE_INFO ? unstorableJson(raw) : undefined;
+  if (size <= MAX_STORED_MACHINE_INFO && !unstorable) return raw;
   warnings.push({
     name: "machineInfo",
     valid: false,
-    reason: `machineInfo is ${size} bytes; only its summary is kept`,
+    reason: unstorable
+      ? `machineInfo.${unstorable.path.join(".")} ${unstorable.message}; only its summary is kept`
+      : `machineInfo is ${size} bytes; only its summary is kept`,
     suggestion: "nothing to do: hostname, CPU, memory and GPUs were recorded",
   });
+  return undefined;
+}
+
+/** Bounds of the login's own strings (GPUd sends short ones): ids as everywhere, the rest 256 bytes. */
+const LOGIN_FIELDS: [path: string, read: (body: Record<string, unknown>) => unknown, max: number][] = [
+  ["token", (b) => b.token, 256],
+  ["machineID", (b) => b.machineID, MAX_ID_LENGTH],
+  ["nodeGroup", (b) => b.nodeGroup, MAX_ID_LENGTH],
+  ["network.publicIP", (b) => (isObject(b.network) ? b.network.publicIP : undefined), 256],
+  ["network.privateIP", (b) => (isObject(b.network) ? b.network.privateIP : undefined), 256],
+  ["location.region", (b) => (isObject(b.location) ? b.location.region : undefined), 256],
+  ["location.zone", (b) => (isObject(b.location) ? b.location.zone : undefined), 256],
+  ["provider", (b) => b.provider, 256],
+  ["providerInstanceID", (b) => b.providerInstanceID, 256],
+  ["publicKey", (b) => b.publicKey, 256],
+  ["encryptionKey", (b) => b.encryptionKey, 256],
+  ["agentVersion", (b) => b.agentVersion, 100],
+  ["proof.at", (b) => (isObject(b.proof) ? b.proof.at : undefined), 64],
+  ["proof.signature", (b) => (isObject(b.proof) ? b.proof.signature : undefined), 1024],
+  ["resources.cpu", (b) => (isObject(b.resources) ? b.resources.cpu : undefined), 64],
+  ["resources.memory", (b) => (isObject(b.resources) ? b.resources.memory : undefined), 64],
+  [
+    "resources.nvidia.com/gpu",
+    (b) => (isObject(b.resources) ? b.resources["nvidia.com/gpu"] : undefined),
+    64,
+  ],
+];
+
+/** The first of the login's strings that is too long (or, for an id, has control characters). */
+function oversizedField(body: Record<string, unknown>): FieldIssue | undefined {
+  for (const [path, read, max] of LOGIN_FIELDS) {
+    const v = read(body);
+    if (typeof v !== "string") continue;
+    if (utf8Length(v) > max) return { path, message: `must be at most ${max} bytes` };
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
+    if (max === MAX_ID_LENGTH && /[\u0000-\u001f\u007f]/.test(v))
+      return { path, message: "must not contain control characters" };
+  }
   return undefined;
 }
 
