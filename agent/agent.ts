@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { cpus, totalmem } from "node:os";
-import { signLoginProof } from "../shared/domain/signing.ts";
+import { AGENT_PROTOCOL, signLoginProof } from "../shared/domain/signing.ts";
 import type { Logger } from "../shared/ports/logger.ts";
 import { Backoff } from "./backoff.ts";
 import { ReservationCache } from "./cache.ts";
@@ -19,6 +19,7 @@ import {
   saveCursor,
   saveIdentity,
 } from "./state.ts";
+import { Tombstones } from "./tombstones.ts";
 
 export const AGENT_VERSION = "0.1.0";
 
@@ -89,6 +90,7 @@ function loginBody(
     publicKey: keys.signingPublic,
     encryptionKey: keys.encryptionPublic,
     agentVersion: AGENT_VERSION,
+    protocol: AGENT_PROTOCOL,
     ...(o.refreshSessionToken ? { refreshSessionToken: true } : {}),
     // A relogin proves this machine holds the key it registered with: the token alone would not do.
     ...(id ? { proof: signLoginProof(id.machineId, new Date().toISOString(), keys.signing) } : {}),
@@ -96,8 +98,9 @@ function loginBody(
 }
 
 /**
- * Logs in when needed: first start (no identity), changed --node-labels, or --refresh-session-token.
- * Otherwise reuses the stored identity and does not call the control plane at all.
+ * Logs in when needed: first start (no identity), changed --node-labels, --refresh-session-token, or an
+ * identity from before protocol negotiation (once, to agree on signing v2). Otherwise reuses the stored
+ * identity and does not call the control plane at all.
  */
 async function establishIdentity(o: AgentOptions, keys: NodeKeys, inv: Inventory): Promise<Identity> {
   const stored = await loadIdentity(o.dataDir);
@@ -109,8 +112,28 @@ async function establishIdentity(o: AgentOptions, keys: NodeKeys, inv: Inventory
         `this data dir belongs to ${stored.endpoint}; use another --data-dir for ${o.endpoint}`,
       );
     }
-    return stored;
+    if (stored.protocol !== undefined) return stored;
+    try {
+      return await login(o, stored, keys, inv, labels);
+    } catch (err) {
+      if (err instanceof TransientError) throw err;
+      // The token may be gone (devices keep working without it): stay on protocol 1 until a later start.
+      o.log.warn("could not log in again to agree on signing v2; staying on protocol 1", {
+        error: (err as Error).message,
+      });
+      return stored;
+    }
   }
+  return login(o, stored, keys, inv, labels);
+}
+
+async function login(
+  o: AgentOptions,
+  stored: Identity | undefined,
+  keys: NodeKeys,
+  inv: Inventory,
+  labels: string | undefined,
+): Promise<Identity> {
   const endpoint = (o.endpoint ?? stored?.endpoint)?.replace(/\/+$/, "");
   const token = o.token ?? stored?.registrationToken;
   if (!endpoint || !token)
@@ -126,6 +149,8 @@ async function establishIdentity(o: AgentOptions, keys: NodeKeys, inv: Inventory
     registrationToken: token,
     nodeGroup: group,
     nodeLabels: labels,
+    // A control plane that names no protocol speaks 1.
+    protocol: res.protocol ?? 1,
   };
   await saveIdentity(o.dataDir, identity);
   o.log.info(stored ? "logged in again" : "registered", { machineId: res.machineID, endpoint });
@@ -176,11 +201,16 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Ag
   const client = new AgentClient(identity.endpoint, identity.sessionToken);
   const cache = new ReservationCache(paths.cache);
   await cache.load();
+  const tombstones = new Tombstones(paths.tombstones);
+  await tombstones.load();
   const engine = new Engine({
     cache,
     client,
     keys,
     controlPlaneKey: identity.controlPlaneKey,
+    protocol: identity.protocol,
+    machineId: identity.machineId,
+    tombstones,
     paths,
     docker,
     log: o.log,
@@ -212,7 +242,7 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Ag
         const res = await client.poll(cursor, cursor === 0 ? 0 : wait, stop.signal);
         engine.limits(res.limits);
         for (const r of res.reservations) await engine.accept(r);
-        if (cursor === 0) await engine.reconcile(new Set(res.reservations.map((r) => r.id)));
+        if (cursor === 0) await engine.reconcile(new Set(res.reservations.map((r) => r.id)), res.sync);
         // Only now: everything in the response is recorded, so a crash cannot skip it.
         cursor = res.next;
         await saveCursor(o.dataDir, cursor);

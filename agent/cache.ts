@@ -42,6 +42,8 @@ export interface CacheRecord {
   outputInFlight?: { to: { seq: number; stdout: number; stderr: number }; budget: number };
   /** Why it was stopped, when the agent stopped it (`kill` and `stop` show in its exit code). */
   stoppedBy?: "removal" | "expiry" | "agent-exit" | "stop" | "kill";
+  /** The feed sequence of the last control applied (protocol 2): an older one is ignored. */
+  lastControlSeq?: number;
   updatedAt: string;
 }
 

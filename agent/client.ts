@@ -101,9 +101,14 @@ export class AgentClient {
   /** GPUd-compatible login; returns machine id, session token and the control plane's key. */
   async login(
     body: Record<string, unknown>,
-  ): Promise<{ machineID: string; token: string; controlPlaneKey: string }> {
+  ): Promise<{ machineID: string; token: string; controlPlaneKey: string; protocol?: number }> {
     const res = await this.#send("POST", "/api/v1/login", { body, auth: false });
-    return (await res.json()) as { machineID: string; token: string; controlPlaneKey: string };
+    return (await res.json()) as {
+      machineID: string;
+      token: string;
+      controlPlaneKey: string;
+      protocol?: number;
+    };
   }
 
   async heartbeat(body: { machineInfo?: Record<string, unknown>; agentVersion?: string }) {

@@ -3,7 +3,15 @@ import { join } from "node:path";
 import type { AgentReservation } from "../shared/contracts/reservations.ts";
 import { isExpired } from "../shared/domain/reservation.ts";
 import { RESERVATION_DATA } from "../shared/domain/reservation-data.ts";
-import { signResult, verifyControl, verifyReservation } from "../shared/domain/signing.ts";
+import {
+  signResult,
+  verifyControl,
+  verifyControlV2,
+  verifyRemovalV2,
+  verifyReservation,
+  verifyReservationV2,
+  verifySyncV2,
+} from "../shared/domain/signing.ts";
 import type { Logger } from "../shared/ports/logger.ts";
 import type { CacheRecord, ReservationCache } from "./cache.ts";
 import { type AgentClient, RejectedError, RevokedError } from "./client.ts";
@@ -20,6 +28,7 @@ import {
   stopProcess,
 } from "./runtimes/process.ts";
 import type { NodeKeys } from "./state.ts";
+import type { Tombstones } from "./tombstones.ts";
 
 /** Room left under the control plane's body limit (its JSON parser counts the body alone; margin for rounding). */
 const BODY_MARGIN_BYTES = 1024;
@@ -28,12 +37,22 @@ const BODY_MARGIN_BYTES = 1024;
  * it (it then goes out marked `outputPending`, and the output follows).
  */
 const OUTPUT_PASS_MS = 2000;
+/** How far a boot sync's time may be from the agent's clock for the agent to act on its list. */
+const SYNC_WINDOW_MS = 5 * 60_000;
 
 export interface EngineDeps {
   cache: ReservationCache;
   client: AgentClient;
   keys: NodeKeys;
   controlPlaneKey: string;
+  /**
+   * The protocol negotiated at login (1 when absent). With 2, every entry must be signed over canonical
+   * bytes and addressed to `machineId`; removals and boot-sync lists must be signed; replays are refused.
+   */
+  protocol?: number;
+  machineId?: string;
+  /** Reservations done with (never applied again); absent: none kept. */
+  tombstones?: Tombstones;
   paths: { workloads: string; volumes: string };
   /** undefined when containers are disabled (--runtime process). */
   docker?: DockerRuntime;
@@ -82,8 +101,37 @@ export class Engine {
    * advance its cursor; long work (a decommission's grace period) continues in the background.
    */
   async accept(r: AgentReservation): Promise<void> {
+    const v2 = this.#v2;
+    if (v2 && r.nodeId !== this.#d.machineId) {
+      this.#d.log.warn("refusing an entry addressed to another device", {
+        reservation: r.id,
+        nodeId: r.nodeId,
+      });
+      return;
+    }
     if (r.control) return this.#control(r);
-    if (!verifyReservation(r, this.#d.controlPlaneKey)) {
+    if (r.toDelete && v2) {
+      const removal = r.removal;
+      if (!removal || !verifyRemovalV2({ id: r.id, nodeId: r.nodeId, ...removal }, this.#d.controlPlaneKey)) {
+        this.#d.log.warn("refusing a removal whose signature does not verify", { reservation: r.id });
+        return;
+      }
+      void this.decommission(r.id, "removal");
+      return;
+    }
+    if (!r.toDelete) {
+      // Applied already (a boot sync lists what runs), or done with: never again, whatever it says now.
+      if (this.#d.cache.has(r.id)) return;
+      if (this.#d.tombstones?.has(r.id)) {
+        this.#d.log.warn("not applying a reservation again (it was done with already: a replay?)", {
+          reservation: r.id,
+        });
+        return;
+      }
+    }
+    if (
+      !(v2 ? verifyReservationV2(r, this.#d.controlPlaneKey) : verifyReservation(r, this.#d.controlPlaneKey))
+    ) {
       this.#d.log.warn("refusing a reservation whose signature does not verify", { reservation: r.id });
       await this.#sendResultNow(r.id, "error", "signature verification failed");
       return;
@@ -92,7 +140,6 @@ export class Engine {
       void this.decommission(r.id, "removal");
       return;
     }
-    if (this.#d.cache.has(r.id)) return;
     if (isExpired(r, this.#now())) {
       this.#d.log.info("not applying an expired reservation", { reservation: r.id });
       return;
@@ -100,11 +147,39 @@ export class Engine {
     await this.#exclusive(r.id, () => this.#apply(r));
   }
 
-  /** After a boot sync: whatever the agent runs that the control plane no longer lists is decommissioned. */
-  async reconcile(listed: Set<string>): Promise<void> {
+  get #v2() {
+    return (this.#d.protocol ?? 1) >= 2;
+  }
+
+  /**
+   * After a boot sync: whatever the agent runs that the control plane no longer lists is decommissioned.
+   * Protocol 2: only on a list the control plane signed, recent, and only what existed when it was made
+   * (an old list replayed says nothing of what came after it).
+   */
+  async reconcile(
+    listed: Set<string>,
+    sync?: { at: string; ids: string[]; signature: string },
+  ): Promise<void> {
+    let madeAt = Number.POSITIVE_INFINITY;
+    if (this.#v2) {
+      const ok =
+        sync &&
+        Math.abs(Date.parse(sync.at) - this.#now().getTime()) <= SYNC_WINDOW_MS &&
+        verifySyncV2({ nodeId: this.#d.machineId!, ...sync }, this.#d.controlPlaneKey);
+      if (!ok) {
+        this.#d.log.warn(
+          "not reconciling with a boot sync whose list is unsigned, stale or does not verify",
+          {},
+        );
+        return;
+      }
+      listed = new Set(sync.ids);
+      madeAt = Date.parse(sync.at);
+    }
     for (const record of this.#d.cache.all()) {
       const running = record.status === "running" || record.status === "starting";
-      if (running && !listed.has(record.reservation.id))
+      const before = Date.parse(record.reservation.created) < madeAt;
+      if (running && before && !listed.has(record.reservation.id))
         void this.decommission(record.reservation.id, "removal");
     }
   }
@@ -172,7 +247,8 @@ export class Engine {
           break;
       }
     } catch (err) {
-      // A failed apply is reported and not kept: nothing of it runs.
+      // A failed apply is reported and not kept: nothing of it runs, now or on a replay.
+      await this.#d.tombstones?.add(r.id, r);
       await this.#d.cache.drop(r.id);
       const message = err instanceof ApplyError ? err.message : `could not apply: ${(err as Error).message}`;
       this.#d.log.warn("apply failed", { reservation: r.id, error: message });
@@ -395,6 +471,7 @@ export class Engine {
           if (!(err instanceof RejectedError && err.status === 404)) throw err;
         });
         record.deletedSent = true;
+        await this.#d.tombstones?.add(id, record.reservation);
         await this.#d.cache.drop(id);
       }
       this.#retryAt.delete(id);
@@ -476,7 +553,21 @@ export class Engine {
    */
   async #control(r: AgentReservation): Promise<void> {
     const c = r.control!;
-    if (!verifyControl({ id: r.id, ...c }, this.#d.controlPlaneKey)) {
+    const verified = this.#v2
+      ? c.seq !== undefined &&
+        verifyControlV2(
+          {
+            id: r.id,
+            nodeId: r.nodeId,
+            action: c.action,
+            seq: c.seq,
+            issuedAt: c.issuedAt,
+            signature: c.signature,
+          },
+          this.#d.controlPlaneKey,
+        )
+      : verifyControl({ id: r.id, ...c }, this.#d.controlPlaneKey);
+    if (!verified) {
       this.#d.log.warn("refusing a control operation whose signature does not verify", {
         reservation: r.id,
         action: c.action,
@@ -485,6 +576,19 @@ export class Engine {
     }
     const record = this.#d.cache.get(r.id);
     if (record?.status !== "running") return; // nothing running to act on (it may have just ended)
+    if (this.#v2) {
+      // Controls come in feed order: one at or before the last applied is a replay (a suspend after a resume).
+      if (c.seq! <= (record.lastControlSeq ?? 0)) {
+        this.#d.log.warn("ignoring a control older than the last one applied", {
+          reservation: r.id,
+          action: c.action,
+          seq: c.seq,
+        });
+        return;
+      }
+      record.lastControlSeq = c.seq;
+      await this.#d.cache.put(record);
+    }
     const w = record.workload;
     this.#d.log.info("control", { reservation: r.id, action: c.action });
     if (c.action === "stop" || c.action === "kill") {

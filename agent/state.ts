@@ -9,6 +9,7 @@ import { privateDir, readJson, writeAtomic } from "./files.ts";
  *   identity.json   endpoint, machine id, session token, control plane key, registration token, labels
  *   node.key        the node's ed25519 signing key and X25519 encryption key (PKCS#8 PEM)
  *   cursor          the feed cursor: the next sequence number to poll from
+ *   done.json       reservations it is done with, until they expire (never applied again)
  *   cache/          one file per reservation the agent applied (see cache.ts)
  *   workloads/      stdout, stderr and exit status of each process it started
  *   volumes/        volume reservations
@@ -23,6 +24,8 @@ export const Identity = z.object({
   nodeGroup: z.string(),
   /** The labels last sent at login, as JSON, to know when a restart changes them. */
   nodeLabels: z.string().optional(),
+  /** The agent protocol the control plane agreed to at the last login (absent: logged in before 0.2). */
+  protocol: z.number().int().optional(),
 });
 export type Identity = z.infer<typeof Identity>;
 
@@ -39,6 +42,7 @@ export function agentPaths(dir: string) {
     identity: join(dir, "identity.json"),
     keys: join(dir, "node.key"),
     cursor: join(dir, "cursor"),
+    tombstones: join(dir, "done.json"),
     cache: join(dir, "cache"),
     workloads: join(dir, "workloads"),
     volumes: join(dir, "volumes"),

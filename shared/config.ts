@@ -30,6 +30,11 @@ export const AppConfig = z.object({
   deviceAuthCacheSeconds: z.coerce.number().int().min(0).max(300).default(30),
   version: z.string().default("0.1.0"),
   /**
+   * The oldest agent protocol accepted at login and poll. 1 (the default until Berth 0.4) lets agents before
+   * 0.2 and GPUd in; 2 requires signing v2 (Berth's agent 0.2 or later).
+   */
+  minAgentProtocol: z.coerce.number().int().min(1).max(2).default(1),
+  /**
    * The operator's credential for the process-wide view of `GET /api/v1/metrics` (every workspace's
    * counters, memory); kept only as its hash. Unset: no process-wide view over HTTP.
    */
@@ -47,6 +52,7 @@ const appEnv = (env: Record<string, string | undefined>) => ({
   pollWaitCapSeconds: env.BERTH_POLL_WAIT_SECONDS || undefined,
   deviceAuthCacheSeconds: env.BERTH_DEVICE_AUTH_CACHE_SECONDS || undefined,
   operatorTokenHash: env.BERTH_OPERATOR_TOKEN || undefined,
+  minAgentProtocol: env.BERTH_MIN_AGENT_PROTOCOL || undefined,
 });
 
 /** `a=x,b=y` (or a JSON object) as a record of strings. */
@@ -322,6 +328,7 @@ const SETTING_NAMES: Record<string, string> = {
   "app.deviceTtlSeconds": "BERTH_DEVICE_TTL_SECONDS",
   "app.pollWaitCapSeconds": "BERTH_POLL_WAIT_SECONDS",
   "app.operatorTokenHash": "BERTH_OPERATOR_TOKEN",
+  "app.minAgentProtocol": "BERTH_MIN_AGENT_PROTOCOL",
   "cloud.region": "AWS_REGION",
   "cloud.defaultLauncher": "BERTH_CLOUD_LAUNCHER",
   "cloud.ecs.taskDefinition": "BERTH_ECS_TASK_DEFINITION",

@@ -45,6 +45,10 @@ export const DeviceView = z
     resources: z.object({ cpu: z.number().optional(), memory: z.number().optional(), gpus: z.number() }),
     allocated: z.object({ gpus: z.number() }),
     agentVersion: z.string().optional(),
+    protocol: z.number().int().openapi({
+      description:
+        "the agent protocol of its last login: 2 signs everything it is sent over canonical bytes; 1 is GPUd and agents before 0.2",
+    }),
     createdAt: z.string(),
     updatedAt: z.string(),
   })

@@ -39,6 +39,9 @@ export const LoginRequest = z
       .optional()
       .openapi({ description: "Berth agent: rotate the session token (the old one stops working)" }),
     agentVersion: z.string().max(100).optional(),
+    protocol: z.number().int().min(1).max(1000).optional().openapi({
+      description: "Berth agent: the newest agent protocol it speaks (2); absent: 1 (GPUd)",
+    }),
   })
   .openapi("LoginRequest");
 export type LoginRequest = z.infer<typeof LoginRequest>;
@@ -48,6 +51,11 @@ export const LoginResponse = z
     machineID: z.string(),
     token: z.string().openapi({ description: "the session token" }),
     controlPlaneKey: z.string().openapi({ description: "base64 ed25519 public key that signs reservations" }),
+    protocol: z
+      .number()
+      .int()
+      .optional()
+      .openapi({ description: "when the request named one: the protocol agreed (how the feed is signed)" }),
     validationResults: z
       .array(z.object({ name: z.string(), valid: z.boolean(), reason: z.string(), suggestion: z.string() }))
       .optional(),

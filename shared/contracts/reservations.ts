@@ -98,6 +98,14 @@ export const PollResponse = z
         bodyBytes: z.number().int().openapi({ description: "request bodies above this are refused (413)" }),
       })
       .openapi({ description: "what this control plane accepts: agents size their output batches under it" }),
+    sync: z
+      .object({ at: z.string(), ids: z.array(z.string()), signature: z.string() })
+      .optional()
+      .openapi({
+        description:
+          "protocol 2, boot sync (from=0) only: the ids answered are all the device should have at `at`, " +
+          "signed; an agent drops what it runs for not being listed only on a list that verifies",
+      }),
   })
   .openapi("PollResponse");
 export type PollResponse = z.infer<typeof PollResponse>;

@@ -55,6 +55,8 @@ export const Device = z.object({
   publicKey: z.string().optional(),
   /** X25519 public key (base64) that secrets for the node are encrypted to. */
   encryptionKey: z.string().optional(),
+  /** The agent protocol negotiated at its last login (absent: 1, GPUd and agents before 0.2). */
+  protocol: z.number().int().optional(),
   /** The session token is derived from (server key, id, generation); only its hash is kept. */
   sessionGeneration: z.number().int(),
   sessionTokenHash: z.string(),

@@ -12,7 +12,9 @@ export const SIGNED_FIELDS = {
   created: z.string().meta({ description: "RFC 3339" }),
   duration: z.number().meta({ description: "whole seconds; expires when now > created + duration" }),
   signature: z.string().meta({
-    description: "base64 ed25519 by the control plane over nodeId+workspaceId+type+data+created+duration",
+    description:
+      "base64 ed25519 by the control plane: protocol 2, over the canonical bytes of id, nodeId, " +
+      "workspaceId, type, data, created, duration; protocol 1, over nodeId+workspaceId+type+data+created+duration",
   }),
 };
 
@@ -23,8 +25,15 @@ export type ControlAction = (typeof CONTROL_ACTIONS)[number];
 export const ReservationControl = z.object({
   action: z.enum(CONTROL_ACTIONS),
   issuedAt: z.string(),
+  /** Protocol 2: the control's feed sequence (signed): an agent ignores one older than the last it applied. */
+  seq: z.number().int().optional(),
   signature: z.string(),
+  /** Kept with the entry, moved into `signature` for agents of protocol 2; never sent as such. */
+  signatureV2: z.string().optional(),
 });
+
+/** Protocol 2: a removal's own signature (reservation id, device, feed sequence). */
+export const ReservationRemoval = z.object({ seq: z.number().int(), signature: z.string() });
 
 /**
  * What an agent receives: the signed fields, `toDelete`, and the feed sequence it came with. With `control`,
@@ -35,6 +44,13 @@ export const AgentReservation = z.object({
   toDelete: z.boolean(),
   seq: z.number().optional(),
   control: ReservationControl.optional(),
+  /** Protocol 2, with `toDelete`: the signed removal. An agent acts on no removal without it. */
+  removal: ReservationRemoval.optional(),
+  /**
+   * The protocol 2 signature made when the reservation was created, kept with it; the control plane moves
+   * it into `signature` for agents of protocol 2 and never sends it as such.
+   */
+  signatureV2: z.string().optional(),
 });
 export type AgentReservation = z.infer<typeof AgentReservation>;
 

@@ -17,6 +17,8 @@ export interface DevicePrincipal {
   deviceId: string;
   /** The ed25519 key the device registered, which verifies its results (absent for plain GPUd). */
   publicKey?: string;
+  /** The agent protocol it logged in with: how what it is sent is signed (absent: 1). */
+  protocol?: number;
 }
 
 export type Principal = UserPrincipal | DevicePrincipal;

@@ -74,6 +74,8 @@ export const Reservation = z.object({
   created: z.iso.datetime(),
   duration: z.number().int().positive(),
   signature: z.string(),
+  /** Protocol 2: over the canonical bytes of id and the signed fields, made at creation (absent: older). */
+  signatureV2: z.string().optional(),
   state: z.enum(RESERVATION_STATES),
   version: z.number().int(),
   /** Feed sequence of its apply entry. */

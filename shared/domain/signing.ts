@@ -3,7 +3,23 @@ import { createPublicKey, type KeyObject, sign, verify } from "node:crypto";
 /**
  * Signatures of the agent protocol (specs/agent-protocol.md §3), ed25519, base64 on the wire.
  * `data` is always the JSON *text* as delivered, never re-serialised between signing and verifying.
+ *
+ * Two versions. v1 (agents that negotiated nothing) signs a plain concatenation of some fields. v2 signs
+ * canonical bytes: a JSON array of a purpose tag and every field (strings and integers only, so any
+ * JSON encoder produces the same bytes), covering the reservation id and the device; removals, controls
+ * (with the feed sequence they came with) and a boot sync's list are signed too.
  */
+
+/** The newest protocol this code speaks; agents negotiate it at login. */
+export const AGENT_PROTOCOL = 2;
+
+/** Canonical bytes: `["tag", field, ...]` as JSON (unambiguous: every field is quoted or a number). */
+const canonical = (tag: string, ...fields: (string | number)[]): Buffer => {
+  for (const f of fields) {
+    if (typeof f === "number" && !Number.isSafeInteger(f)) throw new Error(`not a safe integer: ${f}`);
+  }
+  return Buffer.from(JSON.stringify([tag, ...fields]), "utf8");
+};
 
 export interface SignedReservationFields {
   nodeId: string;
@@ -98,3 +114,58 @@ export const signLoginProof = (machineId: string, at: string, key: KeyObject): L
 });
 export const verifyLoginProof = (machineId: string, proof: LoginProof, publicKey: KeyObject | string) =>
   verifyBytes(loginProofBytes(machineId, proof.at), proof.signature, publicKey);
+
+// ---- v2 ----
+
+export interface SignedReservationFieldsV2 extends SignedReservationFields {
+  id: string;
+}
+
+/** A reservation to apply: its id, its device, its workspace and everything that says what to run. */
+export const reservationBytesV2 = (r: SignedReservationFieldsV2): Buffer =>
+  canonical("berth-reservation-v2", r.id, r.nodeId, r.workspaceId, r.type, r.data, r.created, r.duration);
+
+/** A removal: this reservation, on this device, is to go (`seq`: its removal's feed sequence). */
+export const removalBytesV2 = (r: { id: string; nodeId: string; seq: number }): Buffer =>
+  canonical("berth-removal-v2", r.id, r.nodeId, r.seq);
+
+/** A control on a reservation's workload; `seq` is its feed sequence, so an older one can be told apart. */
+export const controlBytesV2 = (c: {
+  id: string;
+  nodeId: string;
+  action: string;
+  seq: number;
+  issuedAt: string;
+}): Buffer => canonical("berth-control-v2", c.id, c.nodeId, c.action, c.seq, c.issuedAt);
+
+/**
+ * A boot sync: at `at`, these (sorted) ids are everything the device should have. Signed so that only the
+ * control plane can make an agent drop what it runs for not being listed.
+ */
+export const syncBytesV2 = (s: { nodeId: string; at: string; ids: string[] }): Buffer =>
+  canonical("berth-sync-v2", s.nodeId, s.at, ...[...s.ids].sort());
+
+/** Verifies canonical bytes; false for fields that cannot be encoded (a fraction, a missing field). */
+const verifyV2 = (bytes: () => Buffer, signature: string, key: KeyObject | string): boolean => {
+  try {
+    return verifyBytes(bytes(), signature, key);
+  } catch {
+    return false;
+  }
+};
+export const verifyReservationV2 = (
+  r: SignedReservationFieldsV2 & { signature: string },
+  key: KeyObject | string,
+) => verifyV2(() => reservationBytesV2(r), r.signature, key);
+export const verifyRemovalV2 = (
+  r: { id: string; nodeId: string; seq: number; signature: string },
+  key: KeyObject | string,
+) => verifyV2(() => removalBytesV2(r), r.signature, key);
+export const verifyControlV2 = (
+  c: { id: string; nodeId: string; action: string; seq: number; issuedAt: string; signature: string },
+  key: KeyObject | string,
+) => verifyV2(() => controlBytesV2(c), c.signature, key);
+export const verifySyncV2 = (
+  s: { nodeId: string; at: string; ids: string[]; signature: string },
+  key: KeyObject | string,
+) => verifyV2(() => syncBytesV2(s), s.signature, key);

@@ -56,8 +56,11 @@ describe("berth agent against the real server", () => {
       .map((c) => c.data)
       .join("");
   const pidOf = async (id: string) => {
-    await until(() => existsSync(join(agentDir, "workloads", id, "pid")), 10_000);
-    return Number(await readFile(join(agentDir, "workloads", id, "pid"), "utf8"));
+    const file = join(agentDir, "workloads", id, "pid");
+    // The wrapper creates the file, then writes it: an empty read means "not yet".
+    const read = async () => (existsSync(file) ? Number(await readFile(file, "utf8")) : 0);
+    await until(async () => (await read()) > 0, 10_000);
+    return read();
   };
   const startAgent = () =>
     startAgentProcess(["--endpoint", server.url, "--token", token, "--data-dir", agentDir]);

@@ -2,13 +2,22 @@ import { generateKeyPairSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { deriveKeys, newServerSecret } from "../../shared/domain/secrets.ts";
 import {
+  controlBytesV2,
   publicKeyFromBase64,
   publicKeyToBase64,
+  removalBytesV2,
+  reservationBytesV2,
   reservationSigningBytes,
+  signBytes,
   signReservation,
   signResult,
+  syncBytesV2,
+  verifyControlV2,
+  verifyRemovalV2,
   verifyReservation,
+  verifyReservationV2,
   verifyResult,
+  verifySyncV2,
 } from "../../shared/domain/signing.ts";
 
 const keys = deriveKeys(newServerSecret());
@@ -80,5 +89,70 @@ describe("the control plane key", () => {
     const secret = newServerSecret();
     expect(deriveKeys(secret).signing.publicKeyBase64).toBe(deriveKeys(secret).signing.publicKeyBase64);
     expect(deriveKeys(secret).signing.publicKeyBase64).not.toBe(keys.signing.publicKeyBase64);
+  });
+});
+
+describe("signing v2", () => {
+  const key = keys.signing.privateKey;
+  const r = { id: "01jres", ...reservation };
+
+  it("signs canonical bytes: a tag and every field, the id and the device among them", () => {
+    expect(reservationBytesV2(r).toString()).toBe(
+      JSON.stringify([
+        "berth-reservation-v2",
+        "01jres",
+        "node-1",
+        "default",
+        "process",
+        r.data,
+        r.created,
+        60,
+      ]),
+    );
+    const signature = signBytes(reservationBytesV2(r), key);
+    expect(verifyReservationV2({ ...r, signature }, keys.signing.publicKey)).toBe(true);
+    for (const changed of [{ id: "01jother" }, { nodeId: "node-2" }, { duration: 61 }, { data: "{}" }]) {
+      expect(verifyReservationV2({ ...r, ...changed, signature }, keys.signing.publicKey)).toBe(false);
+    }
+  });
+
+  it("is unambiguous where v1 was not: a character moved from one field to the next changes the bytes", () => {
+    const shifted = { ...r, nodeId: "node-", workspaceId: "1default" };
+    expect(reservationSigningBytes(shifted).equals(reservationSigningBytes(r))).toBe(true); // v1's flaw
+    expect(reservationBytesV2(shifted).equals(reservationBytesV2(r))).toBe(false);
+    const signature = signBytes(reservationBytesV2(r), key);
+    expect(verifyReservationV2({ ...shifted, signature }, keys.signing.publicKey)).toBe(false);
+  });
+
+  it("signs removals and controls with their device and feed sequence, and a boot sync's list", () => {
+    const removal = { id: "01jres", nodeId: "node-1", seq: 7 };
+    const rs = signBytes(removalBytesV2(removal), key);
+    expect(verifyRemovalV2({ ...removal, signature: rs }, keys.signing.publicKey)).toBe(true);
+    expect(verifyRemovalV2({ ...removal, seq: 8, signature: rs }, keys.signing.publicKey)).toBe(false);
+    expect(verifyRemovalV2({ ...removal, nodeId: "node-2", signature: rs }, keys.signing.publicKey)).toBe(
+      false,
+    );
+    const control = { id: "01jres", nodeId: "node-1", action: "suspend", seq: 9, issuedAt: r.created };
+    const cs = signBytes(controlBytesV2(control), key);
+    expect(verifyControlV2({ ...control, signature: cs }, keys.signing.publicKey)).toBe(true);
+    expect(verifyControlV2({ ...control, action: "kill", signature: cs }, keys.signing.publicKey)).toBe(
+      false,
+    );
+    expect(verifyControlV2({ ...control, seq: 10, signature: cs }, keys.signing.publicKey)).toBe(false);
+    const sync = { nodeId: "node-1", at: r.created, ids: ["b", "a"] };
+    const ss = signBytes(syncBytesV2(sync), key);
+    expect(verifySyncV2({ ...sync, ids: ["a", "b"], signature: ss }, keys.signing.publicKey)).toBe(true);
+    expect(verifySyncV2({ ...sync, ids: ["a"], signature: ss }, keys.signing.publicKey)).toBe(false);
+  });
+
+  it("refuses what cannot be encoded canonically (a fraction, a missing field) instead of throwing", () => {
+    const signature = signBytes(reservationBytesV2(r), key);
+    expect(verifyReservationV2({ ...r, duration: 60.5, signature }, keys.signing.publicKey)).toBe(false);
+    expect(
+      verifySyncV2(
+        { nodeId: "n", at: "x", ids: 3 as unknown as string[], signature },
+        keys.signing.publicKey,
+      ),
+    ).toBe(false);
   });
 });

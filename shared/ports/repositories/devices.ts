@@ -12,6 +12,7 @@ export type DeviceRefresh = Partial<
     | "agentVersion"
     | "publicKey"
     | "encryptionKey"
+    | "protocol"
     | "sessionGeneration"
     | "sessionTokenHash"
   >

@@ -1,4 +1,5 @@
 import type { PollResponse } from "../../contracts/reservations.ts";
+import { forbidden } from "../../domain/errors.ts";
 import { type AgentReservation, bootCursor, type FeedEntry, walkFeed } from "../../domain/feed.ts";
 import type { DevicePrincipal } from "../../domain/principal.ts";
 import {
@@ -12,11 +13,17 @@ import type { Background } from "../../ports/background.ts";
 import type { Meter } from "../../ports/meter.ts";
 import type { ReservationDeps } from "../deps.ts";
 import { agentReservation } from "./reservations.ts";
+import { sealForAgent, signSync } from "./seal.ts";
 
 type Deps = ReservationDeps & {
   background: Background;
   meter: Meter;
-  config: { pollWaitCapSeconds: number; feedGapSettleMs: number; bodyLimitBytes: number };
+  config: {
+    pollWaitCapSeconds: number;
+    feedGapSettleMs: number;
+    bodyLimitBytes: number;
+    minAgentProtocol: number;
+  };
 };
 
 /** Entries read per poll; a longer backlog arrives over several polls without waiting. */
@@ -44,18 +51,37 @@ export async function pollFeed(
   query: { from: number; wait?: number },
   signal?: AbortSignal,
 ): Promise<PollResponse> {
+  if ((device.protocol ?? 1) < deps.config.minAgentProtocol) {
+    throw forbidden(
+      `this control plane needs agent protocol ${deps.config.minAgentProtocol} or later; upgrade the agent on this machine (it logs in again by itself)`,
+    );
+  }
   const cap = deps.config.pollWaitCapSeconds;
-  const respond = (reservations: AgentReservation[], next: number): PollResponse => ({
-    reservations,
-    next,
-    waitHintSeconds: cap,
-    serverTime: deps.clock.now().toISOString(),
-    limits: { bodyBytes: deps.config.bodyLimitBytes },
-  });
+  const key = deps.keys.signing.privateKey;
+  const respond = (reservations: AgentReservation[], next: number, boot = false): PollResponse => {
+    const serverTime = deps.clock.now().toISOString();
+    return {
+      reservations: reservations.map((r) => sealForAgent(key, r, device.protocol)),
+      next,
+      waitHintSeconds: cap,
+      serverTime,
+      limits: { bodyBytes: deps.config.bodyLimitBytes },
+      ...(boot && (device.protocol ?? 1) >= 2
+        ? {
+            sync: signSync(
+              key,
+              device.deviceId,
+              serverTime,
+              reservations.map((r) => r.id),
+            ),
+          }
+        : {}),
+    };
+  };
   const id = device.deviceId;
   if (query.from === 0) {
     const { reservations, next } = await bootSync(deps, id);
-    return respond(reservations, next);
+    return respond(reservations, next, true);
   }
   const deadline = Date.now() + Math.min(query.wait ?? cap, cap) * 1000;
   let mark = deps.feedWatcher.mark(id);

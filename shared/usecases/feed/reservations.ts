@@ -11,11 +11,18 @@ import {
   type Reservation,
   type ReservationType,
 } from "../../domain/reservation.ts";
-import { signControl, signReservation } from "../../domain/signing.ts";
+import {
+  controlBytesV2,
+  reservationBytesV2,
+  signBytes,
+  signControl,
+  signReservation,
+} from "../../domain/signing.ts";
 import type { Page, PageRequest } from "../../ports/pagination.ts";
 import type { Write } from "../../ports/repositories.ts";
 import type { ReservationDeps } from "../deps.ts";
 import { done, mutate, reread } from "../mutate.ts";
+import { withoutV2 } from "./seal.ts";
 
 export type { ReservationDeps } from "../deps.ts";
 
@@ -30,12 +37,13 @@ export const agentReservation = (r: Reservation, seq?: number): AgentReservation
   created: r.created,
   duration: r.duration,
   signature: r.signature,
+  ...(r.signatureV2 ? { signatureV2: r.signatureV2 } : {}),
   toDelete: !isLive(r.state),
   ...(seq === undefined ? {} : { seq }),
 });
 
 export const reservationView = (r: Reservation): ReservationView => ({
-  ...agentReservation(r),
+  ...withoutV2(agentReservation(r)),
   state: r.state,
   version: r.version,
   expiresAt: r.expiresAt,
@@ -112,11 +120,13 @@ export function newReservation(
     created: now,
     duration: input.duration,
   };
+  const id = newId();
   return {
-    id: newId(),
+    id,
     user: input.user,
     ...signed,
     signature: signReservation(signed, deps.keys.signing.privateKey),
+    signatureV2: signBytes(reservationBytesV2({ id, ...signed }), deps.keys.signing.privateKey),
     state: "pending",
     version: 1,
     seq: 0,
@@ -168,15 +178,21 @@ export async function sendControl(
   action: ControlAction,
 ): Promise<void> {
   const issuedAt = deps.clock.now().toISOString();
-  const control = {
-    action,
-    issuedAt,
-    signature: signControl({ id: r.id, action, issuedAt }, deps.keys.signing.privateKey),
-  };
-  await appendToFeed(deps, r.nodeId, (seq) => ({
-    entry: entryOf("control", { ...agentReservation(r, seq), control }, r, seq, issuedAt),
-    writes: [],
-  }));
+  const key = deps.keys.signing.privateKey;
+  await appendToFeed(deps, r.nodeId, (seq) => {
+    const control = {
+      action,
+      issuedAt,
+      seq,
+      signature: signControl({ id: r.id, action, issuedAt }, key),
+      // Protocol 2 signs the feed sequence too, known only now: an agent can tell an older control apart.
+      signatureV2: signBytes(controlBytesV2({ id: r.id, nodeId: r.nodeId, action, seq, issuedAt }), key),
+    };
+    return {
+      entry: entryOf("control", { ...agentReservation(r, seq), control }, r, seq, issuedAt),
+      writes: [],
+    };
+  });
 }
 
 /** `POST /api/v1/reservations`: for a device of the caller's workspace. */

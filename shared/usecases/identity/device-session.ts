@@ -60,6 +60,7 @@ export async function authenticateDevice(deps: Deps, token: string): Promise<Dev
     workspaceId: device.workspaceId,
     deviceId: device.id,
     ...(device.publicKey ? { publicKey: device.publicKey } : {}),
+    ...(device.protocol ? { protocol: device.protocol } : {}),
   };
   if (deps.deviceAuth.ttlMs > 0) {
     if (deps.deviceAuth.entries.size >= MAX_CACHED_DEVICES) {

@@ -29,6 +29,7 @@ export function deviceView(d: Device, now: Date, ttlSeconds: number): DeviceView
     resources: d.resources,
     allocated: { gpus: Object.keys(d.gpuOwners).length },
     agentVersion: d.agentVersion,
+    protocol: d.protocol ?? 1,
     createdAt: d.createdAt,
     updatedAt: d.updatedAt,
   };

@@ -16,12 +16,17 @@ import type { NodeGroup } from "../../domain/node-group.ts";
 import { parseGpuCount, parseQuantity } from "../../domain/quantity.ts";
 import type { RegistrationToken } from "../../domain/registration-token.ts";
 import { sessionToken } from "../../domain/secrets.ts";
-import { LOGIN_PROOF_WINDOW_MS, type LoginProof, verifyLoginProof } from "../../domain/signing.ts";
+import {
+  AGENT_PROTOCOL,
+  LOGIN_PROOF_WINDOW_MS,
+  type LoginProof,
+  verifyLoginProof,
+} from "../../domain/signing.ts";
 import { hashToken, tokenId, tokenMatches } from "../../domain/tokens.ts";
 import type { IdentityDeps } from "../deps.ts";
 import { type DeviceAuthCache, forgetDeviceSession } from "./device-session.ts";
 
-type Deps = IdentityDeps & { deviceAuth: DeviceAuthCache };
+type Deps = IdentityDeps & { deviceAuth: DeviceAuthCache; config: { minAgentProtocol: number } };
 
 type ValidationResult = NonNullable<LoginResponse["validationResults"]>[number];
 
@@ -83,10 +88,22 @@ export async function login(deps: Deps, body: unknown, bearer: string | undefine
   const publicKey = str(body.publicKey);
   const encryptionKey = str(body.encryptionKey);
   const agentVersion = str(body.agentVersion) ?? raw.gpudVersion;
+  // Berth's agent asks for a protocol; GPUd asks for none (1). The answer is the newest both speak.
+  const requested =
+    typeof body.protocol === "number" && Number.isSafeInteger(body.protocol) && body.protocol > 0
+      ? body.protocol
+      : 1;
+  const protocol = Math.min(requested, AGENT_PROTOCOL);
+  if (protocol < deps.config.minAgentProtocol) {
+    throw invalidRequest(
+      `this control plane needs agent protocol ${deps.config.minAgentProtocol} or later (Berth's agent 0.2 or later); upgrade the agent on this machine`,
+    );
+  }
   const respond = (device: Pick<Device, "id" | "sessionGeneration">): LoginResponse => ({
     machineID: device.id,
     token: sessionToken(deps.keys.session, device.id, device.sessionGeneration),
     controlPlaneKey: deps.keys.signing.publicKeyBase64,
+    ...(requested >= 2 ? { protocol } : {}),
     ...(warnings.length ? { validationResults: warnings } : {}),
   });
 
@@ -134,6 +151,7 @@ export async function login(deps: Deps, body: unknown, bearer: string | undefine
         labels: nodeLabels,
         publicKey: device.publicKey ?? publicKey,
         encryptionKey: device.publicKey ? device.encryptionKey : (encryptionKey ?? device.encryptionKey),
+        protocol,
         sessionGeneration: generation,
         sessionTokenHash: hashToken(sessionToken(deps.keys.session, device.id, generation)),
       },
@@ -166,6 +184,7 @@ export async function login(deps: Deps, body: unknown, bearer: string | undefine
     agentVersion,
     publicKey,
     encryptionKey,
+    protocol,
     sessionGeneration: 1,
     sessionTokenHash: hashToken(sessionToken(deps.keys.session, id, 1)),
     lastSeenAt: now.toISOString(),
