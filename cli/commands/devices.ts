@@ -13,6 +13,7 @@ const columns: Column<DeviceView>[] = [
   { header: "GPUS", value: (d) => `${d.allocated.gpus}/${d.resources.gpus}` },
   { header: "LABELS", value: (d) => labelText(d.labels) || undefined },
   { header: "LAST SEEN", value: (d) => ago(d.lastSeenAt) },
+  { header: "PROTOCOL", value: (d) => d.protocol },
 ];
 
 /** kubectl-style label edits: `key=value` sets, `key-` removes. */
