@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { cpus, totalmem } from "node:os";
 import { AGENT_PROTOCOL, signLoginProof } from "../shared/domain/signing.ts";
 import type { Logger } from "../shared/ports/logger.ts";
+import { BERTH_VERSION } from "../shared/version.ts";
 import { Backoff } from "./backoff.ts";
 import { ReservationCache } from "./cache.ts";
 import { AgentClient, RejectedError, RevokedError, TransientError } from "./client.ts";
@@ -21,7 +22,7 @@ import {
 } from "./state.ts";
 import { Tombstones } from "./tombstones.ts";
 
-export const AGENT_VERSION = "0.1.0";
+export const AGENT_VERSION = BERTH_VERSION;
 
 export interface AgentOptions {
   endpoint?: string;

@@ -1,4 +1,5 @@
 import { Command, CommanderError } from "commander";
+import { BERTH_VERSION } from "../shared/version.ts";
 import { agentCommand } from "./commands/agent.ts";
 import { devicesCommand } from "./commands/devices.ts";
 import { jobsCommand } from "./commands/jobs.ts";
@@ -18,7 +19,7 @@ import { CliError } from "./errors.ts";
 export function buildProgram(): Command {
   const program = new Command("berth")
     .description("Berth: a control plane for GPU fleets")
-    .version("0.1.0")
+    .version(BERTH_VERSION)
     .option(
       "--endpoint <url>",
       "API endpoint (env BERTH_ENDPOINT, config file, default http://127.0.0.1:8787)",

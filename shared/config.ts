@@ -3,6 +3,7 @@ import { z } from "zod";
 import { QUEUE_DEFINITIONS } from "./contracts/queues.ts";
 import { LAUNCHERS } from "./domain/cloud-reservation.ts";
 import { hashToken } from "./domain/tokens.ts";
+import { BERTH_VERSION } from "./version.ts";
 
 /**
  * Configuration, parsed once by each host's composition root from the environment it was given
@@ -28,7 +29,7 @@ export const AppConfig = z.object({
    * how long a revoked token keeps working in another process that did not hear of the revocation.
    */
   deviceAuthCacheSeconds: z.coerce.number().int().min(0).max(300).default(30),
-  version: z.string().default("0.1.0"),
+  version: z.string().default(BERTH_VERSION),
   /**
    * The oldest agent protocol accepted at login and poll. 1 (the default until Berth 0.4) lets agents before
    * 0.2 and GPUd in; 2 requires signing v2 (Berth's agent 0.2 or later).
