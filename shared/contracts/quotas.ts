@@ -12,23 +12,18 @@ export const QuotaLimits = z.object({
 /** A limit beyond any fleet: larger ones are a typo, not a plan. */
 const MAX_QUOTA = 1_000_000_000;
 
+/** A limit to set; `null` removes it. */
+const quotaLimit = () =>
+  z
+    .number()
+    .int("must be a whole number")
+    .min(0)
+    .max(MAX_QUOTA, `must be at most ${MAX_QUOTA}`)
+    .nullable()
+    .optional();
+
 export const SetQuotaRequest = z
-  .object({
-    maxGpus: z
-      .number()
-      .int("must be a whole number")
-      .min(0)
-      .max(MAX_QUOTA, `must be at most ${MAX_QUOTA}`)
-      .nullable()
-      .optional(),
-    maxRunningJobs: z
-      .number()
-      .int("must be a whole number")
-      .min(0)
-      .max(MAX_QUOTA, `must be at most ${MAX_QUOTA}`)
-      .nullable()
-      .optional(),
-  })
+  .object({ maxGpus: quotaLimit(), maxRunningJobs: quotaLimit() })
   .openapi("SetQuotaRequest");
 export type SetQuotaRequest = z.infer<typeof SetQuotaRequest>;
 

@@ -66,27 +66,34 @@ const text = (o: Output, stream = "stdout") =>
     .map((l) => l.data)
     .join("");
 
-const AT_ONCE = `head -c ${4 * MiB} /dev/zero | tr '\\0' x`;
-
-describe("an agent told the control plane's body limit", () => {
-  let f: Awaited<ReturnType<typeof fleet>>;
+/** A fleet for one describe block (built before its tests, stopped after); `f.current` inside tests. */
+function fleetFor(o: { advertiseLimit: boolean }) {
+  const holder = {} as { current: Awaited<ReturnType<typeof fleet>> };
   beforeAll(async () => {
-    f = await fleet({ advertiseLimit: true });
+    holder.current = await fleet(o);
   }, 60_000);
   afterAll(async () => {
+    const f = holder.current;
     await f?.agent.stop("SIGKILL");
     await f?.proxy.close();
     f?.http.closeAllConnections();
     f?.http.close();
   });
+  return holder;
+}
+
+const AT_ONCE = `head -c ${4 * MiB} /dev/zero | tr '\\0' x`;
+
+describe("an agent told the control plane's body limit", () => {
+  const f = fleetFor({ advertiseLimit: true });
   const outputRequests = (p: AgentProxy) => p.requests.filter((r) => r.path.endsWith("/output"));
 
   it("ships 4 MiB printed at once whole, in batches under the limit, and the job finishes", async () => {
-    const id = await runJob(f.t, AT_ONCE);
-    await until(async () => (await outputOf(f.t, id)).body.complete === true, 60_000);
-    const out = (await outputOf(f.t, id)).body;
+    const id = await runJob(f.current.t, AT_ONCE);
+    await until(async () => (await outputOf(f.current.t, id)).body.complete === true, 60_000);
+    const out = (await outputOf(f.current.t, id)).body;
     expect(text(out)).toBe("x".repeat(4 * MiB));
-    const sent = outputRequests(f.proxy);
+    const sent = outputRequests(f.current.proxy);
     expect(sent.length).toBeGreaterThanOrEqual(16);
     expect(sent.filter((r) => r.status !== 200)).toEqual([]);
     expect(Math.max(...sent.map((r) => r.bodyBytes))).toBeLessThanOrEqual(LIMIT);
@@ -94,54 +101,45 @@ describe("an agent told the control plane's body limit", () => {
 
   it("ships 4 MiB printed slowly whole", async () => {
     const id = await runJob(
-      f.t,
+      f.current.t,
       `for i in $(seq 40); do head -c ${100 * 1024} /dev/zero | tr '\\0' y; sleep 0.05; done; echo done >&2`,
     );
-    await until(async () => (await outputOf(f.t, id)).body.complete === true, 60_000);
-    const out = (await outputOf(f.t, id)).body;
+    await until(async () => (await outputOf(f.current.t, id)).body.complete === true, 60_000);
+    const out = (await outputOf(f.current.t, id)).body;
     expect(text(out)).toBe("y".repeat(40 * 100 * 1024));
     expect(text(out, "stderr")).toBe("done\n");
   });
 
   it("sends the result while output cannot go, marked pending: the output is complete only once all of it is there", async () => {
     let failing = true;
-    f.proxy.intercept = (r) =>
+    f.current.proxy.intercept = (r) =>
       failing && r.method === "POST" && r.path.endsWith("/output")
         ? { status: 503, body: { error: { code: "Unavailable", message: "try later" } } }
         : undefined;
     try {
-      const id = await runJob(f.t, `head -c ${600 * 1024} /dev/zero | tr '\\0' z; exit 3`);
-      expect(await job(f.t, id)).toMatchObject({ status: "Finished", exitCode: 3 });
-      const early = await outputOf(f.t, id);
+      const id = await runJob(f.current.t, `head -c ${600 * 1024} /dev/zero | tr '\\0' z; exit 3`);
+      expect(await job(f.current.t, id)).toMatchObject({ status: "Finished", exitCode: 3 });
+      const early = await outputOf(f.current.t, id);
       // Nothing arrived yet (404), or some did: either way not complete.
       if (early.status === 200) expect(early.body.complete).toBe(false);
       else expect(early.status).toBe(404);
       failing = false;
-      await until(async () => (await outputOf(f.t, id)).body.complete === true, 60_000);
-      expect(text((await outputOf(f.t, id)).body)).toBe("z".repeat(600 * 1024));
+      await until(async () => (await outputOf(f.current.t, id)).body.complete === true, 60_000);
+      expect(text((await outputOf(f.current.t, id)).body)).toBe("z".repeat(600 * 1024));
     } finally {
-      f.proxy.intercept = undefined;
+      f.current.proxy.intercept = undefined;
     }
   });
 });
 
 describe("an agent that was not told the limit", () => {
-  let f: Awaited<ReturnType<typeof fleet>>;
-  beforeAll(async () => {
-    f = await fleet({ advertiseLimit: false });
-  }, 60_000);
-  afterAll(async () => {
-    await f?.agent.stop("SIGKILL");
-    await f?.proxy.close();
-    f?.http.closeAllConnections();
-    f?.http.close();
-  });
+  const f = fleetFor({ advertiseLimit: false });
 
   it("cuts smaller batches after a 413, never sends a refused request again, and ships everything", async () => {
-    const id = await runJob(f.t, AT_ONCE);
-    await until(async () => (await outputOf(f.t, id)).body.complete === true, 60_000);
-    expect(text((await outputOf(f.t, id)).body)).toBe("x".repeat(4 * MiB));
-    const sent = f.proxy.requests.filter((r) => r.path.endsWith("/output"));
+    const id = await runJob(f.current.t, AT_ONCE);
+    await until(async () => (await outputOf(f.current.t, id)).body.complete === true, 60_000);
+    expect(text((await outputOf(f.current.t, id)).body)).toBe("x".repeat(4 * MiB));
+    const sent = f.current.proxy.requests.filter((r) => r.path.endsWith("/output"));
     const refused = sent.filter((r) => r.status === 413);
     expect(refused.length).toBeGreaterThan(0);
     for (const r of refused) {
