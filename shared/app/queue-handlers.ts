@@ -14,9 +14,16 @@ export type { QueueHandler } from "../ports/queue.ts";
  * (partial batch response: only those are retried). A full batch failure is answered the same way, not
  * thrown, so every host reads one shape.
  */
-function batchHandler(handle: (record: SQSRecord) => Promise<void>): QueueHandler {
+function batchHandler(
+  handle: (record: SQSRecord) => Promise<void>,
+  order: "parallel" | "in order" = "parallel",
+): QueueHandler {
   const processor = new BatchProcessor(EventType.SQS);
-  return (event) => processPartialResponse(event, handle, processor, { throwOnFullBatchFailure: false });
+  return (event) =>
+    processPartialResponse(event, handle, processor, {
+      throwOnFullBatchFailure: false,
+      processInParallel: order === "parallel",
+    });
 }
 
 const receives = (record: SQSRecord) => Number(record.attributes?.ApproximateReceiveCount ?? 1);
@@ -62,7 +69,9 @@ export function provisionHandler(deps: CloudJobDeps): QueueHandler {
 /**
  * The events worker: ECS "Task State Change" events (EventBridge → SQS) applied to their reservations.
  * Events for tasks Berth did not start, or does not know, are logged and acknowledged; duplicates and
- * out-of-order events change nothing (see applyObservation).
+ * out-of-order events change nothing (see applyObservation). A batch is applied in order, one record after
+ * the other: Powertools runs records in parallel by default, and a task's RUNNING and STOPPED events in one
+ * batch then raced, the stop winning and the job's `started` never recorded.
  */
 export function taskEventsHandler(deps: CloudJobDeps, container: string): QueueHandler {
   return batchHandler(async (record) => {
@@ -79,5 +88,5 @@ export function taskEventsHandler(deps: CloudJobDeps, container: string): QueueH
     );
     if (applied === "unknown")
       deps.logger.info("ignored an event for a task Berth does not know", { taskArn: event.taskArn });
-  });
+  }, "in order");
 }

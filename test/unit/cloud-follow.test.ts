@@ -71,6 +71,27 @@ describe("following cloud tasks: events, the reconciler, control and output", ()
     expect(await events(id)).toEqual(["accepted", "queued", "launched", "started", "exited"]);
   });
 
+  it("applies a batch's events in order: a start and a stop in one batch record the start, even when its read is slow", async () => {
+    h = await cloudHarness();
+    const { id, arn } = await launched();
+    h.fake.setTask(arn, { lastStatus: "RUNNING" });
+    const running = h.fake.event(arn);
+    h.fake.setTask(arn, { lastStatus: "STOPPED", stopCode: "EssentialContainerExited", exitCode: 0 });
+    const stopped = h.fake.event(arn);
+    // The first read of the job (the start's) is slow: records handled side by side let the stop overtake it.
+    const get = h.t.deps.repos.jobs.get.bind(h.t.deps.repos.jobs);
+    let reads = 0;
+    h.t.deps.repos.jobs.get = async (jobId) => {
+      const j = await get(jobId);
+      if (reads++ === 0) await new Promise((r) => setTimeout(r, 100));
+      return j;
+    };
+    const result = await h.events(running, stopped);
+    expect(result.batchItemFailures).toEqual([]);
+    expect(await job(h.t, id)).toMatchObject({ status: "Finished", exitCode: 0 });
+    expect(await events(id)).toEqual(["accepted", "queued", "launched", "started", "exited"]);
+  });
+
   it("acknowledges and ignores events of tasks Berth does not know or did not start", async () => {
     h = await cloudHarness();
     const { arn } = await launched();
