@@ -36,7 +36,18 @@ export function buildAppDeps(input: {
 }): AppDeps {
   const onError = (err: Error) => input.logger.warn("background task failed", { error: err.message });
   const meter = createMeter();
-  const repos = repositories(meteredStore(input.store, meter));
+  const stats = { placementConflicts: 0, corruptItems: 0 };
+  const repos = repositories(meteredStore(input.store, meter), {
+    onCorruptItem(err) {
+      stats.corruptItems++;
+      const workspaceId = meter.current();
+      if (workspaceId) meter.workspace(workspaceId).corruptItems++;
+      input.logger.error("skipped a stored item that does not match its schema", {
+        error: err.message,
+        workspaceId,
+      });
+    },
+  });
   const cross = input.crossProcess ?? { kind: "none" };
   const bus = cross.kind === "broadcast" ? cross.bus : undefined;
   const feedWatcher =
@@ -63,7 +74,7 @@ export function buildAppDeps(input: {
     seenCache: new Map(),
     deviceAuth,
     broadcast: bus,
-    stats: { placementConflicts: 0 },
+    stats,
     meter,
     placement: { placing: new Set(), passes: new Map() },
     background,

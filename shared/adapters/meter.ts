@@ -12,7 +12,7 @@ export function createMeter(): Meter {
     workspace(workspaceId) {
       let c = counters.get(workspaceId);
       if (!c) {
-        c = { storage: new Map(), pollsWaiting: 0, placementConflicts: 0 };
+        c = { storage: new Map(), pollsWaiting: 0, placementConflicts: 0, corruptItems: 0 };
         counters.set(workspaceId, c);
       }
       return c;

@@ -29,7 +29,7 @@ export interface AppDeps {
   /** Work that need not hold up an answer. */
   background: Background;
   /** Counters of this process (shown to operators at /api/v1/metrics). */
-  stats: { placementConflicts: number };
+  stats: { placementConflicts: number; corruptItems: number };
   /** Counters by workspace (shown to each workspace's admins at /api/v1/metrics). */
   meter: Meter;
   placement: PlacementState;

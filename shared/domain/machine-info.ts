@@ -29,8 +29,8 @@ const GpudGpu = z.looseObject({
   busID: str,
   minorID: str,
   sn: str,
-  // Berth's agent adds these.
-  index: num,
+  // Berth's agent adds these. `index` is checked, not dropped, when it is off (machineInfoIssue).
+  index: z.unknown().optional(),
   product: str,
   memoryBytes: num,
 });
@@ -82,7 +82,7 @@ const known = (v: string | undefined) => (v && v !== "unknown" ? v : undefined);
 export function normalizeMachineInfo(raw: GpudMachineInfo, where: Whereabouts = {}): DeviceInfo {
   const gpuMemory = raw.gpuInfo?.memory ? parseQuantity(raw.gpuInfo.memory) : undefined;
   const gpus: GpuInfo[] = (raw.gpuInfo?.gpus ?? []).map((g, i) => ({
-    index: gpuIndex(g.index) ?? (g.minorID && /^[0-9]{1,4}$/.test(g.minorID) ? Number(g.minorID) : i),
+    index: indexOf(g, i),
     uuid: g.uuid,
     product: g.product ?? raw.gpuInfo?.product,
     memoryBytes: g.memoryBytes ?? gpuMemory,
@@ -109,8 +109,12 @@ export function normalizeMachineInfo(raw: GpudMachineInfo, where: Whereabouts = 
 }
 
 /** A GPU index is a small whole number (it names the GPU in placement and in CUDA_VISIBLE_DEVICES). */
-const gpuIndex = (n: number | undefined) =>
-  n !== undefined && Number.isInteger(n) && n < 1024 ? n : undefined;
+const MAX_GPU_INDEX = 1023;
+const gpuIndex = (n: unknown) =>
+  typeof n === "number" && Number.isInteger(n) && n >= 0 && n <= MAX_GPU_INDEX ? n : undefined;
+/** A GPU's index: Berth's agent says it; GPUd's minor id stands in for it; else its place in the list. */
+const indexOf = (g: z.infer<typeof GpudGpu>, i: number) =>
+  gpuIndex(g.index) ?? (g.minorID && /^[0-9]{1,4}$/.test(g.minorID) ? Number(g.minorID) : i);
 
 /**
  * The first part of a machine's info that is too large to keep, if any: a kept leaf (hostname, versions,
@@ -134,6 +138,23 @@ export function machineInfoIssue(raw: GpudMachineInfo): FieldIssue | undefined {
   for (const [path, v] of leaves) {
     if (typeof v === "string" && utf8Length(v) > MAX_INFO_LEAF_BYTES)
       return { path: `machineInfo.${path}`, message: `must be at most ${MAX_INFO_LEAF_BYTES} bytes` };
+  }
+  // Indexes name GPUs in placement: each one a whole number in range, no two the same.
+  const seen = new Map<number, number>();
+  for (const [i, g] of gpus.entries()) {
+    if (g.index !== undefined && gpuIndex(g.index) === undefined)
+      return {
+        path: `machineInfo.gpuInfo.gpus.${i}.index`,
+        message: `must be a whole number from 0 to ${MAX_GPU_INDEX}`,
+      };
+    const index = indexOf(g, i);
+    const other = seen.get(index);
+    if (other !== undefined)
+      return {
+        path: `machineInfo.gpuInfo.gpus.${i}.index`,
+        message: `GPU index ${index} is also the index of GPU ${other}: each GPU needs its own`,
+      };
+    seen.set(index, i);
   }
   return undefined;
 }

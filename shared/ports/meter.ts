@@ -6,6 +6,8 @@ export interface WorkspaceCounters {
   pollsWaiting: number;
   /** GPU claims of the workspace's jobs lost to another job and retried elsewhere. */
   placementConflicts: number;
+  /** Stored items its lists skipped because they no longer match their schema (each is logged). */
+  corruptItems: number;
 }
 
 /**

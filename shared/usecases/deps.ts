@@ -28,7 +28,7 @@ export type JobDeps = ReservationDeps & {
   logger: Logger;
   background: Background;
   config: { deviceTtlSeconds: number };
-  stats: { placementConflicts: number };
+  stats: { placementConflicts: number; corruptItems: number };
   meter: Meter;
   placement: PlacementState;
   /**

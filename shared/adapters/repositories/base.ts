@@ -24,6 +24,34 @@ export class CorruptItemError extends Error {
 
 const INTERNAL = new Set<string>([...KEY_ATTRIBUTES, "ttl"]);
 
+/** Who hears of items a list skipped for not parsing (the host logs and counts them), by store. */
+const corruptListeners = new WeakMap<Store, (err: CorruptItemError) => void>();
+export function onCorruptItem(store: Store, listener: (err: CorruptItemError) => void): void {
+  corruptListeners.set(store, listener);
+}
+
+/**
+ * `parse(item)`, or undefined (reported) when the item does not match its schema: in a list, one stored
+ * item that no longer parses (a bug, a bad migration, a field an old version let through) must not take
+ * the whole list down. A read of that one item still fails loudly.
+ */
+export function parseOrSkip<T>(store: Store, item: Item, parse: (item: Item) => T): T | undefined {
+  try {
+    return parse(item);
+  } catch (err) {
+    if (!(err instanceof CorruptItemError)) throw err;
+    corruptListeners.get(store)?.(err);
+    return undefined;
+  }
+}
+
+/** Every item that parses, in order; the others are reported and skipped (see parseOrSkip). */
+export const parseEach = <T>(store: Store, items: Item[], parse: (item: Item) => T): T[] =>
+  items.flatMap((item) => {
+    const parsed = parseOrSkip(store, item, parse);
+    return parsed === undefined ? [] : [parsed];
+  });
+
 /** Parses an item read from the store (its key, index and ttl attributes are not part of the entity). */
 export function parseItem<S extends z.ZodType>(
   schema: S,
@@ -200,7 +228,7 @@ export async function queryPage<T>(
     const out = await store.query({ ...input, limit: want, after });
     await prepare?.(out.items);
     for (const raw of out.items) {
-      const entity = map(raw);
+      const entity = parseOrSkip(store, raw, map);
       if (entity === undefined) continue;
       if (items.length === page.limit) return { items, cursor: lastKept };
       items.push(entity);

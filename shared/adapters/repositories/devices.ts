@@ -3,7 +3,16 @@ import { Device } from "../../domain/device.ts";
 import { notFound } from "../../domain/errors.ts";
 import type { DeviceRepository } from "../../ports/repositories.ts";
 import { c, type Store } from "../../ports/store.ts";
-import { createWrite, itemOf, parseItem, patchChanges, queryAll, queryPage, write } from "./base.ts";
+import {
+  createWrite,
+  itemOf,
+  parseEach,
+  parseItem,
+  patchChanges,
+  queryAll,
+  queryPage,
+  write,
+} from "./base.ts";
 import { keys } from "./keys.ts";
 
 const Identity = Device.omit({ lastSeenAt: true });
@@ -78,12 +87,16 @@ export function deviceRepository(store: Store): DeviceRepository {
         },
         page,
         async (items) => {
-          seen = items.length ? await presenceOf(items.map((i) => identity(i).id)) : new Map();
+          seen = items.length
+            ? await presenceOf(items.map((i) => String(i.pk).slice("DEVICE#".length)))
+            : new Map();
         },
       );
     },
     async listAll(workspaceId) {
-      const all = (await queryAll(store, { index: "gsi1", partition: keys.devicesOf(workspaceId) })).map(
+      const all = parseEach(
+        store,
+        await queryAll(store, { index: "gsi1", partition: keys.devicesOf(workspaceId) }),
         identity,
       );
       const seen = all.length ? await presenceOf(all.map((d) => d.id)) : new Map<string, string>();

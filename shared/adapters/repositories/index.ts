@@ -1,7 +1,7 @@
 import type { Repositories } from "../../ports/repositories.ts";
 import type { Store } from "../../ports/store.ts";
 import { apiKeyRepository } from "./api-keys.ts";
-import { commitWrites } from "./base.ts";
+import { type CorruptItemError, commitWrites, onCorruptItem } from "./base.ts";
 import { cloudReservationRepository } from "./cloud-reservations.ts";
 import { deviceRepository } from "./devices.ts";
 import { feedRepository } from "./feed.ts";
@@ -14,8 +14,15 @@ import { registrationTokenRepository } from "./registration-tokens.ts";
 import { reservationRepository } from "./reservations.ts";
 import { workspaceRepository } from "./workspaces.ts";
 
-/** Every repository, written once, on whichever engine the store is. */
-export function repositories(store: Store): Repositories {
+/**
+ * Every repository, written once, on whichever engine the store is. `onCorruptItem` hears of each stored
+ * item a list skipped because it no longer matches its schema.
+ */
+export function repositories(
+  store: Store,
+  opts: { onCorruptItem?: (err: CorruptItemError) => void } = {},
+): Repositories {
+  if (opts.onCorruptItem) onCorruptItem(store, opts.onCorruptItem);
   return {
     workspaces: workspaceRepository(store),
     apiKeys: apiKeyRepository(store),

@@ -5,6 +5,7 @@ import type { Store } from "../../ports/store.ts";
 import {
   createWrite,
   itemOf,
+  parseEach,
   parseItem,
   queryAll,
   queryPage,
@@ -35,7 +36,7 @@ export function jobRepository(store: Store): JobRepository {
   const queue = async (shard: number, prefix: string, limit?: number) => {
     const input = { index: "gsi2" as const, partition: keys.jobQueue(shard), range: { prefix } };
     const items = limit ? (await store.query({ ...input, limit })).items : await queryAll(store, input);
-    return items.map(parse);
+    return parseEach(store, items, parse);
   };
   const update = (current: Job, change: Parameters<JobRepository["update"]>[1], at: string) =>
     versionedWrite<Job, JobStatus>({
@@ -120,7 +121,7 @@ export function jobEventRepository(store: Store): JobEventRepository {
         // after that id and before every later one; "EVT#~" after them all.
         range: { between: [afterId ? `${keys.jobEvent(jobId, afterId).sk}~` : "EVT#", "EVT#~"] },
       });
-      return items.map((item) => parseItem(JobEvent, "job event", item));
+      return parseEach(store, items, (item) => parseItem(JobEvent, "job event", item));
     },
   };
 }

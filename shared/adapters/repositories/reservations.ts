@@ -5,6 +5,7 @@ import type { Store } from "../../ports/store.ts";
 import {
   createWrite,
   itemOf,
+  parseEach,
   parseItem,
   queryAll,
   queryPage,
@@ -80,8 +81,7 @@ export function reservationRepository(store: Store): ReservationRepository {
         partition: keys.reservation(deviceId, "").pk,
         range: { prefix: keys.reservationsPrefix },
       });
-      return all
-        .map(parse)
+      return parseEach(store, all, parse)
         .filter((r) => r.state !== "deleted")
         .sort((a, b) => a.seq - b.seq);
     },

@@ -13,6 +13,10 @@ const Requests = z.record(z.string(), z.number()).openapi({
 const Polls = z.object({
   waiting: z.number().openapi({ description: "long polls waiting in this process" }),
 });
+const Corrupt = z.number().openapi({
+  description:
+    "stored items that lists skipped because they no longer match their schema (each one is logged with its key)",
+});
 const Placement = z.object({
   conflicts: z.number().openapi({ description: "GPU claims lost to another job and retried elsewhere" }),
 });
@@ -26,6 +30,7 @@ const WorkspaceMetrics = z
         description: "storage calls made serving this workspace's requests in this process, by operation",
       }),
       total: z.number(),
+      corruptItemsSkipped: Corrupt,
     }),
     polls: Polls,
     placement: Placement,
@@ -41,6 +46,7 @@ const ProcessMetrics = z
         .openapi({ description: "the storage engine, e.g. sqlite /data/berth.db", example: "sqlite" }),
       requests: Requests,
       total: z.number(),
+      corruptItemsSkipped: Corrupt,
     }),
     polls: Polls,
     placement: Placement,
@@ -93,7 +99,7 @@ export function metricsRoutes(deps: AppDeps) {
           {
             scope: "workspace" as const,
             workspaceId,
-            storage: { requests, total: sum(requests) },
+            storage: { requests, total: sum(requests), corruptItemsSkipped: counters.corruptItems },
             polls: { waiting: counters.pollsWaiting },
             placement: { conflicts: counters.placementConflicts },
           },
@@ -105,7 +111,12 @@ export function metricsRoutes(deps: AppDeps) {
       return c.json(
         {
           scope: "process" as const,
-          storage: { engine: deps.storage.split(" ")[0]!, requests, total: sum(requests) },
+          storage: {
+            engine: deps.storage.split(" ")[0]!,
+            requests,
+            total: sum(requests),
+            corruptItemsSkipped: deps.stats.corruptItems,
+          },
           polls: { waiting: deps.feedWatcher.waiting() },
           placement: { conflicts: deps.stats.placementConflicts },
           process: {

@@ -131,7 +131,17 @@ export async function submitJob(
     },
   });
   announce(deps.feedWatcher, jobTopic(job.id));
-  return jobView(await placeJob(deps, job));
+  try {
+    return jobView(await placeJob(deps, job));
+  } catch (err) {
+    // The job is stored with its quota: answering an error now would make the caller submit it again (and
+    // take the quota twice). It stays Pending; the sweeper's placement pass tries again.
+    deps.logger.error("placing a new job failed; it waits for the next placement pass", {
+      jobId: job.id,
+      error: (err as Error).message,
+    });
+    return jobView(job);
+  }
 }
 
 export interface JobFilter {
