@@ -35,7 +35,7 @@ export class ApiClient {
   async raw(
     method: string,
     path: string,
-    opts: { query?: Query; body?: unknown; signal?: AbortSignal } = {},
+    opts: { query?: Query; body?: unknown; signal?: AbortSignal; headers?: Record<string, string> } = {},
   ) {
     const url = new URL(`${this.endpoint}/api/v1${path}`);
     for (const [k, v] of Object.entries(opts.query ?? {})) {
@@ -47,6 +47,7 @@ export class ApiClient {
       res = await fetch(url, {
         method,
         headers: {
+          ...opts.headers,
           authorization: `Bearer ${this.#apiKey}`,
           ...(opts.body === undefined ? {} : { "content-type": "application/json" }),
         },
@@ -54,10 +55,14 @@ export class ApiClient {
         signal: opts.signal,
       });
     } catch (err) {
+      if (opts.signal?.aborted) throw err;
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new CliError(
-        `cannot reach Berth at ${this.endpoint} (${cause?.code ?? cause?.message ?? (err as Error).message}); ` +
+      const reason = cause?.code ?? cause?.message ?? (err as Error).message;
+      throw new ApiError(
+        `cannot reach Berth at ${this.endpoint} (${reason}); ` +
           "is the server running? Start one with `npm start` or pass --endpoint",
+        undefined,
+        reason,
       );
     }
     if (!res.ok) throw await errorFrom(res);
@@ -65,14 +70,46 @@ export class ApiClient {
   }
 }
 
-async function errorFrom(res: Response): Promise<CliError> {
-  const text = await res.text();
+/**
+ * An API call that failed: `status` is the HTTP status, undefined when the server could not be reached
+ * (refused, reset, no such host); `reason` is short, for "reconnecting (...)" lines.
+ */
+export class ApiError extends CliError {
+  readonly status?: number;
+  readonly reason: string;
+  constructor(message: string, status: number | undefined, reason: string) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.reason = reason;
+  }
+
+  /**
+   * Whether the same request may work later: the server unreachable or restarting (no answer, 5xx such as
+   * a proxy's 502/503/504), or asking to be asked again (408, 429). Any other 4xx is final.
+   */
+  get transient(): boolean {
+    return this.status === undefined || this.status === 408 || this.status === 429 || this.status >= 500;
+  }
+}
+
+async function errorFrom(res: Response): Promise<ApiError> {
+  const text = await res.text().catch(() => "");
+  const reason = `HTTP ${res.status}`;
   try {
     const body = JSON.parse(text) as { error?: { code?: string; message?: string } };
     if (body.error?.message)
-      return new CliError(`${body.error.message} (${body.error.code ?? "error"}, HTTP ${res.status})`);
+      return new ApiError(
+        `${body.error.message} (${body.error.code ?? "error"}, HTTP ${res.status})`,
+        res.status,
+        reason,
+      );
   } catch {
     // not our envelope: fall through
   }
-  return new CliError(`HTTP ${res.status} ${res.statusText}${text ? `: ${text.slice(0, 200)}` : ""}`);
+  return new ApiError(
+    `HTTP ${res.status} ${res.statusText}${text ? `: ${text.slice(0, 200)}` : ""}`,
+    res.status,
+    reason,
+  );
 }

@@ -29,6 +29,11 @@ export const AppConfig = z.object({
    * how long a revoked token keeps working in another process that did not hear of the revocation.
    */
   deviceAuthCacheSeconds: z.coerce.number().int().min(0).max(300).default(30),
+  /**
+   * How often a follow stream (job output, job events) sends an SSE comment while it has nothing else to
+   * send, so proxies and clients do not take a quiet stream for a dead one. Tests use a short one.
+   */
+  followKeepAliveMs: z.coerce.number().int().min(10).max(300_000).default(15_000),
   version: z.string().default(BERTH_VERSION),
   /**
    * The oldest agent protocol accepted at login and poll. 1 (the default until Berth 0.4) lets agents before
@@ -51,6 +56,7 @@ const appEnv = (env: Record<string, string | undefined>) => ({
   bodyLimitBytes: env.BERTH_BODY_LIMIT_BYTES || undefined,
   deviceTtlSeconds: env.BERTH_DEVICE_TTL_SECONDS || undefined,
   pollWaitCapSeconds: env.BERTH_POLL_WAIT_SECONDS || undefined,
+  followKeepAliveMs: env.BERTH_FOLLOW_KEEPALIVE_MS || undefined,
   deviceAuthCacheSeconds: env.BERTH_DEVICE_AUTH_CACHE_SECONDS || undefined,
   operatorTokenHash: env.BERTH_OPERATOR_TOKEN || undefined,
   minAgentProtocol: env.BERTH_MIN_AGENT_PROTOCOL || undefined,
@@ -328,6 +334,7 @@ const SETTING_NAMES: Record<string, string> = {
   "app.bodyLimitBytes": "BERTH_BODY_LIMIT_BYTES",
   "app.deviceTtlSeconds": "BERTH_DEVICE_TTL_SECONDS",
   "app.pollWaitCapSeconds": "BERTH_POLL_WAIT_SECONDS",
+  "app.followKeepAliveMs": "BERTH_FOLLOW_KEEPALIVE_MS",
   "app.operatorTokenHash": "BERTH_OPERATOR_TOKEN",
   "app.minAgentProtocol": "BERTH_MIN_AGENT_PROTOCOL",
   "cloud.region": "AWS_REGION",

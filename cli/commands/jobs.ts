@@ -2,8 +2,8 @@ import type { Command } from "commander";
 import type { JobView } from "../../shared/contracts/jobs.ts";
 import { collect } from "../args.ts";
 import { type GlobalOptions, outputFormat, resolveClient } from "../context.ts";
+import { followJob } from "../follow-job.ts";
 import { ago, type Column, exitWhenFlushed, printObject, printRows } from "../output.ts";
-import { followJob } from "./run.ts";
 
 const columns: Column<JobView>[] = [
   { header: "ID", value: (j) => j.id },
@@ -60,12 +60,14 @@ export function jobsCommand(program: Command) {
   jobs
     .command("logs <id>")
     .description("print a job's output")
-    .option("-f, --follow", "keep printing until the job ends; exit with its exit code")
+    .option(
+      "-f, --follow",
+      "keep printing until the job ends, across server restarts; exit with its exit code",
+    )
     .option("--stream <stream>", "stdout, stderr or mixed", "mixed")
     .action(async (id: string, o: { follow?: boolean; stream: string }) => {
       const c = client();
-      if (o.follow)
-        await exitWhenFlushed(await followJob(c, await c.request<JobView>("GET", path(id)), true));
+      if (o.follow) await exitWhenFlushed(await followJob(c, id, { stream: o.stream }));
       const out = await c.request<{ output: { stream: string; data: string }[] }>(
         "GET",
         `${path(id)}/output`,

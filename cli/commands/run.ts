@@ -3,11 +3,10 @@ import type { JobView } from "../../shared/contracts/jobs.ts";
 import { parseDuration } from "../../shared/domain/duration.ts";
 import { parseEnv, parseMount, parsePort, SpecError } from "../../shared/domain/spec-strings.ts";
 import { collect } from "../args.ts";
-import type { ApiClient } from "../client.ts";
 import { type GlobalOptions, resolveClient } from "../context.ts";
 import { CliError } from "../errors.ts";
+import { followJob, pendingLine } from "../follow-job.ts";
 import { exitWhenFlushed } from "../output.ts";
-import { readSse } from "../sse.ts";
 
 interface RunOptions {
   gpus?: string;
@@ -76,88 +75,23 @@ export function runRequest(command: string[], o: RunOptions): Record<string, unk
   };
 }
 
-/** Opens a server-sent event stream of the API. */
-async function stream(client: ApiClient, path: string, signal: AbortSignal) {
-  const res = await client.raw("GET", path, { signal });
-  return readSse(res.body!);
-}
-
 /**
- * Follows a job to its end: progress on stderr (from its events), output on stdout/stderr. Returns the
- * process exit code, like `docker run`: the job's own exit code; 125 when it could not start; 137 killed.
+ * Ctrl-C on `berth run` leaves the job alone: the first says how to come back to it (and how to stop it)
+ * and keeps following; the second detaches (130).
  */
-export async function followJob(client: ApiClient, job: JobView, quiet = false): Promise<number> {
-  const abort = new AbortController();
-  const progress = (async () => {
-    if (quiet) return;
-    try {
-      for await (const e of await stream(client, `/jobs/${job.id}/events`, abort.signal)) {
-        if (e.event === "complete" || e.event === "closing") break;
-        const event = JSON.parse(e.data) as { type: string; message: string };
-        if (event.type !== "exited") process.stderr.write(`berth: ${event.type}: ${event.message}\n`);
-      }
-    } catch {
-      // progress is best effort; the output stream decides the outcome
+function onInterrupt(id: string) {
+  let interrupts = 0;
+  process.on("SIGINT", () => {
+    if (++interrupts > 1) {
+      process.stderr.write(`\nberth: detached; job ${id} goes on (berth jobs logs -f ${id})\n`);
+      void exitWhenFlushed(130);
+      return;
     }
-  })();
-  let done: { status?: string; exitCode?: number; statusMessage?: string } = {};
-  for await (const e of await stream(
-    client,
-    `/jobs/${job.id}/output?follow=true`,
-    AbortSignal.timeout(2 ** 31 - 1),
-  )) {
-    if (e.event === "output") {
-      const line = JSON.parse(e.data) as { stream: string; data: string };
-      (line.stream === "stderr" ? process.stderr : process.stdout).write(line.data);
-    } else if (e.event === "complete") {
-      done = JSON.parse(e.data) as typeof done;
-      break;
-    } else if (e.event === "closing") {
-      abort.abort();
-      await progress;
-      process.stderr.write(
-        `berth: the control plane is shutting down; job ${job.id} goes on: follow it again with berth jobs logs -f ${job.id}\n`,
-      );
-      return 1;
-    }
-  }
-  // The progress stream ends by itself once the job is final; give it a moment to print its last lines.
-  await Promise.race([progress, new Promise((r) => setTimeout(r, 2000).unref())]);
-  abort.abort();
-  await progress;
-  switch (done.status) {
-    case "Finished":
-      return done.exitCode ?? 0;
-    case "Killed":
-      process.stderr.write(`berth: job ${job.id} was killed: ${done.statusMessage ?? ""}\n`);
-      return done.exitCode ?? 137;
-    case "Canceled":
-      process.stderr.write(`berth: job ${job.id} was canceled\n`);
-      return 130;
-    default:
-      process.stderr.write(
-        `berth: job ${job.id} failed: ${done.statusMessage ?? done.status ?? "unknown"}\n`,
-      );
-      return 125;
-  }
-}
-
-/**
- * Ctrl-C on `berth run`: a job still waiting is canceled, a running one stopped. The status may change
- * between reading it and asking (409), so the other operation is tried once.
- */
-async function interrupt(client: ApiClient, id: string): Promise<void> {
-  const control = (operation: string) =>
-    client.request("POST", `/jobs/${id}/control`, { body: { operation } });
-  try {
-    const { status } = await client.request<JobView>("GET", `/jobs/${id}`);
-    if (status === "Pending") await control("cancel").catch(() => control("stop"));
-    else if (status === "Running") await control("stop").catch(() => control("cancel"));
-    else if (status === "Suspended")
-      process.stderr.write(`berth: job ${id} is Suspended: berth jobs resume ${id}, then stop it\n`);
-  } catch (err) {
-    process.stderr.write(`berth: could not stop job ${id}: ${(err as Error).message}\n`);
-  }
+    process.stderr.write(
+      `\nberth: job ${id} goes on without this terminal. Re-attach: berth jobs logs -f ${id}\n` +
+        `berth: stop it: berth jobs stop ${id} (while it waits: berth jobs cancel ${id}). Ctrl-C again to detach.\n`,
+    );
+  });
 }
 
 /** `berth run [...] -- CMD ARGS...`: submit a job, show its progress, stream its output, exit with its code. */
@@ -192,14 +126,11 @@ export function runCommand(program: Command) {
         process.stdout.write(`${job.id}\n`);
         return;
       }
-      process.stderr.write(`berth: job ${job.id} ${job.statusMessage ?? job.status}\n`);
-      // Ctrl-C once: stop the job (SIGTERM, grace, SIGKILL) and keep following it; twice: leave it running.
-      let interrupts = 0;
-      process.on("SIGINT", () => {
-        if (++interrupts > 1) process.exit(130);
-        process.stderr.write(`\nberth: stopping job ${job.id} (Ctrl-C again to detach)\n`);
-        void interrupt(client, job.id);
-      });
-      await exitWhenFlushed(await followJob(client, job));
+      const waits = job.status === "Pending" && job.statusCode !== "Placed";
+      process.stderr.write(
+        `berth: ${waits ? pendingLine(job.id, job) : `job ${job.id} ${job.statusMessage ?? job.status}`}\n`,
+      );
+      onInterrupt(job.id);
+      await exitWhenFlushed(await followJob(client, job.id, { progress: true, shown: job }));
     });
 }

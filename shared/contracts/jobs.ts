@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { JsonObject, jsonBytes, MAX_METADATA_BYTES, MAX_SPEC_BYTES, text } from "../domain/bounds.ts";
+import { ID_PATTERN } from "../domain/ids.ts";
 import {
   Constraint,
   Container,
@@ -230,6 +231,24 @@ export const ControlJobRequest = z
   })
   .openapi("ControlJobRequest");
 
+/**
+ * Where a follow stream of a job's output resumes: the SSE `id:` of the last event received, the position of
+ * the last output chunk it covered (chunks of both streams counted from 1; 0 = from the start).
+ */
+export const OutputCursor = z
+  .string()
+  .regex(/^\d{1,15}$/, "an output cursor is the id of the last event received: a whole number (0: the start)")
+  .transform(Number);
+
+/**
+ * Where a follow stream of a job's events resumes: the SSE `id:` of the last event received, the id of the
+ * last lifecycle event it covered (events sort by id; 0 = from the start).
+ */
+export const EventCursor = z.union([
+  z.literal("0"),
+  z.string().regex(ID_PATTERN, "an event cursor is the id of the last event received (0: the start)"),
+]);
+
 export const JobOutputQuery = z.object({
   stream: z
     .enum(["stdout", "stderr", "mixed"])
@@ -243,6 +262,11 @@ export const JobOutputQuery = z.object({
       param: { name: "follow", in: "query" },
       description: "server-sent events until the job is final",
     }),
+  after: OutputCursor.optional().openapi({
+    param: { name: "after", in: "query" },
+    description:
+      "with follow=true: resume after this cursor (the `id:` of the last event received); a `Last-Event-ID` header wins over it",
+  }),
 });
 
 export const JobEventsQuery = z.object({
@@ -251,6 +275,11 @@ export const JobEventsQuery = z.object({
     .default("true")
     .transform((v) => v === "true")
     .openapi({ param: { name: "follow", in: "query" }, description: "false: the events so far, as JSON" }),
+  after: EventCursor.optional().openapi({
+    param: { name: "after", in: "query" },
+    description:
+      "only the events after this cursor (the `id:` of the last event received); a `Last-Event-ID` header wins over it",
+  }),
 });
 
 export const OutputLine = z.object({

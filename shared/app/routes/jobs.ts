@@ -1,8 +1,8 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { streamSSE } from "hono/streaming";
 import { IdParam } from "../../contracts/common.ts";
 import {
   ControlJobRequest,
+  EventCursor,
   JobEventList,
   JobEventsQuery,
   JobOutput,
@@ -10,14 +10,21 @@ import {
   JobPage,
   JobView,
   ListJobsQuery,
+  OutputCursor,
   SubmitJobRequest,
 } from "../../contracts/jobs.ts";
 import { Role } from "../../domain/roles.ts";
 import { controlJob } from "../../usecases/jobs/control-job.ts";
-import { followJobEvents, followJobOutput, jobOutput } from "../../usecases/jobs/job-output.ts";
+import {
+  type FollowItem,
+  followJobEvents,
+  followJobOutput,
+  jobOutput,
+} from "../../usecases/jobs/job-output.ts";
 import { getJob, jobView, listJobs, submitJob } from "../../usecases/jobs/jobs.ts";
 import type { AppDeps } from "../deps.ts";
 import type { AppEnv } from "../env.ts";
+import { type FollowMessage, followStream, resumeCursor } from "../follow-stream.ts";
 import { requireUser } from "../middleware/auth.ts";
 import { bearerSecurity, errorResponses, json, jsonBody } from "../openapi.ts";
 import { listPage } from "../pagination.ts";
@@ -27,12 +34,68 @@ const sse = (description: string) => ({
   content: { "text/event-stream": { schema: z.string() } },
 });
 
+/** What every follow stream does, for the OpenAPI descriptions. */
+const RESUME =
+  "Every event's `id:` is a cursor: send the last one back as `Last-Event-ID` (or `after=`) and the stream " +
+  "resumes right after it, with nothing lost or repeated (after a server restart too). Headers are sent at " +
+  "once, then a `: keep-alive` comment at least every 15 s (BERTH_FOLLOW_KEEPALIVE_MS). Besides its own " +
+  "events the stream sends `status` (`{status, statusCode, statusMessage}`, when it opens and whenever that " +
+  "changes: why a pending job waits), `closing` (the server is stopping: follow again from the cursor; a " +
+  "stopping server answers 503) and, last, `complete` (the job is final).";
+const FOLLOW_OUTPUT =
+  "With follow=true, server-sent `output` events (`{seqId, stream, data}`). The cursor is a position in the " +
+  "job's output: the number of the last chunk the event covered, counting the chunks of both streams from 1 " +
+  `(0: from the start). ${RESUME}`;
+const FOLLOW_EVENTS =
+  "Server-sent events named by their type (`accepted`, `placed`, `started`, ...), or with follow=false the " +
+  "list as JSON. The cursor is the id of the last lifecycle event covered (they sort by id; 0: from the " +
+  `start); after= also applies to the JSON list. ${RESUME}`;
+
+/** A follow stream's messages: the items `own` names, and the status, closing and complete every stream has. */
+async function* messages<I extends FollowItem<string | number, object>>(
+  items: AsyncIterable<I>,
+  own: (item: I) => { event: string; data: string } | undefined,
+): AsyncGenerator<FollowMessage> {
+  for await (const item of items) {
+    const id = String(item.cursor);
+    const mine = own(item);
+    if (mine) yield { ...mine, id };
+    else if ("status" in item) {
+      const job = jobView(item.status);
+      yield {
+        event: "status",
+        id,
+        data: JSON.stringify({
+          status: job.status,
+          statusCode: job.statusCode,
+          statusMessage: job.statusMessage,
+        }),
+      };
+    } else if ("closing" in item) {
+      yield {
+        event: "closing",
+        id,
+        data: JSON.stringify({
+          reason: "the control plane is shutting down; follow again (Last-Event-ID) to continue",
+        }),
+      };
+    } else if ("complete" in item) {
+      const job = jobView(item.complete);
+      yield {
+        event: "complete",
+        id,
+        data: JSON.stringify({
+          complete: true,
+          status: job.status,
+          exitCode: job.exitCode,
+          statusMessage: job.statusMessage,
+        }),
+      };
+    }
+  }
+}
+
 /** `/api/v1/jobs`: Launcher-model GPU jobs (jobs.md). Any key; members see and control their own jobs. */
-/** The last event of a follow stream cut short because the server is stopping: follow again to go on. */
-const CLOSING = {
-  event: "closing",
-  data: JSON.stringify({ reason: "the control plane is shutting down; follow again to continue" }),
-};
 
 export function jobRoutes(deps: AppDeps) {
   const common = { tags: ["jobs"], security: bearerSecurity, middleware: requireUser(deps, Role.member) };
@@ -106,13 +169,14 @@ export function jobRoutes(deps: AppDeps) {
         method: "get",
         path: "/jobs/{id}/output",
         summary: "The job's output (follow=true: server-sent events until the job is final)",
+        description: FOLLOW_OUTPUT,
         request: { params: IdParam, query: JobOutputQuery },
         responses: {
           200: {
             ...json("output so far", JobOutput),
             content: { ...json("", JobOutput).content, ...sse("").content },
           },
-          ...errorResponses(400, 401, 404),
+          ...errorResponses(400, 401, 404, 503),
         },
       }),
       async (c) => {
@@ -120,34 +184,18 @@ export function jobRoutes(deps: AppDeps) {
         const q = c.req.valid("query");
         const user = c.get("user");
         if (!q.follow) return c.json(await jobOutput(deps, user, id, q.stream), 200);
+        const after = resumeCursor(c, OutputCursor, q.after);
         const abort = new AbortController();
-        const lines = followJobOutput(deps, user, id, q.stream, abort.signal);
-        const first = await lines.next(); // a missing job is a 404 here, before the stream opens
-        return streamSSE(c, async (stream) => {
-          stream.onAbort(() => abort.abort());
-          for (let item = first; !item.done; item = await lines.next()) {
-            if ("line" in item.value) {
-              await stream.writeSSE({
-                event: "output",
-                id: String(item.value.line.seqId),
-                data: JSON.stringify(item.value.line),
-              });
-            } else if ("closing" in item.value) {
-              await stream.writeSSE(CLOSING);
-            } else {
-              const job = jobView(item.value.complete);
-              await stream.writeSSE({
-                event: "complete",
-                data: JSON.stringify({
-                  complete: true,
-                  status: job.status,
-                  exitCode: job.exitCode,
-                  statusMessage: job.statusMessage,
-                }),
-              });
-            }
-          }
-        }) as never;
+        // A missing job is a 404 here, before the stream opens; after that, the headers go at once.
+        const items = await followJobOutput(deps, user, id, { stream: q.stream, after }, abort.signal);
+        return followStream(
+          c,
+          deps.config.followKeepAliveMs,
+          abort,
+          messages(items, (item) =>
+            "line" in item ? { event: "output", data: JSON.stringify(item.line) } : undefined,
+          ),
+        ) as never;
       },
     )
     .openapi(
@@ -157,6 +205,7 @@ export function jobRoutes(deps: AppDeps) {
         path: "/jobs/{id}/events",
         summary:
           "The job's lifecycle: accepted, placed, started, exited... (server-sent events until final; follow=false: JSON)",
+        description: FOLLOW_EVENTS,
         request: {
           params: IdParam,
           query: JobEventsQuery,
@@ -166,41 +215,29 @@ export function jobRoutes(deps: AppDeps) {
             ...sse("events as they happen"),
             content: { ...sse("").content, ...json("", JobEventList).content },
           },
-          ...errorResponses(401, 404),
+          ...errorResponses(400, 401, 404, 503),
         },
       }),
       async (c) => {
         const { id } = c.req.valid("param");
-        const { follow } = c.req.valid("query");
+        const { follow, after: queryAfter } = c.req.valid("query");
+        const after = resumeCursor(c, EventCursor, queryAfter);
         const abort = new AbortController();
-        const events = followJobEvents(deps, c.get("user"), id, follow, abort.signal);
-        const first = await events.next();
+        const opts = { follow, after: after === "0" ? undefined : after };
+        const items = await followJobEvents(deps, c.get("user"), id, opts, abort.signal);
         if (!follow) {
           const list = [];
-          for (let item = first; !item.done; item = await events.next())
-            if ("event" in item.value) list.push(item.value.event);
+          for await (const item of items) if ("event" in item) list.push(item.event);
           return c.json({ events: list, complete: true }, 200);
         }
-        return streamSSE(c, async (stream) => {
-          stream.onAbort(() => abort.abort());
-          for (let item = first; !item.done; item = await events.next()) {
-            if ("event" in item.value) {
-              await stream.writeSSE({
-                event: item.value.event.type,
-                id: item.value.event.id,
-                data: JSON.stringify(item.value.event),
-              });
-            } else if ("closing" in item.value) {
-              await stream.writeSSE(CLOSING);
-            } else {
-              const job = jobView(item.value.complete);
-              await stream.writeSSE({
-                event: "complete",
-                data: JSON.stringify({ complete: true, status: job.status, exitCode: job.exitCode }),
-              });
-            }
-          }
-        }) as never;
+        return followStream(
+          c,
+          deps.config.followKeepAliveMs,
+          abort,
+          messages(items, (item) =>
+            "event" in item ? { event: item.event.type, data: JSON.stringify(item.event) } : undefined,
+          ),
+        ) as never;
       },
     );
 }

@@ -81,77 +81,154 @@ async function changed(deps: JobDeps, topics: string[], marks: number[], signal:
   await Promise.race(topics.map((t, i) => deps.feedWatcher.wait(t, marks[i]!, RECHECK_MS, signal)));
 }
 
+/** What a follower is told of the job besides its output: a change of this is a `status` item. */
+const statusKey = (job: Job) => `${job.status}\n${job.statusCode ?? ""}\n${job.statusMessage ?? ""}`;
+
 /**
- * `GET /api/v1/jobs/{id}/output?follow=true`: the output so far, then each new chunk as it arrives, until
- * the job is final and everything it wrote has been sent. Unlike the plain read, a follower of a job with
- * no output yet waits for it.
+ * An item of a follow stream, each with the cursor to resume after it (the SSE `id:`). `status` comes first
+ * and whenever the job's status, code or message changes (why a pending job waits); `closing` when the
+ * server is stopping (follow again from the cursor); `complete` last.
  */
-export async function* followJobOutput(
+export type FollowItem<C, T> =
+  | (T & { cursor: C })
+  | { status: Job; cursor: C }
+  | { complete: Job; cursor: C }
+  | { closing: true; cursor: C };
+
+/**
+ * `GET /api/v1/jobs/{id}/output?follow=true`: the output after `after` (a position: chunks of both streams
+ * counted from 1, 0 for all of it), then each new chunk as it arrives, until the job is final and everything
+ * it wrote has been sent. Unlike the plain read, a follower of a job with no output yet waits for it. The job
+ * is looked up (404) before anything is streamed; the stream itself starts at once, whatever the job's state.
+ */
+export async function followJobOutput(
   deps: JobDeps,
   user: UserPrincipal,
   id: string,
-  stream: Stream,
+  opts: { stream: Stream; after?: number },
   signal: AbortSignal,
-): AsyncGenerator<{ line: OutputLine } | { complete: Job } | { closing: true }> {
-  let job = await visibleJob(deps, user, id);
-  let seq = 0;
+): Promise<AsyncGenerator<FollowItem<number, { line: OutputLine }>>> {
+  const job = await visibleJob(deps, user, id);
+  refuseWhileStopping(deps);
+  return outputOf(deps, job, opts.stream, opts.after ?? 0, signal);
+}
+
+/**
+ * A server that is stopping answers new followers 503 (they come back with their cursor) rather than a
+ * stream that would only say `closing`: a client on a kept-alive connection would otherwise spin on it.
+ */
+function refuseWhileStopping(deps: JobDeps) {
+  if (deps.feedWatcher.closed())
+    throw new BerthError(
+      ErrorCode.Unavailable,
+      "the control plane is shutting down; follow again",
+      undefined,
+      {
+        retryAfterSeconds: 1,
+      },
+    );
+}
+
+async function* outputOf(
+  deps: JobDeps,
+  first: Job,
+  stream: Stream,
+  after: number,
+  signal: AbortSignal,
+): AsyncGenerator<FollowItem<number, { line: OutputLine }>> {
+  let job = first;
+  const id = job.id;
+  // The position reached: the last chunk (device) or log line (cloud) read, counted from the first.
+  let position = after;
   let seqId = 0;
   let cloudCursor: string | undefined;
+  let cloudRead = 0;
+  let shown: string | undefined;
   while (!signal.aborted) {
+    if (statusKey(job) !== shown) {
+      shown = statusKey(job);
+      yield { status: job, cursor: position };
+    }
     const topics = [jobTopic(id), ...(job.reservationId ? [outputTopic(job.reservationId)] : [])];
     const marks = topics.map((t) => deps.feedWatcher.mark(t));
     const final = await outputSettled(deps, job);
     if (job.cloudReservationId) {
+      // A launcher's cursor is its own (and per read): positions count its lines from the task's first.
       const read = await cloudLines(deps, job, cloudCursor);
       cloudCursor = read.cursor;
-      for (const c of read.chunks)
-        if (stream !== "stderr") yield { line: { seqId: ++seqId, stream: c.stream, data: c.data } };
+      for (const c of read.chunks) {
+        if (++cloudRead <= position) continue;
+        position = cloudRead;
+        if (stream !== "stderr")
+          yield { line: { seqId: ++seqId, stream: c.stream, data: c.data }, cursor: position };
+      }
     } else if (job.reservationId) {
-      for (const c of await nextChunks(deps, job.reservationId, seq)) {
-        seq = c.seq;
+      for (const c of await nextChunks(deps, job.reservationId, position)) {
+        position = c.seq;
         if (stream === "mixed" || c.stream === stream)
-          yield { line: { seqId: ++seqId, stream: c.stream, data: c.data } };
+          yield { line: { seqId: ++seqId, stream: c.stream, data: c.data }, cursor: position };
       }
     }
     // Final (and its output sealed), its output read after that: nothing more will come.
     if (final) {
-      yield { complete: job };
+      yield { complete: job, cursor: position };
       return;
     }
     await changed(deps, topics, marks, signal);
     // The server is stopping: say so, and end the stream (the follower follows again elsewhere).
     if (deps.feedWatcher.closed()) {
-      yield { closing: true };
+      yield { closing: true, cursor: position };
       return;
     }
     job = (await deps.repos.jobs.get(id)) ?? job;
   }
 }
 
-/** `GET /api/v1/jobs/{id}/events`: the job's lifecycle so far and, when following, as it happens. */
-export async function* followJobEvents(
+/**
+ * `GET /api/v1/jobs/{id}/events`: the job's lifecycle events after `after` (an event id; all of them when
+ * undefined) and, when following, as they happen. The job is looked up (404) before anything is streamed.
+ */
+export async function followJobEvents(
   deps: JobDeps,
   user: UserPrincipal,
   id: string,
-  follow: boolean,
+  opts: { follow: boolean; after?: string },
   signal: AbortSignal,
-): AsyncGenerator<{ event: JobEvent } | { complete: Job } | { closing: true }> {
-  let job = await visibleJob(deps, user, id);
-  let after: string | undefined;
+): Promise<AsyncGenerator<FollowItem<string, { event: JobEvent }>>> {
+  const job = await visibleJob(deps, user, id);
+  if (opts.follow) refuseWhileStopping(deps);
+  return eventsOf(deps, job, opts.follow, opts.after, signal);
+}
+
+async function* eventsOf(
+  deps: JobDeps,
+  first: Job,
+  follow: boolean,
+  after: string | undefined,
+  signal: AbortSignal,
+): AsyncGenerator<FollowItem<string, { event: JobEvent }>> {
+  let job = first;
+  const id = job.id;
+  let shown: string | undefined;
+  const cursor = () => after ?? "0";
   while (!signal.aborted) {
     const mark = deps.feedWatcher.mark(jobTopic(id));
     const final = isFinalJob(job.status);
     for (const event of await deps.repos.jobEvents.list(id, after)) {
       after = event.id;
-      yield { event };
+      yield { event, cursor: event.id };
+    }
+    if (follow && statusKey(job) !== shown) {
+      shown = statusKey(job);
+      yield { status: job, cursor: cursor() };
     }
     if (final || !follow) {
-      yield { complete: job };
+      yield { complete: job, cursor: cursor() };
       return;
     }
     await changed(deps, [jobTopic(id)], [mark], signal);
     if (deps.feedWatcher.closed()) {
-      yield { closing: true };
+      yield { closing: true, cursor: cursor() };
       return;
     }
     job = (await deps.repos.jobs.get(id)) ?? job;
