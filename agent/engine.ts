@@ -295,7 +295,7 @@ export class Engine {
         if (!record.result)
           record.result = this.#report("ok", "", { exitCode: code, stoppedBy: record.stoppedBy });
       } else if (w.kind === "container" && this.#d.docker) {
-        const code = await this.#d.docker.stop(w.name, w.grace);
+        const code = await this.#d.docker.stop(w.name, w.grace, true, w.logsPid);
         if (!record.result)
           record.result = this.#report("ok", "", { exitCode: code, stoppedBy: record.stoppedBy });
       } else if (w.kind === "volume") {
@@ -403,7 +403,7 @@ export class Engine {
         }
       }
     } else if (w.kind === "container" && this.#d.docker) {
-      const s = await this.#d.docker.status(w.name);
+      const s = await this.#d.docker.status(w.name, w.logsPid);
       if (s.state === "exited") code = s.code;
       if (s.state === "missing") {
         record.status = "finished";

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
-import { closeSync, openSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { closeSync, openSync, writeFileSync } from "node:fs";
+import { mkdir, readFile, truncate } from "node:fs/promises";
 import { join } from "node:path";
 import type { ContainerData } from "../../shared/domain/reservation-data.ts";
 import type { Runner } from "../nvidia-smi.ts";
@@ -9,14 +9,37 @@ import { ApplyError } from "./process.ts";
 /** Containers through the Docker CLI. Names are derived from the reservation id, so a container is found again after a restart. */
 export const containerName = (reservationId: string) => `berth-${reservationId}`;
 
-/** `docker run` arguments for a container reservation (exported for tests). */
+/**
+ * How long after a container ended its log follower may still be copying: until then the container counts
+ * as running, so that its result never goes out before the last of its output is in the files.
+ */
+const LOG_DRAIN_MS = 10_000;
+
+/** `--mount` takes CSV: a quoted field may hold commas, colons and (doubled) quotes. */
+const csvField = (f: string) => (/[",\s]/.test(f) ? `"${f.replaceAll('"', '""')}"` : f);
+
+/**
+ * `docker run` arguments for a container reservation (exported for tests). `--init` makes docker-init PID 1:
+ * it passes signals on to the program, which then gets a stop's SIGTERM like a host process does (PID 1
+ * ignores every signal it has no handler for, so a plain program would only ever be SIGKILLed after the
+ * grace period), and it reaps the program's orphans. Mounts are `--mount` binds, not `-v`: a source that
+ * does not exist is an error (`-v` would create it on the host, as root), and a path may hold a colon.
+ */
 export function dockerRunArgs(id: string, data: ContainerData): string[] {
-  const args = ["run", "-d", "--name", containerName(id), "--label", `berth.reservation=${id}`];
+  const args = ["run", "-d", "--init", "--name", containerName(id), "--label", `berth.reservation=${id}`];
   if (data.gpus === "all") args.push("--gpus", "all");
   else if (data.gpus.length > 0) args.push("--gpus", `"device=${data.gpus.join(",")}"`);
   for (const [k, v] of Object.entries(data.env)) args.push("-e", `${k}=${v}`);
   args.push("-e", `BERTH_RESERVATION_ID=${id}`);
-  for (const m of data.mounts) args.push("-v", `${m.source}:${m.target}${m.readOnly ? ":ro" : ""}`);
+  for (const m of data.mounts) {
+    const fields = [
+      "type=bind",
+      `source=${m.source}`,
+      `target=${m.target}`,
+      ...(m.readOnly ? ["readonly"] : []),
+    ];
+    args.push("--mount", fields.map(csvField).join(","));
+  }
   for (const p of data.ports) {
     args.push("-p", `${p.hostPort !== undefined ? `${p.hostPort}:` : ""}${p.containerPort}/${p.protocol}`);
   }
@@ -28,7 +51,58 @@ export function dockerRunArgs(id: string, data: ContainerData): string[] {
   return args;
 }
 
-const firstLine = (text: string) => text.trim().split("\n").pop() ?? "";
+/**
+ * What went wrong, from the docker CLI's stderr: its `Error ...` lines without their `docker: ` prefix (not
+ * the usage hint that follows them, `Run 'docker run --help' ...`, nor pull progress); else its last line.
+ */
+export function dockerError(stderr: string): string {
+  const lines = stderr
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "" && !/^(Run|See) 'docker .*--help'/.test(l));
+  const errors = lines.filter((l) => /^(docker: )?Error\b/.test(l));
+  const picked = errors.length > 0 ? errors : lines.slice(-1);
+  return picked.map((l) => l.replace(/^docker: /, "")).join("; ") || "no message";
+}
+
+/** `docker run` had to pull the image, and could not. */
+const pullFailed = (stderr: string) =>
+  /Unable to find image .* locally/.test(stderr) &&
+  !/^Status: (Downloaded newer image|Image is up to date)/m.test(stderr);
+
+export type ContainerStatus =
+  | { state: "running" }
+  | { state: "exited"; code: number }
+  | { state: "missing" }
+  /** Docker did not answer (a daemon restarting, a timeout): nothing is known, ask again later. */
+  | { state: "unknown"; problem: string };
+
+/** Whether `pid` is still the `docker logs` follower of `name` (not a zombie, not a reused pid). */
+async function following(pid: number, name: string): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) return false;
+    const argv = (await readFile(`/proc/${pid}/cmdline`, "utf8")).split("\0");
+    return argv.includes("logs") && argv.includes(name);
+  } catch {
+    return false;
+  }
+}
+
+const terminate = (pid: number) => {
+  try {
+    process.kill(pid, "SIGTERM");
+  } catch {
+    // gone already
+  }
+};
+
+/** Waits up to `ms` for a log follower to finish copying (it ends with its container), then ends it. */
+async function endFollower(pid: number, name: string, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline && (await following(pid, name))) await new Promise((r) => setTimeout(r, 50));
+  if (await following(pid, name)) terminate(pid);
+}
 
 export class DockerRuntime {
   readonly #run: Runner;
@@ -45,7 +119,7 @@ export class DockerRuntime {
     try {
       const res = await this.#run("docker", ["version", "--format", "{{.Server.Version}}"]);
       if (res.code !== 0)
-        problem = firstLine(res.stderr || res.stdout) || `docker version exited with ${res.code}`;
+        problem = res.stderr.trim() ? dockerError(res.stderr) : `docker version exited with ${res.code}`;
     } catch {
       problem = "the docker command is not installed";
     }
@@ -54,19 +128,44 @@ export class DockerRuntime {
   }
 
   async pull(image: string): Promise<void> {
-    const res = await this.#run("docker", ["pull", image]);
-    if (res.code !== 0) throw new ApplyError(`docker pull ${image} failed: ${firstLine(res.stderr)}`);
+    const res = await this.#run("docker", ["pull", image], { timeoutMs: 30 * 60_000 });
+    if (res.code !== 0) throw new ApplyError(`docker pull ${image} failed: ${dockerError(res.stderr)}`);
   }
 
-  /** Starts the container (or finds it, if a previous agent run started it) and follows its logs into files. */
+  /**
+   * Starts the container and follows its logs into files. A container of that name already there was
+   * started by a previous agent run that crashed before recording it: it is adopted (started, if it was
+   * only created), never run again, and its logs are read again from the start (none were reported).
+   */
   async start(id: string, data: ContainerData, workloadsDir: string) {
+    const name = containerName(id);
     const dir = join(workloadsDir, id);
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const res = await this.#run("docker", dockerRunArgs(id, data));
-    if (res.code !== 0 && !/already in use/.test(res.stderr)) {
-      throw new ApplyError(`docker run failed: ${firstLine(res.stderr)}`);
+    // Pulls can take long; a timeout here would leave a container starting that nobody follows.
+    const res = await this.#run("docker", dockerRunArgs(id, data), { timeoutMs: 30 * 60_000 });
+    if (res.code !== 0 && /already in use/.test(res.stderr)) {
+      if ((await this.#inspect(name)).status === "created") {
+        const started = await this.#run("docker", ["start", name]);
+        if (started.code !== 0)
+          await this.#failed(name, `docker start failed: ${dockerError(started.stderr)}`);
+      }
+      await this.#stopFollowing(dir, name);
+      await Promise.all(["stdout", "stderr"].map((f) => truncate(join(dir, f)).catch(() => {})));
+    } else if (res.code !== 0) {
+      await this.#failed(
+        name,
+        pullFailed(res.stderr)
+          ? `docker run failed: could not pull ${data.image}: ${dockerError(res.stderr)}`
+          : `docker run failed: ${dockerError(res.stderr)}`,
+      );
     }
-    return { name: containerName(id), dir, logsPid: this.followLogs(containerName(id), dir) };
+    return { name, dir, logsPid: this.followLogs(name, dir) };
+  }
+
+  /** A container that could not start is removed (`docker run` leaves it created): nothing of it stays. */
+  async #failed(name: string, message: string): Promise<never> {
+    await this.#run("docker", ["rm", "-f", name]);
+    throw new ApplyError(message);
   }
 
   /** `docker logs -f` into the workload's stdout/stderr files, detached like the workload itself. */
@@ -80,6 +179,7 @@ export class DockerRuntime {
       });
       child.on("error", () => {});
       child.unref();
+      if (child.pid) writeFileSync(join(dir, "logs.pid"), String(child.pid), { mode: 0o600 });
       return child.pid;
     } finally {
       closeSync(out);
@@ -87,26 +187,67 @@ export class DockerRuntime {
     }
   }
 
-  /** running, exited with a code, or gone. */
-  async status(
+  /** Ends a follower a previous run left (found through its pid file), so that no two write the files. */
+  async #stopFollowing(dir: string, name: string): Promise<void> {
+    const pid = Number(await readFile(join(dir, "logs.pid"), "utf8").catch(() => ""));
+    if (pid > 0 && (await following(pid, name))) {
+      terminate(pid);
+      await endFollower(pid, name, 2000);
+    }
+  }
+
+  async #inspect(
     name: string,
-  ): Promise<{ state: "running" } | { state: "exited"; code: number } | { state: "missing" }> {
-    const res = await this.#run("docker", ["inspect", "-f", "{{.State.Running}} {{.State.ExitCode}}", name]);
-    if (res.code !== 0) return { state: "missing" };
-    const [running, code] = res.stdout.trim().split(" ");
-    return running === "true" ? { state: "running" } : { state: "exited", code: Number(code) };
+  ): Promise<{ status?: string; code?: number; finishedAt?: number; problem?: string }> {
+    const res = await this.#run("docker", [
+      "inspect",
+      "--type",
+      "container",
+      "-f",
+      "{{.State.Status}} {{.State.ExitCode}} {{.State.FinishedAt}}",
+      name,
+    ]);
+    if (res.code !== 0) {
+      return /No such (container|object)/i.test(res.stderr) ? {} : { problem: dockerError(res.stderr) };
+    }
+    const [status, code, finishedAt] = res.stdout.trim().split(" ");
+    return { status, code: Number(code), finishedAt: Date.parse(finishedAt ?? "") };
+  }
+
+  /**
+   * Running (or paused), exited with a code, gone, or unknown (docker did not answer). Given the log
+   * follower's pid, an ended container counts as running until the follower has copied all of its logs
+   * (at most LOG_DRAIN_MS after its end; a follower that takes longer is stopped).
+   */
+  async status(name: string, logsPid?: number): Promise<ContainerStatus> {
+    const s = await this.#inspect(name);
+    if (s.problem !== undefined) return { state: "unknown", problem: s.problem };
+    if (s.status === undefined) return { state: "missing" };
+    if (s.status === "running" || s.status === "paused" || s.status === "restarting")
+      return { state: "running" };
+    if (logsPid && (await following(logsPid, name))) {
+      if (Date.now() - (s.finishedAt || 0) <= LOG_DRAIN_MS) return { state: "running" };
+      terminate(logsPid);
+    }
+    return { state: "exited", code: s.code ?? 137 };
   }
 
   async signal(name: string, action: "pause" | "unpause" | "kill"): Promise<void> {
     await this.#run("docker", [action, name]);
   }
 
-  /** `docker stop` (SIGTERM, grace, SIGKILL), then removes it unless asked not to; returns its exit code. */
-  async stop(name: string, graceSeconds: number, remove = true): Promise<number> {
+  /**
+   * `docker stop` (SIGTERM, grace, SIGKILL; a paused container is unpaused first, or it could not act on
+   * the SIGTERM), then, once the log follower has copied its last output, removes it unless asked not to.
+   * Returns its exit code.
+   */
+  async stop(name: string, graceSeconds: number, remove = true, logsPid?: number): Promise<number> {
+    if ((await this.#inspect(name)).status === "paused") await this.#run("docker", ["unpause", name]);
     await this.#run("docker", ["stop", "-t", String(graceSeconds), name], {
       timeoutMs: (graceSeconds + 30) * 1000,
-    } as never);
+    });
     const s = await this.status(name);
+    if (logsPid) await endFollower(logsPid, name, LOG_DRAIN_MS);
     if (remove) await this.#run("docker", ["rm", "-f", name]);
     return s.state === "exited" ? s.code : 137;
   }
