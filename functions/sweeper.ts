@@ -1,4 +1,4 @@
-import { lambdaDeps } from "../hosts/lambda.ts";
+import { apiAnswers, lambdaDeps } from "../hosts/lambda.ts";
 import { requeueQueued } from "../shared/usecases/cloud/cloud-reconcile.ts";
 import type { CloudJobDeps } from "../shared/usecases/deps.ts";
 import { sweepExpired, sweepJobs } from "../shared/usecases/feed/sweep.ts";
@@ -11,7 +11,11 @@ const { deps } = lambdaDeps();
  */
 export const handler = async () => {
   const expired = await sweepExpired(deps);
-  const { lost } = await sweepJobs(deps);
+  // Scheduled each minute: three missed runs (or the API not answering) is an outage, not lost devices.
+  const { lost } = await sweepJobs(deps, {
+    gapMs: Math.max(180, deps.config.deviceTtlSeconds) * 1000,
+    apiUp: apiAnswers,
+  });
   const requeued = deps.cloud ? await requeueQueued(deps as CloudJobDeps) : 0;
   return { expired, lost, requeued };
 };

@@ -39,3 +39,18 @@ export function lambdaDeps() {
   });
   return { deps, config };
 }
+
+/**
+ * Whether the API answers its `/healthz` (the sweeper asks before losing devices: agents cannot reach an API
+ * that does not answer). A function that is not linked to the API (no URL) counts as up.
+ */
+export async function apiAnswers(): Promise<boolean> {
+  const url = (Resource as unknown as { Api?: { url?: string } }).Api?.url;
+  if (!url) return true;
+  try {
+    const res = await fetch(new URL("/healthz", url).href, { signal: AbortSignal.timeout(10_000) });
+    return res.ok;
+  } catch {
+    return false;
+  }
+}

@@ -136,8 +136,10 @@ export async function startLocalServer(
     // one sweep at a time; about once an hour it also collects garbage the engine has no TTL for.
     let sweeping: Promise<unknown> | undefined;
     let lastCollect = 0;
+    // No sweep anywhere for this long (three missed sweeps, and at least a device TTL): every server was down.
+    const sweepGapMs = Math.max(3 * config.sweepIntervalSeconds, config.app.deviceTtlSeconds) * 1000;
     const sweep = async () => {
-      await Promise.all([sweepExpired(deps), sweepJobs(deps), cloudWorkers?.sweep()]);
+      await Promise.all([sweepExpired(deps), sweepJobs(deps, { gapMs: sweepGapMs }), cloudWorkers?.sweep()]);
       if (Date.now() - lastCollect > 3600_000) {
         lastCollect = Date.now();
         const collected = await storage.store.collectGarbage(Math.floor(Date.now() / 1000));

@@ -1,3 +1,4 @@
+import { api } from "./api";
 import { gpuCluster } from "./gpu";
 import { provisionQueue } from "./queues";
 import { serverSecret } from "./secrets";
@@ -15,6 +16,7 @@ export const sweeper = new sst.aws.CronV2("Sweeper", {
     architecture: "arm64",
     memory: "256 MB",
     timeout: "55 seconds",
-    link: [table, serverSecret, provisionQueue, gpuCluster],
+    // The API: the sweeper asks its /healthz, and loses no device while it does not answer.
+    link: [table, serverSecret, provisionQueue, gpuCluster, api],
   },
 });

@@ -20,6 +20,12 @@ export const AppConfig = z.object({
     .default(1024 * 1024),
   /** A device is online when seen within this many seconds. */
   deviceTtlSeconds: z.coerce.number().int().positive().default(90),
+  /**
+   * How long a running job's device may be silent, while the control plane is up, before the job is lost
+   * (a job's `disconnect.lostAfterSeconds` overrides it). Silence during an outage of the control plane
+   * does not count.
+   */
+  lostAfterSeconds: z.coerce.number().int().min(10).max(2_592_000).default(3600),
   /** The longest a poll waits, whatever the agent asks for. */
   pollWaitCapSeconds: z.coerce.number().int().min(0).max(900).default(25),
   /** After this, a gap in a feed counts as a crashed writer's and is stepped over. */
@@ -55,6 +61,7 @@ export type AppConfig = z.infer<typeof AppConfig>;
 const appEnv = (env: Record<string, string | undefined>) => ({
   bodyLimitBytes: env.BERTH_BODY_LIMIT_BYTES || undefined,
   deviceTtlSeconds: env.BERTH_DEVICE_TTL_SECONDS || undefined,
+  lostAfterSeconds: env.BERTH_LOST_AFTER_SECONDS || undefined,
   pollWaitCapSeconds: env.BERTH_POLL_WAIT_SECONDS || undefined,
   followKeepAliveMs: env.BERTH_FOLLOW_KEEPALIVE_MS || undefined,
   deviceAuthCacheSeconds: env.BERTH_DEVICE_AUTH_CACHE_SECONDS || undefined,
@@ -333,6 +340,7 @@ const SETTING_NAMES: Record<string, string> = {
   logLevel: "BERTH_LOG_LEVEL",
   "app.bodyLimitBytes": "BERTH_BODY_LIMIT_BYTES",
   "app.deviceTtlSeconds": "BERTH_DEVICE_TTL_SECONDS",
+  "app.lostAfterSeconds": "BERTH_LOST_AFTER_SECONDS",
   "app.pollWaitCapSeconds": "BERTH_POLL_WAIT_SECONDS",
   "app.followKeepAliveMs": "BERTH_FOLLOW_KEEPALIVE_MS",
   "app.operatorTokenHash": "BERTH_OPERATOR_TOKEN",

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type { DeviceView } from "../../shared/contracts/devices.ts";
+import { parseDuration } from "../../shared/domain/duration.ts";
 import { collect, labelText } from "../args.ts";
 import { type GlobalOptions, outputFormat, resolveClient } from "../context.ts";
 import { CliError } from "../errors.ts";
@@ -9,7 +10,11 @@ const columns: Column<DeviceView>[] = [
   { header: "ID", value: (d) => d.id },
   { header: "NAME", value: (d) => d.name },
   { header: "GROUP", value: (d) => d.nodeGroup },
-  { header: "STATUS", value: (d) => d.status },
+  // kubectl's style: online,cordoned / online,draining
+  {
+    header: "STATUS",
+    value: (d) => (d.scheduling === "eligible" ? d.status : `${d.status},${d.scheduling}`),
+  },
   { header: "GPUS", value: (d) => `${d.allocated.gpus}/${d.resources.gpus}` },
   { header: "LABELS", value: (d) => labelText(d.labels) || undefined },
   { header: "LAST SEEN", value: (d) => ago(d.lastSeenAt) },
@@ -76,6 +81,51 @@ export function devicesCommand(program: Command) {
     const updated = await client.request<DeviceView>("PATCH", path(id), { body: { name } });
     printObject(outputFormat(globals()), { id: updated.id, name: updated.name });
   });
+
+  devices
+    .command("move <id> <node-group>")
+    .description("move a device to another node group")
+    .action(async (id: string, nodeGroup: string) => {
+      const client = resolveClient(globals(), process.env);
+      const updated = await client.request<DeviceView>("PATCH", path(id), { body: { nodeGroup } });
+      printObject(outputFormat(globals()), { id: updated.id, nodeGroup: updated.nodeGroup });
+    });
+
+  devices
+    .command("cordon <id>")
+    .description("no new jobs on this device; its running jobs carry on")
+    .action(async (id: string) => {
+      const client = resolveClient(globals(), process.env);
+      const d = await client.request<DeviceView>("POST", `${path(id)}/cordon`);
+      printObject(outputFormat(globals()), { id: d.id, scheduling: d.scheduling });
+    });
+
+  devices
+    .command("uncordon <id>")
+    .description("new jobs may be placed on this device again (ends a drain)")
+    .action(async (id: string) => {
+      const client = resolveClient(globals(), process.env);
+      const d = await client.request<DeviceView>("POST", `${path(id)}/uncordon`);
+      printObject(outputFormat(globals()), { id: d.id, scheduling: d.scheduling });
+    });
+
+  devices
+    .command("drain <id>")
+    .description("no new jobs; running jobs may finish until the deadline, then they are stopped")
+    .option("--deadline <duration>", "how long running jobs may go on, e.g. 30m, 2h (0: stop them now)", "1h")
+    .action(async (id: string, o: { deadline: string }) => {
+      const deadlineSeconds = parseDuration(o.deadline);
+      if (deadlineSeconds === undefined)
+        throw new CliError(`--deadline: "${o.deadline}" is not a duration like 30m or 2h`, 2);
+      const client = resolveClient(globals(), process.env);
+      const d = await client.request<DeviceView>("POST", `${path(id)}/drain`, { body: { deadlineSeconds } });
+      printObject(outputFormat(globals()), {
+        id: d.id,
+        scheduling: d.scheduling,
+        ...(d.drain ? { deadline: d.drain.deadline } : {}),
+        jobs: d.held.jobs,
+      });
+    });
 
   devices
     .command("delete <id>")

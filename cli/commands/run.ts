@@ -23,8 +23,20 @@ interface RunOptions {
   workdir?: string;
   target?: string;
   maxDuration?: string;
+  cpus?: string;
+  memory?: string;
+  lostAfter?: string;
+  replaceIfLost?: boolean;
   detach?: boolean;
 }
+
+/** A positive number from a flag, or a usage error naming it. */
+const positive = (flag: string, v: string | undefined): number | undefined => {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!(Number.isFinite(n) && n > 0)) throw new CliError(`${flag} must be a positive number, got "${v}"`, 2);
+  return n;
+};
 
 const spec = <T>(parse: (s: string) => T, items: string[] | undefined): T[] => {
   try {
@@ -46,6 +58,11 @@ export function runRequest(command: string[], o: RunOptions): Record<string, unk
   if (o.maxDuration !== undefined && !maxDuration)
     throw new CliError(`--max-duration: "${o.maxDuration}" is not a duration like 2h`, 2);
   const memory = o.gpuMemory === undefined ? undefined : Number(o.gpuMemory);
+  const lostAfterSeconds = o.lostAfter === undefined ? undefined : parseDuration(o.lostAfter);
+  if (o.lostAfter !== undefined && !lostAfterSeconds)
+    throw new CliError(`--lost-after: "${o.lostAfter}" is not a duration like 30m or 2h`, 2);
+  const cpus = positive("--cpus", o.cpus);
+  const memoryGiB = positive("--memory", o.memory);
   return {
     name: o.name ?? command.join(" ").slice(0, 200),
     exe: command[0],
@@ -72,6 +89,16 @@ export function runRequest(command: string[], o: RunOptions): Record<string, unk
     ...(o.workdir ? { workingDirectory: o.workdir } : {}),
     ...(o.target ? { target: o.target } : {}),
     ...(maxDuration ? { maxDuration } : {}),
+    ...(cpus ? { cpus } : {}),
+    ...(memoryGiB ? { memoryGiB } : {}),
+    ...(lostAfterSeconds || o.replaceIfLost
+      ? {
+          disconnect: {
+            ...(lostAfterSeconds ? { lostAfterSeconds } : {}),
+            ...(o.replaceIfLost ? { replace: true } : {}),
+          },
+        }
+      : {}),
   };
 }
 
@@ -118,6 +145,10 @@ export function runCommand(program: Command) {
     .option("--workdir <dir>", "working directory (absolute)")
     .option("--target <target>", "fleet, cloud or auto")
     .option("--max-duration <duration>", "kill it after this long, e.g. 2h (default 24h)")
+    .option("--cpus <n>", "CPUs it needs (placed only where that many are free)")
+    .option("--memory <GiB>", "memory it needs, in GiB (placed only where that much is free)")
+    .option("--lost-after <duration>", "fail it once its device has been silent this long (default 1h)")
+    .option("--replace-if-lost", "when its device is lost, submit a copy of it (placed elsewhere)")
     .option("-d, --detach", "print the job id and return")
     .action(async (command: string[], o: RunOptions) => {
       const client = resolveClient(program.opts<GlobalOptions>(), process.env);

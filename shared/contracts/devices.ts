@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { DEVICE_STATUSES } from "../domain/device.ts";
+import { DEVICE_STATUSES, SCHEDULING } from "../domain/device.ts";
 import { MAX_DEVICE_LABELS } from "../domain/labels.ts";
 import { Id, PageQuery, pageOf } from "./common.ts";
 import { LabelsInput, StringMap } from "./labels.ts";
@@ -49,6 +49,18 @@ export const DeviceView = z
       description:
         "the agent protocol of its last login: 2 signs everything it is sent over canonical bytes; 1 is GPUd and agents before 0.2",
     }),
+    scheduling: z.enum(SCHEDULING).openapi({
+      description:
+        "eligible; cordoned: no new jobs (berth devices cordon); draining: no new jobs, and its jobs are stopped at drain.deadline",
+    }),
+    drain: z.object({ startedAt: z.string(), deadline: z.string() }).optional(),
+    held: z
+      .object({ cpus: z.number(), memoryGiB: z.number(), jobs: z.number() })
+      .openapi({ description: "what the jobs placed on it hold (GPUs are in allocated)" }),
+    silentSince: z.string().optional().openapi({
+      description:
+        "offline devices: when their silence is counted from (their last contact, or the control plane's return after an outage, whichever is later); a running job is lost once the device has been silent for its disconnect.lostAfterSeconds",
+    }),
     createdAt: z.string(),
     updatedAt: z.string(),
   })
@@ -59,8 +71,23 @@ export const UpdateDeviceRequest = z
   .object({
     name: z.string().trim().min(1, "must not be empty").max(100).optional(),
     labels: LabelsInput(MAX_DEVICE_LABELS).optional(),
+    nodeGroup: Id.optional().openapi({ description: "move it to this node group (by name)" }),
   })
   .openapi("UpdateDeviceRequest");
+
+export const DrainDeviceRequest = z
+  .object({
+    deadlineSeconds: z
+      .number()
+      .int("must be a whole number of seconds")
+      .min(0)
+      .max(2_592_000, "must be at most 2592000 seconds (30 days)")
+      .default(3600)
+      .openapi({
+        description: "running jobs may finish until then; then they are stopped (0: stop them now)",
+      }),
+  })
+  .openapi("DrainDeviceRequest");
 export type UpdateDeviceRequest = z.infer<typeof UpdateDeviceRequest>;
 
 /** A `key=value` label filter: a label key (with its prefix) and value are at most 147 characters. */

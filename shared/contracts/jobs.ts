@@ -142,6 +142,33 @@ export const SubmitJobRequest = z
       .min(1)
       .max(MAX_JOB_SECONDS, `must be at most ${MAX_JOB_SECONDS} seconds (30 days)`)
       .default(86_400),
+    disconnect: z
+      .object({
+        lostAfterSeconds: z
+          .number()
+          .int("must be a whole number of seconds")
+          .min(10, "must be at least 10 seconds")
+          .max(MAX_JOB_SECONDS, `must be at most ${MAX_JOB_SECONDS} seconds (30 days)`)
+          .optional(),
+        replace: z.boolean().default(false),
+      })
+      .optional()
+      .openapi({
+        description:
+          "when its device goes silent: how long until the job is Failed/NodeLost (default: the control plane's, 1 h), and whether a copy is then submitted",
+      }),
+    cpus: z
+      .number()
+      .positive()
+      .max(4096, "must be at most 4096")
+      .optional()
+      .openapi({ description: "CPUs it needs: placed only where that many are free" }),
+    memoryGiB: z
+      .number()
+      .positive()
+      .max(1024 * 1024, "must be at most 1048576")
+      .optional()
+      .openapi({ description: "memory it needs, in GiB: placed only where that much is free" }),
   })
   .superRefine((job, ctx) => {
     const size = jsonBytes(job);

@@ -50,11 +50,22 @@ export const Device = z.object({
   resources: DeviceResources,
   /** GPU index → the job holding it. Claimed and released with conditional writes (no GPU is given twice). */
   gpuOwners: z.record(z.string(), z.string()).default({}),
+  /**
+   * What the jobs placed on it hold, claimed with their GPUs and given back at their end: CPUs, memory, and
+   * how many jobs (a drain is over when none is left). Jobs placed before these counters existed are not in them.
+   */
+  heldCpus: z.number().default(0),
+  heldMemoryGiB: z.number().default(0),
+  heldJobs: z.number().int().default(0),
   agentVersion: z.string().optional(),
   /** ed25519 public key (base64) that verifies the node's results; set by Berth's agent. */
   publicKey: z.string().optional(),
   /** X25519 public key (base64) that secrets for the node are encrypted to. */
   encryptionKey: z.string().optional(),
+  /** Cordoned (`ineligible`): no new placements; running jobs carry on. Absent: eligible. */
+  eligibility: z.enum(["eligible", "ineligible"]).optional(),
+  /** A drain in progress (Nomad's node drain): cordoned, and its jobs are stopped at `deadline`. */
+  drain: z.object({ startedAt: z.iso.datetime(), deadline: z.iso.datetime() }).optional(),
   /** The agent protocol negotiated at its last login (absent: 1, GPUd and agents before 0.2). */
   protocol: z.number().int().optional(),
   /** The session token is derived from (server key, id, generation); only its hash is kept. */
@@ -69,6 +80,28 @@ export type Device = z.infer<typeof Device>;
 
 export const DEVICE_STATUSES = ["online", "offline"] as const;
 export type DeviceStatus = (typeof DEVICE_STATUSES)[number];
+
+/**
+ * How placement treats a device: `eligible`, `cordoned` (no new jobs) or `draining` (no new jobs, and its
+ * jobs end by the drain's deadline). A drain is over when no job is left on the device: it is cordoned.
+ */
+export const SCHEDULING = ["eligible", "cordoned", "draining"] as const;
+export type Scheduling = (typeof SCHEDULING)[number];
+export const scheduling = (
+  d: Pick<Device, "eligibility" | "drain" | "heldJobs" | "gpuOwners">,
+): Scheduling =>
+  d.drain && (d.heldJobs > 0 || Object.keys(d.gpuOwners).length > 0)
+    ? "draining"
+    : d.eligibility === "ineligible" || d.drain
+      ? "cordoned"
+      : "eligible";
+
+/**
+ * When a device's silence started, as far as losing its jobs goes (epoch ms): its last contact, or the
+ * control plane's return after an outage (`pulseSince`), whichever is later.
+ */
+export const silentSince = (lastSeenAt: string, pulseSince: string | undefined): number =>
+  Math.max(Date.parse(lastSeenAt), pulseSince ? Date.parse(pulseSince) : 0);
 
 /** Online when seen within the heartbeat TTL. */
 export const deviceStatus = (lastSeenAt: string, now: Date, ttlSeconds: number): DeviceStatus =>

@@ -7,8 +7,8 @@ import { JobStatus, StatusCode } from "./job.ts";
 export type JobEndReason =
   /** The program exited by itself (a code may be unknown). */
   | { reason: "exited"; exitCode?: number }
-  /** It exited after a user's stop (SIGTERM). */
-  | { reason: "stopped"; exitCode?: number }
+  /** It exited after a user's stop (SIGTERM); `escalated`: it outlived its grace period and was killed. */
+  | { reason: "stopped"; exitCode?: number; escalated?: boolean }
   /** A user's kill. */
   | { reason: "killed"; exitCode?: number }
   /** Its maxDuration passed: `killed` when its workload was stopped, `removed` when it was taken away. */
@@ -42,6 +42,15 @@ export function jobEnd(r: JobEndReason): JobEnd {
         event: "exited",
       };
     case "stopped":
+      if (r.escalated)
+        return {
+          status: JobStatus.Killed,
+          statusCode: StatusCode.UserStop,
+          statusMessage:
+            "stopped: it did not exit within its grace period after SIGTERM, so it was killed (SIGKILL)",
+          ...code(r.exitCode),
+          event: "killed",
+        };
       return {
         status: JobStatus.Finished,
         statusCode: StatusCode.UserStop,

@@ -59,24 +59,31 @@ export const StatusCode = {
   ProvisioningFailed: "ProvisioningFailed",
 } as const;
 
-/** Control operations (jobs.md §3): the status each requires. */
+/**
+ * Control operations (jobs.md §3): the statuses each may be applied in. Stop and kill work on a suspended
+ * job too, as Slurm's scancel does (the node resumes it so it can act on SIGTERM; SIGKILL needs no resume).
+ */
 export const JOB_OPERATIONS = {
-  suspend: S.Running,
-  resume: S.Suspended,
-  stop: S.Running,
-  kill: S.Running,
-  cancel: S.Pending,
-} as const satisfies Record<string, JobStatus>;
+  suspend: [S.Running],
+  resume: [S.Suspended],
+  stop: [S.Running, S.Suspended],
+  kill: [S.Running, S.Suspended],
+  cancel: [S.Pending],
+} as const satisfies Record<string, readonly JobStatus[]>;
 export type JobOperation = keyof typeof JOB_OPERATIONS;
 export const JOB_OPERATION_NAMES = Object.keys(JOB_OPERATIONS) as [JobOperation, ...JobOperation[]];
 
-/** 409 InvalidJobState with the Launcher's message, e.g. "Job must be Running to Kill it (current status: Suspended)". */
+/** Whether `op` may be applied to a job in `status`. */
+export const operationAllowed = (op: JobOperation, status: JobStatus): boolean =>
+  (JOB_OPERATIONS[op] as readonly JobStatus[]).includes(status);
+
+/** 409 InvalidJobState with the Launcher's message, e.g. "Job must be Running to Suspend it (current status: Pending)". */
 export function invalidJobState(op: JobOperation, current: JobStatus): BerthError {
   const verb = op[0]!.toUpperCase() + op.slice(1);
   return new BerthError(
     ErrorCode.InvalidJobState,
-    `Job must be ${JOB_OPERATIONS[op]} to ${verb} it (current status: ${current})`,
-    { required: JOB_OPERATIONS[op], current },
+    `Job must be ${JOB_OPERATIONS[op].join(" or ")} to ${verb} it (current status: ${current})`,
+    { required: JOB_OPERATIONS[op].join(" or "), current },
   );
 }
 
@@ -110,6 +117,14 @@ export const ResourceLimit = z.object({
   maxValue: z.string().optional(),
 });
 export const JOB_TARGETS = ["fleet", "cloud", "auto"] as const;
+
+/**
+ * What happens to a running job whose device goes silent (Nomad's `disconnect`): it is `Failed / NodeLost`
+ * only once the device has been silent for `lostAfterSeconds` while the control plane was up; with
+ * `replace`, a copy of it is submitted then (a new job, `replacementOf` the lost one).
+ */
+export const Disconnect = z.object({ lostAfterSeconds: z.number().int(), replace: z.boolean() });
+export type Disconnect = z.infer<typeof Disconnect>;
 
 /** A job as stored: the Launcher job object (jobs.md §1) plus Berth's bookkeeping. */
 export const Job = z.object({
@@ -155,6 +170,14 @@ export const Job = z.object({
   target: z.enum(JOB_TARGETS),
   /** Seconds the job may run (its reservation's duration). */
   maxDuration: z.number().int(),
+  /** Its disconnect policy (absent on jobs stored before it existed: the control plane's default). */
+  disconnect: Disconnect.optional(),
+  /** CPUs and memory it asks for, placed against what a device has and its running jobs hold. */
+  cpus: z.number().optional(),
+  memoryGiB: z.number().optional(),
+  /** The job this one replaces (its device was lost), and the job that replaced this one. */
+  replacementOf: z.string().optional(),
+  replacedBy: z.string().optional(),
   // Bookkeeping (not part of the Launcher object).
   version: z.number().int(),
   deviceId: z.string().optional(),
@@ -164,6 +187,8 @@ export const Job = z.object({
   /** The cloud capacity its profile asks for (the control plane's default when absent). */
   cloudLauncher: z.enum(LAUNCHERS).optional(),
   allocatedGpus: z.array(z.number().int()),
+  /** CPUs and memory claimed on its device with its GPUs (absent: placed before such claims existed). */
+  held: z.object({ cpus: z.number(), memoryGiB: z.number() }).optional(),
   /** A stop or kill sent to the node and not yet answered by the job's end. */
   controlRequested: z.enum(["stop", "kill"]).optional(),
   /** Quota held by the job until its end (released once). */
@@ -181,6 +206,7 @@ export const JOB_INTERNAL_FIELDS = [
   "cloudReservationId",
   "cloudLauncher",
   "allocatedGpus",
+  "held",
   "controlRequested",
   "quotaHeld",
 ] as const;

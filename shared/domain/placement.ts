@@ -1,5 +1,5 @@
 import type { Device } from "./device.ts";
-import { deviceStatus } from "./device.ts";
+import { deviceStatus, scheduling } from "./device.ts";
 
 /** What a job asks of a device (jobs.md §7), after its profile is applied. */
 export interface PlacementRequest {
@@ -12,7 +12,20 @@ export interface PlacementRequest {
    * pick the same first device and all but one lose the GPU claim and retry.
    */
   spreadKey?: string;
+  /** It runs in a container: only devices whose agent can run containers (Docker answers) qualify. */
+  container?: boolean;
+  /** CPUs and memory (GiB) it holds while it runs. */
+  cpus?: number;
+  memoryGiB?: number;
 }
+
+/** Whether a device's agent can run containers: it reports a Docker engine that answers. */
+export const runsContainers = (d: Device): boolean => (d.info.containerRuntime ?? "").startsWith("docker://");
+
+/** CPUs and memory (GiB) a device has, as its login reported them (resources, else its inventory). */
+export const cpuCapacity = (d: Device): number => d.resources.cpu ?? d.info.cpu.logicalCores ?? 0;
+export const memoryCapacityGiB = (d: Device): number =>
+  (d.resources.memory ?? d.info.memoryBytes ?? 0) / 2 ** 30;
 
 /** Device attributes a placement constraint may name (anything else is a label). */
 const ATTRIBUTES: Record<string, (d: Device) => string[]> = {
@@ -51,12 +64,37 @@ function gpuMatches(d: Device, index: number, req: PlacementRequest["gpus"]): bo
   return true;
 }
 
-/** Whether a device can take the job apart from capacity: group, constraints, GPUs of the right kind. */
-export function deviceQualifies(d: Device, req: PlacementRequest): boolean {
-  if (req.queues.length > 0 && !req.queues.includes(d.nodeGroup)) return false;
-  if (!req.constraints.every((c) => constraintHolds(d, c))) return false;
-  return gpuIndices(d).filter((i) => gpuMatches(d, i, req.gpus)).length >= req.gpus.count;
+/**
+ * Why a device can never take the job, whatever runs on it (undefined: it can, capacity allowing): its node
+ * group, the placement constraints, a container runtime, CPUs, memory, GPUs of the right kind.
+ */
+export function disqualification(d: Device, req: PlacementRequest): string | undefined {
+  if (req.queues.length > 0 && !req.queues.includes(d.nodeGroup))
+    return `not in node group ${req.queues.join(" or ")}`;
+  if (!req.constraints.every((c) => constraintHolds(d, c))) return "not matching its placement constraints";
+  if (req.container && !runsContainers(d))
+    return "no container runtime (its agent runs processes only, or Docker does not answer)";
+  if (req.cpus && cpuCapacity(d) < req.cpus) return `fewer than ${req.cpus} CPUs`;
+  if (req.memoryGiB && memoryCapacityGiB(d) < req.memoryGiB)
+    return `less than ${req.memoryGiB} GiB of memory`;
+  if (gpuIndices(d).filter((i) => gpuMatches(d, i, req.gpus)).length < req.gpus.count)
+    return `fewer than ${gpuKind(req.gpus)}`;
+  return undefined;
 }
+
+/** Whether a device can take the job apart from capacity (see disqualification). */
+export const deviceQualifies = (d: Device, req: PlacementRequest): boolean =>
+  disqualification(d, req) === undefined;
+
+/** Whether the device has the CPUs and memory free that the job asks for. */
+const roomFor = (d: Device, req: PlacementRequest): boolean =>
+  (!req.cpus || cpuCapacity(d) - d.heldCpus >= req.cpus) &&
+  (!req.memoryGiB || memoryCapacityGiB(d) - d.heldMemoryGiB >= req.memoryGiB);
+
+const gpuKind = (g: PlacementRequest["gpus"]) =>
+  `${g.count} GPU${g.count === 1 ? "" : "s"}${g.type ? ` of type ${g.type}` : ""}${
+    g.memoryGiB ? ` with ≥ ${g.memoryGiB} GiB` : ""
+  }`;
 
 /** Free GPU indices of the right kind, lowest first. */
 export function freeGpus(d: Device, req: PlacementRequest["gpus"]): number[] {
@@ -85,20 +123,30 @@ export function choosePlacement(
   now: Date,
   ttlSeconds: number,
 ): PlacementChoice {
-  const qualified = devices.filter((d) => deviceQualifies(d, req));
-  const kind = `${req.gpus.count} GPU${req.gpus.count === 1 ? "" : "s"}${req.gpus.type ? ` of type ${req.gpus.type}` : ""}${
-    req.gpus.memoryGiB ? ` with ≥ ${req.gpus.memoryGiB} GiB` : ""
-  }`;
+  const reasons = new Map<string, number>();
+  const qualified = devices.filter((d) => {
+    const why = disqualification(d, req);
+    if (why) reasons.set(why, (reasons.get(why) ?? 0) + 1);
+    return why === undefined;
+  });
+  const kind = gpuKind(req.gpus);
   if (qualified.length === 0) {
+    const why = [...reasons].map(([reason, n]) => `${n} ${n === 1 ? "is" : "are"} ${reason}`).join("; ");
     return {
       kind: "never",
-      message: `no device in the workspace can ever run this job (${kind}${req.queues.length ? ` in ${req.queues.join(" or ")}` : ""}${
-        req.constraints.length ? ", with its placement constraints" : ""
-      }); it stays pending until such a device registers`,
+      message: `no device in the workspace can ever run this job (${kind}${req.container ? ", in a container" : ""}${
+        req.cpus ? `, ${req.cpus} CPUs` : ""
+      }${req.memoryGiB ? `, ${req.memoryGiB} GiB of memory` : ""}${
+        req.queues.length ? ` in ${req.queues.join(" or ")}` : ""
+      }${req.constraints.length ? ", with its placement constraints" : ""})${
+        why ? `: of ${devices.length} device(s), ${why}` : ": there are no devices"
+      }; it stays pending until such a device registers`,
     };
   }
   const online = qualified.filter((d) => deviceStatus(d.lastSeenAt, now, ttlSeconds) === "online");
-  const candidates = online
+  const eligible = online.filter((d) => scheduling(d) === "eligible");
+  const candidates = eligible
+    .filter((device) => roomFor(device, req))
     .map((device) => ({ device, free: freeGpus(device, req.gpus) }))
     .filter((c) => c.free.length >= req.gpus.count)
     .sort((a, b) => {
@@ -134,6 +182,10 @@ export function choosePlacement(
     message:
       online.length === 0
         ? `waiting for capacity: the ${qualified.length} device(s) that can run it are offline`
-        : `waiting for capacity: no online device has ${kind} free`,
+        : eligible.length === 0
+          ? `waiting for capacity: the ${online.length} online device(s) that can run it are cordoned or draining`
+          : `waiting for capacity: no online device has ${kind}${req.cpus ? `, ${req.cpus} CPUs` : ""}${
+              req.memoryGiB ? `, ${req.memoryGiB} GiB of memory` : ""
+            } free`,
   };
 }

@@ -14,7 +14,13 @@ import type { Committed, Write } from "./repositories/write.ts";
 
 export type { ApiKeyRepository } from "./repositories/api-keys.ts";
 export type { CloudReservationRepository } from "./repositories/cloud-reservations.ts";
-export type { DeviceRefresh, DeviceRepository } from "./repositories/devices.ts";
+export type {
+  DeviceClaim,
+  DeviceRefresh,
+  DeviceRepository,
+  JobHold,
+  ServicePulse,
+} from "./repositories/devices.ts";
 export type { FeedRepository } from "./repositories/feed.ts";
 export type { JobEventRepository, JobRepository, JobTimeRange } from "./repositories/jobs.ts";
 export type { NodeGroupPatch, NodeGroupRepository } from "./repositories/node-groups.ts";

@@ -27,7 +27,7 @@ export interface PlacementState {
 export type JobDeps = ReservationDeps & {
   logger: Logger;
   background: Background;
-  config: { deviceTtlSeconds: number };
+  config: { deviceTtlSeconds: number; lostAfterSeconds: number };
   stats: { placementConflicts: number; corruptItems: number };
   meter: Meter;
   placement: PlacementState;

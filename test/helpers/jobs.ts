@@ -18,15 +18,28 @@ export interface JobView {
 export async function gpuAgent(
   t: TestApp,
   gpus: number,
-  opts: { product?: string; admin?: string; labels?: Record<string, string> } = {},
+  opts: {
+    product?: string;
+    admin?: string;
+    labels?: Record<string, string>;
+    /** What its agent reports it can run: containers too (Docker answers), by default. */
+    docker?: boolean;
+    resources?: Record<string, string>;
+  } = {},
 ) {
   const product = opts.product ?? "NVIDIA A100-SXM4-80GB";
   const agent = await registerAgent(t, {
     admin: opts.admin,
     login: {
-      resources: { cpu: "32", memory: "256Gi", ...(gpus ? { "nvidia.com/gpu": String(gpus) } : {}) },
+      resources: {
+        cpu: "32",
+        memory: "256Gi",
+        ...(gpus ? { "nvidia.com/gpu": String(gpus) } : {}),
+        ...opts.resources,
+      },
       machineInfo: {
         hostname: `host-${Math.random().toString(36).slice(2, 8)}`,
+        ...(opts.docker === false ? {} : { containerRuntimeVersion: "docker://27.3.1" }),
         gpuInfo: {
           product,
           memory: "80Gi",

@@ -1,10 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { JOB_OPERATIONS } from "../../shared/domain/job.ts";
 import { detachedBackground } from "../../shared/ports/background.ts";
-import { sweepJobs } from "../../shared/usecases/feed/sweep.ts";
 import { placePending } from "../../shared/usecases/jobs/placement.ts";
 import { errorOf, type TestApp, testApp } from "../helpers/app.ts";
-import { manualClock } from "../helpers/clock.ts";
 import { snapshot } from "../helpers/db.ts";
 import { control, type GpuAgent, gpuAgent, job, start, submit } from "../helpers/jobs.ts";
 
@@ -41,7 +39,7 @@ describe("POST /api/v1/jobs/{id}/control", () => {
 
   const statuses = ["Pending", "Running", "Suspended", "Finished", "Failed", "Killed", "Canceled"];
   const rows = Object.entries(JOB_OPERATIONS).flatMap(([op, required]) =>
-    statuses.map((s) => [op, s, s === required] as const),
+    statuses.map((s) => [op, s, (required as readonly string[]).includes(s)] as const),
   );
 
   it.each(rows)("%s on a %s job → %s", async (op, status, allowed) => {
@@ -56,7 +54,7 @@ describe("POST /api/v1/jobs/{id}/control", () => {
     expect(res.status).toBe(409);
     expect(res.body.error).toMatchObject({
       code: "InvalidJobState",
-      message: `Job must be ${JOB_OPERATIONS[op as keyof typeof JOB_OPERATIONS]} to ${verb} it (current status: ${status})`,
+      message: `Job must be ${JOB_OPERATIONS[op as keyof typeof JOB_OPERATIONS].join(" or ")} to ${verb} it (current status: ${status})`,
     });
     expect(await snapshot(t.db)).toBe(before);
   });
@@ -187,34 +185,6 @@ describe("GPUs are never given twice", () => {
     await t.deps.background.drain();
     expect(reads).toBeGreaterThanOrEqual(2);
     expect(await job(t, second.body.id)).toMatchObject({ status: "Pending", statusCode: "Placed" });
-  });
-});
-
-describe("a device lost while running its job", () => {
-  it("fails the job with NodeLost and gives its GPUs back", async () => {
-    const clock = manualClock(new Date());
-    const t = await testApp({ clock });
-    const agent = await gpuAgent(t, 2);
-    const { body } = await submit(t, { gpus: { count: 2 } });
-    await start(agent, body.id);
-    clock.advance(60_000);
-    expect((await sweepJobs(t.deps)).lost).toBe(0);
-    clock.advance(200_000);
-    expect((await sweepJobs(t.deps)).lost).toBe(1);
-    expect(await job(t, body.id)).toMatchObject({ status: "Failed", statusCode: "NodeLost" });
-    const device = (await (
-      await t.call("GET", `/api/v1/devices/${agent.deviceId}`, { token: t.admin })
-    ).json()) as {
-      allocated: { gpus: number };
-    };
-    expect(device.allocated.gpus).toBe(0);
-    expect(
-      (
-        (await (await t.call("GET", "/api/v1/quotas", { token: t.admin })).json()) as {
-          use: { gpus: number };
-        }
-      ).use.gpus,
-    ).toBe(0);
   });
 });
 

@@ -14,6 +14,9 @@ const device = (
   workspaceId: "w",
   nodeGroup: "default",
   registrationTokenId: "t",
+  heldCpus: 0,
+  heldMemoryGiB: 0,
+  heldJobs: 0,
   labels: {},
   environmentVariables: {},
   info: {

@@ -17,6 +17,7 @@ import { keys } from "./keys.ts";
 
 const Identity = Device.omit({ lastSeenAt: true });
 const Presence = z.object({ lastSeenAt: z.iso.datetime() });
+const Pulse = z.object({ since: z.iso.datetime(), lastAt: z.iso.datetime() });
 const identity = (item: Record<string, unknown>) => parseItem(Identity, "device", item);
 
 /**
@@ -147,24 +148,59 @@ export function deviceRepository(store: Store): DeviceRepository {
         { delete: keys.presence(device.id) },
         { delete: keys.machineInfo(device.id) },
       ),
-    claimGpus: (deviceId, indices, jobId) =>
-      write(`claim GPU ${indices.join(", ")} of device ${deviceId} for job ${jobId}`, {
+    claim: (deviceId, jobId, claim) => {
+      // Under the capacity after the claim: what is held now must be at most capacity - asked (absent: 0).
+      const fits = (path: string, asked: number, capacity: number) =>
+        asked > 0 ? c.or(c.absent(path), c.le(path, capacity - asked)) : undefined;
+      return write(`claim GPU ${claim.gpus.join(", ") || "none"} of device ${deviceId} for job ${jobId}`, {
         update: keys.device(deviceId),
-        // Two jobs racing for the same GPU: each index may be set only while absent, all in one write.
-        changes: { set: Object.fromEntries(indices.map((i) => [`gpuOwners.${i}`, jobId])) },
-        if: c.and(c.exists(), ...indices.map((i) => c.absent(`gpuOwners.${i}`))),
-      }),
-    releaseGpus: (deviceId, indices, jobId) =>
-      write(`give back GPU ${indices.join(", ")} of device ${deviceId} from job ${jobId}`, {
+        // Two jobs racing for the same GPU: each index may be set only while absent, all in one write; two
+        // racing for the last CPUs: the second one's count no longer fits.
+        changes: {
+          set: Object.fromEntries(claim.gpus.map((i) => [`gpuOwners.${i}`, jobId])),
+          add: { heldCpus: claim.cpus, heldMemoryGiB: claim.memoryGiB, heldJobs: 1 },
+        },
+        if: c.and(
+          c.exists(),
+          ...claim.gpus.map((i) => c.absent(`gpuOwners.${i}`)),
+          fits("heldCpus", claim.cpus, claim.capacity.cpus),
+          fits("heldMemoryGiB", claim.memoryGiB, claim.capacity.memoryGiB),
+        ),
+      });
+    },
+    release: (deviceId, jobId, gpus, held) =>
+      write(`give back GPU ${gpus.join(", ") || "none"} of device ${deviceId} from job ${jobId}`, {
         update: keys.device(deviceId),
         // Only what this job holds: an index given to another job stays with it.
-        changes: { remove: indices.map((i) => `gpuOwners.${i}`) },
-        if: c.and(c.exists(), ...indices.map((i) => c.eq(`gpuOwners.${i}`, jobId))),
+        changes: {
+          ...(gpus.length ? { remove: gpus.map((i) => `gpuOwners.${i}`) } : {}),
+          ...(held ? { add: { heldCpus: -held.cpus, heldMemoryGiB: -held.memoryGiB, heldJobs: -1 } } : {}),
+        },
+        if: c.and(c.exists(), ...gpus.map((i) => c.eq(`gpuOwners.${i}`, jobId))),
+      }),
+    moveGroup: (device, from, to, at) =>
+      write(`move device ${device.id} from node group ${from} to ${to}`, {
+        update: keys.device(device.id),
+        changes: { set: { nodeGroup: to, updatedAt: at } },
+        if: c.and(c.exists(), c.eq("workspaceId", device.workspaceId), c.eq("nodeGroup", from)),
       }),
     exists: (id, workspaceId) =>
       write(`device ${id} exists`, {
         check: keys.device(id),
         if: c.and(c.exists(), c.eq("workspaceId", workspaceId)),
       }),
+    async pulse(at, gapMs) {
+      const item = await store.get(keys.meta("PULSE"));
+      const last = item ? parseItem(Pulse, "control plane pulse", item) : undefined;
+      const resumed = !last || Date.parse(at) - Date.parse(last.lastAt) > gapMs;
+      const since = resumed ? at : last.since;
+      // Sweeps of several servers may overlap: the last writer wins, and they agree within a sweep.
+      await store.put(itemOf(keys.meta("PULSE"), { since, lastAt: at }));
+      return { since, lastAt: at, resumed };
+    },
+    async lastPulse() {
+      const item = await store.get(keys.meta("PULSE"));
+      return item ? parseItem(Pulse, "control plane pulse", item) : undefined;
+    },
   };
 }

@@ -1,10 +1,23 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { IdParam } from "../../contracts/common.ts";
-import { DevicePage, DeviceView, ListDevicesQuery, UpdateDeviceRequest } from "../../contracts/devices.ts";
+import {
+  DevicePage,
+  DeviceView,
+  DrainDeviceRequest,
+  ListDevicesQuery,
+  UpdateDeviceRequest,
+} from "../../contracts/devices.ts";
 import { invalidRequest } from "../../domain/errors.ts";
 import { type Labels, normalizeLabels } from "../../domain/labels.ts";
 import { Role } from "../../domain/roles.ts";
-import { deleteDevice, getDevice, listDevices, updateDevice } from "../../usecases/identity/devices.ts";
+import {
+  cordonDevice,
+  deleteDevice,
+  drainDevice,
+  getDevice,
+  listDevices,
+  updateDevice,
+} from "../../usecases/identity/devices.ts";
 import type { AppDeps } from "../deps.ts";
 import type { AppEnv } from "../env.ts";
 import { requireUser } from "../middleware/auth.ts";
@@ -120,6 +133,50 @@ export function deviceRoutes(deps: AppDeps) {
       async (c) => {
         await deleteDevice(deps, ws(c), c.req.valid("param").id);
         return c.body(null, 204);
+      },
+    )
+    .openapi(
+      createRoute({
+        ...write,
+        method: "post",
+        path: "/devices/{id}/cordon",
+        summary: "Cordon a device: no new jobs are placed on it; its running jobs carry on",
+        request: { params: IdParam },
+        responses: { 200: json("the device", DeviceView), ...errorResponses(401, 403, 404) },
+      }),
+      async (c) => c.json(await cordonDevice(deps, ws(c), c.req.valid("param").id, true), 200),
+    )
+    .openapi(
+      createRoute({
+        ...write,
+        method: "post",
+        path: "/devices/{id}/uncordon",
+        summary: "Make a cordoned or draining device eligible for new jobs again (ends a drain)",
+        request: { params: IdParam },
+        responses: { 200: json("the device", DeviceView), ...errorResponses(401, 403, 404) },
+      }),
+      async (c) => c.json(await cordonDevice(deps, ws(c), c.req.valid("param").id, false), 200),
+    )
+    .openapi(
+      createRoute({
+        ...write,
+        method: "post",
+        path: "/devices/{id}/drain",
+        summary:
+          "Drain a device: no new jobs; its running jobs may finish until the deadline, then are stopped",
+        description:
+          "As Nomad's node drain. The device stays cordoned when the drain is over (uncordon to use it again). " +
+          "Draining again replaces the deadline.",
+        request: {
+          params: IdParam,
+          // Optional: without a body, the default deadline (an hour).
+          body: { required: false, content: { "application/json": { schema: DrainDeviceRequest } } },
+        },
+        responses: { 200: json("the device", DeviceView), ...errorResponses(400, 401, 403, 404) },
+      }),
+      async (c) => {
+        const { deadlineSeconds } = DrainDeviceRequest.parse(c.req.valid("json") ?? {});
+        return c.json(await drainDevice(deps, ws(c), c.req.valid("param").id, deadlineSeconds), 200);
       },
     );
 }

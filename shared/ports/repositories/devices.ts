@@ -33,13 +33,15 @@ export interface DeviceRepository {
   list(workspaceId: string, page: PageRequest, keep?: (d: Device) => boolean): Promise<Page<Device>>;
   /** Every device of a workspace (placement reads them all). */
   listAll(workspaceId: string): Promise<Device[]>;
-  /** Name and labels; throws NotFound unless the device exists in that workspace. */
+  /** Name, labels, eligibility and drain (`null` removes a drain); NotFound unless it is in that workspace. */
   update(
     workspaceId: string,
     id: string,
-    patch: Partial<Pick<Device, "name" | "labels">>,
+    patch: Partial<Pick<Device, "name" | "labels" | "eligibility">> & { drain?: Device["drain"] | null },
     at: string,
   ): Promise<Device>;
+  /** Moves a device to another node group, if it is still in `from` (commit with the groups' leave/join). */
+  moveGroup(device: Pick<Device, "id" | "workspaceId">, from: string, to: string, at: string): Write;
   /** Login and heartbeat updates; throws NotFound when the device was deleted meanwhile. */
   refresh(id: string, fields: DeviceRefresh, at: string): Promise<Omit<Device, "lastSeenAt">>;
   /** Replaces the raw machine info kept for operators (undefined drops it). */
@@ -48,10 +50,45 @@ export interface DeviceRepository {
   seen(id: string, at: string, resolutionMs: number): Promise<void>;
   /** Deletes the device (fails unless it exists in its workspace), its presence and machine info. */
   delete(device: Pick<Device, "id" | "workspaceId">): Write;
-  /** Gives GPU indices to a job: fails unless the device exists and none of them is taken. */
-  claimGpus(deviceId: string, indices: number[], jobId: string): Write;
-  /** Gives back GPU indices: fails unless the device exists and the job holds every one of them. */
-  releaseGpus(deviceId: string, indices: number[], jobId: string): Write;
+  /**
+   * Gives a job its GPU indices and what it holds (CPUs, memory GiB, and one job in `heldJobs`): fails unless
+   * the device exists, none of the GPUs is taken, and the CPUs and memory still fit under `capacity`.
+   */
+  claim(deviceId: string, jobId: string, claim: DeviceClaim): Write;
+  /**
+   * Gives back what a claim gave: fails unless the device exists and the job holds every one of the GPUs.
+   * `held` is absent for jobs placed before the counters existed (they give back GPUs only).
+   */
+  release(deviceId: string, jobId: string, gpus: number[], held?: JobHold): Write;
   /** A condition: the device exists in that workspace (a reservation for it may be written). */
   exists(id: string, workspaceId: string): Write;
+  /**
+   * The control plane's pulse, written by every sweep: `since` is when it last came back after a gap longer
+   * than `gapMs` with no sweep anywhere (an outage of every server), or its first sweep. Device silence is
+   * counted from no earlier than `since`.
+   */
+  pulse(at: string, gapMs: number): Promise<ServicePulse>;
+  /** The pulse as last written (undefined before the first sweep). */
+  lastPulse(): Promise<ServicePulse | undefined>;
+}
+
+/** What a placed job holds on its device besides GPUs. */
+export interface JobHold {
+  cpus: number;
+  memoryGiB: number;
+}
+
+export interface DeviceClaim extends JobHold {
+  gpus: number[];
+  /** The device's CPUs and memory: the claim fails if the held totals would pass them. */
+  capacity: JobHold;
+}
+
+export interface ServicePulse {
+  /** Since when the control plane has been up without a gap. */
+  since: string;
+  /** The last sweep. */
+  lastAt: string;
+  /** This pulse found a gap (the control plane is back after an outage). */
+  resumed?: boolean;
 }

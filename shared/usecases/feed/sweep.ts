@@ -1,8 +1,11 @@
-import { JobStatus, StatusCode } from "../../domain/job.ts";
+import { type Device, silentSince } from "../../domain/device.ts";
+import { type Job, JobStatus, operationAllowed, StatusCode } from "../../domain/job.ts";
 import { isExpired, isLive } from "../../domain/reservation.ts";
 import type { Logger } from "../../ports/logger.ts";
 import type { JobDeps, ReservationDeps } from "../deps.ts";
+import { applyControl } from "../jobs/control-job.ts";
 import { finishJob } from "../jobs/job-update.ts";
+import { replaceJob } from "../jobs/jobs.ts";
 import { placePending } from "../jobs/placement.ts";
 import { removeReservation } from "./reservations.ts";
 
@@ -30,31 +33,81 @@ export async function sweepExpired(deps: ReservationDeps & { logger: Logger }, b
   return expired;
 }
 
+/** A job still on a device whose drain deadline passed: stopped (once; the node then reports its end). */
+async function drainDue(deps: JobDeps, job: Job, device: Device) {
+  if (job.controlRequested || !operationAllowed("stop", job.status)) return;
+  try {
+    await applyControl(
+      deps,
+      job,
+      "stop",
+      `the drain of device ${device.name} (deadline ${device.drain!.deadline})`,
+    );
+  } catch (err) {
+    deps.logger.warn("could not stop a job at its device's drain deadline", {
+      jobId: job.id,
+      error: (err as Error).message,
+    });
+  }
+}
+
 /**
- * Jobs: a job whose device has not been seen for two online TTLs is `Failed` with `NodeLost` (its GPUs
- * and quota go back, its reservation is removed for when the device returns); then every workspace with
- * jobs waiting for placement gets a placement pass (capacity may have appeared in another process).
+ * Jobs: a running job whose device has been silent for its `disconnect.lostAfterSeconds` (the control
+ * plane's `lostAfterSeconds` when it names none) is `Failed` with `NodeLost`: its GPUs and quota go back,
+ * its reservation is removed for when the device returns, and with `disconnect.replace` a copy is submitted.
+ * Silence is counted from the device's last contact or from the control plane's return after an outage,
+ * whichever is later: every sweep writes the pulse, and a gap of `gapMs` with no sweep anywhere (every
+ * server down) gives every device a fresh grace period. Where the sweeper does not run in the API's
+ * process (AWS), `apiUp` asks the API: while it does not answer, no pulse is written and nothing is lost,
+ * so silence counts from the moment it answered again. Then every workspace with jobs waiting for
+ * placement gets a placement pass (capacity may have appeared in another process).
  */
-export async function sweepJobs(deps: JobDeps): Promise<{ lost: number }> {
+export async function sweepJobs(
+  deps: JobDeps,
+  opts: { gapMs?: number; apiUp?: () => Promise<boolean> } = {},
+): Promise<{ lost: number }> {
   let lost = 0;
+  if (opts.apiUp && !(await opts.apiUp())) {
+    deps.logger.warn("the API does not answer: no device is lost while it cannot be reached");
+    return { lost };
+  }
   const now = deps.clock.now();
+  const pulse = await deps.repos.devices.pulse(
+    now.toISOString(),
+    opts.gapMs ?? deps.config.deviceTtlSeconds * 1000,
+  );
+  if (pulse.resumed)
+    deps.logger.info("the control plane is back after a gap: device silence counts from now", {
+      since: pulse.since,
+    });
   const devices = new Map<string, Awaited<ReturnType<typeof deps.repos.devices.get>>>();
   for (const job of await deps.repos.jobs.active(2000)) {
     if (!job.deviceId) continue;
     if (!devices.has(job.deviceId)) devices.set(job.deviceId, await deps.repos.devices.get(job.deviceId));
     const device = devices.get(job.deviceId);
-    const silentFor = device ? now.getTime() - Date.parse(device.lastSeenAt) : Number.POSITIVE_INFINITY;
-    if (silentFor <= 2 * deps.config.deviceTtlSeconds * 1000) continue;
+    // Never before the device is offline: a job is not lost from a device placement still counts as online.
+    const lostAfterMs =
+      Math.max(
+        job.disconnect?.lostAfterSeconds ?? deps.config.lostAfterSeconds,
+        deps.config.deviceTtlSeconds,
+      ) * 1000;
+    if (device && now.getTime() - silentSince(device.lastSeenAt, pulse.since) <= lostAfterMs) {
+      if (device.drain && now.getTime() >= Date.parse(device.drain.deadline))
+        await drainDue(deps, job, device);
+      continue;
+    }
     const message = device
       ? `device ${device.name} has not been seen since ${device.lastSeenAt}`
       : `device ${job.deviceId} was deleted`;
     const ended = await finishJob(deps, job.id, { reason: "nodeLost", message });
-    if (ended?.status === JobStatus.Failed && ended.statusCode === StatusCode.NodeLost) lost++;
+    if (ended?.status !== JobStatus.Failed || ended.statusCode !== StatusCode.NodeLost) continue;
+    lost++;
     const r =
       device && job.reservationId
         ? await deps.repos.reservations.get(device.id, job.reservationId)
         : undefined;
     if (r) await removeReservation(deps, r, "toDelete");
+    if (job.disconnect?.replace) await replaceJob(deps, ended);
   }
   for (const workspaceId of await deps.repos.jobs.workspacesWithPending())
     await placePending(deps, workspaceId);

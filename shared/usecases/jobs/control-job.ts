@@ -2,12 +2,12 @@ import type { JobView } from "../../contracts/jobs.ts";
 import { BerthError, ErrorCode, invalidRequest } from "../../domain/errors.ts";
 import {
   invalidJobState,
-  JOB_OPERATIONS,
   type Job,
   type JobChange,
   type JobOperation,
   JobStatus,
   moveJob,
+  operationAllowed,
   StatusCode,
 } from "../../domain/job.ts";
 import type { UserPrincipal } from "../../domain/principal.ts";
@@ -39,8 +39,16 @@ export async function controlJob(
 ): Promise<JobView> {
   if (id === "*")
     throw invalidRequest("job id * (all jobs) is not allowed for control operations; name one job");
-  const job = await visibleJob(deps, user, id);
-  if (job.status !== JOB_OPERATIONS[op]) throw invalidJobState(op, job.status);
+  return jobView(await applyControl(deps, await visibleJob(deps, user, id), op, user.name));
+}
+
+/**
+ * Applies a control operation to a job on behalf of `by` (a user's name, or what the control plane does
+ * itself, e.g. a drain's deadline). Returns the job as it is after.
+ */
+export async function applyControl(deps: JobDeps, job: Job, op: JobOperation, by: string): Promise<Job> {
+  const id = job.id;
+  if (!operationAllowed(op, job.status)) throw invalidJobState(op, job.status);
   if (job.cloudReservationId && (op === "suspend" || op === "resume")) {
     throw new BerthError(
       ErrorCode.RequestNotSupported,
@@ -49,21 +57,21 @@ export async function controlJob(
   }
   if (op === "cancel") {
     // As it was when it ended: a placement (or a hand-off to the cloud) may have landed since it was read.
-    const canceled = (await finishJob(deps, id, { reason: "canceled", by: user.name })) ?? job;
+    const canceled = (await finishJob(deps, id, { reason: "canceled", by })) ?? job;
     // In the cloud: withdraw it, or stop the task it already has.
-    await cancelCloudWork(deps, canceled, `canceled by ${user.name}`);
+    await cancelCloudWork(deps, canceled, `canceled by ${by}`);
     // Placed but not started: the node must never start it (or stops it, if it just did).
     const r =
       canceled.reservationId && canceled.deviceId
         ? await deps.repos.reservations.get(canceled.deviceId, canceled.reservationId)
         : undefined;
     if (r) await removeReservation(deps, r, "toDelete");
-    return jobView(canceled);
+    return canceled;
   }
 
   let how = "";
   if (job.cloudReservationId && (op === "stop" || op === "kill")) {
-    const r = await stopCloudJob(deps, job, op, `${op} requested by ${user.name}`);
+    const r = await stopCloudJob(deps, job, op, `${op} requested by ${by}`);
     how =
       r.launcher === "ecs" ? "StopTask: SIGTERM, then SIGKILL after the task's stop timeout" : "Job deleted";
   } else {
@@ -80,22 +88,22 @@ export async function controlJob(
     suspend: (j) =>
       moveJob(j, JobStatus.Suspended, {
         statusCode: StatusCode.UserSuspend,
-        statusMessage: `suspended by ${user.name}`,
+        statusMessage: `suspended by ${by}`,
       }),
     resume: (j) =>
       moveJob(j, JobStatus.Running, {
         statusCode: StatusCode.UserResume,
-        statusMessage: `resumed by ${user.name}`,
+        statusMessage: `resumed by ${by}`,
       }),
     stop: () => ({
       controlRequested: "stop",
       statusCode: StatusCode.UserStop,
-      statusMessage: `stop requested by ${user.name}: ${how}`,
+      statusMessage: `stop requested by ${by}: ${how}`,
     }),
     kill: () => ({
       controlRequested: "kill",
       statusCode: StatusCode.UserKill,
-      statusMessage: `kill requested by ${user.name}`,
+      statusMessage: `kill requested by ${by}`,
     }),
   };
   const updated = await mutate({
@@ -104,11 +112,11 @@ export async function controlJob(
     read: () => deps.repos.jobs.get(id),
     async attempt(current) {
       if (!current) throw jobNotFoundError(id);
-      if (current.status !== JOB_OPERATIONS[op]) throw invalidJobState(op, current.status);
+      if (!operationAllowed(op, current.status)) throw invalidJobState(op, current.status);
       const saved = await deps.repos.jobs.save(current, changes[op](current), deps.clock.now().toISOString());
       return saved.ok ? done(saved.value) : lost(saved);
     },
   });
   await recordJobEvent(deps, updated, EVENTS[op], updated.statusMessage);
-  return jobView(updated);
+  return updated;
 }

@@ -51,7 +51,10 @@ function endOf(
   if (job.controlRequested === "kill") return { reason: "killed", exitCode };
   if (data.stoppedBy === "expiry")
     return { reason: "expired", maxDuration: job.maxDuration, how: "killed", started: true, exitCode };
-  return job.controlRequested === "stop" ? { reason: "stopped", exitCode } : { reason: "exited", exitCode };
+  // 137 is 128 + SIGKILL: the stop's grace period ran out and the node killed it.
+  return job.controlRequested === "stop"
+    ? { reason: "stopped", exitCode, escalated: exitCode === 137 }
+    : { reason: "exited", exitCode };
 }
 
 /** The node's result for the job's reservation: how the job ended. */

@@ -39,6 +39,7 @@ export async function finishJob(deps: JobDeps, id: string, reason: JobEndReason)
   // What a transaction found already given back (a count that drifted, a device deleted): left out next time.
   let giveQuota = true;
   let releaseGpus: number[] | undefined;
+  let deviceStillThere = true;
   let ended: Job | undefined;
   const job = await mutate({
     what: `job ${id}`,
@@ -63,8 +64,8 @@ export async function finishJob(deps: JobDeps, id: string, reason: JobEndReason)
       const give =
         job.quotaHeld && giveQuota ? deps.repos.quotas.give(job.workspaceId, job.gpus.count) : undefined;
       const release =
-        job.deviceId && gpus.length > 0
-          ? deps.repos.devices.releaseGpus(job.deviceId, gpus, job.id)
+        job.deviceId && deviceStillThere && (gpus.length > 0 || job.held)
+          ? deps.repos.devices.release(job.deviceId, job.id, gpus, job.held)
           : undefined;
       const event = jobEventWrite(deps, w.next, end.event, end.statusMessage);
       const committed = await deps.repos.commit([w, give, release, event.write]);
@@ -79,6 +80,7 @@ export async function finishJob(deps: JobDeps, id: string, reason: JobEndReason)
         // The device is gone, or another job holds some of the GPUs now: give back only what this job holds.
         const device = await deps.repos.devices.identity(job.deviceId);
         releaseGpus = device ? gpus.filter((g) => device.gpuOwners[String(g)] === job.id) : [];
+        deviceStillThere = device !== undefined;
       }
       return reread;
     },

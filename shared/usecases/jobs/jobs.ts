@@ -10,6 +10,7 @@ import { checkCloudTarget } from "../cloud/cloud-handoff.ts";
 import type { JobDeps } from "../deps.ts";
 import { done, mutate, reread } from "../mutate.ts";
 import { announce, jobEventWrite, jobTopic } from "./job-events.ts";
+import { updateJob } from "./job-update.ts";
 import { placeJob } from "./placement.ts";
 
 export type { JobDeps } from "../deps.ts";
@@ -100,18 +101,32 @@ export async function submitJob(
     resourceProfile: input.resourceProfile,
     target: input.target,
     maxDuration: input.maxDuration,
+    disconnect: {
+      lostAfterSeconds: input.disconnect?.lostAfterSeconds ?? deps.config.lostAfterSeconds,
+      replace: input.disconnect?.replace ?? false,
+    },
+    cpus: input.cpus,
+    memoryGiB: input.memoryGiB,
     cloudLauncher: profile?.cloudLauncher,
     version: 1,
     allocatedGpus: [],
     quotaHeld: true,
   };
-  // The quota and the job in one transaction: concurrent submits never exceed a limit, and a job is never
-  // stored without its share of the quota taken (nor the other way round, even if the process dies).
+  return jobView(await storeJob(deps, job, `accepted from ${user.name}`));
+}
+
+/**
+ * Stores a new job with its share of the quota (429 QuotaExceeded, nothing written, when it would be
+ * exceeded) and its first event, then tries to place it. The quota and the job in one transaction: concurrent
+ * submits never exceed a limit, and a job is never stored without its share of the quota taken (nor the
+ * other way round, even if the process dies).
+ */
+async function storeJob(deps: JobDeps, job: Job, accepted: string): Promise<Job> {
   await mutate({
-    what: `the quota of workspace ${user.workspaceId}`,
-    read: () => deps.repos.quotas.get(user.workspaceId),
+    what: `the quota of workspace ${job.workspaceId}`,
+    read: () => deps.repos.quotas.get(job.workspaceId),
     async attempt(quota) {
-      const refusal = quotaRefusal(quota!, gpus.count);
+      const refusal = quotaRefusal(quota!, job.gpus.count);
       if (refusal) {
         const what = refusal.limit === "maxGpus" ? "GPUs" : "running jobs";
         throw new BerthError(
@@ -121,9 +136,9 @@ export async function submitJob(
         );
       }
       const committed = await deps.repos.commit([
-        deps.repos.quotas.take(user.workspaceId, quota!, gpus.count),
+        deps.repos.quotas.take(job.workspaceId, quota!, job.gpus.count),
         deps.repos.jobs.create(job),
-        jobEventWrite(deps, job, "accepted", `accepted from ${user.name}`).write,
+        jobEventWrite(deps, job, "accepted", accepted).write,
       ]);
       if (committed.ok) return done(undefined);
       if (committed.failed === 0) return reread; // the quota changed meanwhile: decide again
@@ -132,7 +147,7 @@ export async function submitJob(
   });
   announce(deps.feedWatcher, jobTopic(job.id));
   try {
-    return jobView(await placeJob(deps, job));
+    return await placeJob(deps, job);
   } catch (err) {
     // The job is stored with its quota: answering an error now would make the caller submit it again (and
     // take the quota twice). It stays Pending; the sweeper's placement pass tries again.
@@ -140,7 +155,48 @@ export async function submitJob(
       jobId: job.id,
       error: (err as Error).message,
     });
-    return jobView(job);
+    return job;
+  }
+}
+
+/**
+ * A copy of a job whose device was lost (its `disconnect.replace`), submitted as a new job by the same key:
+ * same spec, its own id, `replacementOf` the lost one, which gets `replacedBy`. Undefined (logged) when it
+ * cannot be stored, e.g. the quota is full.
+ */
+export async function replaceJob(deps: JobDeps, lost: Job): Promise<Job | undefined> {
+  const now = deps.clock.now().toISOString();
+  const copy: Job = {
+    ...lost,
+    id: newId(),
+    status: JobStatus.Pending,
+    statusMessage: "accepted",
+    statusCode: undefined,
+    host: undefined,
+    pid: undefined,
+    exitCode: undefined,
+    submissionTime: now,
+    lastUpdateTime: now,
+    version: 1,
+    deviceId: undefined,
+    reservationId: undefined,
+    cloudReservationId: undefined,
+    allocatedGpus: [],
+    controlRequested: undefined,
+    quotaHeld: true,
+    replacementOf: lost.id,
+    replacedBy: undefined,
+  };
+  try {
+    const stored = await storeJob(deps, copy, `replacement of job ${lost.id}, whose device was lost`);
+    await updateJob(deps, lost.id, () => ({ replacedBy: stored.id }));
+    return stored;
+  } catch (err) {
+    deps.logger.warn("could not replace a job whose device was lost", {
+      jobId: lost.id,
+      error: (err as Error).message,
+    });
+    return undefined;
   }
 }
 

@@ -1,7 +1,7 @@
 import type { Device } from "../../domain/device.ts";
 import { type Job, JobStatus, StatusCode } from "../../domain/job.ts";
 import { reservationForJob } from "../../domain/job-reservation.ts";
-import { choosePlacement } from "../../domain/placement.ts";
+import { choosePlacement, cpuCapacity, memoryCapacityGiB } from "../../domain/placement.ts";
 import { cloudCanTake, handOffToCloud } from "../cloud/cloud-handoff.ts";
 import { type CloudJobDeps, hasCloud, type JobDeps } from "../deps.ts";
 import { newReservation, placeReservation } from "../feed/reservations.ts";
@@ -43,6 +43,26 @@ export async function placeJob(deps: JobDeps, job: Job, fleet?: Device[]): Promi
   }
 }
 
+/**
+ * The CPUs and memory (GiB) a job holds while it runs: its `cpus` / `memoryGiB`, else the Launcher's
+ * resource limits `cpuCount` and `memory` (in MB).
+ */
+export function jobNeeds(job: Pick<Job, "cpus" | "memoryGiB" | "resourceLimits">): {
+  cpus?: number;
+  memoryGiB?: number;
+} {
+  const limit = (type: string) => {
+    const l = job.resourceLimits.find((x) => x.type === type);
+    const n = Number(l?.value ?? l?.defaultValue);
+    return l && Number.isFinite(n) && n > 0 ? n : undefined;
+  };
+  const memoryMb = limit("memory");
+  return {
+    cpus: job.cpus ?? limit("cpuCount"),
+    memoryGiB: job.memoryGiB ?? (memoryMb !== undefined ? memoryMb / 1024 : undefined),
+  };
+}
+
 const stillWaiting = (j: Job | undefined) =>
   j !== undefined && j.status === JobStatus.Pending && !j.deviceId && !j.cloudReservationId;
 
@@ -62,6 +82,8 @@ async function placeJobOnce(deps: JobDeps, job: Job, fleet?: Device[]): Promise<
         queues: current.queues,
         constraints: current.placementConstraints,
         spreadKey: current.id,
+        container: current.container !== undefined,
+        ...jobNeeds(current),
       },
       deps.clock.now(),
       deps.config.deviceTtlSeconds,
@@ -75,8 +97,13 @@ async function placeJobOnce(deps: JobDeps, job: Job, fleet?: Device[]): Promise<
         { statusCode: code, statusMessage: choice.message },
         deps.clock.now().toISOString(),
       );
-      return saved.ok ? saved.value : (saved.current ?? current);
+      if (!saved.ok) return saved.current ?? current;
+      // Followers of a pending job show why it waits: tell them it changed.
+      announce(deps.feedWatcher, jobTopic(current.id));
+      return saved.value;
     }
+    const needs = jobNeeds(current);
+    const held = { cpus: needs.cpus ?? 0, memoryGiB: needs.memoryGiB ?? 0 };
     for (const { device, gpus } of choice.devices) {
       const spec = reservationForJob(current, gpus);
       const r = newReservation(deps, {
@@ -93,6 +120,7 @@ async function placeJobOnce(deps: JobDeps, job: Job, fleet?: Device[]): Promise<
           deviceId: device.id,
           reservationId: r.id,
           allocatedGpus: gpus,
+          held,
           host: device.name,
           statusCode: StatusCode.Placed,
           statusMessage: message,
@@ -103,16 +131,23 @@ async function placeJobOnce(deps: JobDeps, job: Job, fleet?: Device[]): Promise<
         deps,
         r,
         [
-          gpus.length > 0 && deps.repos.devices.claimGpus(device.id, gpus, current.id),
+          deps.repos.devices.claim(device.id, current.id, {
+            gpus,
+            ...held,
+            capacity: { cpus: cpuCapacity(device), memoryGiB: memoryCapacityGiB(device) },
+          }),
           w,
           jobEventWrite(deps, w.next, "placed", message).write,
         ],
         // The claim is conditional on the device too (one write per item in a transaction).
-        { checkDevice: gpus.length === 0 },
+        { checkDevice: false },
       );
       if (placed.ok) {
         announce(deps.feedWatcher, jobTopic(current.id));
         for (const g of gpus) device.gpuOwners[String(g)] = current.id;
+        device.heldCpus += held.cpus;
+        device.heldMemoryGiB += held.memoryGiB;
+        device.heldJobs += 1;
         return w.next;
       }
       if (placed.failed === "device") continue; // deleted since the list was read

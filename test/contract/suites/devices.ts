@@ -122,17 +122,46 @@ export function deviceContract(ctx: ContractContext) {
     it("claims GPUs all or nothing, and gives back only what a job holds", async () => {
       const device = aDevice(ws(), { resources: { gpus: 4 } });
       await commits(repos(), repos().devices.create(device));
-      const claims = await Promise.all(
-        ["j1", "j2", "j3"].map((job) => commits(repos(), repos().devices.claimGpus(device.id, [0, 1], job))),
-      );
+      const gpus = (...indices: number[]) => ({
+        gpus: indices,
+        cpus: 0,
+        memoryGiB: 0,
+        capacity: { cpus: 0, memoryGiB: 0 },
+      });
+      const claim = (job: string, ...indices: number[]) =>
+        commits(repos(), repos().devices.claim(device.id, job, gpus(...indices)));
+      const claims = await Promise.all(["j1", "j2", "j3"].map((job) => claim(job, 0, 1)));
       expect(claims.filter(Boolean)).toHaveLength(1);
       const holder = Object.values((await repos().devices.get(device.id))!.gpuOwners)[0]!;
-      expect(await commits(repos(), repos().devices.claimGpus(device.id, [1, 2], "j4"))).toBe(false);
-      expect(await commits(repos(), repos().devices.claimGpus(device.id, [2, 3], "j4"))).toBe(true);
-      expect(await commits(repos(), repos().devices.releaseGpus(device.id, [0, 1], "j4"))).toBe(false);
-      expect(await commits(repos(), repos().devices.releaseGpus(device.id, [0, 1], holder))).toBe(true);
+      expect(await claim("j4", 1, 2)).toBe(false);
+      expect(await claim("j4", 2, 3)).toBe(true);
+      expect(await commits(repos(), repos().devices.release(device.id, "j4", [0, 1]))).toBe(false);
+      expect(await commits(repos(), repos().devices.release(device.id, holder, [0, 1]))).toBe(true);
       expect((await repos().devices.get(device.id))?.gpuOwners).toEqual({ "2": "j4", "3": "j4" });
-      expect(await commits(repos(), repos().devices.claimGpus(newId(), [0], "j5"))).toBe(false);
+      expect(await commits(repos(), repos().devices.claim(newId(), "j5", gpus(0)))).toBe(false);
+    });
+
+    it("claims CPUs and memory under the device's capacity, racing claims never passing it, and gives them back", async () => {
+      const device = aDevice(ws(), { resources: { gpus: 0, cpu: 8 } });
+      await commits(repos(), repos().devices.create(device));
+      const capacity = { cpus: 8, memoryGiB: 64 };
+      const claim = (job: string, cpus: number, memoryGiB = 0) =>
+        commits(repos(), repos().devices.claim(device.id, job, { gpus: [], cpus, memoryGiB, capacity }));
+      // Five jobs of 3 CPUs racing for 8: exactly two fit.
+      const raced = await Promise.all(["a", "b", "c", "d", "e"].map((job) => claim(job, 3)));
+      expect(raced.filter(Boolean)).toHaveLength(2);
+      expect(await repos().devices.get(device.id)).toMatchObject({ heldCpus: 6, heldJobs: 2 });
+      expect(await claim("f", 3)).toBe(false);
+      expect(await claim("g", 2, 64)).toBe(true);
+      expect(await claim("h", 0, 1)).toBe(false);
+      expect(
+        await commits(repos(), repos().devices.release(device.id, "g", [], { cpus: 2, memoryGiB: 64 })),
+      ).toBe(true);
+      expect(await repos().devices.get(device.id)).toMatchObject({
+        heldCpus: 6,
+        heldMemoryGiB: 0,
+        heldJobs: 2,
+      });
     });
   });
 }
