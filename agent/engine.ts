@@ -389,8 +389,9 @@ export class Engine {
     if (w.kind === "process") {
       code = await exitStatus(w.dir);
       if (code === undefined && !(await isAlive(w.pid, w.startTicks))) {
-        // SIGKILL takes the wrapper too, so no exit status is written: the agent knows when it sent one.
-        if (record.stoppedBy === "kill") code = 137;
+        // SIGKILL takes the wrapper too, so no exit status is written: the agent knows when it may have sent
+        // one (a kill, or a stop, removal or expiry whose grace period ran out).
+        if (record.stoppedBy && record.stoppedBy !== "agent-exit") code = 137;
         else {
           record.status = "finished";
           record.result = this.#report(

@@ -111,6 +111,42 @@ describe("jobs through the real server, a real agent and the CLI", () => {
     expect(await getJob(id)).toMatchObject({ status: "Killed", exitCode: 137 });
   });
 
+  it("stops a job that ignores SIGTERM once its grace period is over: Killed, UserStop, 137", async () => {
+    const id = (
+      await cli(["run", "-d", "--", "sh", "-c", "trap '' TERM; while true; do sleep 1; done"])
+    ).stdout.trim();
+    await until_(id, (j) => j.status === "Running");
+    expect((await cli(["jobs", "stop", id])).code).toBe(0);
+    await until_(id, (j) => j.status !== "Running");
+    expect(await getJob(id)).toMatchObject({ status: "Killed", statusCode: "UserStop", exitCode: 137 });
+  });
+
+  it("stops and kills suspended jobs (stop resumes it so that it can act on SIGTERM)", async () => {
+    const stopped = (await cli(["run", "-d", "--", "sleep", "60"])).stdout.trim();
+    const killed = (await cli(["run", "-d", "--", "sleep", "60"])).stdout.trim();
+    for (const id of [stopped, killed]) {
+      await until_(id, (j) => j.status === "Running" && j.pid !== undefined);
+      expect((await cli(["jobs", "suspend", id])).stdout).toContain("Suspended");
+      await until(async () => (await procState((await getJob(id)).pid!)) === "T", 10_000);
+    }
+    expect((await cli(["jobs", "stop", stopped])).code).toBe(0);
+    expect((await cli(["jobs", "kill", killed])).code).toBe(0);
+    await until_(stopped, (j) => j.status === "Finished");
+    expect(await getJob(stopped)).toMatchObject({ exitCode: 143, statusCode: "UserStop" });
+    await until_(killed, (j) => j.status === "Killed");
+    expect(await getJob(killed)).toMatchObject({ exitCode: 137, statusCode: "UserKill" });
+  });
+
+  it("does not place a container job on an agent that runs processes only, and says why", async () => {
+    const id = (await cli(["run", "-d", "--image", "alpine:3", "--", "echo", "hi"])).stdout.trim();
+    const j = JSON.parse((await cli(["jobs", "get", id, "-o", "json"])).stdout) as Job & {
+      statusMessage: string;
+    };
+    expect(j).toMatchObject({ status: "Pending", statusCode: "NeverFits" });
+    expect(j.statusMessage).toContain("no container runtime");
+    expect((await cli(["jobs", "cancel", id])).code).toBe(0);
+  });
+
   it("a job waiting for GPUs runs when another job gives them back", async () => {
     const big = (await cli(["run", "-d", "--gpus", "2", "--", "sleep", "60"])).stdout.trim();
     await until_(big, (j) => j.status === "Running");
