@@ -3,7 +3,10 @@ import type { ReservationType } from "./reservation.ts";
 
 /** The program and arguments a job runs: its exe, or its command through a shell (args after it). */
 export const jobArgv = (job: Pick<Job, "exe" | "command" | "args">): string[] =>
-  job.exe ? [job.exe, ...job.args] : ["/bin/sh", "-c", `${job.command} "$@"`, "sh", ...job.args];
+  job.exe
+    ? [job.exe, ...job.args]
+    : // `"$@"` only with args: after a command ending in `done`, `fi` or `}` it would be a syntax error.
+      ["/bin/sh", "-c", job.args.length ? `${job.command} "$@"` : `${job.command}`, "sh", ...job.args];
 
 /**
  * The reservation that carries a placed job on its device: a container when the job names an image, a host

@@ -51,16 +51,11 @@ describe("the agent's engine", () => {
     const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
     agentDir = await mkdtemp(join(tmpdir(), "berth-agent-"));
     const { token } = await createToken(t);
-    agent = startAgentProcess([
-      "--endpoint",
-      url,
-      "--token",
-      token,
-      "--data-dir",
-      agentDir,
-      "--runtime",
-      "auto",
-    ]);
+    // No Docker for this agent, even where the machine's default socket answers (the "not usable" tests).
+    agent = startAgentProcess(
+      ["--endpoint", url, "--token", token, "--data-dir", agentDir, "--runtime", "auto"],
+      { DOCKER_HOST: "unix:///nonexistent/docker.sock" },
+    );
     await until(async () => {
       const list = (await (await t.call("GET", "/api/v1/devices", { token: t.admin })).json()) as {
         items: { id: string }[];

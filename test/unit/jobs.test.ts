@@ -48,6 +48,16 @@ describe("POST /api/v1/jobs", () => {
     expect(JSON.parse(r!.data).argv).toEqual(["/bin/sh", "-c", 'echo $0 $1 "$@"', "sh", "a", "b"]);
   });
 
+  it("runs a `command` without args as it is (one ending in `done` stays valid shell)", async () => {
+    const command = "for i in 1 2; do echo $i; done";
+    await submit(t, { exe: undefined, command, args: [] });
+    const [r] = await agent.take();
+    const argv = JSON.parse(r!.data).argv as string[];
+    expect(argv).toEqual(["/bin/sh", "-c", command, "sh"]);
+    const { execFileSync } = await import("node:child_process");
+    expect(execFileSync(argv[0]!, argv.slice(1), { encoding: "utf8" })).toBe("1\n2\n");
+  });
+
   it("makes a container reservation for a job with an image, parsing mount and port specs", async () => {
     const { status } = await submit(t, {
       container: { image: "nvcr.io/nvidia/pytorch:24.05-py3", runAsUserId: 1000 },
