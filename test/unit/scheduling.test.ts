@@ -180,3 +180,55 @@ describe("capability-aware placement", () => {
     expect((await device(t, agent.deviceId)).held).toEqual({ cpus: 20, memoryGiB: 0, jobs: 1 });
   });
 });
+
+describe("a finished job's reservation", () => {
+  const reservationState = async (t: TestApp, id: string) =>
+    (
+      (await (await t.call("GET", `/api/v1/reservations/${id}`, { token: t.admin })).json()) as {
+        state: string;
+      }
+    ).state;
+
+  it("is removed once the result is in, so the device cleans up now (not at its expiry)", async () => {
+    const t = await testApp();
+    const agent = await gpuAgent(t, 1);
+    const { body } = await submit(t, {});
+    const r = await start(agent, body.id);
+    await agent.result(r, "ok", { exitCode: 0 });
+    expect(await job(t, body.id)).toMatchObject({ status: "Finished", exitCode: 0 });
+    expect(await reservationState(t, r.id)).toBe("toDelete");
+    expect((await agent.take()).some((e) => e.id === r.id && e.toDelete)).toBe(true);
+    await agent.deleted(r.id);
+    expect(await reservationState(t, r.id)).toBe("deleted");
+    // The job keeps its status.
+    expect(await job(t, body.id)).toMatchObject({ status: "Finished", exitCode: 0 });
+  });
+
+  it("is kept while output is still on its way, and removed when the last of it arrives", async () => {
+    const t = await testApp();
+    const agent = await gpuAgent(t, 1);
+    const { body } = await submit(t, {});
+    const r = await start(agent, body.id);
+    const data = JSON.stringify({ exitCode: 0 });
+    const fields = { id: r.id, state: "ok", error: "", data };
+    const { signResult } = await import("../../shared/domain/signing.ts");
+    const res = await t.call("PUT", `/api/v1/agent/reservations/${r.id}/result`, {
+      token: agent.session,
+      body: {
+        ...fields,
+        type: r.type,
+        created: new Date().toISOString(),
+        signature: signResult(fields, agent.privateKey),
+        outputPending: true,
+      },
+    });
+    expect(res.status).toBe(200);
+    expect(await reservationState(t, r.id)).toBe("ok");
+    const out = await t.call("POST", `/api/v1/agent/reservations/${r.id}/output`, {
+      token: agent.session,
+      body: { chunks: [{ stream: "stdout", seq: 1, data: "bye\n" }], last: true },
+    });
+    expect(out.status).toBe(200);
+    expect(await reservationState(t, r.id)).toBe("toDelete");
+  });
+});

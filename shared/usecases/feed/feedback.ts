@@ -8,7 +8,7 @@ import type { JobDeps, ReservationDeps } from "../deps.ts";
 import { announce, jobTopic, outputTopic } from "../jobs/job-events.ts";
 import { jobRemoved, jobResult, jobStarted } from "../jobs/job-lifecycle.ts";
 import { done, lost, mutate } from "../mutate.ts";
-import { reservationView } from "./reservations.ts";
+import { removeReservation, reservationView } from "./reservations.ts";
 
 async function deviceReservation(
   deps: ReservationDeps,
@@ -84,8 +84,28 @@ export async function recordResult(
       return saved.ok ? done({ r: saved.value, first: true }) : lost(saved);
     },
   });
-  if (stored.first && stored.r.jobId) await jobResult(deps, stored.r);
+  if (stored.first && stored.r.jobId) {
+    await jobResult(deps, stored.r);
+    if (!stored.r.outputPending) await retire(deps, stored.r);
+  }
   return reservationView(stored.r);
+}
+
+/**
+ * A job's workload ended and everything it printed is here: its reservation is removed, so the device
+ * cleans up now (an exited container is removed) rather than at the reservation's expiry (a day, by
+ * default). The job keeps its status and output.
+ */
+async function retire(deps: JobDeps, r: Reservation) {
+  try {
+    await removeReservation(deps, r, "toDelete");
+  } catch (err) {
+    // The sweeper still removes it at its expiry.
+    deps.logger.warn("could not remove a finished job's reservation", {
+      reservation: r.id,
+      error: String(err),
+    });
+  }
 }
 
 /**
@@ -116,7 +136,7 @@ export async function acknowledgeDeleted(deps: JobDeps, device: DevicePrincipal,
  * output is all there: a result sent with `outputPending` becomes complete (and followers are told).
  */
 export async function appendOutput(
-  deps: ReservationDeps,
+  deps: JobDeps,
   device: DevicePrincipal,
   id: string,
   chunks: OutputChunk[],
@@ -131,7 +151,10 @@ export async function appendOutput(
   const added = stored.filter(Boolean).length;
   const sealed = last && r.outputPending ? await sealOutput(deps, device, r) : undefined;
   if (added > 0 || sealed) announce(deps.feedWatcher, outputTopic(id));
-  if (sealed?.jobId) announce(deps.feedWatcher, jobTopic(sealed.jobId));
+  if (sealed?.jobId) {
+    announce(deps.feedWatcher, jobTopic(sealed.jobId));
+    if (sealed.result) await retire(deps, sealed);
+  }
   return { stored: added, ignored: chunks.length - added };
 }
 
