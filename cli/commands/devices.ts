@@ -91,23 +91,19 @@ export function devicesCommand(program: Command) {
       printObject(outputFormat(globals()), { id: updated.id, nodeGroup: updated.nodeGroup });
     });
 
-  devices
-    .command("cordon <id>")
-    .description("no new jobs on this device; its running jobs carry on")
-    .action(async (id: string) => {
-      const client = resolveClient(globals(), process.env);
-      const d = await client.request<DeviceView>("POST", `${path(id)}/cordon`);
-      printObject(outputFormat(globals()), { id: d.id, scheduling: d.scheduling });
-    });
-
-  devices
-    .command("uncordon <id>")
-    .description("new jobs may be placed on this device again (ends a drain)")
-    .action(async (id: string) => {
-      const client = resolveClient(globals(), process.env);
-      const d = await client.request<DeviceView>("POST", `${path(id)}/uncordon`);
-      printObject(outputFormat(globals()), { id: d.id, scheduling: d.scheduling });
-    });
+  for (const [verb, description] of [
+    ["cordon", "no new jobs on this device; its running jobs carry on"],
+    ["uncordon", "new jobs may be placed on this device again (ends a drain)"],
+  ] as const) {
+    devices
+      .command(`${verb} <id>`)
+      .description(description)
+      .action(async (id: string) => {
+        const client = resolveClient(globals(), process.env);
+        const d = await client.request<DeviceView>("POST", `${path(id)}/${verb}`);
+        printObject(outputFormat(globals()), { id: d.id, scheduling: d.scheduling });
+      });
+  }
 
   devices
     .command("drain <id>")

@@ -82,6 +82,30 @@ describe("adding a machine through the real server and the CLI", () => {
     expect(stderr).toContain("may only use the prefix");
   });
 
+  it("cordons, drains, uncordons and moves it, as a table and as JSON", async () => {
+    const cordoned = JSON.parse((await cli(["devices", "cordon", machineID, "-o", "json"])).stdout);
+    expect(cordoned).toEqual({ id: machineID, scheduling: "cordoned" });
+    expect((await cli(["devices", "list"])).stdout).toMatch(/online,cordoned/);
+    const drained = JSON.parse(
+      (await cli(["devices", "drain", machineID, "--deadline", "30m", "-o", "json"])).stdout,
+    );
+    // Nothing runs on it: the drain is over at once, and it stays cordoned.
+    expect(drained).toMatchObject({ id: machineID, scheduling: "cordoned", jobs: 0 });
+    const bad = await cli(["devices", "drain", machineID, "--deadline", "soon"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--deadline: "soon" is not a duration');
+    const back = JSON.parse((await cli(["devices", "uncordon", machineID, "-o", "json"])).stdout);
+    expect(back).toEqual({ id: machineID, scheduling: "eligible" });
+    const unknown = await cli(["devices", "move", machineID, "nope"]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain("no node group named nope");
+    expect((await cli(["node-groups", "create", "racks"])).code).toBe(0);
+    const moved = JSON.parse((await cli(["devices", "move", machineID, "racks", "-o", "json"])).stdout);
+    expect(moved).toEqual({ id: machineID, nodeGroup: "racks" });
+    expect((await cli(["node-groups", "list"])).stdout).toMatch(/racks\s+1/);
+    expect((await cli(["devices", "move", machineID, "default"])).code).toBe(0);
+  });
+
   it("deletes it, after which its session is rejected", async () => {
     const deleted = await cli(["devices", "delete", machineID]);
     expect(deleted.code).toBe(0);

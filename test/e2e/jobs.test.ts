@@ -79,6 +79,25 @@ describe("jobs through the real server, a real agent and the CLI", () => {
     expect(await getJob(id)).toMatchObject({ status: "Finished", statusCode: "UserStop", exitCode: 143 });
   });
 
+  it("berth run exits with the job's exit code when started as npx berth too, its output piped", async () => {
+    const { execFile } = await import("node:child_process");
+    const root = join(import.meta.dirname, "../..");
+    const outcome = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      const child = execFile(
+        "npx",
+        ["--no-install", "berth", "--endpoint", server.url, "run", "--", "sh", "-c", "echo seven; exit 7"],
+        { cwd: root, env: { ...process.env, BERTH_DATA_DIR: dataDir } },
+        () => {},
+      );
+      let stdout = "";
+      child.stdout!.on("data", (d: Buffer) => {
+        stdout += d;
+      });
+      child.on("close", (code) => resolve({ code, stdout }));
+    });
+    expect(outcome).toEqual({ code: 7, stdout: "seven\n" });
+  });
+
   it("berth run -- sh -c 'exit 3' exits 3, and the job shows Finished with exitCode 3", async () => {
     const { code, stderr } = await cli(["run", "--", "sh", "-c", "echo oops >&2; exit 3"]);
     expect(code).toBe(3);
