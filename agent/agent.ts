@@ -11,6 +11,7 @@ import { run } from "./exec.ts";
 import { collectInventory, type Inventory } from "./inventory.ts";
 import { DockerRuntime } from "./runtimes/docker.ts";
 import {
+  agentUrl,
   ensureAgentDir,
   type Identity,
   loadCursor,
@@ -140,8 +141,10 @@ async function login(
   if (!endpoint || !token)
     throw new Error("first start: --endpoint and --token are required to register this machine");
   const group = o.nodeGroup ?? stored?.nodeGroup ?? "default";
-  const client = new AgentClient(endpoint);
+  // A relogin goes where the control plane last sent this agent.
+  const client = new AgentClient(stored?.agentEndpoint ?? endpoint);
   const res = await client.login(loginBody(o, stored, keys, inv, token, group));
+  const agentEndpoint = res.agentEndpoint?.replace(/\/+$/, "");
   const identity: Identity = {
     endpoint,
     machineId: res.machineID,
@@ -152,9 +155,14 @@ async function login(
     nodeLabels: labels,
     // A control plane that names no protocol speaks 1.
     protocol: res.protocol ?? 1,
+    ...(agentEndpoint && agentEndpoint !== endpoint ? { agentEndpoint } : {}),
   };
   await saveIdentity(o.dataDir, identity);
-  o.log.info(stored ? "logged in again" : "registered", { machineId: res.machineID, endpoint });
+  o.log.info(stored ? "logged in again" : "registered", {
+    machineId: res.machineID,
+    endpoint,
+    ...(identity.agentEndpoint ? { agentEndpoint: identity.agentEndpoint } : {}),
+  });
   return identity;
 }
 
@@ -199,7 +207,7 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Ag
       return { code: 2, reason: "setup", message: (err as Error).message };
     }
   }
-  const client = new AgentClient(identity.endpoint, identity.sessionToken);
+  const client = new AgentClient(agentUrl(identity), identity.sessionToken);
   const cache = new ReservationCache(paths.cache);
   await cache.load();
   const tombstones = new Tombstones(paths.tombstones);
@@ -219,7 +227,7 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Ag
   await engine.recover();
   o.log.info("agent started", {
     machineId: identity.machineId,
-    endpoint: identity.endpoint,
+    endpoint: agentUrl(identity),
     gpus: inventory.gpuCount,
   });
 
@@ -249,6 +257,9 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Ag
         await saveCursor(o.dataDir, cursor);
         wait = res.waitHintSeconds;
         backoff.reset();
+        // A control plane that does not hold polls says when to come back.
+        if (res.pollAfterSeconds && res.reservations.length === 0)
+          await sleep(res.pollAfterSeconds * 1000, stop.signal);
       } catch (err) {
         if (stop.signal.aborted || onRevoked(err)) break;
         const delay = backoff.next(err instanceof TransientError ? err.retryAfterMs : undefined);

@@ -62,6 +62,15 @@ async function failure(res: Response, what: string): Promise<Error> {
 }
 
 /** The agent's side of the protocol (specs/agent-protocol.md), over fetch with keep-alive. */
+/** What a login answers (shared/contracts/login.ts), as far as the agent reads it. */
+interface LoginAnswer {
+  machineID: string;
+  token: string;
+  controlPlaneKey: string;
+  protocol?: number;
+  agentEndpoint?: string;
+}
+
 export class AgentClient {
   readonly endpoint: string;
   sessionToken: string;
@@ -99,16 +108,9 @@ export class AgentClient {
   }
 
   /** GPUd-compatible login; returns machine id, session token and the control plane's key. */
-  async login(
-    body: Record<string, unknown>,
-  ): Promise<{ machineID: string; token: string; controlPlaneKey: string; protocol?: number }> {
+  async login(body: Record<string, unknown>): Promise<LoginAnswer> {
     const res = await this.#send("POST", "/api/v1/login", { body, auth: false });
-    return (await res.json()) as {
-      machineID: string;
-      token: string;
-      controlPlaneKey: string;
-      protocol?: number;
-    };
+    return (await res.json()) as LoginAnswer;
   }
 
   async heartbeat(body: { machineInfo?: Record<string, unknown>; agentVersion?: string }) {

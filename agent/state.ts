@@ -26,7 +26,16 @@ export const Identity = z.object({
   nodeLabels: z.string().optional(),
   /** The agent protocol the control plane agreed to at the last login (absent: logged in before 0.2). */
   protocol: z.number().int().optional(),
+  /**
+   * Where the control plane asked this agent to send every later request (AWS: its agent function or
+   * service), when that is not `endpoint`, the URL it registered at.
+   */
+  agentEndpoint: z.string().optional(),
 });
+
+/** The URL the agent talks to: the one the control plane gave it at login, else the one it registered at. */
+export const agentUrl = (id: Pick<Identity, "endpoint" | "agentEndpoint">): string =>
+  id.agentEndpoint ?? id.endpoint;
 export type Identity = z.infer<typeof Identity>;
 
 export interface NodeKeys {

@@ -28,6 +28,18 @@ export const AppConfig = z.object({
   lostAfterSeconds: z.coerce.number().int().min(10).max(2_592_000).default(3600),
   /** The longest a poll waits, whatever the agent asks for. */
   pollWaitCapSeconds: z.coerce.number().int().min(0).max(900).default(25),
+  /**
+   * `hold`: a poll waits (up to pollWaitCapSeconds) for something to deliver; `short`: it answers at once and
+   * tells the agent to come back in `shortPollSeconds` (the cheapest Lambda hosting, at the price of latency).
+   */
+  pollMode: z.enum(["hold", "short"]).default("hold"),
+  shortPollSeconds: z.coerce.number().int().min(1).max(300).default(15),
+  /**
+   * Where agents and followers should talk to, when that is not this host (AWS: the agent function or the
+   * long-running service). Given to agents at login; follow requests to a host that cannot stream are sent
+   * there.
+   */
+  agentEndpoint: z.url({ protocol: /^https?$/ }).optional(),
   /** After this, a gap in a feed counts as a crashed writer's and is stepped over. */
   feedGapSettleMs: z.coerce.number().int().positive().default(5000),
   /**
@@ -63,6 +75,9 @@ const appEnv = (env: Record<string, string | undefined>) => ({
   deviceTtlSeconds: env.BERTH_DEVICE_TTL_SECONDS || undefined,
   lostAfterSeconds: env.BERTH_LOST_AFTER_SECONDS || undefined,
   pollWaitCapSeconds: env.BERTH_POLL_WAIT_SECONDS || undefined,
+  pollMode: env.BERTH_POLL_MODE || undefined,
+  shortPollSeconds: env.BERTH_SHORT_POLL_SECONDS || undefined,
+  agentEndpoint: env.BERTH_AGENT_ENDPOINT || undefined,
   followKeepAliveMs: env.BERTH_FOLLOW_KEEPALIVE_MS || undefined,
   deviceAuthCacheSeconds: env.BERTH_DEVICE_AUTH_CACHE_SECONDS || undefined,
   operatorTokenHash: env.BERTH_OPERATOR_TOKEN || undefined,
@@ -342,6 +357,9 @@ const SETTING_NAMES: Record<string, string> = {
   "app.deviceTtlSeconds": "BERTH_DEVICE_TTL_SECONDS",
   "app.lostAfterSeconds": "BERTH_LOST_AFTER_SECONDS",
   "app.pollWaitCapSeconds": "BERTH_POLL_WAIT_SECONDS",
+  "app.pollMode": "BERTH_POLL_MODE",
+  "app.shortPollSeconds": "BERTH_SHORT_POLL_SECONDS",
+  "app.agentEndpoint": "BERTH_AGENT_ENDPOINT",
   "app.followKeepAliveMs": "BERTH_FOLLOW_KEEPALIVE_MS",
   "app.operatorTokenHash": "BERTH_OPERATOR_TOKEN",
   "app.minAgentProtocol": "BERTH_MIN_AGENT_PROTOCOL",

@@ -51,6 +51,10 @@ export const LoginResponse = z
     machineID: z.string(),
     token: z.string().openapi({ description: "the session token" }),
     controlPlaneKey: z.string().openapi({ description: "base64 ed25519 public key that signs reservations" }),
+    agentEndpoint: z.string().optional().openapi({
+      description:
+        "Berth agent (protocol 2): where to send every later request (polls, feedback, relogins), when it is not the URL it logged in at (AWS: the agent function or service)",
+    }),
     protocol: z
       .number()
       .int()

@@ -92,6 +92,10 @@ export const PollResponse = z
     reservations: z.array(AgentReservation),
     next: z.number().openapi({ description: "poll again with from=next; 0 means: boot sync again" }),
     waitHintSeconds: z.number().openapi({ description: "the wait to ask for next time" }),
+    pollAfterSeconds: z.number().int().optional().openapi({
+      description:
+        "short polling (a control plane that does not hold polls): come back after this many seconds, not at once",
+    }),
     serverTime: z.string(),
     limits: z
       .object({

@@ -20,6 +20,8 @@ type Deps = ReservationDeps & {
   meter: Meter;
   config: {
     pollWaitCapSeconds: number;
+    pollMode: "hold" | "short";
+    shortPollSeconds: number;
     feedGapSettleMs: number;
     bodyLimitBytes: number;
     minAgentProtocol: number;
@@ -56,7 +58,9 @@ export async function pollFeed(
       `this control plane needs agent protocol ${deps.config.minAgentProtocol} or later; upgrade the agent on this machine (it logs in again by itself)`,
     );
   }
-  const cap = deps.config.pollWaitCapSeconds;
+  // Short polling holds nothing: an empty answer says when to come back instead.
+  const short = deps.config.pollMode === "short";
+  const cap = short ? 0 : deps.config.pollWaitCapSeconds;
   const key = deps.keys.signing.privateKey;
   const respond = (reservations: AgentReservation[], next: number, boot = false): PollResponse => {
     const serverTime = deps.clock.now().toISOString();
@@ -64,6 +68,7 @@ export async function pollFeed(
       reservations: reservations.map((r) => sealForAgent(key, r, device.protocol)),
       next,
       waitHintSeconds: cap,
+      ...(short && reservations.length === 0 ? { pollAfterSeconds: deps.config.shortPollSeconds } : {}),
       serverTime,
       limits: { bodyBytes: deps.config.bodyLimitBytes },
       ...(boot && (device.protocol ?? 1) >= 2

@@ -26,7 +26,10 @@ import { hashToken, tokenId, tokenMatches } from "../../domain/tokens.ts";
 import type { IdentityDeps } from "../deps.ts";
 import { type DeviceAuthCache, forgetDeviceSession } from "./device-session.ts";
 
-type Deps = IdentityDeps & { deviceAuth: DeviceAuthCache; config: { minAgentProtocol: number } };
+type Deps = IdentityDeps & {
+  deviceAuth: DeviceAuthCache;
+  config: { minAgentProtocol: number; agentEndpoint?: string };
+};
 
 type ValidationResult = NonNullable<LoginResponse["validationResults"]>[number];
 
@@ -104,6 +107,7 @@ export async function login(deps: Deps, body: unknown, bearer: string | undefine
     token: sessionToken(deps.keys.session, device.id, device.sessionGeneration),
     controlPlaneKey: deps.keys.signing.publicKeyBase64,
     ...(requested >= 2 ? { protocol } : {}),
+    ...(requested >= 2 && deps.config.agentEndpoint ? { agentEndpoint: deps.config.agentEndpoint } : {}),
     ...(warnings.length ? { validationResults: warnings } : {}),
   });
 

@@ -1,0 +1,98 @@
+import { mkdtemp } from "node:fs/promises";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { serve } from "@hono/node-server";
+import { afterEach, describe, expect, it } from "vitest";
+import type { AppConfig } from "../../shared/config.ts";
+import { type AgentProcess, startAgentProcess } from "../helpers/agent-process.ts";
+import { type AgentProxy, agentProxy } from "../helpers/agent-proxy.ts";
+import { registerAgent, reserve } from "../helpers/agents.ts";
+import { type TestApp, testApp } from "../helpers/app.ts";
+import { createToken } from "../helpers/fleet.ts";
+import { until } from "../helpers/wait.ts";
+
+/**
+ * How agents are hosted (issue 13): a control plane may send agents to another URL (AWS: the agent function
+ * or the long-running service), and may not hold polls at all (short polling: come back later).
+ */
+describe("agent hosting", () => {
+  let http: Server | undefined;
+  let agent: AgentProcess | undefined;
+  let proxy: AgentProxy | undefined;
+  afterEach(async () => {
+    await agent?.stop("SIGKILL");
+    await proxy?.close();
+    http?.closeAllConnections();
+    http?.close();
+  });
+
+  /** The app on a port; `agentEndpoint` may name a proxy in front of the same app (made once the port is known). */
+  async function hosted(config: Partial<AppConfig>, withProxy = false) {
+    let proxyUrl = "";
+    const t: TestApp = await testApp({
+      config: { pollWaitCapSeconds: 5, ...config },
+    });
+    const server = await new Promise<Server>((resolve) => {
+      const s = serve({ fetch: t.app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s as Server));
+    });
+    http = server;
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    if (withProxy) {
+      proxy = await agentProxy(url);
+      proxyUrl = proxy.url;
+      // Where the control plane sends agents after login: the "agent service" in front of the same app.
+      (t.deps.config as { agentEndpoint?: string }).agentEndpoint = proxyUrl;
+    }
+    const { token } = await createToken(t);
+    const dir = await mkdtemp(join(tmpdir(), "berth-agent-"));
+    agent = startAgentProcess([
+      "--endpoint",
+      url,
+      "--token",
+      token,
+      "--data-dir",
+      dir,
+      "--runtime",
+      "process",
+    ]);
+    let deviceId = "";
+    await until(async () => {
+      const list = (await (await t.call("GET", "/api/v1/devices", { token: t.admin })).json()) as {
+        items: { id: string }[];
+      };
+      deviceId = list.items[0]?.id ?? "";
+      return deviceId !== "";
+    }, 30_000);
+    const stateOf = async (id: string) =>
+      (
+        (await (await t.call("GET", `/api/v1/reservations/${id}`, { token: t.admin })).json()) as {
+          state: string;
+        }
+      ).state;
+    return { t, url, deviceId, stateOf };
+  }
+
+  it("an agent told another endpoint at login sends everything after it there", async () => {
+    const { t, deviceId, stateOf } = await hosted({}, true);
+    const r = await reserve(t, deviceId);
+    await until(async () => (await stateOf(r.id)) === "ok", 30_000);
+    // The proxy logs a request once it has forwarded the answer.
+    const paths = () => proxy!.requests.map((x) => `${x.method} ${x.path.split("?")[0]}`);
+    await until(async () => paths().includes(`PUT /api/v1/agent/reservations/${r.id}/result`), 10_000);
+    expect(paths()).toContain("GET /api/v1/agent/reservations");
+    expect(paths()).not.toContain("POST /api/v1/login");
+  });
+
+  it("short polling: polls are answered at once with when to come back, and the agent follows it", async () => {
+    const { t, deviceId, stateOf } = await hosted({ pollMode: "short", shortPollSeconds: 1 });
+    // A poll asking to wait 5 s is answered at once, empty, saying when to come back.
+    const sim = await registerAgent(t);
+    const boot = await sim.poll(0);
+    const answer = await sim.poll(boot.next, 5);
+    expect(answer).toMatchObject({ reservations: [], waitHintSeconds: 0, pollAfterSeconds: 1 });
+    const r = await reserve(t, deviceId);
+    await until(async () => (await stateOf(r.id)) === "ok", 30_000);
+  });
+});
