@@ -44,16 +44,27 @@ export class ApiClient {
     }
     let res: Response;
     try {
-      res = await fetch(url, {
-        method,
-        headers: {
-          ...opts.headers,
-          authorization: `Bearer ${this.#apiKey}`,
-          ...(opts.body === undefined ? {} : { "content-type": "application/json" }),
-        },
-        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-        signal: opts.signal,
-      });
+      const send = (to: URL) =>
+        fetch(to, {
+          method,
+          headers: {
+            ...opts.headers,
+            authorization: `Bearer ${this.#apiKey}`,
+            ...(opts.body === undefined ? {} : { "content-type": "application/json" }),
+          },
+          body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+          signal: opts.signal,
+          // Redirects are followed here, not by fetch (which drops the key on another origin).
+          redirect: "manual",
+        });
+      res = await send(url);
+      // A control plane whose API cannot hold a stream (AWS Lambda) sends follow requests to the host that
+      // can (its agent endpoint): a GET is sent there with the same key, once.
+      const location = res.headers.get("location");
+      if (method === "GET" && (res.status === 307 || res.status === 308) && location) {
+        const next = new URL(location, url);
+        if (next.protocol === "https:" || next.protocol === "http:") res = await send(next);
+      }
     } catch (err) {
       if (opts.signal?.aborted) throw err;
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;

@@ -40,6 +40,11 @@ export const AppConfig = z.object({
    * there.
    */
   agentEndpoint: z.url({ protocol: /^https?$/ }).optional(),
+  /**
+   * `stream`: follow requests (`?follow=true`) are served here; `redirect`: this host cannot hold a stream
+   * (a buffering Lambda), so they are answered 307 to `agentEndpoint`, which can.
+   */
+  followMode: z.enum(["stream", "redirect"]).default("stream"),
   /** After this, a gap in a feed counts as a crashed writer's and is stepped over. */
   feedGapSettleMs: z.coerce.number().int().positive().default(5000),
   /**
@@ -78,6 +83,7 @@ const appEnv = (env: Record<string, string | undefined>) => ({
   pollMode: env.BERTH_POLL_MODE || undefined,
   shortPollSeconds: env.BERTH_SHORT_POLL_SECONDS || undefined,
   agentEndpoint: env.BERTH_AGENT_ENDPOINT || undefined,
+  followMode: env.BERTH_FOLLOW_MODE || undefined,
   followKeepAliveMs: env.BERTH_FOLLOW_KEEPALIVE_MS || undefined,
   deviceAuthCacheSeconds: env.BERTH_DEVICE_AUTH_CACHE_SECONDS || undefined,
   operatorTokenHash: env.BERTH_OPERATOR_TOKEN || undefined,
@@ -360,6 +366,7 @@ const SETTING_NAMES: Record<string, string> = {
   "app.pollMode": "BERTH_POLL_MODE",
   "app.shortPollSeconds": "BERTH_SHORT_POLL_SECONDS",
   "app.agentEndpoint": "BERTH_AGENT_ENDPOINT",
+  "app.followMode": "BERTH_FOLLOW_MODE",
   "app.followKeepAliveMs": "BERTH_FOLLOW_KEEPALIVE_MS",
   "app.operatorTokenHash": "BERTH_OPERATOR_TOKEN",
   "app.minAgentProtocol": "BERTH_MIN_AGENT_PROTOCOL",

@@ -5,12 +5,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import { afterEach, describe, expect, it } from "vitest";
-import type { AppConfig } from "../../shared/config.ts";
+import { buildAppDeps } from "../../hosts/app-deps.ts";
+import { silentLogger } from "../../shared/adapters/logger.ts";
+import { createApp } from "../../shared/app/create-app.ts";
+import { AppConfig } from "../../shared/config.ts";
+import { newServerSecret } from "../../shared/domain/secrets.ts";
 import { type AgentProcess, startAgentProcess } from "../helpers/agent-process.ts";
 import { type AgentProxy, agentProxy } from "../helpers/agent-proxy.ts";
 import { registerAgent, reserve } from "../helpers/agents.ts";
 import { type TestApp, testApp } from "../helpers/app.ts";
 import { createToken } from "../helpers/fleet.ts";
+import { gpuAgent, start, submit } from "../helpers/jobs.ts";
+import { runCli } from "../helpers/processes.ts";
 import { until } from "../helpers/wait.ts";
 
 /**
@@ -94,5 +100,63 @@ describe("agent hosting", () => {
     expect(answer).toMatchObject({ reservations: [], waitHintSeconds: 0, pollAfterSeconds: 1 });
     const r = await reserve(t, deviceId);
     await until(async () => (await stateOf(r.id)) === "ok", 30_000);
+  });
+});
+
+describe("following where the API cannot hold a stream", () => {
+  it("the API answers follow requests 307 to the agent endpoint, and berth jobs logs -f follows it there", async () => {
+    const t = await testApp({ config: { pollWaitCapSeconds: 5 } });
+    const serveApp = (fetch: (r: Request) => Response | Promise<Response>) =>
+      new Promise<Server>((resolve) => {
+        const s = serve({ fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s as Server));
+      });
+    const urlOf = (s: Server) => `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+    // The API (redirects follows) and the "service" (streams them): two hosts on one database.
+    const api = await serveApp(t.app.fetch);
+    const apiUrl = urlOf(api);
+    const serviceApp = createApp(
+      buildAppDeps({
+        store: t.db,
+        serverSecret: newServerSecret(),
+        logger: silentLogger,
+        config: AppConfig.parse({}),
+      }),
+    );
+    const serviceHttp = await serveApp(serviceApp.fetch);
+    const service = await agentProxy(urlOf(serviceHttp));
+    try {
+      Object.assign(t.deps.config, { agentEndpoint: service.url, followMode: "redirect" });
+      const agent = await gpuAgent(t, 0);
+      const { body } = await submit(t, {});
+      const r = await start(agent, body.id);
+      await t.call("POST", `/api/v1/agent/reservations/${r.id}/output`, {
+        token: agent.session,
+        body: { chunks: [{ stream: "stdout", seq: 1, data: "hello\n" }] },
+      });
+      await agent.result(r, "ok", { exitCode: 0 });
+
+      const res = await fetch(`${apiUrl}/api/v1/jobs/${body.id}/output?follow=true`, {
+        headers: { authorization: `Bearer ${t.admin}` },
+        redirect: "manual",
+      });
+      expect(res.status).toBe(307);
+      expect(res.headers.get("location")).toBe(`${service.url}/api/v1/jobs/${body.id}/output?follow=true`);
+      // Plain reads are answered by the API itself.
+      expect((await t.call("GET", `/api/v1/jobs/${body.id}/output`, { token: t.admin })).status).toBe(200);
+
+      // The CLI is told the API's URL only: it follows the redirect, with its key, and the service streams.
+      const logs = await runCli(["--endpoint", apiUrl, "--api-key", t.admin, "jobs", "logs", "-f", body.id]);
+      expect(logs).toMatchObject({ code: 0, stdout: "hello\n" });
+      const followed = service.requests.filter(
+        (x) => x.path.startsWith(`/api/v1/jobs/${body.id}/output?`) && x.path.includes("follow=true"),
+      );
+      expect(followed.length).toBeGreaterThan(0);
+    } finally {
+      await service.close();
+      for (const s of [api, serviceHttp]) {
+        s.closeAllConnections();
+        s.close();
+      }
+    }
   });
 });

@@ -95,6 +95,20 @@ async function* messages<I extends FollowItem<string | number, object>>(
   }
 }
 
+/**
+ * Where a follow request goes when this host cannot hold a stream (`followMode: redirect`, AWS Lambda): the
+ * same path and query on the agent endpoint (the long-running service). Undefined: served here.
+ */
+function followElsewhere(deps: AppDeps, requestUrl: string): string | undefined {
+  const target = deps.config.agentEndpoint;
+  if (deps.config.followMode !== "redirect" || !target) return undefined;
+  const from = new URL(requestUrl);
+  const to = new URL(target);
+  to.pathname = `${to.pathname.replace(/\/+$/, "")}${from.pathname}`;
+  to.search = from.search;
+  return to.toString();
+}
+
 /** `/api/v1/jobs`: Launcher-model GPU jobs (jobs.md). Any key; members see and control their own jobs. */
 
 export function jobRoutes(deps: AppDeps) {
@@ -176,6 +190,9 @@ export function jobRoutes(deps: AppDeps) {
             ...json("output so far", JobOutput),
             content: { ...json("", JobOutput).content, ...sse("").content },
           },
+          307: {
+            description: "this host cannot hold a stream (AWS Lambda): the same request at Location can",
+          },
           ...errorResponses(400, 401, 404, 503),
         },
       }),
@@ -184,6 +201,8 @@ export function jobRoutes(deps: AppDeps) {
         const q = c.req.valid("query");
         const user = c.get("user");
         if (!q.follow) return c.json(await jobOutput(deps, user, id, q.stream), 200);
+        const elsewhere = followElsewhere(deps, c.req.url);
+        if (elsewhere) return c.redirect(elsewhere, 307) as never;
         const after = resumeCursor(c, OutputCursor, q.after);
         const abort = new AbortController();
         // A missing job is a 404 here, before the stream opens; after that, the headers go at once.
@@ -215,12 +234,17 @@ export function jobRoutes(deps: AppDeps) {
             ...sse("events as they happen"),
             content: { ...sse("").content, ...json("", JobEventList).content },
           },
+          307: {
+            description: "this host cannot hold a stream (AWS Lambda): the same request at Location can",
+          },
           ...errorResponses(400, 401, 404, 503),
         },
       }),
       async (c) => {
         const { id } = c.req.valid("param");
         const { follow, after: queryAfter } = c.req.valid("query");
+        const elsewhere = follow ? followElsewhere(deps, c.req.url) : undefined;
+        if (elsewhere) return c.redirect(elsewhere, 307) as never;
         const after = resumeCursor(c, EventCursor, queryAfter);
         const abort = new AbortController();
         const opts = { follow, after: after === "0" ? undefined : after };
