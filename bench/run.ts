@@ -9,6 +9,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 import { benchAgent } from "./agent.ts";
 import { benchApi } from "./api.ts";
+import { benchCost } from "./cost.ts";
 import { benchDelivery } from "./delivery.ts";
 import { benchJobs } from "./jobs.ts";
 import { table } from "./lib.ts";
@@ -24,6 +25,7 @@ const BENCHMARKS: Record<string, () => Promise<Record<string, string | number>[]
   jobs: () => benchJobs(),
   provision: () => benchProvision(),
   requests: () => benchRequests(),
+  cost: () => benchCost(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
