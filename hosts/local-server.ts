@@ -18,7 +18,7 @@ import {
 } from "../shared/adapters/local/engines.ts";
 import { ensureQueues, type QueueUrls, sqsProvisionQueue } from "../shared/adapters/sqs/queues.ts";
 import { createApp } from "../shared/app/create-app.ts";
-import type { LocalConfig } from "../shared/config.ts";
+import type { LocalConfig, StorageConfig } from "../shared/config.ts";
 import { DEFAULT_WORKSPACE } from "../shared/domain/workspace.ts";
 import type { Logger } from "../shared/ports/logger.ts";
 import type { CloudJobDeps } from "../shared/usecases/deps.ts";
@@ -28,6 +28,7 @@ import { buildAppDeps } from "./app-deps.ts";
 import { answerClientErrors } from "./client-errors.ts";
 import { buildCloudDeps } from "./cloud.ts";
 import { serverSecretOf } from "./server-secret.ts";
+import { type ServiceSettings, serviceSettings } from "./service-settings.ts";
 import { openStorage, sqlitePath } from "./storage.ts";
 
 export interface LocalServer {
@@ -70,17 +71,24 @@ export const isOldDataDir = (dir: string) =>
  * `berth server`: the control plane in one process. Storage is SQLite in the data dir (the default), one
  * PostgreSQL database shared by several servers, or a DynamoDB table; the queue is fauxqs in process; the
  * app is the very one Lambda runs, served by @hono/node-server. A restart loses nothing.
+ *
+ * As the agent service of a deployed stage (SST links its table and secret, `service.linked`), it is one host
+ * among the stage's Lambdas: it uses their table and secret, creates no workspace (operators run
+ * `berth workspaces create`, as for Lambda) and leaves sweeping to the sweeper Lambda.
  */
 export async function startLocalServer(
   config: LocalConfig,
   logger: Logger,
-  opts: { newAdminKey?: boolean } = {},
+  opts: { newAdminKey?: boolean; service?: ServiceSettings } = {},
 ): Promise<LocalServer> {
+  const service = opts.service ?? serviceSettings(process.env);
+  const linked = service.linked;
+  const storageConfig = linked ? linkedStorage(config, linked.tableName) : config.storage;
   const paths = dataPaths(config.dataDir);
-  if (config.storage.engine === "sqlite" && isOldDataDir(paths.dir)) throw new OldDataDirError(paths.dir);
+  if (storageConfig.engine === "sqlite" && isOldDataDir(paths.dir)) throw new OldDataDirError(paths.dir);
   await ensureDataDir(paths.dir);
   // An embedded database belongs to one process; PostgreSQL and DynamoDB are shared by design.
-  const unlock = config.storage.engine === "sqlite" ? await lockDataDir(paths.dir) : async () => {};
+  const unlock = storageConfig.engine === "sqlite" ? await lockDataDir(paths.dir) : async () => {};
 
   const engines: Engine[] = [];
   const stopEngines = async () => {
@@ -88,9 +96,9 @@ export async function startLocalServer(
     await unlock();
   };
   try {
-    const storage = await openStorage(config.storage, paths.dir);
+    const storage = await openStorage(storageConfig, paths.dir);
     engines.push({ endpoint: storage.store.describe, stop: () => storage.store.close() });
-    const serverSecret = await serverSecretOf(storage.store, paths.serverSecret);
+    const serverSecret = linked?.serverSecret ?? (await serverSecretOf(storage.store, paths.serverSecret));
 
     const queues = await startQueueEngine();
     engines.push(queues);
@@ -111,15 +119,18 @@ export async function startLocalServer(
       background: "detached",
       cloud,
     });
-    const boot = await bootstrapWorkspace(deps, DEFAULT_WORKSPACE, (token) =>
-      writePrivateFile(paths.adminKey, `${token}\n`),
-    );
+    // A linked service issues no admin key: it would land on a task's disk and in its logs.
+    const boot = linked
+      ? { created: false as const }
+      : await bootstrapWorkspace(deps, DEFAULT_WORKSPACE, (token) =>
+          writePrivateFile(paths.adminKey, `${token}\n`),
+        );
     let newAdminKey = boot.created ? boot.token : undefined;
-    if (!newAdminKey && opts.newAdminKey) {
+    if (!linked && !newAdminKey && opts.newAdminKey) {
       newAdminKey = (await issueAdminKey(deps, DEFAULT_WORKSPACE, "admin (reissued)")).token;
       await writePrivateFile(paths.adminKey, `${newAdminKey}\n`);
     }
-    const adminKeyMissing = !newAdminKey && !(await readIfExists(paths.adminKey));
+    const adminKeyMissing = !linked && !newAdminKey && !(await readIfExists(paths.adminKey));
 
     // The queue workers' code (Powertools, the handlers) is loaded only when cloud capacity is configured.
     const cloudWorkers = cloud
@@ -146,13 +157,17 @@ export async function startLocalServer(
         if (collected > 0) logger.info("collected expired items", { count: collected });
       }
     };
-    const sweeper = setInterval(() => {
-      sweeping ??= sweep()
-        .catch((err: Error) => logger.error("sweep failed", { error: err.message }))
-        .finally(() => {
-          sweeping = undefined;
-        });
-    }, config.sweepIntervalSeconds * 1000);
+    // A linked service leaves sweeping to the stage's sweeper Lambda (every task sweeping every few seconds
+    // would only add reads).
+    const sweeper = linked
+      ? undefined
+      : setInterval(() => {
+          sweeping ??= sweep()
+            .catch((err: Error) => logger.error("sweep failed", { error: err.message }))
+            .finally(() => {
+              sweeping = undefined;
+            });
+        }, config.sweepIntervalSeconds * 1000);
 
     const app = createApp(deps);
     const http = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
@@ -162,6 +177,12 @@ export async function startLocalServer(
       server.once("error", reject);
     });
     answerClientErrors(http as Server);
+    if (service.keepAliveTimeoutSeconds) {
+      // Behind a load balancer: Node must not close an idle connection the balancer may still reuse (a 502).
+      // The headers timeout stays above it, or a reused connection's next request could be cut first.
+      (http as Server).keepAliveTimeout = service.keepAliveTimeoutSeconds * 1000;
+      (http as Server).headersTimeout = service.keepAliveTimeoutSeconds * 1000 + 1000;
+    }
     const { port } = http.address() as AddressInfo;
     const shownHost = config.host.includes(":") ? `[${config.host}]` : config.host;
 
@@ -208,4 +229,15 @@ export async function startLocalServer(
     await stopEngines();
     throw err;
   }
+}
+
+/** The stage's linked table, on the endpoint and region this server was given (DynamoDB Local in tests). */
+function linkedStorage(config: LocalConfig, table: string): StorageConfig {
+  const given = config.storage.engine === "dynamodb" ? config.storage : undefined;
+  return {
+    engine: "dynamodb",
+    table,
+    endpoint: given?.endpoint,
+    region: given?.region ?? config.cloud.region,
+  };
 }

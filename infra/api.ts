@@ -1,3 +1,4 @@
+import { agentApiEnvironment } from "./agents";
 import { gpuCluster } from "./gpu";
 import { provisionQueue } from "./queues";
 import { serverSecret } from "./secrets";
@@ -6,6 +7,8 @@ import { table } from "./storage";
 /**
  * The HTTP API: the same Hono app as the local server, on Lambda behind a function URL.
  * arm64 and an explicit size, not SST's 1024 MB x86 default (see specs/cloud.md for the cost model).
+ * `BERTH_AGENT_ENDPOINT` is where the agent routes are hosted (infra/agents.ts): agents learn it at login and
+ * move there; with the service on HTTPS, follow requests are redirected there too (`BERTH_FOLLOW_MODE`).
  */
 export const api = new sst.aws.Function("Api", {
   handler: "functions/api.handler",
@@ -15,5 +18,5 @@ export const api = new sst.aws.Function("Api", {
   timeout: "30 seconds",
   url: true,
   link: [table, provisionQueue, serverSecret, gpuCluster],
-  environment: { BERTH_LOG_LEVEL: "info" },
+  environment: { BERTH_LOG_LEVEL: "info", ...agentApiEnvironment },
 });

@@ -1,3 +1,4 @@
+import { agentHosting, agentUrl } from "./agents";
 import { api } from "./api";
 import "./cron";
 import { gpuOutputs } from "./gpu";
@@ -5,9 +6,11 @@ import { provisionDlq, provisionQueue } from "./queues";
 import { table } from "./storage";
 import { taskEventsDlq, taskEventsQueue } from "./workers";
 
-/** What `sst deploy` prints: where the API is and what backs it. */
+/** What `sst deploy` prints: where the API and the agent routes are, and what backs them. */
 export const outputs = {
   api: api.url,
+  agents: agentUrl,
+  agentHosting,
   table: table.name,
   provisionQueue: provisionQueue.url,
   provisionDlq: provisionDlq.url,

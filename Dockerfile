@@ -1,0 +1,32 @@
+# The agent service's image (BERTH_AGENT_HOSTING=service, infra/agents.ts): `berth server` on the stage's
+# DynamoDB table. SST builds it for linux/arm64 at deploy time. Also runs anywhere with BERTH_TABLE_NAME
+# (DynamoDB), BERTH_DATABASE_URL (PostgreSQL) or a volume at BERTH_DATA_DIR (SQLite, one container).
+# test/unit/dockerfile.test.ts checks its shape; test/e2e/container-entry.test.ts runs its CMD and ENV.
+
+# Build: every dependency, and the type check (tsx runs the sources without checking them).
+FROM node:22-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY . .
+RUN npm run typecheck
+
+# Runtime: production dependencies only, the sources the server runs, and no root.
+FROM node:22-bookworm-slim AS runtime
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=8787 BERTH_DATA_DIR=/home/node/.berth BERTH_LOG_LEVEL=info
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev && npm cache clean --force
+COPY --from=build /app/bin ./bin
+COPY --from=build /app/cli ./cli
+COPY --from=build /app/hosts ./hosts
+COPY --from=build /app/shared ./shared
+COPY --from=build /app/agent ./agent
+USER node
+EXPOSE 8787
+# For `docker run`; ECS ignores it (the ALB checks /healthz). The slim image has no curl.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+process.env.PORT+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# The table and the server secret come from SST's links (SST_RESOURCE_Table, SST_RESOURCE_ServerSecret),
+# or BERTH_TABLE_NAME and AWS_REGION outside SST; see hosts/service-settings.ts.
+CMD ["node", "bin/berth.mjs", "server"]

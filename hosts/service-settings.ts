@@ -1,0 +1,58 @@
+import { z } from "zod";
+import { ConfigError } from "../shared/config.ts";
+
+/**
+ * What `berth server` reads of its environment when it runs as the agent service (the Dockerfile's image on
+ * Fargate, infra/agents.ts), beyond the local server's own settings.
+ *
+ * SST passes a linked resource to a container as `SST_RESOURCE_<Name>`, its properties as JSON (the same
+ * data `Resource` from "sst" reads; parsed here so the image needs no SST package). When the table is linked,
+ * the server is one host of the deployed stage: it uses that table and the stage's `ServerSecret`, so what
+ * it signs the API Lambda verifies and the other way round.
+ */
+export interface ServiceSettings {
+  /** The deployed stage's table and root secret, when SST links them. */
+  linked?: { tableName: string; serverSecret: string };
+  /** Node's keep-alive timeout (seconds); above the load balancer's idle timeout, or it answers 502s. */
+  keepAliveTimeoutSeconds?: number;
+}
+
+const linkedJson = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => {
+    if (typeof v !== "string") return v;
+    try {
+      return JSON.parse(v);
+    } catch {
+      return v;
+    }
+  }, schema);
+
+const ServiceEnv = z
+  .object({
+    SST_RESOURCE_Table: linkedJson(z.object({ name: z.string().min(1) })).optional(),
+    SST_RESOURCE_ServerSecret: linkedJson(z.object({ value: z.string().min(1) })).optional(),
+    BERTH_KEEPALIVE_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(3600).optional(),
+  })
+  // A table without the stage's secret would sign with a secret of its own: nothing the API issued would verify.
+  .refine((e) => !e.SST_RESOURCE_Table || e.SST_RESOURCE_ServerSecret, {
+    message: "required with SST_RESOURCE_Table (link the ServerSecret with the table)",
+    path: ["SST_RESOURCE_ServerSecret"],
+  });
+
+/** Reads the service settings from an environment; a bad value is a `ConfigError` naming the variable. */
+export function serviceSettings(env: Record<string, string | undefined>): ServiceSettings {
+  const parsed = ServiceEnv.safeParse({
+    SST_RESOURCE_Table: env.SST_RESOURCE_Table || undefined,
+    SST_RESOURCE_ServerSecret: env.SST_RESOURCE_ServerSecret || undefined,
+    BERTH_KEEPALIVE_TIMEOUT_SECONDS: env.BERTH_KEEPALIVE_TIMEOUT_SECONDS || undefined,
+  });
+  if (!parsed.success) throw new ConfigError(parsed.error);
+  const e = parsed.data;
+  return {
+    linked:
+      e.SST_RESOURCE_Table && e.SST_RESOURCE_ServerSecret
+        ? { tableName: e.SST_RESOURCE_Table.name, serverSecret: e.SST_RESOURCE_ServerSecret.value }
+        : undefined,
+    keepAliveTimeoutSeconds: e.BERTH_KEEPALIVE_TIMEOUT_SECONDS,
+  };
+}
