@@ -311,3 +311,33 @@ describe("wake-ups stay cheap", () => {
     other.feedWatcher.close();
   });
 });
+
+describe("a boot sync racing a new reservation", () => {
+  it("delivers a reservation written while the boot sync reads (in its list, or after its cursor)", async () => {
+    const t = await testApp();
+    const agent = await registerAgent(t);
+    const reservations = t.deps.repos.reservations;
+    const feed = t.deps.repos.feed;
+    const list = reservations.listForDevice.bind(reservations);
+    const latest = feed.latest.bind(feed);
+    let written: string | undefined;
+    // The reservation lands just after the boot sync listed the device's reservations...
+    reservations.listForDevice = async (id) => {
+      const found = await list(id);
+      if (!written) written = (await reserve(t, agent.deviceId)).id;
+      return found;
+    };
+    // ...and the feed is read once it is there, if it is read after the list (as it was before the fix).
+    feed.latest = async (id, n) => {
+      for (let i = 0; i < 40 && !written; i++) await new Promise((r) => setTimeout(r, 50));
+      return latest(id, n);
+    };
+    const boot = await agent.poll(0);
+    reservations.listForDevice = list;
+    feed.latest = latest;
+    const next = await agent.poll(boot.next, 0);
+    const ids = [...boot.reservations, ...next.reservations].map((r) => r.id);
+    expect(written).toBeDefined();
+    expect(ids).toContain(written);
+  });
+});

@@ -215,10 +215,10 @@ function asCreated(entry: FeedEntry): Reservation {
  * ones only until they succeeded), and removals not yet acknowledged. The cursor it returns never skips a write still in flight.
  */
 async function bootSync(deps: Deps, deviceId: string) {
-  const [all, recent] = await Promise.all([
-    deps.repos.reservations.listForDevice(deviceId),
-    deps.repos.feed.latest(deviceId, BOOT_WINDOW),
-  ]);
+  // The feed first, then the list: a reservation written in between is in the list, or after the cursor (or
+  // both: the agent applies an id once). Read the other way round, it could be in neither, and never arrive.
+  const recent = await deps.repos.feed.latest(deviceId, BOOT_WINDOW);
+  const all = await deps.repos.reservations.listForDevice(deviceId);
   const reservations: AgentReservation[] = [];
   const toMark: Reservation[] = [];
   for (const r of all) {
