@@ -141,10 +141,25 @@ async function login(
   if (!endpoint || !token)
     throw new Error("first start: --endpoint and --token are required to register this machine");
   const group = o.nodeGroup ?? stored?.nodeGroup ?? "default";
-  // A relogin goes where the control plane last sent this agent.
-  const client = new AgentClient(stored?.agentEndpoint ?? endpoint);
-  const res = await client.login(loginBody(o, stored, keys, inv, token, group));
-  const agentEndpoint = res.agentEndpoint?.replace(/\/+$/, "");
+  // A relogin goes where the control plane last sent this agent; if that host cannot be reached, to the
+  // URL it registered at (the hosting may have changed).
+  const body = loginBody(o, stored, keys, inv, token, group);
+  let answeredAt = stored?.agentEndpoint ?? endpoint;
+  let res: Awaited<ReturnType<AgentClient["login"]>>;
+  try {
+    res = await new AgentClient(answeredAt).login(body);
+  } catch (err) {
+    if (!(err instanceof TransientError) || answeredAt === endpoint) throw err;
+    o.log.warn("cannot reach the agent endpoint; logging in at the registered one", {
+      agentEndpoint: answeredAt,
+      error: (err as Error).message,
+    });
+    answeredAt = endpoint;
+    res = await new AgentClient(answeredAt).login(body);
+  }
+  // The agent host itself may not know its own URL: one that answered keeps being used.
+  const agentEndpoint =
+    res.agentEndpoint?.replace(/\/+$/, "") ?? (answeredAt !== endpoint ? answeredAt : undefined);
   const identity: Identity = {
     endpoint,
     machineId: res.machineID,
@@ -234,6 +249,8 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Ag
   const stop = new AbortController();
   const halt = () => stop.abort();
   signal.addEventListener("abort", halt, { once: true });
+  // A SIGTERM that came while it was starting (logging in, re-attaching) has fired already: stop now.
+  if (signal.aborted) halt();
   let revoked: string | undefined;
   const onRevoked = (err: unknown) => {
     if (!(err instanceof RevokedError)) return false;

@@ -1,4 +1,4 @@
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, readFile } from "node:fs/promises";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -77,7 +77,7 @@ describe("agent hosting", () => {
           state: string;
         }
       ).state;
-    return { t, url, deviceId, stateOf };
+    return { t, url, deviceId, stateOf, dir };
   }
 
   it("an agent told another endpoint at login sends everything after it there", async () => {
@@ -90,6 +90,49 @@ describe("agent hosting", () => {
     expect(paths()).toContain("GET /api/v1/agent/reservations");
     expect(paths()).not.toContain("POST /api/v1/login");
   });
+
+  it("a relogin keeps the agent endpoint that answered it, and falls back to the registered URL when it is gone", async () => {
+    const { t, url, dir } = await hosted({}, true);
+    const identity = async () =>
+      JSON.parse(await readFile(join(dir, "identity.json"), "utf8")) as { agentEndpoint?: string };
+    // Written once the login's answer is recorded.
+    await until(
+      async () => (await identity().catch(() => ({ agentEndpoint: undefined }))).agentEndpoint === proxy!.url,
+      30_000,
+    );
+    // The agent host does not know its own URL: its login answers name none.
+    (t.deps.config as { agentEndpoint?: string }).agentEndpoint = undefined;
+    const relogin = async (label: string) => {
+      await agent!.stop("SIGTERM");
+      agent = startAgentProcess([
+        "--data-dir",
+        dir,
+        "--runtime",
+        "process",
+        "--node-labels",
+        `{"try":"${label}"}`,
+      ]);
+      await until(async () => {
+        const d = (await (await t.call("GET", "/api/v1/devices", { token: t.admin })).json()) as {
+          items: { labels: Record<string, string> }[];
+        };
+        return d.items[0]?.labels.try === label;
+      }, 30_000);
+    };
+    await relogin("one").catch((e) => {
+      throw new Error(`${e}\n${agent!.stderr().slice(-3000)}`);
+    });
+    await until(async () => proxy!.requests.some((x) => x.path === "/api/v1/login"), 30_000);
+    await until(async () => (await identity()).agentEndpoint === proxy!.url, 30_000);
+    // The agent host goes away: the next relogin is made at the URL the agent registered at.
+    await proxy!.close();
+    proxy = undefined;
+    await relogin("two").catch((e) => {
+      throw new Error(`${e}\n${agent!.stderr().slice(-3000)}`);
+    });
+    await until(async () => (await identity()).agentEndpoint === undefined, 30_000);
+    expect(url).toMatch(/^http:/);
+  }, 120_000);
 
   it("short polling: polls are answered at once with when to come back, and the agent follows it", async () => {
     const { t, deviceId, stateOf } = await hosted({ pollMode: "short", shortPollSeconds: 1 });
