@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ConfigError } from "../shared/config.ts";
+import { ConfigError, json } from "../shared/config.ts";
 
 /**
  * What `berth server` reads of its environment when it runs as the agent service (the Dockerfile's image on
@@ -17,20 +17,10 @@ export interface ServiceSettings {
   keepAliveTimeoutSeconds?: number;
 }
 
-const linkedJson = <T extends z.ZodType>(schema: T) =>
-  z.preprocess((v) => {
-    if (typeof v !== "string") return v;
-    try {
-      return JSON.parse(v);
-    } catch {
-      return v;
-    }
-  }, schema);
-
 const ServiceEnv = z
   .object({
-    SST_RESOURCE_Table: linkedJson(z.object({ name: z.string().min(1) })).optional(),
-    SST_RESOURCE_ServerSecret: linkedJson(z.object({ value: z.string().min(1) })).optional(),
+    SST_RESOURCE_Table: json(z.object({ name: z.string().min(1) })).optional(),
+    SST_RESOURCE_ServerSecret: json(z.object({ value: z.string().min(1) })).optional(),
     BERTH_KEEPALIVE_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(3600).optional(),
   })
   // A table without the stage's secret would sign with a secret of its own: nothing the API issued would verify.

@@ -115,7 +115,8 @@ const pairs = z.preprocess(
   z.record(z.string(), z.string().min(1, "needs a value (name=value)")),
 );
 
-const json = <T extends z.ZodType>(schema: T) =>
+/** A setting that holds JSON text, parsed before `schema` (text that is not JSON is left for it to refuse). */
+export const json = <T extends z.ZodType>(schema: T) =>
   z.preprocess((v) => {
     if (typeof v !== "string") return v;
     try {
