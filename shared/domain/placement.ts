@@ -82,10 +82,6 @@ export function disqualification(d: Device, req: PlacementRequest): string | und
   return undefined;
 }
 
-/** Whether a device can take the job apart from capacity (see disqualification). */
-export const deviceQualifies = (d: Device, req: PlacementRequest): boolean =>
-  disqualification(d, req) === undefined;
-
 /** Whether the device has the CPUs and memory free that the job asks for. */
 const roomFor = (d: Device, req: PlacementRequest): boolean =>
   (!req.cpus || cpuCapacity(d) - d.heldCpus >= req.cpus) &&

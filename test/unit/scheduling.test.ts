@@ -124,6 +124,29 @@ describe("moving a device to another node group", () => {
     expect((await t.call("DELETE", "/api/v1/node-groups/a100s", { token: t.admin })).status).toBe(409);
   });
 
+  it("two moves racing leave the device in one group and every group's count exact", async () => {
+    const t = await testApp();
+    const agent = await gpuAgent(t, 1);
+    await gpuAgent(t, 1); // another device stays in default: its count must stay 1
+    for (const name of ["a", "b"]) await post(t, "/api/v1/node-groups", { name });
+    // Each move reads the device in `default`; the second to commit finds it moved and decides again.
+    const moves = await Promise.all(
+      ["a", "b", "a", "b"].map((nodeGroup) =>
+        t.call("PATCH", `/api/v1/devices/${agent.deviceId}`, { token: t.admin, body: { nodeGroup } }),
+      ),
+    );
+    expect(moves.map((m) => m.status)).toEqual([200, 200, 200, 200]);
+    const count = async (name: string) =>
+      (
+        (await (await t.call("GET", `/api/v1/node-groups/${name}`, { token: t.admin })).json()) as {
+          deviceCount: number;
+        }
+      ).deviceCount;
+    const at = (await device(t, agent.deviceId)).nodeGroup;
+    const counts = { default: await count("default"), a: await count("a"), b: await count("b") };
+    expect(counts).toEqual({ default: 1, a: at === "a" ? 1 : 0, b: at === "b" ? 1 : 0 });
+  });
+
   it("refuses an unknown group with 400 naming the field, changing nothing", async () => {
     const t = await testApp();
     const agent = await gpuAgent(t, 1);

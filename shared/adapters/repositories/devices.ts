@@ -178,6 +178,8 @@ export function deviceRepository(store: Store): DeviceRepository {
         },
         if: c.and(c.exists(), ...gpus.map((i) => c.eq(`gpuOwners.${i}`, jobId))),
       }),
+    // Two moves racing: the second finds the device no longer in `from` and decides again, so no group's
+    // count is given back twice (test/unit/scheduling.test.ts makes the race happen).
     moveGroup: (device, from, to, at) =>
       write(`move device ${device.id} from node group ${from} to ${to}`, {
         update: keys.device(device.id),
