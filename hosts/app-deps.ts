@@ -53,7 +53,9 @@ export function buildAppDeps(input: {
   const feedWatcher =
     input.feedWatcher ??
     createFeedWatcher(
-      cross.kind === "check" ? { feed: repos.feed, logger: input.logger } : undefined,
+      cross.kind === "check"
+        ? { feed: repos.feed, logger: input.logger, intervalMs: input.config.changeCheckMs }
+        : undefined,
       bus ? { bus, logger: input.logger } : undefined,
     );
   const deviceAuth = deviceAuthCache(input.config.deviceAuthCacheSeconds * 1000);

@@ -5,6 +5,7 @@ import {
   type AgentHosting,
   ALB_IDLE_TIMEOUT_SECONDS,
   agentHostingOf,
+  COMMON_ENVIRONMENT,
   SERVICE_ENVIRONMENT,
   SERVICE_MAX_TASKS,
   SERVICE_PATHS,
@@ -38,7 +39,7 @@ function agentFunction(hosting: "lambda" | "lambda-short"): AgentHost {
     url: true,
     // The same links as the API: hosts/lambda.ts builds the same deps for both.
     link: [table, provisionQueue, serverSecret, gpuCluster],
-    environment: { BERTH_LOG_LEVEL: "info", ...AGENT_FUNCTION_ENVIRONMENT[hosting] },
+    environment: { ...COMMON_ENVIRONMENT, ...AGENT_FUNCTION_ENVIRONMENT[hosting] },
   });
   // A buffering Lambda cannot hold a follow stream either: the API serves follows itself, as before.
   return { url: fn.url, apiEnvironment: {} };

@@ -1,5 +1,6 @@
 import { agentApiEnvironment } from "./agents";
 import { gpuCluster } from "./gpu";
+import { COMMON_ENVIRONMENT } from "./hosting";
 import { provisionQueue } from "./queues";
 import { serverSecret } from "./secrets";
 import { table } from "./storage";
@@ -18,5 +19,5 @@ export const api = new sst.aws.Function("Api", {
   timeout: "30 seconds",
   url: true,
   link: [table, provisionQueue, serverSecret, gpuCluster],
-  environment: { BERTH_LOG_LEVEL: "info", ...agentApiEnvironment },
+  environment: { ...COMMON_ENVIRONMENT, ...agentApiEnvironment },
 });

@@ -1,5 +1,6 @@
 import { api } from "./api";
 import { gpuCluster } from "./gpu";
+import { COMMON_ENVIRONMENT } from "./hosting";
 import { provisionQueue } from "./queues";
 import { serverSecret } from "./secrets";
 import { table } from "./storage";
@@ -16,6 +17,7 @@ export const sweeper = new sst.aws.CronV2("Sweeper", {
     architecture: "arm64",
     memory: "256 MB",
     timeout: "55 seconds",
+    environment: COMMON_ENVIRONMENT,
     // The API: the sweeper asks its /healthz, and loses no device while it does not answer.
     link: [table, serverSecret, provisionQueue, gpuCluster, api],
   },

@@ -24,6 +24,12 @@ export function agentHostingOf(value: string | undefined): AgentHosting {
   return hosting;
 }
 
+/**
+ * Settings every function and the service share. The online TTL is 300 s on AWS (90 s locally): presence is
+ * written at most every third of it, and at 100 s that write is most of what an idle agent costs in DynamoDB.
+ */
+export const COMMON_ENVIRONMENT = { BERTH_LOG_LEVEL: "info", BERTH_DEVICE_TTL_SECONDS: "300" } as const;
+
 /** The agent Lambda's environment per hosting (the poll wait stays well under the function's 30 s timeout). */
 export const AGENT_FUNCTION_ENVIRONMENT = {
   lambda: { BERTH_POLL_WAIT_SECONDS: "20" },
@@ -48,7 +54,9 @@ export const SERVICE_ENVIRONMENT = {
   PORT: String(SERVICE_PORT),
   BERTH_POLL_WAIT_SECONDS: "55",
   BERTH_KEEPALIVE_TIMEOUT_SECONDS: String(ALB_IDLE_TIMEOUT_SECONDS + 5),
-  BERTH_LOG_LEVEL: "info",
+  // One process holds thousands of polls: a faster shared check costs 4 queries per 250 ms, not per poll.
+  BERTH_CHANGE_CHECK_MS: "250",
+  ...COMMON_ENVIRONMENT,
 } as const;
 
 /**

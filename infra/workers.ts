@@ -1,5 +1,6 @@
 import { QUEUE_DEFINITIONS } from "../shared/contracts/queues";
 import { gpuCluster, gpuOutputs } from "./gpu";
+import { COMMON_ENVIRONMENT } from "./hosting";
 import { provisionQueue } from "./queues";
 import { serverSecret } from "./secrets";
 import { table } from "./storage";
@@ -9,6 +10,7 @@ const worker = {
   architecture: "arm64" as const,
   memory: "512 MB" as const,
   link: [table, serverSecret, provisionQueue, gpuCluster],
+  environment: COMMON_ENVIRONMENT,
 };
 
 /**

@@ -45,6 +45,11 @@ export const AppConfig = z.object({
    * (a buffering Lambda), so they are answered 307 to `agentEndpoint`, which can.
    */
   followMode: z.enum(["stream", "redirect"]).default("stream"),
+  /**
+   * How often the shared change check looks for feed writes by other processes while polls wait (DynamoDB;
+   * one query per shard each time, whatever the number of waiting polls). It bounds cross-process delivery.
+   */
+  changeCheckMs: z.coerce.number().int().min(50).max(10_000).default(1000),
   /** After this, a gap in a feed counts as a crashed writer's and is stepped over. */
   feedGapSettleMs: z.coerce.number().int().positive().default(5000),
   /**
@@ -84,6 +89,7 @@ const appEnv = (env: Record<string, string | undefined>) => ({
   shortPollSeconds: env.BERTH_SHORT_POLL_SECONDS || undefined,
   agentEndpoint: env.BERTH_AGENT_ENDPOINT || undefined,
   followMode: env.BERTH_FOLLOW_MODE || undefined,
+  changeCheckMs: env.BERTH_CHANGE_CHECK_MS || undefined,
   followKeepAliveMs: env.BERTH_FOLLOW_KEEPALIVE_MS || undefined,
   deviceAuthCacheSeconds: env.BERTH_DEVICE_AUTH_CACHE_SECONDS || undefined,
   operatorTokenHash: env.BERTH_OPERATOR_TOKEN || undefined,
@@ -368,6 +374,7 @@ const SETTING_NAMES: Record<string, string> = {
   "app.shortPollSeconds": "BERTH_SHORT_POLL_SECONDS",
   "app.agentEndpoint": "BERTH_AGENT_ENDPOINT",
   "app.followMode": "BERTH_FOLLOW_MODE",
+  "app.changeCheckMs": "BERTH_CHANGE_CHECK_MS",
   "app.followKeepAliveMs": "BERTH_FOLLOW_KEEPALIVE_MS",
   "app.operatorTokenHash": "BERTH_OPERATOR_TOKEN",
   "app.minAgentProtocol": "BERTH_MIN_AGENT_PROTOCOL",

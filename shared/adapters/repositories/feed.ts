@@ -31,8 +31,10 @@ function headOf(items: Item[]): FeedHead {
 /**
  * A device's feed in its own partition `FEED#<device>`: entries keyed by their zero-padded number, then the
  * head (`HEAD`, the last number) and one item per unacknowledged removal (`RM#<reservation>`). A read from a
- * cursor therefore returns the new entries, the head and the removals in one query. Entries are also in the
- * change index (gsi1, by time, over a few shards) for the shared change check.
+ * cursor therefore returns the new entries, the head and the removals in one query. Each append also writes
+ * a small change record (`FEEDCHANGES#<shard>` / `<time>#<device>#<seq>`, in the table itself, not an index)
+ * for the shared change check: a table query reads it with strong consistency, where an index may lag a
+ * write by up to a second on DynamoDB.
  */
 export function feedRepository(store: Store): FeedRepository {
   const partition = (deviceId: string) => keys.feedOf(deviceId);
@@ -78,13 +80,17 @@ export function feedRepository(store: Store): FeedRepository {
           if: current.seq === 0 ? c.absent() : c.eq("seq", current.seq),
         },
         {
-          put: itemOf(keys.feedEntry(entry.deviceId, entry.seq), entry, {
-            gsi1pk: keys.feedChangeShard(shardOf(entry.deviceId)),
-            gsi1sk: `${entry.createdAt}#${entry.deviceId}#${pad(entry.seq)}`,
-            ttl: ttlOf(entry.expiresAt, 1),
-          }),
+          put: itemOf(keys.feedEntry(entry.deviceId, entry.seq), entry, { ttl: ttlOf(entry.expiresAt, 1) }),
           // An entry is never overwritten, whatever the head says (a head that went back: a restore gone wrong).
           if: c.absent(),
+        },
+        {
+          put: itemOf(
+            keys.feedChange(shardOf(entry.deviceId), entry.createdAt, entry.deviceId, pad(entry.seq)),
+            { deviceId: entry.deviceId, seq: entry.seq, createdAt: entry.createdAt },
+            // Read only by change checks looking back seconds: kept a day, for garbage collection.
+            { ttl: ttlOf(entry.createdAt, 1) },
+          ),
         },
         ...(removal
           ? [
@@ -105,12 +111,9 @@ export function feedRepository(store: Store): FeedRepository {
     async changesSince(since) {
       const changes: { deviceId: string; seq: number; createdAt: string }[] = [];
       for (const shard of ALL_SHARDS) {
-        const items = await queryAll(store, {
-          index: "gsi1",
-          partition: keys.feedChangeShard(shard),
-          range: { ge: since },
-        });
-        for (const item of items) changes.push(parseItem(Change, "feed entry", item));
+        // A table query: strongly consistent, so a committed append is always found.
+        const items = await queryAll(store, { partition: keys.feedChangeShard(shard), range: { ge: since } });
+        for (const item of items) changes.push(parseItem(Change, "feed change", item));
       }
       return changes;
     },

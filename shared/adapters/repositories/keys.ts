@@ -31,6 +31,10 @@ export const keys = {
     sk: `RM#${reservationId}`,
   }),
   feedChangeShard: (shard: number) => `FEEDCHANGES#${shard}`,
+  feedChange: (shard: number, at: string, deviceId: string, seq: string) => ({
+    pk: `FEEDCHANGES#${shard}`,
+    sk: `${at}#${deviceId}#${seq}`,
+  }),
   output: (reservationId: string, seq: number) => ({ pk: `OUT#${reservationId}`, sk: pad(seq) }),
   outputOf: (reservationId: string) => `OUT#${reservationId}`,
   job: (id: string) => ({ pk: `JOB#${id}`, sk: "JOB" }),

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { repositories } from "../../../shared/adapters/repositories/index.ts";
 import type { FeedEntry } from "../../../shared/domain/feed.ts";
 import { newId } from "../../../shared/domain/ids.ts";
+import type { Store } from "../../../shared/ports/store.ts";
 import { type ContractContext, commits } from "./context.ts";
 
 const entry = (
@@ -98,7 +100,23 @@ export function feedContract(ctx: ContractContext) {
       expect(read.head).toEqual({ seq: 121, removals: [{ id: removal.reservation.id, seq: 121 }] });
     });
 
-    it("finds recent writes across devices through the change index", async () => {
+    it("finds a write at once even while the indexes lag (change records are read from the table)", async () => {
+      // DynamoDB's indexes reach a write "within a second": an index that has not caught up shows nothing yet.
+      const db = ctx.db();
+      const lagging = new Proxy(db, {
+        get: (target, prop) =>
+          prop === "query"
+            ? (input: Parameters<Store["query"]>[0]) =>
+                input.index ? Promise.resolve({ items: [] }) : target.query(input)
+            : Reflect.get(target, prop),
+      });
+      const device = newId();
+      await commits(repos(), repos().feed.append({ seq: 0 }, entry(device, 1, "2026-11-04T00:00:01.000Z")));
+      const found = await repositories(lagging).feed.changesSince("2026-11-04T00:00:00.000Z");
+      expect(found).toContainEqual({ deviceId: device, seq: 1, createdAt: "2026-11-04T00:00:01.000Z" });
+    });
+
+    it("finds recent writes across devices through the change records", async () => {
       const a = newId();
       const b = newId();
       await commits(repos(), repos().feed.append({ seq: 0 }, entry(a, 1, "2026-11-03T00:00:01.000Z")));
