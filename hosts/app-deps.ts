@@ -54,7 +54,7 @@ export function buildAppDeps(input: {
     input.feedWatcher ??
     createFeedWatcher(
       cross.kind === "check"
-        ? { feed: repos.feed, logger: input.logger, intervalMs: input.config.changeCheckMs }
+        ? { feed: repos.feed, logger: input.logger, intervalMs: input.config.changeCheckMs, meter }
         : undefined,
       bus ? { bus, logger: input.logger } : undefined,
     );

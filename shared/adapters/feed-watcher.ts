@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { FeedEntry } from "../domain/feed.ts";
 import type { FeedWatcher } from "../ports/feed-watcher.ts";
 import type { Logger } from "../ports/logger.ts";
+import type { Meter } from "../ports/meter.ts";
 import type { FeedRepository } from "../ports/repositories.ts";
 import type { Broadcast } from "../ports/store.ts";
 
@@ -23,6 +24,8 @@ export interface ChangeCheckOptions {
   overlapMs?: number;
   /** False in tests, which call tick() themselves. */
   autoStart?: boolean;
+  /** Counts the check's storage calls (the `change-check` activity). */
+  meter?: Meter;
 }
 
 /**
@@ -96,7 +99,9 @@ export function createFeedWatcher(
     const started = Date.now();
     const since = new Date(lastCheck - overlapMs).toISOString();
     try {
-      for (const change of await check.feed.changesSince(since)) wake(change.deviceId, change.seq);
+      const read = () => check.feed.changesSince(since);
+      const changes = await (check.meter ? check.meter.within(undefined, read, "change-check") : read());
+      for (const change of changes) wake(change.deviceId, change.seq);
       lastCheck = started;
     } catch (err) {
       check.logger.warn("feed change check failed; retrying", { error: String(err) });

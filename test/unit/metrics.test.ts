@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { registerAgent } from "../helpers/agents.ts";
 import { errorOf, type TestApp, testApp } from "../helpers/app.ts";
+import { countRequests } from "../helpers/db.ts";
 import { until } from "../helpers/wait.ts";
 
 const OPERATOR = "op_".padEnd(40, "x");
@@ -67,6 +68,40 @@ describe("GET /api/v1/metrics", () => {
     expect(storage.requests.get).toBeGreaterThan(0);
     expect(storage.total).toBeGreaterThanOrEqual(storage.requests.get!);
     expect(view.process).toMatchObject({ rssBytes: expect.any(Number) });
+  });
+
+  it("counts what waiting costs: storage requests per agent-minute, authentication and presence included", async () => {
+    const short = await testApp({
+      config: { operatorTokenHash: OPERATOR, pollMode: "short", shortPollSeconds: 15 },
+    });
+    const agent = await registerAgent(short);
+    const { next } = await agent.poll(0);
+    const view = async (token: string) => {
+      const res = await short.call("GET", "/api/v1/metrics", { token });
+      return ((await res.json()) as { agents: Record<string, number | null> }).agents;
+    };
+    const before = await view(OPERATOR);
+    const counter = countRequests(short.db);
+    // Four empty short polls: each covers the 15 s the agent is told to wait before the next one.
+    for (let i = 0; i < 4; i++) expect((await agent.poll(next)).pollAfterSeconds).toBe(15);
+    const storage = counter.total();
+    expect(storage).toBeGreaterThan(0);
+    const after = await view(OPERATOR);
+    // Every storage call those polls made is agent work (presence and authentication too), nothing else is.
+    expect((after.storageRequests as number) - (before.storageRequests as number)).toBe(storage);
+    expect((after.agentMinutes as number) - (before.agentMinutes as number)).toBeCloseTo(1, 1);
+    expect(after.changeCheckRequests).toBe(0); // SQLite: one process, nothing to check
+    expect(after.requestsPerAgentMinute).toBeCloseTo(
+      (after.storageRequests as number) / (after.agentMinutes as number),
+      1,
+    );
+    // A workspace admin sees its own agents' numbers; user requests are not agent work.
+    await short.call("GET", "/api/v1/api-keys", { token: short.admin });
+    const ws = await view(short.admin);
+    // (The process's count also has the device reads of authentications, made before the workspace is known.)
+    expect(ws.storageRequests).toBeGreaterThanOrEqual(storage);
+    expect(ws.storageRequests).toBeLessThanOrEqual(after.storageRequests as number);
+    expect(ws).not.toHaveProperty("changeCheckRequests");
   });
 
   it("refuses member keys (403), a wrong operator token (401), and the process view when none is configured", async () => {

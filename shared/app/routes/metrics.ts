@@ -21,6 +21,32 @@ const Placement = z.object({
   conflicts: z.number().openapi({ description: "GPU claims lost to another job and retried elsewhere" }),
 });
 
+const Agents = z
+  .object({
+    agentMinutes: z.number().openapi({
+      description:
+        "agents' time covered by their polls in this process (held, plus the told come-back delay)",
+    }),
+    storageRequests: z.number().openapi({
+      description: "storage calls serving agent routes: authentication, presence, polls, feedback",
+    }),
+    changeCheckRequests: z.number().optional().openapi({
+      description: "the process's shared change check (DynamoDB), for all its waiting polls (process view)",
+    }),
+    requestsPerAgentMinute: z
+      .number()
+      .nullable()
+      .openapi({
+        description:
+          "storage requests per agent-minute, the change check included: for an idle fleet, what waiting costs " +
+          "(null before any poll)",
+      }),
+  })
+  .openapi("AgentMetrics");
+
+const perMinute = (requests: number, ms: number) =>
+  ms > 0 ? Math.round((requests / (ms / 60_000)) * 1000) / 1000 : null;
+
 const WorkspaceMetrics = z
   .object({
     scope: z.literal("workspace"),
@@ -33,6 +59,7 @@ const WorkspaceMetrics = z
       corruptItemsSkipped: Corrupt,
     }),
     polls: Polls,
+    agents: Agents,
     placement: Placement,
   })
   .openapi("WorkspaceMetrics");
@@ -49,6 +76,7 @@ const ProcessMetrics = z
       corruptItemsSkipped: Corrupt,
     }),
     polls: Polls,
+    agents: Agents,
     placement: Placement,
     process: z.object({ rssBytes: z.number(), heapUsedBytes: z.number(), uptimeSeconds: z.number() }),
   })
@@ -101,12 +129,18 @@ export function metricsRoutes(deps: AppDeps) {
             workspaceId,
             storage: { requests, total: sum(requests), corruptItemsSkipped: counters.corruptItems },
             polls: { waiting: counters.pollsWaiting },
+            agents: {
+              agentMinutes: Math.round(counters.agentMs / 600) / 100,
+              storageRequests: counters.agentStorage,
+              requestsPerAgentMinute: perMinute(counters.agentStorage, counters.agentMs),
+            },
             placement: { conflicts: counters.placementConflicts },
           },
           200,
         );
       }
       const requests = deps.storageRequests();
+      const totals = deps.meter.totals;
       const memory = process.memoryUsage();
       return c.json(
         {
@@ -118,6 +152,15 @@ export function metricsRoutes(deps: AppDeps) {
             corruptItemsSkipped: deps.stats.corruptItems,
           },
           polls: { waiting: deps.feedWatcher.waiting() },
+          agents: {
+            agentMinutes: Math.round(totals.agentMs / 600) / 100,
+            storageRequests: totals.agentStorage,
+            changeCheckRequests: totals.changeCheckStorage,
+            requestsPerAgentMinute: perMinute(
+              totals.agentStorage + totals.changeCheckStorage,
+              totals.agentMs,
+            ),
+          },
           placement: { conflicts: deps.stats.placementConflicts },
           process: {
             rssBytes: memory.rss,

@@ -62,13 +62,17 @@ export async function pollFeed(
   const short = deps.config.pollMode === "short";
   const cap = short ? 0 : deps.config.pollWaitCapSeconds;
   const key = deps.keys.signing.privateKey;
+  const started = Date.now();
   const respond = (reservations: AgentReservation[], next: number, boot = false): PollResponse => {
     const serverTime = deps.clock.now().toISOString();
+    const comeBack = short && reservations.length === 0 ? deps.config.shortPollSeconds : 0;
+    // The agent's time this poll covers: its wait here, and the pause it is told to take before the next.
+    deps.meter.agentTime(device.workspaceId, Date.now() - started + comeBack * 1000);
     return {
       reservations: reservations.map((r) => sealForAgent(key, r, device.protocol)),
       next,
       waitHintSeconds: cap,
-      ...(short && reservations.length === 0 ? { pollAfterSeconds: deps.config.shortPollSeconds } : {}),
+      ...(comeBack ? { pollAfterSeconds: comeBack } : {}),
       serverTime,
       limits: { bodyBytes: deps.config.bodyLimitBytes },
       ...(boot && (device.protocol ?? 1) >= 2
