@@ -19,6 +19,8 @@ import {
 } from "../helpers/dockerfile.ts";
 import { sharedDynamoDbLocal } from "../helpers/dynamodb-local.ts";
 import { onEngine } from "../helpers/engines.ts";
+import { HttpAgent } from "../helpers/http-agent.ts";
+import { invokeUrl } from "../helpers/lambda-url.ts";
 import { freePort } from "../helpers/ports.ts";
 import { apiClient, runCli, tempDir } from "../helpers/processes.ts";
 import { until } from "../helpers/wait.ts";
@@ -31,6 +33,8 @@ import { until } from "../helpers/wait.ts";
  * to the API, is sent to the service, and reservations made through the API reach it there. Node is this
  * machine's (the image has Node 22).
  */
+const OPERATOR = "op".padEnd(48, "7");
+
 onEngine("dynamodb", "the service container's entry (Dockerfile CMD and ENV)", () => {
   const { final, stages } = readDockerfile();
   let entry: ChildProcess;
@@ -98,6 +102,7 @@ onEngine("dynamodb", "the service container's entry (Dockerfile CMD and ENV)", (
         PORT: port,
         BERTH_DATA_DIR: await tempDir("container-data"),
         BERTH_LOG_LEVEL: "warn",
+        BERTH_OPERATOR_TOKEN: OPERATOR,
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -200,6 +205,40 @@ onEngine("dynamodb", "the service container's entry (Dockerfile CMD and ENV)", (
     const { result } = await api<View>("GET", `/reservations/${r.id}`);
     expect(result?.state, agent.stderr()).toBe("ok");
     expect(JSON.parse(result!.data)).toMatchObject({ exitCode: 0 });
+  }, 90_000);
+
+  it("wakes a poll held on the service with a reservation written by the API Lambda's handler, from the change check", async () => {
+    await agent?.stop("SIGKILL");
+    // The API as AWS invokes it: functions/api.ts's handler, given function-URL events, in this process.
+    const { handler } = await import("../../functions/api.ts");
+    const created = await invokeUrl<{ token: string }>(handler, "POST", "/api/v1/registration-tokens", {
+      token: admin,
+      body: { name: "wake" },
+    });
+    expect(created.status).toBe(201);
+    const device = await HttpAgent.register(serviceUrl, created.body.token);
+    await device.pollOnce(0);
+    type Metrics = { polls: { waiting: number }; agents: { changeCheckRequests: number } };
+    const serviceMetrics = async () =>
+      (await (
+        await fetch(`${serviceUrl}/api/v1/metrics`, { headers: { authorization: `Bearer ${OPERATOR}` } })
+      ).json()) as Metrics;
+    await until(async () => (await serviceMetrics()).polls.waiting === 0, 20_000);
+    const checked = (await serviceMetrics()).agents.changeCheckRequests;
+    for (let i = 0; i < 10; i++) {
+      // Held up to the service's 55 s: an answer with the reservation is the wake-up, not the hold running out.
+      const poll = device.pollOnce(Number(SERVICE_ENVIRONMENT.BERTH_POLL_WAIT_SECONDS));
+      await until(async () => (await serviceMetrics()).polls.waiting === 1, 20_000);
+      const r = await invokeUrl<{ id: string }>(handler, "POST", "/api/v1/reservations", {
+        token: admin,
+        body: { nodeId: device.deviceId, type: "debug", data: { i }, duration: 600 },
+      });
+      expect(r.status).toBe(201);
+      expect((await poll).map((x) => x.id)).toEqual([r.body.id]);
+    }
+    expect(device.badSignatures).toBe(0);
+    // Nothing but the service's shared change check could have told it of the other process's writes.
+    expect((await serviceMetrics()).agents.changeCheckRequests).toBeGreaterThan(checked);
   }, 90_000);
 
   it("stops cleanly on SIGTERM, as ECS stops a task", async () => {
