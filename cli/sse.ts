@@ -81,7 +81,8 @@ const sleep = (ms: number, signal?: AbortSignal) =>
  * connections and server restarts: each reconnect sends the last event id received as `Last-Event-ID`, so
  * the server resumes after it and nothing is lost or repeated. The server unreachable, a 5xx, 408 or 429, a
  * stream cut short (`closing`, a proxy's idle timeout, a silent connection): reconnect with backoff, for as
- * long as it takes. Any other 4xx (no such job, a revoked key) is thrown.
+ * long as it takes. Any other 4xx (no such job, a revoked key) is thrown. A `continue` event (a host that
+ * answers follows in windows, such as the API on Lambda) is not passed on: the next window is asked for at once.
  */
 export async function* followSse(
   client: ApiClient,
@@ -106,6 +107,7 @@ export async function* followSse(
       }, idleMs);
     };
     let reason = "the stream ended";
+    let again = false;
     try {
       alive();
       const res = await client.raw("GET", path, {
@@ -115,6 +117,10 @@ export async function* followSse(
       });
       for await (const e of readSse(res.body!, alive)) {
         if (e.id !== undefined) lastId = e.id;
+        if (e.event === "continue") {
+          again = true;
+          continue;
+        }
         if (e.event === "closing") reason = "the control plane is shutting down";
         else {
           // Only a stream that says something counts as working: one that ends at once backs off.
@@ -139,6 +145,11 @@ export async function* followSse(
       connection.abort();
     }
     if (opts.signal?.aborted) return;
+    // The window ended as planned: nothing was lost, and nothing to wait for.
+    if (again) {
+      failures = 0;
+      continue;
+    }
     if (!lost) {
       lost = true;
       opts.onLost?.(reason);

@@ -21,6 +21,9 @@ import { table } from "./storage";
  * hosting (infra/hosting.ts); every hosting is a function here, so all three type-check whichever is deployed.
  */
 
+/** The API Lambda's follows where nothing streams for it: windows well under its 30 s timeout. */
+const FOLLOW_IN_WINDOWS = { BERTH_FOLLOW_MODE: "window", BERTH_FOLLOW_WINDOW_SECONDS: "20" };
+
 /** A hosting's URL, and what the API Lambda needs to know of it beyond `BERTH_AGENT_ENDPOINT`. */
 interface AgentHost {
   url: $util.Output<string>;
@@ -41,8 +44,9 @@ function agentFunction(hosting: "lambda" | "lambda-short"): AgentHost {
     link: [table, provisionQueue, serverSecret, gpuCluster],
     environment: { ...COMMON_ENVIRONMENT, ...AGENT_FUNCTION_ENVIRONMENT[hosting] },
   });
-  // A buffering Lambda cannot hold a follow stream either: the API serves follows itself, as before.
-  return { url: fn.url, apiEnvironment: {} };
+  // A buffering Lambda cannot hold a follow stream either: the API answers follows in windows (a bounded
+  // long-poll that ends about a second after output, or after 20 s; the CLI asks for the next one at once).
+  return { url: fn.url, apiEnvironment: FOLLOW_IN_WINDOWS };
 }
 
 /**
@@ -92,8 +96,8 @@ function agentService(): AgentHost {
     },
   });
   // Follow streams go to the service (the API Lambda buffers), but only over HTTPS: the CLI sends its API key
-  // along, and the API's HTTPS must not be downgraded to plain HTTP for it.
-  return { url: service.url, apiEnvironment: domain ? { BERTH_FOLLOW_MODE: "redirect" } : {} };
+  // along, and the API's HTTPS must not be downgraded to plain HTTP for it. Without a domain, windows.
+  return { url: service.url, apiEnvironment: domain ? { BERTH_FOLLOW_MODE: "redirect" } : FOLLOW_IN_WINDOWS };
 }
 
 const HOSTINGS: Record<AgentHosting, () => AgentHost> = {

@@ -41,10 +41,14 @@ export const AppConfig = z.object({
    */
   agentEndpoint: z.url({ protocol: /^https?$/ }).optional(),
   /**
-   * `stream`: follow requests (`?follow=true`) are served here; `redirect`: this host cannot hold a stream
-   * (a buffering Lambda), so they are answered 307 to `agentEndpoint`, which can.
+   * How this host serves follow requests (`?follow=true`). `stream`: one response for as long as it takes.
+   * `redirect`: this host cannot hold a stream (a buffering Lambda), so they are answered 307 to
+   * `agentEndpoint`, which can. `window`: a bounded long-poll for hosts that buffer and have nowhere to send
+   * them: each response ends about a second after it has something to say, or after `followWindowSeconds`,
+   * with a `continue` event; the follower comes back at once from its cursor.
    */
-  followMode: z.enum(["stream", "redirect"]).default("stream"),
+  followMode: z.enum(["stream", "redirect", "window"]).default("stream"),
+  followWindowSeconds: z.coerce.number().int().min(1).max(900).default(20),
   /**
    * How often the shared change check looks for feed writes by other processes while polls wait (DynamoDB;
    * one query per shard each time, whatever the number of waiting polls). It bounds cross-process delivery.
@@ -89,6 +93,7 @@ const appEnv = (env: Record<string, string | undefined>) => ({
   shortPollSeconds: env.BERTH_SHORT_POLL_SECONDS || undefined,
   agentEndpoint: env.BERTH_AGENT_ENDPOINT || undefined,
   followMode: env.BERTH_FOLLOW_MODE || undefined,
+  followWindowSeconds: env.BERTH_FOLLOW_WINDOW_SECONDS || undefined,
   changeCheckMs: env.BERTH_CHANGE_CHECK_MS || undefined,
   followKeepAliveMs: env.BERTH_FOLLOW_KEEPALIVE_MS || undefined,
   deviceAuthCacheSeconds: env.BERTH_DEVICE_AUTH_CACHE_SECONDS || undefined,
@@ -374,6 +379,7 @@ const SETTING_NAMES: Record<string, string> = {
   "app.shortPollSeconds": "BERTH_SHORT_POLL_SECONDS",
   "app.agentEndpoint": "BERTH_AGENT_ENDPOINT",
   "app.followMode": "BERTH_FOLLOW_MODE",
+  "app.followWindowSeconds": "BERTH_FOLLOW_WINDOW_SECONDS",
   "app.changeCheckMs": "BERTH_CHANGE_CHECK_MS",
   "app.followKeepAliveMs": "BERTH_FOLLOW_KEEPALIVE_MS",
   "app.operatorTokenHash": "BERTH_OPERATOR_TOKEN",

@@ -264,8 +264,16 @@ export const ControlJobRequest = z
  */
 export const OutputCursor = z
   .string()
-  .regex(/^\d{1,15}$/, "an output cursor is the id of the last event received: a whole number (0: the start)")
-  .transform(Number);
+  .regex(
+    /^\d{1,15}(~[A-Za-z0-9_-]{1,2048})?$/,
+    "an output cursor is the id of the last event received: a whole number (0: the start), for a cloud job maybe followed by ~ and its log position",
+  )
+  .transform((v) => {
+    const [position, log] = v.split("~");
+    // A cloud job's log position (its launcher's own cursor) rides along, so a follower resumes without re-reading.
+    return { position: Number(position), ...(log ? { log: Buffer.from(log, "base64url").toString() } : {}) };
+  });
+export type OutputCursor = z.output<typeof OutputCursor>;
 
 /**
  * Where a follow stream of a job's events resumes: the SSE `id:` of the last event received, the id of the

@@ -4,7 +4,9 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
+import { handle } from "hono/aws-lambda";
 import { afterEach, describe, expect, it } from "vitest";
+import { readSse, type SseEvent } from "../../cli/sse.ts";
 import { buildAppDeps } from "../../hosts/app-deps.ts";
 import { silentLogger } from "../../shared/adapters/logger.ts";
 import { createApp } from "../../shared/app/create-app.ts";
@@ -16,7 +18,8 @@ import { registerAgent, reserve } from "../helpers/agents.ts";
 import { type TestApp, testApp } from "../helpers/app.ts";
 import { createToken } from "../helpers/fleet.ts";
 import { gpuAgent, start, submit } from "../helpers/jobs.ts";
-import { runCli } from "../helpers/processes.ts";
+import { serveLambdaUrl } from "../helpers/lambda-url.ts";
+import { runCli, spawnCli } from "../helpers/processes.ts";
 import { until } from "../helpers/wait.ts";
 
 /**
@@ -200,6 +203,64 @@ describe("following where the API cannot hold a stream", () => {
         s.closeAllConnections();
         s.close();
       }
+    }
+  });
+});
+
+describe("following through a host that buffers its answers (BERTH_FOLLOW_MODE=window)", () => {
+  const output = (t: TestApp, session: string, id: string, seq: number, data: string) =>
+    t.call("POST", `/api/v1/agent/reservations/${id}/output`, {
+      token: session,
+      body: { chunks: [{ stream: "stdout", seq, data }] },
+    });
+
+  it("ends each follow answer with continue: after its window when quiet, about a second after output", async () => {
+    const t = await testApp({ config: { followMode: "window", followWindowSeconds: 1 } });
+    const agent = await gpuAgent(t, 0);
+    const { body } = await submit(t, {});
+    const r = await start(agent, body.id);
+    const follow = async (after?: string) => {
+      const path = `/api/v1/jobs/${body.id}/output?follow=true${after ? `&after=${after}` : ""}`;
+      const res = await t.call("GET", path, { token: t.admin });
+      expect(res.status).toBe(200);
+      const events: SseEvent[] = [];
+      for await (const e of readSse(res.body!)) events.push(e);
+      return events;
+    };
+    expect((await follow()).map((e) => e.event)).toEqual(["status", "continue"]);
+    await output(t, agent.session, r.id, 1, "a\n");
+    const first = await follow();
+    expect(first.map((e) => e.event)).toEqual(["status", "output", "continue"]);
+    expect(first[1]).toMatchObject({ id: "1" });
+    await output(t, agent.session, r.id, 2, "b\n");
+    await agent.result(r, "ok", { exitCode: 0 });
+    // From the cursor: the rest, and the end (no continue after complete).
+    const rest = await follow("1");
+    expect(rest.map((e) => e.event)).toEqual(["status", "output", "complete"]);
+    expect(JSON.parse(rest[1]!.data)).toMatchObject({ data: "b\n" });
+  });
+
+  it("berth jobs logs -f through the API as a buffering Lambda prints the output as it comes, window after window", async () => {
+    const t = await testApp({ config: { followMode: "window", followWindowSeconds: 2 } });
+    // The API as a function URL in buffered mode serves it: hono/aws-lambda's handle, the whole answer at once.
+    const lambda = await serveLambdaUrl(handle(t.app));
+    try {
+      const agent = await gpuAgent(t, 0);
+      const { body } = await submit(t, {});
+      const r = await start(agent, body.id);
+      await output(t, agent.session, r.id, 1, "first\n");
+      const cli = spawnCli(["--endpoint", lambda.url, "--api-key", t.admin, "jobs", "logs", "-f", body.id]);
+      // Printed before the job wrote more: an answer ended and the CLI asked for the next window.
+      await until(() => cli.stdout() === "first\n", 30_000);
+      await output(t, agent.session, r.id, 2, "second\n");
+      await until(() => cli.stdout() === "first\nsecond\n", 30_000);
+      await agent.result(r, "ok", { exitCode: 0 });
+      expect(await cli.exited).toBe(0);
+      expect(cli.stdout()).toBe("first\nsecond\n");
+      // Windows ending as planned are not lost connections.
+      expect(cli.stderr()).not.toMatch(/connection lost|reconnect/);
+    } finally {
+      await lambda.close();
     }
   });
 });

@@ -1,5 +1,7 @@
+import { GetLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { PurgeQueueCommand } from "@aws-sdk/client-sqs";
 import { afterEach, describe, expect, it } from "vitest";
+import { readSse, type SseEvent } from "../../cli/sse.ts";
 import { moveCloud } from "../../shared/domain/cloud-reservation.ts";
 import { reconcileCloud } from "../../shared/usecases/cloud/cloud-reconcile.ts";
 import { manualClock } from "../helpers/clock.ts";
@@ -232,6 +234,43 @@ describe("following cloud tasks: events, the reconciler, control and output", ()
       { seqId: 2, stream: "stdout", data: "epoch 2\n" },
       { seqId: 3, stream: "stdout", data: "done\n" },
     ]);
+  });
+
+  it("resumes a cloud job's output from the log's own cursor, carried in the event id, without re-reading it", async () => {
+    h = await cloudHarness();
+    const { id, arn } = await launched();
+    h.fake.setTask(arn, { lastStatus: "RUNNING" });
+    await h.events(h.fake.event(arn));
+    // Windowed follows (a host that buffers, such as the API on Lambda): each answer ends, the follower resumes.
+    Object.assign(h.t.deps.config, { followMode: "window", followWindowSeconds: 1 });
+    const follow = async (headers: Record<string, string> = {}) => {
+      const res = await h.t.call("GET", `/api/v1/jobs/${id}/output?follow=true`, {
+        token: h.t.admin,
+        headers,
+      });
+      const events: SseEvent[] = [];
+      for await (const e of readSse(res.body!)) events.push(e);
+      return events;
+    };
+    const lines = (events: SseEvent[]) =>
+      events.filter((e) => e.event === "output").map((e) => (JSON.parse(e.data) as { data: string }).data);
+    h.fake.log(arn, ["epoch 1", "epoch 2", "epoch 3"]);
+    const first = await follow();
+    expect(lines(first)).toEqual(["epoch 1\n", "epoch 2\n", "epoch 3\n"]);
+    expect(first.at(-1)?.event).toBe("continue");
+    const last = first.filter((e) => e.event === "output").at(-1)!.id!;
+    expect(last).toBe(`3~${Buffer.from("f/3").toString("base64url")}`);
+
+    h.fake.log(arn, ["epoch 1", "epoch 2", "epoch 3", "epoch 4"]);
+    const reads = h.fake.logs.commandCalls(GetLogEventsCommand).length;
+    const resumed = await follow({ "last-event-id": last });
+    expect(lines(resumed)).toEqual(["epoch 4\n"]);
+    // Read on from the log's cursor: no read from the head again.
+    const calls = h.fake.logs.commandCalls(GetLogEventsCommand).slice(reads);
+    expect(calls.length).toBeGreaterThan(0);
+    expect(calls.every((c) => c.args[0].input.nextToken !== undefined)).toBe(true);
+    // A plain position (no log cursor) still works: the log is read from its start, the sent lines skipped.
+    expect(lines(await follow({ "last-event-id": "2" }))).toEqual(["epoch 3\n", "epoch 4\n"]);
   });
 
   it("runs a job of an EKS profile as a Kubernetes Job, followed by the reconciler to its exit code", async () => {

@@ -24,7 +24,7 @@ import {
 import { getJob, jobView, listJobs, submitJob } from "../../usecases/jobs/jobs.ts";
 import type { AppDeps } from "../deps.ts";
 import type { AppEnv } from "../env.ts";
-import { type FollowMessage, followStream, resumeCursor } from "../follow-stream.ts";
+import { type FollowMessage, type FollowWindow, followStream, resumeCursor } from "../follow-stream.ts";
 import { requireUser } from "../middleware/auth.ts";
 import { bearerSecurity, errorResponses, json, jsonBody } from "../openapi.ts";
 import { listPage } from "../pagination.ts";
@@ -41,7 +41,9 @@ const RESUME =
   "once, then a `: keep-alive` comment at least every 15 s (BERTH_FOLLOW_KEEPALIVE_MS). Besides its own " +
   "events the stream sends `status` (`{status, statusCode, statusMessage}`, when it opens and whenever that " +
   "changes: why a pending job waits), `closing` (the server is stopping: follow again from the cursor; a " +
-  "stopping server answers 503) and, last, `complete` (the job is final).";
+  "stopping server answers 503), `continue` (a host that buffers responses, BERTH_FOLLOW_MODE=window, ends " +
+  "each one about a second after it had something to say, or after BERTH_FOLLOW_WINDOW_SECONDS: follow " +
+  "again at once from the cursor) and, last, `complete` (the job is final).";
 const FOLLOW_OUTPUT =
   "With follow=true, server-sent `output` events (`{seqId, stream, data}`). The cursor is a position in the " +
   "job's output: the number of the last chunk the event covered, counting the chunks of both streams from 1 " +
@@ -108,6 +110,15 @@ function followElsewhere(deps: AppDeps, requestUrl: string): string | undefined 
   to.search = from.search;
   return to.toString();
 }
+
+/** How long a windowed follow response goes on after its first event: a burst of output arrives as one answer. */
+const WINDOW_LINGER_MS = 1000;
+
+/** The bounds of a follow response on a host that buffers and has nowhere to redirect to (`followMode: window`). */
+const followWindow = (deps: AppDeps): FollowWindow | undefined =>
+  deps.config.followMode === "window"
+    ? { ms: deps.config.followWindowSeconds * 1000, lingerMs: WINDOW_LINGER_MS }
+    : undefined;
 
 /** `/api/v1/jobs`: Launcher-model GPU jobs (jobs.md). Any key; members see and control their own jobs. */
 
@@ -214,6 +225,7 @@ export function jobRoutes(deps: AppDeps) {
           messages(items, (item) =>
             "line" in item ? { event: "output", data: JSON.stringify(item.line) } : undefined,
           ),
+          followWindow(deps),
         ) as never;
       },
     )
@@ -261,6 +273,7 @@ export function jobRoutes(deps: AppDeps) {
           messages(items, (item) =>
             "event" in item ? { event: item.event.type, data: JSON.stringify(item.event) } : undefined,
           ),
+          followWindow(deps),
         ) as never;
       },
     );

@@ -105,12 +105,12 @@ export async function followJobOutput(
   deps: JobDeps,
   user: UserPrincipal,
   id: string,
-  opts: { stream: Stream; after?: number },
+  opts: { stream: Stream; after?: { position: number; log?: string } },
   signal: AbortSignal,
-): Promise<AsyncGenerator<FollowItem<number, { line: OutputLine }>>> {
+): Promise<AsyncGenerator<FollowItem<string, { line: OutputLine }>>> {
   const job = await visibleJob(deps, user, id);
   refuseWhileStopping(deps);
-  return outputOf(deps, job, opts.stream, opts.after ?? 0, signal);
+  return outputOf(deps, job, opts.stream, opts.after ?? { position: 0 }, signal);
 }
 
 /**
@@ -133,21 +133,25 @@ async function* outputOf(
   deps: JobDeps,
   first: Job,
   stream: Stream,
-  after: number,
+  after: { position: number; log?: string },
   signal: AbortSignal,
-): AsyncGenerator<FollowItem<number, { line: OutputLine }>> {
+): AsyncGenerator<FollowItem<string, { line: OutputLine }>> {
   let job = first;
   const id = job.id;
   // The position reached: the last chunk (device) or log line (cloud) read, counted from the first.
-  let position = after;
+  let position = after.position;
   let seqId = 0;
-  let cloudCursor: string | undefined;
-  let cloudRead = 0;
+  // A cloud job's log is read on from the launcher's cursor the follower brought back (it points right after
+  // line `position`), else from the start, skipping the lines already sent.
+  let cloudCursor = first.cloudReservationId ? after.log : undefined;
+  let cloudRead = cloudCursor ? position : 0;
+  /** The cursor of the last event: the position, with the log's cursor when it points right after it. */
+  let cursor = String(position);
   let shown: string | undefined;
   while (!signal.aborted) {
     if (statusKey(job) !== shown) {
       shown = statusKey(job);
-      yield { status: job, cursor: position };
+      yield { status: job, cursor };
     }
     const topics = [jobTopic(id), ...(job.reservationId ? [outputTopic(job.reservationId)] : [])];
     const marks = topics.map((t) => deps.feedWatcher.mark(t));
@@ -156,28 +160,31 @@ async function* outputOf(
       // A launcher's cursor is its own (and per read): positions count its lines from the task's first.
       const read = await cloudLines(deps, job, cloudCursor);
       cloudCursor = read.cursor;
-      for (const c of read.chunks) {
+      const log = cloudCursor ? `~${Buffer.from(cloudCursor).toString("base64url")}` : "";
+      for (const [i, c] of read.chunks.entries()) {
         if (++cloudRead <= position) continue;
         position = cloudRead;
-        if (stream !== "stderr")
-          yield { line: { seqId: ++seqId, stream: c.stream, data: c.data }, cursor: position };
+        // The last line of a read carries the log's cursor: resuming there reads on, not from the start.
+        cursor = i === read.chunks.length - 1 ? `${position}${log}` : String(position);
+        if (stream !== "stderr") yield { line: { seqId: ++seqId, stream: c.stream, data: c.data }, cursor };
       }
     } else if (job.reservationId) {
       for (const c of await nextChunks(deps, job.reservationId, position)) {
         position = c.seq;
+        cursor = String(position);
         if (stream === "mixed" || c.stream === stream)
-          yield { line: { seqId: ++seqId, stream: c.stream, data: c.data }, cursor: position };
+          yield { line: { seqId: ++seqId, stream: c.stream, data: c.data }, cursor };
       }
     }
     // Final (and its output sealed), its output read after that: nothing more will come.
     if (final) {
-      yield { complete: job, cursor: position };
+      yield { complete: job, cursor };
       return;
     }
     await changed(deps, topics, marks, signal);
     // The server is stopping: say so, and end the stream (the follower follows again elsewhere).
     if (deps.feedWatcher.closed()) {
-      yield { closing: true, cursor: position };
+      yield { closing: true, cursor };
       return;
     }
     job = (await deps.repos.jobs.get(id)) ?? job;
