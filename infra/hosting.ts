@@ -56,6 +56,9 @@ export const SERVICE_ENVIRONMENT = {
   BERTH_KEEPALIVE_TIMEOUT_SECONDS: String(ALB_IDLE_TIMEOUT_SECONDS + 5),
   // One process holds thousands of polls: a faster shared check costs 4 queries per 250 ms, not per poll.
   BERTH_CHANGE_CHECK_MS: "250",
+  // A session verified within the last minute is not read again (most polls of an agent); a device deleted
+  // through the API Lambda is refused here within that minute (the service does not hear of it sooner).
+  BERTH_DEVICE_AUTH_CACHE_SECONDS: "60",
   ...COMMON_ENVIRONMENT,
 } as const;
 
