@@ -43,6 +43,12 @@ export interface AgentOptions {
   tickMs?: number;
   /** How often the inventory is collected again (heartbeat when it changed). */
   inventoryMs?: number;
+  /**
+   * How long polls to the agent endpoint (the host login named) may fail (no answer, or a 5xx) before the
+   * agent logs in again at its registered URL, and polls that while the agent endpoint stays the one that
+   * failed. Default 120 s; afterwards the agent endpoint is tried again every ten times that.
+   */
+  endpointFallbackMs?: number;
 }
 
 export type AgentExit =
@@ -259,13 +265,59 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Ag
     return true;
   };
 
+  const fallbackMs = o.endpointFallbackMs ?? 120_000;
+  /** Since when polls have failed for lack of an answer; when the registered URL stands in, until when. */
+  let failingSince: number | undefined;
+  let standInUntil = 0;
+  /**
+   * The agent endpoint has not answered for `fallbackMs`: log in again at the registered URL, which names
+   * the agent endpoint as it is now (the hosting may have changed). If it names the one that failed, poll the
+   * registered URL meanwhile (every host serves the agent routes) and try the agent endpoint again later.
+   */
+  const fallBack = async () => {
+    const failed = client.endpoint;
+    try {
+      // The same session (no refresh): requests in flight with the current token must not be refused.
+      const relogin = { ...o, refreshSessionToken: false };
+      identity = await login(
+        relogin,
+        { ...identity, agentEndpoint: undefined },
+        keys,
+        inventory,
+        identity.nodeLabels,
+      );
+    } catch (err) {
+      if (onRevoked(err)) return;
+      o.log.warn("the registered URL does not answer either; retrying both", {
+        error: (err as Error).message,
+      });
+      return;
+    }
+    client.sessionToken = identity.sessionToken;
+    const named = agentUrl(identity);
+    client.endpoint = named === failed ? identity.endpoint : named;
+    if (named === failed) standInUntil = Date.now() + fallbackMs * 10;
+    o.log.warn("the agent endpoint did not answer; moved", {
+      from: failed,
+      to: client.endpoint,
+      ...(named === failed ? { retryAgentEndpointInMs: fallbackMs * 10 } : {}),
+    });
+  };
+
   const pollLoop = async () => {
     let cursor = await loadCursor(o.dataDir);
     let wait = 25;
     const backoff = new Backoff();
     while (!stop.signal.aborted) {
       try {
+        // The registered URL stood in long enough: back to the agent endpoint (if it fails, again the same).
+        if (standInUntil && Date.now() > standInUntil && client.endpoint !== agentUrl(identity)) {
+          standInUntil = 0;
+          client.endpoint = agentUrl(identity);
+          o.log.info("trying the agent endpoint again", { endpoint: client.endpoint });
+        }
         const res = await client.poll(cursor, cursor === 0 ? 0 : wait, stop.signal);
+        failingSince = undefined;
         engine.limits(res.limits);
         for (const r of res.reservations) await engine.accept(r);
         if (cursor === 0) await engine.reconcile(new Set(res.reservations.map((r) => r.id)), res.sync);
@@ -279,6 +331,16 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Ag
           await sleep(res.pollAfterSeconds * 1000, stop.signal);
       } catch (err) {
         if (stop.signal.aborted || onRevoked(err)) break;
+        if (err instanceof TransientError && client.endpoint !== identity.endpoint) {
+          failingSince ??= Date.now();
+          if (Date.now() - failingSince >= fallbackMs) {
+            failingSince = undefined;
+            await fallBack();
+            if (stop.signal.aborted) break;
+            backoff.reset();
+            continue;
+          }
+        }
         const delay = backoff.next(err instanceof TransientError ? err.retryAfterMs : undefined);
         const level = backoff.attempts > 3 ? "warn" : "info";
         o.log[level]("poll failed; retrying", { error: (err as Error).message, retryInMs: delay });

@@ -72,7 +72,8 @@ interface LoginAnswer {
 }
 
 export class AgentClient {
-  readonly endpoint: string;
+  /** Where requests go; the agent moves it to its registered URL while its agent endpoint is unreachable. */
+  endpoint: string;
   sessionToken: string;
 
   constructor(endpoint: string, sessionToken = "") {

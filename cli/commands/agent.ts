@@ -91,6 +91,12 @@ export function agentCommand(program: Command) {
       };
       process.on("SIGINT", () => onSignal("SIGINT"));
       process.on("SIGTERM", () => onSignal("SIGTERM"));
+      const fallback = process.env.BERTH_AGENT_ENDPOINT_FALLBACK_SECONDS;
+      if (fallback && !(Number(fallback) > 0))
+        throw new CliError(
+          `BERTH_AGENT_ENDPOINT_FALLBACK_SECONDS=${fallback}: expected a number of seconds above 0`,
+          2,
+        );
       const { runAgent } = await import("../../agent/agent.ts");
       const exit = await runAgent(
         {
@@ -105,6 +111,7 @@ export function agentCommand(program: Command) {
           runtime: o.runtime as "auto" | "process" | "docker",
           refreshSessionToken: o.refreshSessionToken,
           stopWorkloadsOnExit: o.stopWorkloadsOnExit,
+          ...(fallback ? { endpointFallbackMs: Number(fallback) * 1000 } : {}),
           log: jsonLogger(level.data, (line) => process.stderr.write(`${line}\n`)),
         },
         abort.signal,

@@ -38,7 +38,11 @@ describe("agent hosting", () => {
   });
 
   /** The app on a port; `agentEndpoint` may name a proxy in front of the same app (made once the port is known). */
-  async function hosted(config: Partial<AppConfig>, withProxy = false) {
+  async function hosted(
+    config: Partial<AppConfig>,
+    withProxy = false,
+    agentEnv: Record<string, string> = {},
+  ) {
     let proxyUrl = "";
     const t: TestApp = await testApp({
       config: { pollWaitCapSeconds: 5, ...config },
@@ -56,16 +60,10 @@ describe("agent hosting", () => {
     }
     const { token } = await createToken(t);
     const dir = await mkdtemp(join(tmpdir(), "berth-agent-"));
-    agent = startAgentProcess([
-      "--endpoint",
-      url,
-      "--token",
-      token,
-      "--data-dir",
-      dir,
-      "--runtime",
-      "process",
-    ]);
+    agent = startAgentProcess(
+      ["--endpoint", url, "--token", token, "--data-dir", dir, "--runtime", "process"],
+      agentEnv,
+    );
     let deviceId = "";
     await until(async () => {
       const list = (await (await t.call("GET", "/api/v1/devices", { token: t.admin })).json()) as {
@@ -135,6 +133,34 @@ describe("agent hosting", () => {
     });
     await until(async () => (await identity()).agentEndpoint === undefined, 30_000);
     expect(url).toMatch(/^http:/);
+  }, 120_000);
+
+  it("an agent whose agent endpoint stops answering polls its registered URL meanwhile, and moves where login says", async () => {
+    const { t, url, deviceId, stateOf } = await hosted({}, true, {
+      BERTH_AGENT_ENDPOINT_FALLBACK_SECONDS: "1",
+    });
+    const first = await reserve(t, deviceId);
+    await until(async () => (await stateOf(first.id)) === "ok", 30_000);
+    const gone = proxy!.url;
+    await proxy!.close();
+    proxy = undefined;
+    // Login still names the host that is gone: the registered URL stands in (every host serves agent routes).
+    const second = await reserve(t, deviceId);
+    await until(async () => (await stateOf(second.id)) === "ok", 30_000);
+    expect(agent!.stderr()).toMatch(/the agent endpoint did not answer; moved/);
+    expect(agent!.stderr()).toContain(`"to":"${url}"`);
+    // The hosting changed: login now names another agent host; once the agent tries again, it goes there.
+    const next = await agentProxy(url);
+    proxy = next;
+    (t.deps.config as { agentEndpoint?: string }).agentEndpoint = next.url;
+    await until(() => agent!.stderr().includes(`"to":"${next.url}"`), 60_000);
+    const third = await reserve(t, deviceId);
+    await until(async () => (await stateOf(third.id)) === "ok", 30_000);
+    await until(
+      () => next.requests.some((x) => x.path.startsWith(`/api/v1/agent/reservations/${third.id}/`)),
+      10_000,
+    );
+    expect(gone).not.toBe(next.url);
   }, 120_000);
 
   it("short polling: polls are answered at once with when to come back, and the agent follows it", async () => {
