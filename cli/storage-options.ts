@@ -26,9 +26,10 @@ export function storageOptions(cmd: Command): Command {
 export function localConfig(
   globals: GlobalOptions,
   o: StorageOptions & Record<string, unknown>,
+  env: Record<string, string | undefined> = process.env,
 ): LocalConfig {
   try {
-    return localConfigFromEnv(process.env, {
+    return localConfigFromEnv(env, {
       ...o,
       dataDir: globals.dataDir,
     });

@@ -20,6 +20,7 @@ import { ensureQueues, type QueueUrls, sqsProvisionQueue } from "../shared/adapt
 import { createApp } from "../shared/app/create-app.ts";
 import type { LocalConfig, StorageConfig } from "../shared/config.ts";
 import { DEFAULT_WORKSPACE } from "../shared/domain/workspace.ts";
+import type { ProvisionQueue } from "../shared/ports/cloud.ts";
 import type { Logger } from "../shared/ports/logger.ts";
 import type { CloudJobDeps } from "../shared/usecases/deps.ts";
 import { sweepExpired, sweepJobs } from "../shared/usecases/feed/sweep.ts";
@@ -43,8 +44,10 @@ export interface LocalServer {
   adminKeyMissing: boolean;
   /** What cloud capacity this server hands jobs to, for people ("ECS cluster gpu"), if any. */
   cloud?: string;
-  /** Where the embedded SQS (fauxqs) listens, and the queues' URLs. */
-  queues: { endpoint: string; urls: QueueUrls };
+  /** Where the embedded SQS (fauxqs) listens, and the queues' URLs; none for a linked service. */
+  queues?: { endpoint: string; urls: QueueUrls };
+  /** A host of a deployed stage (SST linked its table and secret): no admin key, no sweeper, no embedded queue. */
+  linked: boolean;
   stop(): Promise<void>;
 }
 
@@ -100,15 +103,25 @@ export async function startLocalServer(
     engines.push({ endpoint: storage.store.describe, stop: () => storage.store.close() });
     const serverSecret = linked?.serverSecret ?? (await serverSecretOf(storage.store, paths.serverSecret));
 
-    const queues = await startQueueEngine();
-    engines.push(queues);
-    const sqs = new SQSClient({
-      endpoint: queues.endpoint,
-      region: LOCAL_REGION,
-      credentials: LOCAL_CREDENTIALS,
-    });
-    const queueUrls = await ensureQueues(sqs);
-    const cloud = buildCloudDeps(config.cloud, sqsProvisionQueue(sqs, queueUrls.provision));
+    // A linked service hands cloud jobs to the stage's provision queue (its workers are Lambdas); the local
+    // server runs fauxqs in process, and its workers with it.
+    let queues: { endpoint: string; sqs: SQSClient; urls: QueueUrls } | undefined;
+    let provisionQueue: ProvisionQueue | undefined;
+    if (linked) {
+      if (linked.provisionQueueUrl)
+        provisionQueue = sqsProvisionQueue(new SQSClient({}), linked.provisionQueueUrl);
+    } else {
+      const engine = await startQueueEngine();
+      engines.push(engine);
+      const sqs = new SQSClient({
+        endpoint: engine.endpoint,
+        region: LOCAL_REGION,
+        credentials: LOCAL_CREDENTIALS,
+      });
+      queues = { endpoint: engine.endpoint, sqs, urls: await ensureQueues(sqs) };
+      provisionQueue = sqsProvisionQueue(sqs, queues.urls.provision);
+    }
+    const cloud = provisionQueue ? buildCloudDeps(config.cloud, provisionQueue) : undefined;
 
     const deps = buildAppDeps({
       store: storage.store,
@@ -133,15 +146,16 @@ export async function startLocalServer(
     const adminKeyMissing = !linked && !newAdminKey && !(await readIfExists(paths.adminKey));
 
     // The queue workers' code (Powertools, the handlers) is loaded only when cloud capacity is configured.
-    const cloudWorkers = cloud
-      ? (await import("./cloud-workers.ts")).startCloudWorkers({
-          deps: deps as CloudJobDeps,
-          sqs,
-          urls: queueUrls,
-          config: config.cloud,
-          logger,
-        })
-      : undefined;
+    const cloudWorkers =
+      cloud && queues
+        ? (await import("./cloud-workers.ts")).startCloudWorkers({
+            deps: deps as CloudJobDeps,
+            sqs: queues.sqs,
+            urls: queues.urls,
+            config: config.cloud,
+            logger,
+          })
+        : undefined;
 
     // The sweeper (expiry, lost devices, waiting jobs; with cloud capacity, the reconciler) runs in process,
     // one sweep at a time; about once an hour it also collects garbage the engine has no TTL for.
@@ -194,7 +208,8 @@ export async function startLocalServer(
       storage: storage.store.describe,
       newAdminKey,
       adminKeyMissing,
-      queues: { endpoint: queues.endpoint, urls: queueUrls },
+      ...(queues ? { queues: { endpoint: queues.endpoint, urls: queues.urls } } : {}),
+      linked: linked !== undefined,
       cloud:
         [
           config.cloud.ecs && `ECS cluster ${config.cloud.ecs.cluster}`,
@@ -219,7 +234,7 @@ export async function startLocalServer(
             }, 1000).unref();
           });
           await deps.background.drain();
-          sqs.destroy();
+          queues?.sqs.destroy();
           await stopEngines();
         })();
         return stopping;

@@ -51,9 +51,9 @@ function agentFunction(hosting: "lambda" | "lambda-short"): AgentHost {
 
 /**
  * `service`: `berth server` in the Dockerfile's image on Fargate (arm64, 0.5 vCPU / 1 GB, 2 tasks or more),
- * behind an ALB, in the GPU cluster's VPC (public subnets, no NAT gateway). SST injects the linked table and
- * secret as `SST_RESOURCE_*` variables; hosts/service-settings.ts reads them, so the service signs and
- * verifies with the API's secret, on the API's table.
+ * behind an ALB, in the GPU cluster's VPC (public subnets, no NAT gateway). SST injects the linked resources
+ * as `SST_RESOURCE_*` variables; hosts/service-settings.ts reads them, so the service signs and verifies
+ * with the API's secret, on the API's table, and starts no queue of its own.
  */
 function agentService(): AgentHost {
   const cluster = new sst.aws.Cluster("AgentCluster", { vpc });
@@ -68,7 +68,9 @@ function agentService(): AgentHost {
     cpu: "0.5 vCPU",
     memory: "1 GB",
     image: { context: ".", dockerfile: "Dockerfile" },
-    link: [table, serverSecret],
+    // As the API's: the table and secret, the provision queue (cloud jobs' hand-offs) and the GPU cluster
+    // (reading cloud jobs' logs for the follows it serves). hosts/service-settings.ts reads them.
+    link: [table, serverSecret, provisionQueue, gpuCluster],
     environment: {
       ...SERVICE_ENVIRONMENT,
       AWS_REGION: aws.getRegionOutput().region,

@@ -20,19 +20,31 @@ export function serverCommand(program: Command) {
     async (
       o: StorageOptions & { port?: string; host?: string; logLevel?: string; newAdminKey?: boolean },
     ) => {
-      const config = localConfig(program.opts<GlobalOptions>(), {
-        database: o.database,
-        table: o.table,
-        dynamodbEndpoint: o.dynamodbEndpoint,
-        region: o.region,
-        port: o.port,
-        host: o.host,
-        logLevel: o.logLevel,
-      });
+      // As the agent service of a deployed stage, SST's linked resources stand for some settings.
+      const { serviceSettings } = await import("../../hosts/service-settings.ts");
+      let service: ReturnType<typeof serviceSettings>;
+      try {
+        service = serviceSettings(process.env);
+      } catch (err) {
+        throw new CliError((err as Error).message, 2);
+      }
+      const config = localConfig(
+        program.opts<GlobalOptions>(),
+        {
+          database: o.database,
+          table: o.table,
+          dynamodbEndpoint: o.dynamodbEndpoint,
+          region: o.region,
+          port: o.port,
+          host: o.host,
+          logLevel: o.logLevel,
+        },
+        { ...service.environment, ...process.env },
+      );
       const logger = jsonLogger(config.logLevel);
       // Loaded only for this command: the storage engines and the whole app.
       const { startLocalServer } = await import("../../hosts/local-server.ts");
-      const started = await startLocalServer(config, logger, { newAdminKey: o.newAdminKey }).catch(
+      const started = await startLocalServer(config, logger, { newAdminKey: o.newAdminKey, service }).catch(
         (err: Error) => {
           throw new CliError(
             `could not start the server: ${describeStartError(err)}`,
@@ -49,7 +61,9 @@ export function serverCommand(program: Command) {
       say(
         `  cloud:     ${started.cloud ?? "not configured (jobs run on the fleet; set BERTH_ECS_CLUSTER for ECS)"}`,
       );
-      if (started.newAdminKey) {
+      if (started.linked) {
+        say("  admin key: none here (a linked agent service; keys are made through the stage's API)");
+      } else if (started.newAdminKey) {
         say(`  admin key: ${started.newAdminKey}`);
         say(`             (shown once; saved to ${started.adminKeyPath}, readable only by you)`);
       } else if (started.adminKeyMissing) {
@@ -57,7 +71,7 @@ export function serverCommand(program: Command) {
       } else {
         say(`  admin key: in ${started.adminKeyPath}`);
       }
-      say("Try: npx berth keys list     Stop: Ctrl-C");
+      say(started.linked ? "Stop: SIGTERM" : "Try: npx berth keys list     Stop: Ctrl-C");
 
       let signals = 0;
       const shutdown = (signal: string) => {

@@ -39,7 +39,7 @@ describe("cloud jobs through the local server", () => {
     });
     server = await startLocalServer(config, silentLogger);
     sqs = new SQSClient({
-      endpoint: server.queues.endpoint,
+      endpoint: server.queues!.endpoint,
       region: LOCAL_REGION,
       credentials: LOCAL_CREDENTIALS,
     });
@@ -70,7 +70,7 @@ describe("cloud jobs through the local server", () => {
     const send = (batch: unknown[]) =>
       sqs.send(
         new SendMessageBatchCommand({
-          QueueUrl: server.queues.urls.events,
+          QueueUrl: server.queues!.urls.events,
           Entries: batch.map((e, i) => ({ Id: String(i), MessageBody: JSON.stringify(e) })),
         }),
       );

@@ -95,6 +95,14 @@ onEngine("dynamodb", "the service container's entry (Dockerfile CMD and ENV)", (
         SST_RESOURCE_App: JSON.stringify({ name: "berth", stage: "test" }),
         SST_RESOURCE_Table: JSON.stringify({ name: table, type: "sst.aws.Dynamo" }),
         SST_RESOURCE_ServerSecret: JSON.stringify({ value: secret, type: "sst.sst.Secret" }),
+        SST_RESOURCE_ProvisionQueue: JSON.stringify({ url: "http://127.0.0.1:9/000000000000/provision" }),
+        SST_RESOURCE_GpuCluster: JSON.stringify({
+          cluster: "berth-test-gpu",
+          taskDefinition: "berth-test-job",
+          container: "job",
+          capacityProviders: "default=berth-test-l4",
+          logGroup: "/berth/berth-test/jobs",
+        }),
         ...aws,
         // Here, not in AWS: DynamoDB Local, loopback on a free port, a data dir this user may write.
         BERTH_DYNAMODB_ENDPOINT: endpoint,
@@ -173,6 +181,9 @@ onEngine("dynamodb", "the service container's entry (Dockerfile CMD and ENV)", (
     );
     // A linked service creates no workspace and issues no admin key (it would land in the task's logs).
     expect(entryLog).not.toMatch(/berth_sk_/);
+    expect(entryLog).toContain("admin key: none here");
+    // The GPU cluster's settings come from its link, as the API Lambda's do (to read cloud jobs' logs).
+    expect(entryLog).toContain("ECS cluster berth-test-gpu");
   });
 
   it("sends a real agent from the API to the service, where it polls and runs a reservation made through the API", async () => {
