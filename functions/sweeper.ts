@@ -1,4 +1,4 @@
-import { apiAnswers, lambdaDeps } from "../hosts/lambda.ts";
+import { agentHostsAnswer, lambdaDeps } from "../hosts/lambda.ts";
 import { requeueQueued } from "../shared/usecases/cloud/cloud-reconcile.ts";
 import type { CloudJobDeps } from "../shared/usecases/deps.ts";
 import { sweepExpired, sweepJobs } from "../shared/usecases/feed/sweep.ts";
@@ -11,10 +11,10 @@ const { deps } = lambdaDeps();
  */
 export const handler = async () => {
   const expired = await sweepExpired(deps);
-  // Scheduled each minute: three missed runs (or the API not answering) is an outage, not lost devices.
+  // Scheduled each minute: three missed runs (or a host agents use not answering) is an outage, not lost devices.
   const { lost } = await sweepJobs(deps, {
     gapMs: Math.max(180, deps.config.deviceTtlSeconds) * 1000,
-    apiUp: apiAnswers,
+    apiUp: agentHostsAnswer,
   });
   const requeued = deps.cloud ? await requeueQueued(deps as CloudJobDeps) : 0;
   return { expired, lost, requeued };

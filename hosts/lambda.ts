@@ -41,12 +41,23 @@ export function lambdaDeps() {
 }
 
 /**
- * Whether the API answers its `/healthz` (the sweeper asks before losing devices: agents cannot reach an API
- * that does not answer). A function that is not linked to the API (no URL) counts as up.
+ * Whether the hosts agents talk to answer their `/healthz`: the API (where they log in) and, when the agent
+ * routes are hosted elsewhere (`BERTH_AGENT_ENDPOINT`: the agent function or service), that host too. The
+ * sweeper asks before losing devices: agents cannot reach a host that does not answer, and their silence
+ * then is the control plane's outage, not theirs. A function linked to no API (no URL) counts it as up.
  */
-export async function apiAnswers(): Promise<boolean> {
-  const url = (Resource as unknown as { Api?: { url?: string } }).Api?.url;
-  if (!url) return true;
+export function agentHostsAnswer(): Promise<boolean> {
+  const api = (Resource as unknown as { Api?: { url?: string } }).Api?.url;
+  return hostsAnswer([api, process.env.BERTH_AGENT_ENDPOINT]);
+}
+
+/** Whether every host named (undefined: none) answers its `/healthz` within 10 s. */
+export async function hostsAnswer(urls: (string | undefined)[]): Promise<boolean> {
+  const named = urls.filter((u): u is string => Boolean(u));
+  return (await Promise.all(named.map(healthy))).every(Boolean);
+}
+
+async function healthy(url: string): Promise<boolean> {
   try {
     const res = await fetch(new URL("/healthz", url).href, { signal: AbortSignal.timeout(10_000) });
     return res.ok;

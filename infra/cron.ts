@@ -1,3 +1,4 @@
+import { agentUrl } from "./agents";
 import { api } from "./api";
 import { gpuCluster } from "./gpu";
 import { COMMON_ENVIRONMENT } from "./hosting";
@@ -17,8 +18,9 @@ export const sweeper = new sst.aws.CronV2("Sweeper", {
     architecture: "arm64",
     memory: "256 MB",
     timeout: "55 seconds",
-    environment: COMMON_ENVIRONMENT,
-    // The API: the sweeper asks its /healthz, and loses no device while it does not answer.
+    // BERTH_AGENT_ENDPOINT: the sweeper asks the agent host's /healthz too before losing devices.
+    environment: { ...COMMON_ENVIRONMENT, BERTH_AGENT_ENDPOINT: agentUrl },
+    // The API: the sweeper asks its /healthz (and the agent host's), and loses no device while one does not answer.
     link: [table, serverSecret, provisionQueue, gpuCluster, api],
   },
 });
