@@ -35,6 +35,18 @@ import { until } from "../helpers/wait.ts";
  */
 const OPERATOR = "op".padEnd(48, "7");
 
+/** The provision queue and GPU cluster SST links to the API and the service (nothing listens at the queue). */
+const LINKED_CLOUD = {
+  SST_RESOURCE_ProvisionQueue: JSON.stringify({ url: "http://127.0.0.1:9/000000000000/provision" }),
+  SST_RESOURCE_GpuCluster: JSON.stringify({
+    cluster: "berth-test-gpu",
+    taskDefinition: "berth-test-job",
+    container: "job",
+    capacityProviders: "default=berth-test-l4",
+    logGroup: "/berth/berth-test/jobs",
+  }),
+};
+
 onEngine("dynamodb", "the service container's entry (Dockerfile CMD and ENV)", () => {
   const { final, stages } = readDockerfile();
   let entry: ChildProcess;
@@ -91,18 +103,11 @@ onEngine("dynamodb", "the service container's entry (Dockerfile CMD and ENV)", (
         PATH: process.env.PATH,
         ...envOf(final),
         ...SERVICE_ENVIRONMENT,
-        // What SST injects into a linked service (infra/agents.ts links the table and the secret), and ECS.
+        // What SST injects into a linked service (infra/agents.ts links these), and ECS.
         SST_RESOURCE_App: JSON.stringify({ name: "berth", stage: "test" }),
         SST_RESOURCE_Table: JSON.stringify({ name: table, type: "sst.aws.Dynamo" }),
         SST_RESOURCE_ServerSecret: JSON.stringify({ value: secret, type: "sst.sst.Secret" }),
-        SST_RESOURCE_ProvisionQueue: JSON.stringify({ url: "http://127.0.0.1:9/000000000000/provision" }),
-        SST_RESOURCE_GpuCluster: JSON.stringify({
-          cluster: "berth-test-gpu",
-          taskDefinition: "berth-test-job",
-          container: "job",
-          capacityProviders: "default=berth-test-l4",
-          logGroup: "/berth/berth-test/jobs",
-        }),
+        ...LINKED_CLOUD,
         ...aws,
         // Here, not in AWS: DynamoDB Local, loopback on a free port, a data dir this user may write.
         BERTH_DYNAMODB_ENDPOINT: endpoint,
@@ -137,14 +142,7 @@ onEngine("dynamodb", "the service container's entry (Dockerfile CMD and ENV)", (
       SST_RESOURCE_App: JSON.stringify({ name: "berth", stage: "test" }),
       SST_RESOURCE_Table: JSON.stringify({ name: table }),
       SST_RESOURCE_ServerSecret: JSON.stringify({ value: secret }),
-      SST_RESOURCE_ProvisionQueue: JSON.stringify({ url: "http://127.0.0.1:9/000000000000/provision" }),
-      SST_RESOURCE_GpuCluster: JSON.stringify({
-        cluster: "berth-test-gpu",
-        taskDefinition: "berth-test-job",
-        container: "job",
-        capacityProviders: "default=berth-test-l4",
-        logGroup: "/berth/berth-test/jobs",
-      }),
+      ...LINKED_CLOUD,
       BERTH_LOG_LEVEL: "silent",
       BERTH_AGENT_ENDPOINT: serviceUrl,
     });
