@@ -11,6 +11,7 @@ import { benchAgent } from "./agent.ts";
 import { benchApi } from "./api.ts";
 import { benchCost } from "./cost.ts";
 import { benchDelivery } from "./delivery.ts";
+import { benchFleet } from "./fleet.ts";
 import { benchJobs } from "./jobs.ts";
 import { table } from "./lib.ts";
 import { benchLogin } from "./login.ts";
@@ -21,6 +22,7 @@ const BENCHMARKS: Record<string, () => Promise<Record<string, string | number>[]
   api: () => benchApi(),
   login: () => benchLogin(),
   delivery: () => benchDelivery(),
+  fleet: () => benchFleet(),
   agent: () => benchAgent(),
   jobs: () => benchJobs(),
   provision: () => benchProvision(),
