@@ -26,8 +26,11 @@ export const AppConfig = z.object({
    * does not count.
    */
   lostAfterSeconds: z.coerce.number().int().min(10).max(2_592_000).default(3600),
-  /** The longest a poll waits, whatever the agent asks for. */
-  pollWaitCapSeconds: z.coerce.number().int().min(0).max(900).default(25),
+  /**
+   * The longest a poll waits, whatever the agent asks for. At most 280 s: an HTTP client waits 300 s for an
+   * answer's headers by default (Node's fetch, which the agent uses), and a longer hold would be cut there.
+   */
+  pollWaitCapSeconds: z.coerce.number().int().min(0).max(280).default(25),
   /**
    * `hold`: a poll waits (up to pollWaitCapSeconds) for something to deliver; `short`: it answers at once and
    * tells the agent to come back in `shortPollSeconds` (the cheapest Lambda hosting, at the price of latency).

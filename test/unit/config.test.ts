@@ -75,6 +75,8 @@ describe("localConfigFromEnv", () => {
     [{ PORT: "70000" }, "PORT"],
     [{ BERTH_LOG_LEVEL: "loud" }, "BERTH_LOG_LEVEL"],
     [{ BERTH_BODY_LIMIT_BYTES: "-1" }, "BERTH_BODY_LIMIT_BYTES"],
+    // An agent's fetch gives up on an answer's headers after 300 s: a longer hold would be cut.
+    [{ BERTH_POLL_WAIT_SECONDS: "300" }, "BERTH_POLL_WAIT_SECONDS"],
   ])("rejects %o naming the setting", (env, name) => {
     expect(() => localConfigFromEnv(env)).toThrow(ConfigError);
     expect(() => localConfigFromEnv(env)).toThrow(name);
