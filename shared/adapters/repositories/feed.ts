@@ -109,13 +109,14 @@ export function feedRepository(store: Store): FeedRepository {
         delete: keys.feedRemoval(deviceId, reservationId),
       }),
     async changesSince(since) {
-      const changes: { deviceId: string; seq: number; createdAt: string }[] = [];
-      for (const shard of ALL_SHARDS) {
-        // A table query: strongly consistent, so a committed append is always found.
-        const items = await queryAll(store, { partition: keys.feedChangeShard(shard), range: { ge: since } });
-        for (const item of items) changes.push(parseItem(Change, "feed change", item));
-      }
-      return changes;
+      // Table queries (strongly consistent, so a committed append is always found), the shards side by side:
+      // the check's latency is one query's, not four.
+      const shards = await Promise.all(
+        ALL_SHARDS.map((shard) =>
+          queryAll(store, { partition: keys.feedChangeShard(shard), range: { ge: since } }),
+        ),
+      );
+      return shards.flat().map((item) => parseItem(Change, "feed change", item));
     },
   };
 }
