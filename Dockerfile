@@ -3,25 +3,23 @@
 # (DynamoDB), BERTH_DATABASE_URL (PostgreSQL) or a volume at BERTH_DATA_DIR (SQLite, one container).
 # test/unit/dockerfile.test.ts checks its shape; test/e2e/container-entry.test.ts runs its CMD and ENV.
 
-# Build: every dependency, and the type check (tsx runs the sources without checking them).
+# Build: every dependency, the type check, and the build (dist/: esbuild does not check types).
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
 COPY . .
-RUN npm run typecheck
+RUN npm run typecheck && npm run build
 
-# Runtime: production dependencies only, the sources the server runs, and no root.
+# Runtime: production dependencies only (the build script skips itself without esbuild), the built server,
+# and no root.
 FROM node:22-bookworm-slim AS runtime
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=8787 BERTH_DATA_DIR=/home/node/.berth BERTH_LOG_LEVEL=info
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 COPY --from=build /app/bin ./bin
-COPY --from=build /app/cli ./cli
-COPY --from=build /app/hosts ./hosts
-COPY --from=build /app/shared ./shared
-COPY --from=build /app/agent ./agent
+COPY --from=build /app/dist ./dist
 USER node
 EXPOSE 8787
 # For `docker run`; ECS ignores it (the ALB checks /healthz). The slim image has no curl.

@@ -1,5 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { BERTH_BIN } from "./processes.ts";
+import { resolve } from "node:path";
+
+/** The node agent as GPU machines install it: the one-file bundle (`npm run build`; the test setup builds it). */
+export const AGENT_BIN = resolve(import.meta.dirname, "../../dist/berth-agent.mjs");
 
 export interface AgentProcess {
   child: ChildProcess;
@@ -9,9 +12,9 @@ export interface AgentProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** `berth agent` as a child process (JSON log lines on stderr). */
+/** `berth-agent` (what `berth agent` runs) as a child process (JSON log lines on stderr). */
 export function startAgentProcess(args: string[], env: Record<string, string> = {}): AgentProcess {
-  const child = spawn(process.execPath, [BERTH_BIN, "agent", "--log-level", "debug", ...args], {
+  const child = spawn(process.execPath, [AGENT_BIN, "agent", "--log-level", "debug", ...args], {
     env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", ...env },
     stdio: ["ignore", "ignore", "pipe"],
   });

@@ -1,3 +1,5 @@
+import { execFileSync } from "node:child_process";
+import { resolve } from "node:path";
 import type { TestProject } from "vitest/node";
 import { postgresMissing, startTestPostgres, type TestPostgres } from "../helpers/postgres.ts";
 
@@ -10,8 +12,15 @@ declare module "vitest" {
 
 let pg: TestPostgres | undefined;
 
-/** Once per `npm test`: one PostgreSQL server that every test needing one shares (each in its own database). */
+/**
+ * Once per `npm test`: the build (tests that spawn `berth` or the agent run what ships, dist/, from the sources
+ * as they are now), and one PostgreSQL server that every test needing one shares (each in its own database).
+ */
 export async function setup(project: TestProject) {
+  execFileSync(process.execPath, ["scripts/build.mjs"], {
+    cwd: resolve(import.meta.dirname, "../.."),
+    stdio: "inherit",
+  });
   const missing = postgresMissing();
   if (missing) {
     project.provide("postgres", { missing });

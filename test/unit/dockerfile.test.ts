@@ -49,11 +49,13 @@ describe("the service Dockerfile", () => {
     expect(env.HOST).toBe("0.0.0.0");
   });
 
-  it("starts berth server with node in exec form, from sources the runtime stage copies", () => {
+  it("starts berth server with node in exec form, from the build the runtime stage copies", () => {
     const cmd = cmdOf(final);
     expect(cmd.slice(0, 3)).toEqual(["node", "bin/berth.mjs", "server"]);
+    expect(instructionsOf(stages[0]!, "RUN").some((r) => /\bnpm run build\b/.test(r))).toBe(true);
     const copied = copiesFrom(final, stages[0]!.name!).map((c) => c.dest.replace(/^\.\//, ""));
-    for (const dir of ["bin", "cli", "hosts", "shared", "agent"]) expect(copied).toContain(dir);
+    // What runs is built: no TypeScript sources, and so no loader for them.
+    expect(copied.sort()).toEqual(["bin", "dist"]);
     expect(instructionsOf(final, "WORKDIR").at(-1)).toBe("/app");
   });
 
@@ -62,7 +64,7 @@ describe("the service Dockerfile", () => {
       .split("\n")
       .map((l) => l.trim());
     // SST appends ".sst" itself when the line is missing, so it must be there as exactly that line.
-    for (const entry of ["node_modules", ".berth", ".sst", ".git", "coverage", "*.log"]) {
+    for (const entry of ["node_modules", ".berth", ".sst", ".git", "coverage", "*.log", "dist"]) {
       expect(ignored).toContain(entry);
     }
   });
