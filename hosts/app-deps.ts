@@ -13,6 +13,7 @@ import type { Store } from "../shared/ports/store.ts";
 import { deviceAuthCache, forgetDeviceSession } from "../shared/usecases/identity/device-session.ts";
 import { REVOKE_TOPIC } from "../shared/usecases/identity/devices.ts";
 import { placePending } from "../shared/usecases/jobs/placement.ts";
+import { agentBundleLoader } from "./agent-bundle.ts";
 import type { OpenedStorage } from "./storage.ts";
 
 /**
@@ -82,6 +83,7 @@ export function buildAppDeps(input: {
     background,
     storageRequests: () => Object.fromEntries(input.store.requests),
     storage: input.store.describe,
+    agentBundle: agentBundleLoader(),
     feedWatcher,
     capacityFreed: (workspaceId) => deps.background.run(() => placePending(deps, workspaceId)),
   };

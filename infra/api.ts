@@ -20,4 +20,7 @@ export const api = new sst.aws.Function("Api", {
   url: true,
   link: [table, provisionQueue, serverSecret, gpuCluster],
   environment: { ...COMMON_ENVIRONMENT, ...agentApiEnvironment },
+  // Served at /downloads/berth-agent.mjs for install.sh (hosts/agent-bundle.ts finds it in the task root).
+  // Built by `npm run build`, which `npm install` runs: build before `sst deploy`.
+  copyFiles: [{ from: "dist/berth-agent.mjs", to: "berth-agent.mjs" }],
 });

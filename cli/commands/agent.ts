@@ -1,6 +1,7 @@
+import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { jsonLogger } from "../../shared/adapters/logger.ts";
 import { LogLevelSetting } from "../../shared/config.ts";
 import { CliError } from "../errors.ts";
@@ -8,6 +9,7 @@ import { CliError } from "../errors.ts";
 interface AgentFlags {
   endpoint?: string;
   token?: string;
+  tokenFile?: string;
   nodeGroup?: string;
   nodeLabels?: string;
   gpuCount?: string;
@@ -47,15 +49,45 @@ function parseLabels(text: string | undefined): Record<string, string> | undefin
   return parsed as Record<string, string>;
 }
 
+/** The registration token kept in a file (its first line); a clear exit 2 when it cannot be read. */
+function readTokenFile(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new CliError(
+      `--token-file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      2,
+    );
+  }
+  const token = text.split("\n")[0]!.trim();
+  if (!token) throw new CliError(`--token-file ${path} is empty`, 2);
+  return token;
+}
+
 /** `berth agent`: the node agent (composition root of the agent host). */
 export function agentCommand(program: Command) {
   program
     .command("agent")
     .description("run the node agent on a GPU machine: register, long-poll for work, run it, report")
-    .option("--endpoint <url>", "the control plane (needed on first start)")
-    .option("--token <token>", "registration token (needed on first start)")
-    .option("--node-group <group>", "node group to join on first start", "default")
-    .option("--node-labels <json>", 'labels, e.g. \'{"gpu":"a100"}\'; {} clears; a change logs in again')
+    // Each also from the environment, so a unit's EnvironmentFile (install.sh writes /etc/berth/agent.env, 0600)
+    // can hold them: a token on the command line shows in `ps`.
+    .addOption(
+      new Option("--endpoint <url>", "the control plane (needed on first start)").env("BERTH_ENDPOINT"),
+    )
+    .addOption(new Option("--token <token>", "registration token (needed on first start)").env("BERTH_TOKEN"))
+    .option("--token-file <path>", "read the registration token from this file (instead of --token)")
+    .addOption(
+      new Option("--node-group <group>", "node group to join on first start")
+        .env("BERTH_NODE_GROUP")
+        .default("default"),
+    )
+    .addOption(
+      new Option(
+        "--node-labels <json>",
+        'labels, e.g. \'{"gpu":"a100"}\'; {} clears; a change logs in again',
+      ).env("BERTH_NODE_LABELS"),
+    )
     .option("--gpu-count <n>", "GPUs to report (default: what nvidia-smi finds)")
     .option("--public-ip <ip>", "address to report as public")
     .option("--private-ip <ip>", "address to report as private (default: the first non-internal IPv4)")
@@ -63,7 +95,9 @@ export function agentCommand(program: Command) {
       "--data-dir <dir>",
       "where the agent keeps its identity, keys and state (env BERTH_AGENT_DATA_DIR)",
     )
-    .option("--runtime <runtime>", "auto, process or docker", "auto")
+    .addOption(
+      new Option("--runtime <runtime>", "auto, process or docker").env("BERTH_AGENT_RUNTIME").default("auto"),
+    )
     .option("--refresh-session-token", "log in again and get a new session token (the old one stops working)")
     .option(
       "--stop-workloads-on-exit",
@@ -77,6 +111,11 @@ export function agentCommand(program: Command) {
         throw new CliError("--runtime must be auto, process or docker", 2);
       const level = LogLevelSetting.safeParse(o.logLevel);
       if (!level.success) throw new CliError("--log-level must be debug, info, warn, error or silent", 2);
+      if (o.tokenFile !== undefined) {
+        if (cmd.getOptionValueSource("token") === "cli")
+          throw new CliError("give the registration token once: --token or --token-file", 2);
+        o.token = readTokenFile(o.tokenFile);
+      }
       const gpuCount = o.gpuCount === undefined ? undefined : Number(o.gpuCount);
       if (gpuCount !== undefined && !(Number.isInteger(gpuCount) && gpuCount >= 0)) {
         throw new CliError("--gpu-count must be a whole number", 2);

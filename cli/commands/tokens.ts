@@ -35,7 +35,10 @@ export function agentCommandLines(endpoint: string, token: string, nodeGroup: st
   const group = nodeGroup ? ` --node-group ${nodeGroup}` : "";
   const local = /\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(`${endpoint}/`);
   return (
-    `On the GPU machine, with Berth's agent:\n\n  berth agent --endpoint ${endpoint} --token ${token}${group}\n\n` +
+    `On the GPU machine (Linux with systemd and Node.js 20+), as root: installs Berth's agent and starts it:\n\n` +
+    `  curl -fsSL ${endpoint}/install.sh | sudo BERTH_TOKEN=${token} sh${group ? ` -s --${group}` : ""}\n\n` +
+    `or run the agent yourself (the token only on the first start; BERTH_TOKEN or --token-file keep it out of ps):\n\n` +
+    `  BERTH_TOKEN=${token} berth agent --endpoint ${endpoint}${group}\n\n` +
     `or with a stock GPUd agent (GPUd speaks HTTPS only: put Berth behind TLS; to log in again after a restart,\n` +
     `GPUd needs a token created with --keyless-relogin):\n\n` +
     `  gpud up --endpoint ${endpoint.replace(/^https?:\/\//, "")} --token ${token}${group ? ` --node-group ${nodeGroup}` : ""}\n` +

@@ -13,6 +13,7 @@ import { agentRoutes } from "./routes/agent.ts";
 import { apiKeyRoutes } from "./routes/api-keys.ts";
 import { deviceRoutes } from "./routes/devices.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { installRoutes } from "./routes/install.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { LOGIN_PATH, loginRoutes } from "./routes/login.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
@@ -71,6 +72,7 @@ export function createApp(deps: AppDeps) {
     .route("/", metricsRoutes(deps));
 
   app.route("/", healthRoutes(deps));
+  app.route("/", installRoutes(deps));
   app.route(API_PREFIX, api);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {

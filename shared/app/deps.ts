@@ -11,6 +11,12 @@ import type { Broadcast } from "../ports/store.ts";
 import type { PlacementState } from "../usecases/deps.ts";
 import type { DeviceAuthCache } from "../usecases/identity/device-session.ts";
 
+/** The built node agent (dist/berth-agent.mjs) that GPU machines download, and its SHA-256 (hex). */
+export interface AgentBundle {
+  bytes: Uint8Array;
+  sha256: string;
+}
+
 /** Everything createApp needs, built by the host's composition root (hosts/app-deps.ts). */
 export interface AppDeps {
   repos: Repositories;
@@ -40,4 +46,6 @@ export interface AppDeps {
   storageRequests: () => Record<string, number>;
   /** Which storage engine serves this app, for people. */
   storage: string;
+  /** The agent bundle this host serves for install.sh, when it has one. */
+  agentBundle: () => Promise<AgentBundle | undefined>;
 }

@@ -33,7 +33,8 @@ describe("adding a machine through the real server and the CLI", () => {
     ]);
     expect(code).toBe(0);
     token = /(berth_rt_\S+)/.exec(stdout)![1]!;
-    expect(stdout).toContain(`berth agent --endpoint ${server.url} --token ${token}`);
+    expect(stdout).toContain(`curl -fsSL ${server.url}/install.sh | sudo BERTH_TOKEN=${token} sh`);
+    expect(stdout).toContain(`BERTH_TOKEN=${token} berth agent --endpoint ${server.url}`);
     expect(stdout).toContain(`gpud up --endpoint ${server.url.replace("http://", "")} --token ${token}`);
     const listed = await cli(["tokens", "list"]);
     expect(listed.stdout).toContain("rack-4");
