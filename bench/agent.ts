@@ -1,13 +1,15 @@
 /**
- * bench/agent: a real `berth agent` process against the local server (child processes both). Reports
- * the agent's idle RSS and CPU over 60 s of long-polling, and the time from a reservation being created
- * (request sent) to its process starting (the process prints its start time), over 200 reservations.
+ * bench/agent: a real agent (dist/berth-agent.mjs, the bundle GPU machines install) against the local server
+ * (child processes both). Reports what a node downloads, the time from start to the first held poll, the
+ * agent's idle RSS and CPU over 60 s of long-polling, and the time from a reservation being created (request
+ * sent) to its process starting (the process prints its start time), over 200 reservations.
  * Run: npm run bench -- agent
  */
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startAgentProcess } from "../test/helpers/agent-process.ts";
+import { AGENT_BIN, startAgentProcess } from "../test/helpers/agent-process.ts";
 import { freePort } from "../test/helpers/ports.ts";
 import { adminKeyOf, apiClient, startServerProcess, tempDir } from "../test/helpers/processes.ts";
 import { summarize } from "./lib.ts";
@@ -26,26 +28,43 @@ async function usage(pid: number) {
 }
 
 export async function benchAgent() {
+  const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
   const dataDir = await tempDir("bench-agent");
   const agentDir = await mkdtemp(join(tmpdir(), "berth-bench-agent-"));
-  const server = await startServerProcess(dataDir, { PORT: String(await freePort()) });
+  const operator = randomBytes(32).toString("hex");
+  const server = await startServerProcess(dataDir, {
+    PORT: String(await freePort()),
+    BERTH_OPERATOR_TOKEN: operator,
+  });
   const admin = await adminKeyOf(dataDir);
   const api = apiClient(
     () => server.url,
     () => admin,
   );
+  const waiting = async () =>
+    (
+      await apiClient(
+        () => server.url,
+        () => operator,
+      )<{ polls: { waiting: number } }>("GET", "/metrics")
+    ).polls.waiting;
   const { token } = await api<{ token: string }>("POST", "/registration-tokens", { name: "bench" });
-  const agent = startAgentProcess(["--endpoint", server.url, "--token", token, "--data-dir", agentDir], {});
+  const bundleBytes = (await stat(AGENT_BIN)).size;
+  const spawned = performance.now();
+  const agent = startAgentProcess(["--endpoint", server.url, "--data-dir", agentDir], {
+    BERTH_TOKEN: token,
+    // e.g. BENCH_AGENT_NODE_OPTIONS=--max-semi-space-size=1, to see what V8 flags change
+    ...(process.env.BENCH_AGENT_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_AGENT_NODE_OPTIONS } : {}),
+  });
   try {
-    let deviceId = "";
-    while (!deviceId) {
-      await sleep(200);
-      deviceId = (await api<{ items: { id: string }[] }>("GET", "/devices")).items[0]?.id ?? "";
-    }
+    // Registered (keys made, logged in), booted (boot sync), and its next poll held by the server.
+    while ((await waiting()) < 1) await sleep(5);
+    const firstPollMs = performance.now() - spawned;
+    const deviceId = (await api<{ items: { id: string }[] }>("GET", "/devices")).items[0]!.id;
     await sleep(5000); // settle after start-up
     const pid = agent.child.pid!;
     const idle0 = await usage(pid);
-    await sleep(60_000);
+    await sleep(idleSeconds * 1000);
     const idle1 = await usage(pid);
 
     const sent = new Map<string, number>();
@@ -76,10 +95,15 @@ export async function benchAgent() {
     const s = summarize(started);
     const busy = await usage(pid);
     return [
+      {
+        metric: "what a node downloads: dist/berth-agent.mjs (MB), no node_modules",
+        value: (bundleBytes / 1e6).toFixed(2),
+      },
+      { metric: "start (first start: keys, login) → first poll held (ms)", value: Math.round(firstPollMs) },
       { metric: "agent RSS while idle (MiB)", value: Math.round(idle1.rss / 2 ** 20) },
       {
-        metric: "agent CPU over 60 s idle (s, % of one core)",
-        value: `${(idle1.cpu - idle0.cpu).toFixed(2)} s, ${(((idle1.cpu - idle0.cpu) / 60) * 100).toFixed(2)} %`,
+        metric: `agent CPU over ${idleSeconds} s idle (s, % of one core)`,
+        value: `${(idle1.cpu - idle0.cpu).toFixed(2)} s, ${(((idle1.cpu - idle0.cpu) / idleSeconds) * 100).toFixed(2)} %`,
       },
       {
         metric: "reservation created → process started: p50 / p99 / max (ms)",
