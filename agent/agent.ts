@@ -304,6 +304,8 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Ag
     });
   };
 
+  /** When the control plane stopped answering this agent's polls (undefined: it answers). */
+  let lostAt: number | undefined;
   const pollLoop = async () => {
     let cursor = await loadCursor(o.dataDir);
     let wait = 25;
@@ -317,6 +319,13 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Ag
           o.log.info("trying the agent endpoint again", { endpoint: client.endpoint });
         }
         const res = await client.poll(cursor, cursor === 0 ? 0 : wait, stop.signal);
+        if (lostAt !== undefined) {
+          o.log.info("reconnected to the control plane", {
+            afterSeconds: Math.round((Date.now() - lostAt) / 1000),
+            endpoint: client.endpoint,
+          });
+          lostAt = undefined;
+        }
         failingSince = undefined;
         engine.limits(res.limits);
         for (const r of res.reservations) await engine.accept(r);
@@ -342,8 +351,18 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Ag
           }
         }
         const delay = backoff.next(err instanceof TransientError ? err.retryAfterMs : undefined);
-        const level = backoff.attempts > 3 ? "warn" : "info";
-        o.log[level]("poll failed; retrying", { error: (err as Error).message, retryInMs: delay });
+        if (err instanceof TransientError && lostAt === undefined) {
+          // Once per outage, where a person sees it; each retry after it only at debug.
+          lostAt = Date.now();
+          o.log.warn("lost the control plane; retrying until it is back (workloads keep running)", {
+            endpoint: client.endpoint,
+            error: (err as Error).message,
+          });
+        }
+        o.log[lostAt === undefined ? "warn" : "debug"]("poll failed; retrying", {
+          error: (err as Error).message,
+          retryInMs: delay,
+        });
         if (err instanceof RejectedError && err.status === 400) cursor = 0; // a cursor the server refuses: start over
         await sleep(delay, stop.signal);
       }

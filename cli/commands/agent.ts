@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { type Command, Option } from "commander";
-import { jsonLogger } from "../../shared/adapters/logger.ts";
+import { jsonLogger, textLogger } from "../../shared/adapters/logger.ts";
 import { LogLevelSetting } from "../../shared/config.ts";
 import { CliError } from "../errors.ts";
 
@@ -20,6 +20,7 @@ interface AgentFlags {
   refreshSessionToken?: boolean;
   stopWorkloadsOnExit?: boolean;
   logLevel?: string;
+  logFormat?: "text" | "json";
 }
 
 /** Where the agent keeps its state when --data-dir is not given. */
@@ -104,6 +105,14 @@ export function agentCommand(program: Command) {
       "stop running workloads when the agent stops (default: leave them running)",
     )
     .option("--log-level <level>", "debug, info, warn or error", "info")
+    .addOption(
+      new Option(
+        "--log-format <format>",
+        "text (lines to read) or json; default: text on a terminal, else json",
+      )
+        .choices(["text", "json"])
+        .env("BERTH_LOG_FORMAT"),
+    )
     .action(async (_o: AgentFlags, cmd: Command) => {
       // --data-dir and --endpoint are also global options; here they mean the agent's own.
       const o = { ...cmd.optsWithGlobals<AgentFlags & { dataDir?: string }>() };
@@ -151,7 +160,9 @@ export function agentCommand(program: Command) {
           refreshSessionToken: o.refreshSessionToken,
           stopWorkloadsOnExit: o.stopWorkloadsOnExit,
           ...(fallback ? { endpointFallbackMs: Number(fallback) * 1000 } : {}),
-          log: jsonLogger(level.data, (line) => process.stderr.write(`${line}\n`)),
+          log: ((o.logFormat ?? (process.stderr.isTTY ? "text" : "json")) === "text"
+            ? textLogger
+            : jsonLogger)(level.data, (line) => process.stderr.write(`${line}\n`)),
         },
         abort.signal,
       );

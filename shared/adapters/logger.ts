@@ -14,4 +14,26 @@ export function jsonLogger(
   return { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error") };
 }
 
+/** A value as it reads in a text line: bare when it is one word, else JSON (quoted, escaped). */
+const shown = (v: unknown) =>
+  typeof v === "string" && /^[^\s"=]+$/.test(v) ? v : typeof v === "number" ? String(v) : JSON.stringify(v);
+
+/**
+ * Lines a person reads (a terminal): `12:04:05 warn  lost the control plane  error=ECONNREFUSED retryInMs=800`.
+ * Same levels and fields as jsonLogger.
+ */
+export function textLogger(level: LogLevel, write: (line: string) => void): Logger {
+  const min = LogLevel[level];
+  const emit = (lvl: Exclude<LogLevel, "silent">) => (msg: string, fields?: Record<string, unknown>) => {
+    if (LogLevel[lvl] < min) return;
+    const extra = Object.entries(fields ?? {})
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k}=${shown(v)}`)
+      .join(" ");
+    const time = new Date().toTimeString().slice(0, 8);
+    write(`${time} ${lvl.padEnd(5)} ${msg}${extra ? `  ${extra}` : ""}`);
+  };
+  return { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error") };
+}
+
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

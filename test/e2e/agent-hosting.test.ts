@@ -148,6 +148,9 @@ describe("agent hosting", () => {
     const second = await reserve(t, deviceId);
     await until(async () => (await stateOf(second.id)) === "ok", 30_000);
     expect(agent!.stderr()).toMatch(/the agent endpoint did not answer; moved/);
+    // Said once per outage, and its end with how long it lasted.
+    expect(agent!.stderr().match(/lost the control plane/g)?.length).toBeGreaterThanOrEqual(1);
+    expect(agent!.stderr()).toMatch(/"msg":"reconnected to the control plane","afterSeconds":\d+/);
     expect(agent!.stderr()).toContain(`"to":"${url}"`);
     // The hosting changed: login now names another agent host; once the agent tries again, it goes there.
     const next = await agentProxy(url);

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { registerAgent } from "../helpers/agents.ts";
 import { errorOf, type TestApp, testApp } from "../helpers/app.ts";
 import { snapshot } from "../helpers/db.ts";
 
@@ -8,7 +9,7 @@ describe("the HTTP app", () => {
   beforeAll(async () => {
     t = await testApp({
       logger: {
-        debug() {},
+        debug: (msg, f) => lines.push({ msg, level: "debug", ...f }),
         info: (msg, f) => lines.push({ msg, ...f }),
         warn() {},
         error: (msg, f) => lines.push({ msg, ...f }),
@@ -43,6 +44,16 @@ describe("the HTTP app", () => {
     });
     expect(typeof requestLines[0]!.durationMs).toBe("number");
     expect(JSON.stringify(lines)).not.toContain(t.admin);
+  });
+
+  it("logs routine agent traffic and health checks at debug, unless it fails; everything else at info", async () => {
+    const agent = await registerAgent(t);
+    lines.length = 0;
+    await agent.poll(0);
+    await t.call("GET", "/healthz");
+    await t.call("GET", "/api/v1/agent/reservations?from=0", { token: "berth_st_nope" });
+    const logged = lines.filter((l) => l.msg === "request").map((l) => `${l.level ?? "info"} ${l.status}`);
+    expect(logged).toEqual(["debug 200", "debug 200", "info 401"]);
   });
 
   it("answers an unknown route with 404 in the envelope", async () => {
