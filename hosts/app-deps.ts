@@ -14,6 +14,7 @@ import { deviceAuthCache, forgetDeviceSession } from "../shared/usecases/identit
 import { REVOKE_TOPIC } from "../shared/usecases/identity/devices.ts";
 import { placePending } from "../shared/usecases/jobs/placement.ts";
 import { agentBundleLoader } from "./agent-bundle.ts";
+import { docsAssetLoader } from "./docs-assets.ts";
 import type { OpenedStorage } from "./storage.ts";
 
 /**
@@ -84,6 +85,7 @@ export function buildAppDeps(input: {
     storageRequests: () => Object.fromEntries(input.store.requests),
     storage: input.store.describe,
     agentBundle: agentBundleLoader(),
+    docsAsset: docsAssetLoader(),
     feedWatcher,
     capacityFreed: (workspaceId) => deps.background.run(() => placePending(deps, workspaceId)),
   };

@@ -1,4 +1,3 @@
-import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
@@ -12,6 +11,7 @@ import { withAppErrors } from "./openapi.ts";
 import { agentRoutes } from "./routes/agent.ts";
 import { apiKeyRoutes } from "./routes/api-keys.ts";
 import { deviceRoutes } from "./routes/devices.ts";
+import { docsRoutes } from "./routes/docs.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { installRoutes } from "./routes/install.ts";
 import { jobRoutes } from "./routes/jobs.ts";
@@ -89,7 +89,7 @@ export function createApp(deps: AppDeps) {
     },
   };
   app.get(`${API_PREFIX}/openapi.json`, (c) => c.json(withAppErrors(app.getOpenAPI31Document(document))));
-  app.get(`${API_PREFIX}/docs`, swaggerUI({ url: `${API_PREFIX}/openapi.json` }));
+  app.route("/", docsRoutes(deps));
 
   app.notFound((c) =>
     c.json(envelope(new BerthError(ErrorCode.NotFound, `no route for ${c.req.method} ${c.req.path}`)), 404),

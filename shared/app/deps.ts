@@ -17,6 +17,12 @@ export interface AgentBundle {
   sha256: string;
 }
 
+/** A static file of the API docs page (Swagger UI), served from the package: no CDN. */
+export interface DocsAsset {
+  bytes: Uint8Array;
+  contentType: string;
+}
+
 /** Everything createApp needs, built by the host's composition root (hosts/app-deps.ts). */
 export interface AppDeps {
   repos: Repositories;
@@ -48,4 +54,6 @@ export interface AppDeps {
   storage: string;
   /** The agent bundle this host serves for install.sh, when it has one. */
   agentBundle: () => Promise<AgentBundle | undefined>;
+  /** The docs page's static files by name (undefined: not one of them, or not installed). */
+  docsAsset: (name: string) => Promise<DocsAsset | undefined>;
 }

@@ -83,7 +83,19 @@ describe("the HTTP app", () => {
     expect(job.required).toEqual(["id"]);
     const docs = await t.call("GET", "/api/v1/docs");
     expect(docs.status).toBe(200);
-    expect(await docs.text()).toContain("/api/v1/openapi.json");
+    // Everything the page loads is this server's own: the assets ship in the package (no CDN).
+    const page = await docs.text();
+    expect(page).not.toMatch(/https?:\/\//);
+    expect(docs.headers.get("content-security-policy")).toContain("default-src 'self'");
+    expect(await (await t.call("GET", "/api/v1/docs/init.js")).text()).toContain("/api/v1/openapi.json");
+    for (const src of page.match(/(?:href|src)="([^"]+)"/g)!.map((m) => m.split('"')[1]!)) {
+      expect((await t.call("GET", src)).status, src).toBe(200);
+    }
+    expect((await t.call("GET", "/api/v1/docs/assets/..%2Fpackage.json")).status).toBe(404);
+    // The root leads to the docs (until there is a dashboard).
+    const root = await t.call("GET", "/");
+    expect(root.status).toBe(302);
+    expect(root.headers.get("location")).toBe("/api/v1/docs");
   });
 
   describe("bad input gets a 4xx with a code and changes nothing", () => {
