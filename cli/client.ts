@@ -3,13 +3,21 @@ import { CliError } from "./errors.ts";
 type Query = Record<string, string | number | boolean | string[] | undefined>;
 
 /** A thin HTTP client for the Berth API: JSON in and out, the error envelope turned into a CliError. */
+/** Where the CLI found its endpoint and key, for people: "--api-key", "BERTH_API_KEY", "/path/.berth/admin-key". */
+export interface ClientSources {
+  endpoint: string;
+  apiKey: string;
+}
+
 export class ApiClient {
   readonly endpoint: string;
   readonly #apiKey: string;
+  readonly sources?: ClientSources;
 
-  constructor(endpoint: string, apiKey: string) {
+  constructor(endpoint: string, apiKey: string, sources?: ClientSources) {
     this.endpoint = endpoint.replace(/\/+$/, "");
     this.#apiKey = apiKey;
+    this.sources = sources;
   }
 
   async request<T>(method: string, path: string, opts: { query?: Query; body?: unknown } = {}): Promise<T> {
@@ -76,7 +84,18 @@ export class ApiClient {
         reason,
       );
     }
-    if (!res.ok) throw await errorFrom(res);
+    if (!res.ok) {
+      const err = await errorFrom(res);
+      // A refused key is often the wrong one (another server's data dir, a stale variable): say which it was.
+      if (res.status === 401 && this.sources) {
+        throw new ApiError(
+          `${err.message} (the API key came from ${this.sources.apiKey}; the endpoint ${this.endpoint} from ${this.sources.endpoint})`,
+          err.status,
+          err.reason,
+        );
+      }
+      throw err;
+    }
     return res;
   }
 }

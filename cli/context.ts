@@ -54,21 +54,39 @@ function readKeyFile(path: string): string | undefined {
 export const dataDirOf = (opts: GlobalOptions, env: NodeJS.ProcessEnv) =>
   resolve(opts.dataDir || env.BERTH_DATA_DIR || ".berth");
 
+/** The first of `[value, where it came from]` that has a value. */
+const firstOf = (...options: [string | undefined, string][]) => options.find(([v]) => v);
+
 /**
- * Resolves endpoint and API key: flags, then `BERTH_ENDPOINT` / `BERTH_API_KEY`, then the config file,
- * then (for the key) the local server's `<data dir>/admin-key`.
+ * Resolves endpoint and API key: flags, then `BERTH_ENDPOINT` / `BERTH_API_KEY`, then the config file, then
+ * the local server's data dir (`<data dir>/endpoint`, which a running `berth server` writes with the URL it
+ * listens on, and `<data dir>/admin-key`), then (for the endpoint) the default. The client knows which
+ * source each came from, and says so when the key is refused.
  */
 export function resolveClient(opts: GlobalOptions, env: NodeJS.ProcessEnv): ApiClient {
-  const file = readConfigFile(configFilePath(env));
-  const endpoint = opts.endpoint || env.BERTH_ENDPOINT || file.endpoint || DEFAULT_ENDPOINT;
-  const keyFile = join(dataDirOf(opts, env), "admin-key");
-  const apiKey = opts.apiKey || env.BERTH_API_KEY || file.apiKey || readKeyFile(keyFile);
+  const configPath = configFilePath(env);
+  const file = readConfigFile(configPath);
+  const dataDir = dataDirOf(opts, env);
+  const keyFile = join(dataDir, "admin-key");
+  const endpointFile = join(dataDir, "endpoint");
+  const endpoint = firstOf(
+    [opts.endpoint, "--endpoint"],
+    [env.BERTH_ENDPOINT, "BERTH_ENDPOINT"],
+    [file.endpoint, configPath],
+    [readKeyFile(endpointFile), endpointFile],
+  ) ?? [DEFAULT_ENDPOINT, "the default"];
+  const apiKey = firstOf(
+    [opts.apiKey, "--api-key"],
+    [env.BERTH_API_KEY, "BERTH_API_KEY"],
+    [file.apiKey, configPath],
+    [readKeyFile(keyFile), keyFile],
+  );
   if (!apiKey) {
     throw new CliError(
-      `no API key: pass --api-key, set BERTH_API_KEY, add "apiKey" to ${configFilePath(env)}, or run where ${keyFile} exists`,
+      `no API key: pass --api-key, set BERTH_API_KEY, add "apiKey" to ${configPath}, or run where ${keyFile} exists`,
     );
   }
-  return new ApiClient(endpoint, apiKey);
+  return new ApiClient(endpoint[0]!, apiKey[0]!, { endpoint: endpoint[1], apiKey: apiKey[1] });
 }
 
 export function outputFormat(opts: GlobalOptions): OutputFormat {

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { networkInterfaces } from "node:os";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { serve } from "@hono/node-server";
 import {
@@ -33,7 +34,10 @@ import { type ServiceSettings, serviceSettings } from "./service-settings.ts";
 import { openStorage, sqlitePath } from "./storage.ts";
 
 export interface LocalServer {
+  /** Where this machine reaches it (loopback when it listens on every address). */
   url: string;
+  /** With --host 0.0.0.0: this machine's addresses, where others reach it. */
+  addresses: string[];
   dataDir: string;
   adminKeyPath: string;
   /** The storage engine, for people ("sqlite /path/berth.db", "postgres host:5432/berth"). */
@@ -199,10 +203,22 @@ export async function startLocalServer(
     }
     const { port } = http.address() as AddressInfo;
     const shownHost = config.host.includes(":") ? `[${config.host}]` : config.host;
+    // Listening on every address: this machine reaches it on loopback, others on its addresses.
+    const anyAddress = config.host === "0.0.0.0" || config.host === "::";
+    const localUrl = anyAddress ? `http://127.0.0.1:${port}` : `http://${shownHost}:${port}`;
+    const addresses = anyAddress
+      ? Object.values(networkInterfaces())
+          .flat()
+          .filter((a) => a && !a.internal && a.family === "IPv4")
+          .map((a) => `http://${a!.address}:${port}`)
+      : [];
+    // The CLI run beside it (same data dir) finds this port, whatever PORT said.
+    if (!linked) await writePrivateFile(paths.endpoint, `${localUrl}\n`);
 
     let stopping: Promise<void> | undefined;
     return {
-      url: `http://${shownHost}:${port}`,
+      url: localUrl,
+      addresses,
       dataDir: paths.dir,
       adminKeyPath: paths.adminKey,
       storage: storage.store.describe,

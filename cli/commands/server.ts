@@ -55,6 +55,7 @@ export function serverCommand(program: Command) {
 
       const say = (line = "") => process.stderr.write(`${line}\n`);
       say(`Berth control plane listening on ${started.url}`);
+      for (const address of started.addresses) say(`  also at:   ${address} (from other machines)`);
       say(`  data dir:  ${started.dataDir}`);
       say(`  storage:   ${started.storage}`);
       say(`  API docs:  ${started.url}/api/v1/docs`);

@@ -134,6 +134,23 @@ describe("the local server (berth server)", () => {
       expect(stderr).toContain("cannot reach Berth at http://127.0.0.1:9");
     });
 
+    it("finds the server beside it: the data dir says which port it listens on (PORT=0 here)", async () => {
+      // No --endpoint, no BERTH_ENDPOINT: the default (:8787) would be the wrong server.
+      const { code, stdout } = await runCli(["keys", "list", "-o", "json"], { BERTH_DATA_DIR: dataDir });
+      expect(code).toBe(0);
+      expect((JSON.parse(stdout) as { name: string }[]).map((k) => k.name)).toContain("admin");
+    });
+
+    it("on a refused key, says where the key and the endpoint came from", async () => {
+      const { code, stderr } = await runCli(["keys", "list"], {
+        BERTH_DATA_DIR: dataDir,
+        BERTH_API_KEY: "berth_sk_01m8sc4fcb54aj2rm0jtmvc2yj_notarealkeynotarealkeynotarealkey000000",
+      });
+      expect(code).toBe(1);
+      expect(stderr).toContain("the API key came from BERTH_API_KEY");
+      expect(stderr).toContain(`the endpoint ${server.url} from ${join(dataDir, "endpoint")}`);
+    });
+
     it("says how to provide a key when it has none", async () => {
       const empty = await tempDir("no-key");
       const { code, stderr } = await runCli(["--endpoint", server.url, "keys", "list"], {

@@ -13,6 +13,8 @@ export const dataPaths = (dir: string) => ({
   dynamo: join(dir, "dynamo"),
   serverSecret: join(dir, "server-secret"),
   adminKey: join(dir, "admin-key"),
+  /** The URL the server listens on, written at each start, read by the CLI run beside it. */
+  endpoint: join(dir, "endpoint"),
 });
 
 export async function ensureDataDir(dir: string): Promise<void> {
