@@ -285,7 +285,10 @@ describe("POST /api/v1/login (GPUd-compatible)", () => {
         await rejected(gpudLoginBody(token, { machineID: body.machineID, nodeGroup: "training" })),
       ).toEqual({
         status: 400,
-        body: gpudError("InvalidRequest", "node group does not match"),
+        body: gpudError(
+          "InvalidRequest",
+          "node group does not match: this machine is in node group default; pass --node-group default (or none), or move it with berth devices move",
+        ),
       });
     });
 
@@ -345,9 +348,13 @@ describe("POST /api/v1/login (GPUd-compatible)", () => {
     it("401 for a used-up token, while relogins with it keep working", async () => {
       const once = await createToken(t, { maxRegistrations: 1, keylessRelogin: true });
       const { body } = await login(t, gpudLoginBody(once.token));
+      // The one holding a token that matched learns why it cannot register another machine, and what to do.
       expect(await rejected(gpudLoginBody(once.token))).toEqual({
         status: 401,
-        body: gpudError("Unauthorized", "invalid token"),
+        body: gpudError(
+          "Unauthorized",
+          `registration limit reached (1 of 1): raise it with berth tokens update ${once.id} --max-registrations N, or create another token`,
+        ),
       });
       expect((await login(t, gpudLoginBody(once.token, { machineID: body.machineID }))).status).toBe(200);
     });
@@ -438,7 +445,7 @@ describe("POST /api/v1/login (GPUd-compatible)", () => {
     await t.call("POST", "/api/v1/node-groups", { token: t.admin, body: { name: "pinned" } });
     const pinned = await createToken(t, { nodeGroup: "pinned" });
     expect((await rejected(gpudLoginBody(pinned.token, { nodeGroup: "default" }))).body.message).toBe(
-      "node group does not match",
+      "node group does not match: this registration token is for node group pinned; pass --node-group pinned (or none)",
     );
     expect((await login(t, gpudLoginBody(pinned.token, { nodeGroup: "pinned" }))).status).toBe(200);
   });

@@ -119,7 +119,9 @@ export async function login(deps: Deps, body: unknown, bearer: string | undefine
       groupRef &&
       (await resolveGroup(deps, registration.workspaceId, groupRef, "lenient"))?.name !== device.nodeGroup
     ) {
-      throw invalidRequest("node group does not match");
+      throw invalidRequest(
+        `node group does not match: this machine is in node group ${device.nodeGroup}; pass --node-group ${device.nodeGroup} (or none), or move it with berth devices move`,
+      );
     }
     if (publicKey && device.publicKey && publicKey !== device.publicKey) {
       throw invalidRequest(
@@ -170,7 +172,10 @@ export async function login(deps: Deps, body: unknown, bearer: string | undefine
 
   if (registration.nodeGroup && registration.nodeGroup !== groupRef) {
     const pinned = await resolveGroup(deps, registration.workspaceId, groupRef, "lenient");
-    if (pinned?.name !== registration.nodeGroup) throw invalidRequest("node group does not match");
+    if (pinned?.name !== registration.nodeGroup)
+      throw invalidRequest(
+        `node group does not match: this registration token is for node group ${registration.nodeGroup}; pass --node-group ${registration.nodeGroup} (or none)`,
+      );
   }
   const group = (await resolveGroup(deps, registration.workspaceId, groupRef, "strict"))!;
   const id = newId(now.getTime());
@@ -206,11 +211,24 @@ export async function login(deps: Deps, body: unknown, bearer: string | undefine
     deps.repos.devices.create(device, machineInfo),
   ]);
   if (!committed.ok) {
-    if (committed.failed === 0) throw unauthorized("invalid token");
+    if (committed.failed === 0) throw exhausted(await deps.repos.registrationTokens.get(registration.id));
     if (committed.failed === 1) throw notFound(`node group ${groupRef} not found`);
     throw conflict(`device ${id} already exists; log in again`);
   }
   return respond(device);
+}
+
+/**
+ * Why a token that matched could not register one more machine: its cap (said with its count, for the one
+ * who holds the token), or it expired or was deleted meanwhile.
+ */
+function exhausted(token: RegistrationToken | undefined) {
+  if (token?.maxRegistrations !== undefined && token.deviceCount >= token.maxRegistrations) {
+    return unauthorized(
+      `registration limit reached (${token.deviceCount} of ${token.maxRegistrations}): raise it with berth tokens update ${token.id} --max-registrations N, or create another token`,
+    );
+  }
+  return unauthorized("invalid token");
 }
 
 /** The registration token, if it is known, matches, and has not expired; else 401 "invalid token". */
