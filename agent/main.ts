@@ -21,7 +21,7 @@ const args = argv[0] !== undefined && own.includes(argv[0]) ? argv : ["agent", .
 try {
   await program.parseAsync(args, { from: "user" });
 } catch (err) {
-  if (err instanceof CommanderError) process.exit(err.exitCode);
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
   if (err instanceof CliError) {
     process.stderr.write(`error: ${err.message}\n`);
     process.exit(err.exitCode);

@@ -127,7 +127,7 @@ export function agentCommand(program: Command) {
       }
       const gpuCount = o.gpuCount === undefined ? undefined : Number(o.gpuCount);
       if (gpuCount !== undefined && !(Number.isInteger(gpuCount) && gpuCount >= 0)) {
-        throw new CliError("--gpu-count must be a whole number", 2);
+        throw new CliError(`--gpu-count must be a whole number ≥ 0, not ${o.gpuCount}`, 2);
       }
       const abort = new AbortController();
       const onSignal = (name: string) => {

@@ -1,7 +1,9 @@
 import type { Command } from "commander";
 import type { JobView } from "../../shared/contracts/jobs.ts";
+import { JOB_STATUSES } from "../../shared/domain/job.ts";
 import { collect } from "../args.ts";
 import { type GlobalOptions, outputFormat, resolveClient } from "../context.ts";
+import { CliError } from "../errors.ts";
 import { followJob } from "../follow-job.ts";
 import { ago, type Column, exitWhenFlushed, printObject, printRows } from "../output.ts";
 
@@ -16,6 +18,13 @@ const columns: Column<JobView>[] = [
   { header: "SUBMITTED", value: (j) => ago(j.submissionTime) },
   { header: "MESSAGE", value: (j) => j.statusMessage?.slice(0, 60) },
 ];
+
+/** A job status as the Launcher spells it, from any case: running → Running. */
+function jobStatusNamed(given: string): string {
+  const status = JOB_STATUSES.find((s) => s.toLowerCase() === given.toLowerCase());
+  if (!status) throw new CliError(`--status ${given}: use one of ${JOB_STATUSES.join(", ")}`, 2);
+  return status;
+}
 
 /** `berth jobs list|get|logs|events|stop|kill|cancel|suspend|resume` */
 export function jobsCommand(program: Command) {
@@ -43,7 +52,7 @@ export function jobsCommand(program: Command) {
         until?: string;
       }) => {
         const items = await client().listAll<JobView>("/jobs", {
-          statuses: o.status,
+          statuses: o.status?.map(jobStatusNamed),
           tags: o.tag,
           user: o.all ? "*" : o.user,
           startTime: o.since,

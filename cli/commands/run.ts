@@ -53,7 +53,7 @@ export function runRequest(command: string[], o: RunOptions): Record<string, unk
     throw new CliError("give the command to run after --, e.g. berth run -- nvidia-smi", 2);
   const count = o.gpus === undefined ? undefined : Number(o.gpus);
   if (count !== undefined && !(Number.isInteger(count) && count >= 0))
-    throw new CliError("--gpus must be a whole number", 2);
+    throw new CliError(`--gpus must be a whole number ≥ 0, not ${o.gpus}`, 2);
   const maxDuration = o.maxDuration === undefined ? undefined : parseDuration(o.maxDuration);
   if (o.maxDuration !== undefined && !maxDuration)
     throw new CliError(`--max-duration: "${o.maxDuration}" is not a duration like 2h`, 2);
@@ -127,6 +127,8 @@ export function runCommand(program: Command) {
     .command("run")
     .description("run a command as a job on the fleet and follow it, like docker run")
     .argument("<command...>", "the program and its arguments (after --)")
+    // `berth run ls -la`: -la is taken for an option of berth run; say how to pass it instead of all the help.
+    .showHelpAfterError("put the program and its arguments after --, e.g. berth run --gpus 1 -- ls -la")
     .option("--gpus <n>", "GPUs to give it (default 0)")
     .option("--gpu-type <type>", "GPU product, e.g. A100 (matches a substring)")
     .option("--gpu-memory <GiB>", "at least this much memory per GPU")

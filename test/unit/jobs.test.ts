@@ -184,6 +184,32 @@ describe("POST /api/v1/jobs", () => {
     expect(body.statusCode).toBe("NeverFits");
   });
 
+  it("refuses a profile whose queue is no node group of the workspace, and stores nothing", async () => {
+    const created = await t.call("POST", "/api/v1/profiles", {
+      token: t.admin,
+      body: { name: "lost", gpus: { count: 1 }, queue: "nowhere" },
+    });
+    expect(await errorOf(created)).toMatchObject({
+      status: 400,
+      code: "InvalidRequest",
+      message: expect.stringContaining("queue nowhere: no such node group in this workspace"),
+    });
+    expect((await t.call("GET", "/api/v1/profiles/lost", { token: t.admin })).status).toBe(404);
+    await t.call("POST", "/api/v1/profiles", { token: t.admin, body: { name: "found", gpus: { count: 1 } } });
+    const updated = await t.call("PATCH", "/api/v1/profiles/found", {
+      token: t.admin,
+      body: { queue: "nowhere" },
+    });
+    expect((await errorOf(updated)).status).toBe(400);
+    expect(
+      (
+        (await (await t.call("GET", "/api/v1/profiles/found", { token: t.admin })).json()) as {
+          queue?: string;
+        }
+      ).queue,
+    ).toBeUndefined();
+  });
+
   it("answers another workspace's job with 404 JobNotFound", async () => {
     const { body } = await submit(t, {});
     const other = await t.workspace("jobs-other");

@@ -1,5 +1,5 @@
 import type { CreateProfileRequest, ProfileView, UpdateProfileRequest } from "../../contracts/profiles.ts";
-import { notFound } from "../../domain/errors.ts";
+import { invalidRequest, notFound } from "../../domain/errors.ts";
 import type { Clock } from "../../ports/clock.ts";
 import type { Page, PageRequest } from "../../ports/pagination.ts";
 import type { Repositories } from "../../ports/repositories.ts";
@@ -12,6 +12,7 @@ export async function createProfile(
   workspaceId: string,
   input: CreateProfileRequest,
 ): Promise<ProfileView> {
+  await queueExists(deps, workspaceId, input.queue);
   const now = deps.clock.now().toISOString();
   const profile: ProfileView = { ...input, createdAt: now, updatedAt: now };
   await deps.repos.profiles.create(workspaceId, profile);
@@ -31,8 +32,19 @@ export const listProfiles = (
 ): Promise<Page<ProfileView>> => deps.repos.profiles.list(workspaceId, page);
 
 /** Jobs already submitted with the profile keep what they got. */
-export const updateProfile = (deps: Deps, workspaceId: string, name: string, patch: UpdateProfileRequest) =>
-  deps.repos.profiles.update(workspaceId, name, patch, deps.clock.now().toISOString());
+export async function updateProfile(deps: Deps, workspaceId: string, name: string, patch: UpdateProfileRequest) {
+  await queueExists(deps, workspaceId, patch.queue ?? undefined);
+  return deps.repos.profiles.update(workspaceId, name, patch, deps.clock.now().toISOString());
+}
+
+/** A profile's queue is a node group of the workspace: one that does not exist would place nothing, ever. */
+async function queueExists(deps: Deps, workspaceId: string, queue: string | undefined) {
+  if (queue === undefined) return;
+  if (!(await deps.repos.nodeGroups.get(workspaceId, queue)))
+    throw invalidRequest(
+      `queue ${queue}: no such node group in this workspace; create it first (berth node-groups create ${queue}) or name another`,
+    );
+}
 
 export const deleteProfile = (deps: Deps, workspaceId: string, name: string) =>
   deps.repos.profiles.delete(workspaceId, name);

@@ -1,0 +1,36 @@
+import { describe, expect, it } from "vitest";
+import { runCli } from "../helpers/processes.ts";
+
+/** Nothing listens there: the commands below fail before they would need a server, or say they cannot reach it. */
+const NOWHERE = { BERTH_ENDPOINT: "http://127.0.0.1:9", BERTH_API_KEY: `berth_sk_${"0".repeat(26)}_x` };
+
+describe("the CLI's usage errors: exit 2, and a line that says what to do", () => {
+  it("berth run ls -la: says to put the command after --, without all the help", async () => {
+    const { code, stderr } = await runCli(["run", "ls", "-la"], NOWHERE);
+    expect(code).toBe(2);
+    expect(stderr).toContain("unknown option '-la'");
+    expect(stderr).toContain("put the program and its arguments after --, e.g. berth run --gpus 1 -- ls -la");
+    expect(stderr).not.toContain("Usage:");
+  });
+
+  it("an unknown option or a missing argument exits 2; --help and --version exit 0", async () => {
+    expect((await runCli(["keys", "list", "--bogus"], NOWHERE)).code).toBe(2);
+    expect((await runCli(["keys", "revoke"], NOWHERE)).code).toBe(2);
+    expect((await runCli(["--version"], NOWHERE)).code).toBe(0);
+    expect((await runCli(["keys", "--help"], NOWHERE)).code).toBe(0);
+  });
+
+  it("--gpus -1 says the bound", async () => {
+    const { code, stderr } = await runCli(["run", "--gpus", "-1", "--", "true"], NOWHERE);
+    expect(code).toBe(2);
+    expect(stderr).toContain("--gpus must be a whole number ≥ 0, not -1");
+  });
+
+  it("--status takes a status in any case, and names the statuses when it is none of them", async () => {
+    const ok = await runCli(["jobs", "list", "--status", "running"], NOWHERE);
+    expect(ok.stderr).toContain("cannot reach Berth"); // accepted: it went on to ask the server
+    const bad = await runCli(["jobs", "list", "--status", "sleeping"], NOWHERE);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--status sleeping: use one of Pending, Running");
+  });
+});
