@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import type { JobView } from "../../shared/contracts/jobs.ts";
 import { JOB_STATUSES } from "../../shared/domain/job.ts";
-import { collect } from "../args.ts";
+import { collect, wholeNumber } from "../args.ts";
 import { type GlobalOptions, outputFormat, resolveClient } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { followJob } from "../follow-job.ts";
@@ -42,6 +42,8 @@ export function jobsCommand(program: Command) {
     .option("--all", "every user's jobs (admin)")
     .option("--since <time>", "submitted at or after (RFC 3339)")
     .option("--until <time>", "submitted at or before (RFC 3339)")
+    .option("--limit <n>", "at most this many, newest first (0: all of them)", "50")
+    .option("--oldest-first", "oldest first")
     .action(
       async (o: {
         status?: string[];
@@ -50,14 +52,33 @@ export function jobsCommand(program: Command) {
         all?: boolean;
         since?: string;
         until?: string;
+        limit: string;
+        oldestFirst?: boolean;
       }) => {
-        const items = await client().listAll<JobView>("/jobs", {
+        const limit = o.limit === "0" ? 0 : wholeNumber(o.limit, "--limit")!;
+        const query = {
           statuses: o.status?.map(jobStatusNamed),
           tags: o.tag,
           user: o.all ? "*" : o.user,
           startTime: o.since,
           endTime: o.until,
-        });
+          order: o.oldestFirst ? "asc" : "desc",
+        };
+        const c = client();
+        let items: JobView[];
+        if (limit === 0 || limit > 500)
+          items = (await c.listAll<JobView>("/jobs", query)).slice(0, limit || undefined);
+        else {
+          const page = await c.request<{ items: JobView[]; nextPageToken?: string }>("GET", "/jobs", {
+            query: { ...query, pageSize: Math.min(limit, 500) },
+          });
+          items = page.items.slice(0, limit);
+          // Said on stderr, so a script reading stdout (or -o json) gets only the jobs.
+          if (page.nextPageToken || page.items.length > limit)
+            process.stderr.write(
+              `(the ${limit} ${o.oldestFirst ? "oldest" : "newest"}; --limit N or --limit 0 for more)\n`,
+            );
+        }
         printRows(outputFormat(globals()), items, columns);
       },
     );

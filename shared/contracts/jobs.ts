@@ -246,6 +246,10 @@ export const ListJobsQuery = PageQuery.extend({
     description: "admin only; * = all users",
   }),
   fields: list("fields"),
+  order: z
+    .enum(["asc", "desc"], { error: "order must be asc (oldest first) or desc (newest first)" })
+    .default("asc")
+    .openapi({ param: { name: "order", in: "query" }, description: "by submission time; asc by default" }),
 });
 
 export const JobPage = pageOf(JobView).openapi("JobPage");

@@ -109,6 +109,23 @@ describe("jobs through the real server, a real agent and the CLI", () => {
     expect(job).toMatchObject({ status: "Finished", exitCode: 3 });
   });
 
+  it("berth jobs list: newest first, --limit (saying there are more), --oldest-first", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await cli(["run", "-d", "--", "true"])).stdout.trim());
+    const listed = async (...args: string[]) => {
+      const out = await cli(["jobs", "list", "-o", "json", ...args]);
+      return { ids: (JSON.parse(out.stdout) as Job[]).map((j) => j.id), stderr: out.stderr };
+    };
+    const newest = await listed("--limit", "2");
+    expect(newest.ids).toEqual([ids[2], ids[1]]);
+    expect(newest.stderr).toContain("(the 2 newest; --limit N or --limit 0 for more)");
+    const all = await listed("--limit", "0");
+    expect(all.ids.slice(0, 3)).toEqual([ids[2], ids[1], ids[0]]);
+    expect(all.stderr).toBe("");
+    const oldest = await listed("--oldest-first", "--limit", "0");
+    expect(oldest.ids).toEqual([...all.ids].reverse());
+  });
+
   it("suspends (SIGSTOP), resumes (SIGCONT) and stops (SIGTERM: Finished 143) a running job", async () => {
     const id = (await cli(["run", "-d", "--", "sleep", "60"])).stdout.trim();
     await until_(id, (j) => j.status === "Running" && j.pid !== undefined);

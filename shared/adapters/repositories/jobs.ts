@@ -74,6 +74,7 @@ export function jobRepository(store: Store): JobRepository {
           partition: keys.jobsOf(workspaceId),
           // Inclusive on both ends: "#" sorts before any id character, "~" after.
           range: { between: [`${range.start ?? ""}#`, `${range.end ?? "9999"}#~`] },
+          order: range.order ?? "asc",
         },
         (item) => {
           const job = parse(item);

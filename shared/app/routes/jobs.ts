@@ -155,6 +155,7 @@ export function jobRoutes(deps: AppDeps) {
           tags: q.tags,
           user: q.user,
           fields: q.fields,
+          order: q.order,
         };
         return c.json(
           await listPage(deps, c, q, filter, (page) => listJobs(deps, c.get("user"), filter, page)),

@@ -5,13 +5,15 @@ import type { Saved, VersionedWrite, Write } from "./write.ts";
 export interface JobTimeRange {
   start?: string;
   end?: string;
+  /** "asc" (oldest first, the default) or "desc" (newest first). */
+  order?: "asc" | "desc";
 }
 
 export interface JobRepository {
   /** Stores a new job; fails on a taken id. */
   create(job: Job): Write;
   get(id: string): Promise<Job | undefined>;
-  /** A workspace's jobs by submission time (inclusive bounds), oldest first. */
+  /** A workspace's jobs by submission time (inclusive bounds), oldest first (or newest first: `range.order`). */
   list(
     workspaceId: string,
     range: JobTimeRange,

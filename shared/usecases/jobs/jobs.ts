@@ -207,6 +207,7 @@ export interface JobFilter {
   tags: string[];
   user?: string;
   fields: string[];
+  order?: "asc" | "desc";
 }
 
 /**
@@ -229,6 +230,7 @@ export async function listJobs(
     {
       start: filter.startTime && new Date(filter.startTime).toISOString(),
       end: filter.endTime && new Date(filter.endTime).toISOString(),
+      order: filter.order,
     },
     page,
     (j) =>

@@ -65,6 +65,26 @@ export function jobContract(ctx: ContractContext) {
       expect(await list("2026-11-01T01:00:00.001Z")).toEqual([b.id]);
     });
 
+    it("lists newest first on request, page after page, with the same bounds", async () => {
+      const w = ws();
+      const jobs = [1, 2, 3, 4, 5].map((h) => aJob(w, { submissionTime: `2026-11-01T0${h}:00:00.000Z` }));
+      for (const j of jobs) await create(j);
+      const seen: string[] = [];
+      let cursor: Record<string, unknown> | undefined;
+      do {
+        const page = await repos().jobs.list(w, { order: "desc" }, { limit: 2, cursor });
+        seen.push(...page.items.map((j) => j.id));
+        cursor = page.cursor;
+      } while (cursor);
+      expect(seen).toEqual(jobs.map((j) => j.id).reverse());
+      const bounded = await repos().jobs.list(
+        w,
+        { start: "2026-11-01T02:00:00.000Z", end: "2026-11-01T04:00:00.000Z", order: "desc" },
+        { limit: 10 },
+      );
+      expect(bounded.items.map((j) => j.id)).toEqual([jobs[3]!.id, jobs[2]!.id, jobs[1]!.id]);
+    });
+
     it("updates only from the version it saw: of two racing updates one wins", async () => {
       const j = aJob(ws(), { controlRequested: "stop" });
       await create(j);
