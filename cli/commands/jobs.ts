@@ -130,11 +130,23 @@ export function jobsCommand(program: Command) {
     ["resume", "SIGCONT (Suspended jobs)"],
   ] as const) {
     jobs
-      .command(`${operation} <id>`)
-      .description(description)
-      .action(async (id: string) => {
-        const job = await client().request<JobView>("POST", `${path(id)}/control`, { body: { operation } });
-        process.stdout.write(`${job.id}: ${job.status} (${job.statusMessage})\n`);
+      .command(`${operation} <ids...>`)
+      .description(`${description}; several ids: each in turn`)
+      .action(async (ids: string[]) => {
+        const c = client();
+        let failed = 0;
+        for (const id of ids) {
+          try {
+            const job = await c.request<JobView>("POST", `${path(id)}/control`, { body: { operation } });
+            process.stdout.write(`${job.id}: ${job.status} (${job.statusMessage})\n`);
+          } catch (err) {
+            // One that cannot be controlled does not stop the others; the exit code says some failed.
+            if (ids.length === 1 || !(err instanceof CliError)) throw err;
+            failed++;
+            process.stderr.write(`error: ${id}: ${err.message}\n`);
+          }
+        }
+        if (failed) throw new CliError(`${failed} of ${ids.length} jobs could not ${operation}`);
       });
   }
 }

@@ -147,6 +147,19 @@ describe("jobs through the real server, a real agent and the CLI", () => {
     expect(await getJob(id)).toMatchObject({ status: "Killed", exitCode: 137 });
   });
 
+  it("berth jobs kill a b c: each in turn; one that fails is said, the others are still killed, exit 1", async () => {
+    const a = (await cli(["run", "-d", "--", "sleep", "60"])).stdout.trim();
+    const b = (await cli(["run", "-d", "--", "sleep", "60"])).stdout.trim();
+    await until_(a, (j) => j.status === "Running");
+    await until_(b, (j) => j.status === "Running");
+    const out = await cli(["jobs", "kill", a, "nope", b]);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain("error: nope:");
+    expect(out.stderr).toContain("1 of 3 jobs could not kill");
+    await until_(a, (j) => j.status === "Killed");
+    await until_(b, (j) => j.status === "Killed");
+  });
+
   it("stops a job that ignores SIGTERM once its grace period is over: Killed, UserStop, 137", async () => {
     const id = (
       await cli(["run", "-d", "--", "sh", "-c", "trap '' TERM; while true; do sleep 1; done"])
