@@ -1,7 +1,9 @@
 import type { Command } from "commander";
 import type { JobView } from "../../shared/contracts/jobs.ts";
-import { JOB_STATUSES } from "../../shared/domain/job.ts";
+import { isId } from "../../shared/domain/ids.ts";
+import { isFinalJob, JOB_STATUSES, type JobStatus as JobStatusName } from "../../shared/domain/job.ts";
 import { collect, wholeNumber } from "../args.ts";
+import type { ApiClient } from "../client.ts";
 import { type GlobalOptions, outputFormat, resolveClient } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { followJob } from "../follow-job.ts";
@@ -18,6 +20,37 @@ const columns: Column<JobView>[] = [
   { header: "SUBMITTED", value: (j) => ago(j.submissionTime) },
   { header: "MESSAGE", value: (j) => j.statusMessage?.slice(0, 60) },
 ];
+
+/** How many of the caller's newest jobs a name or an id prefix is looked up in. */
+const LOOKUP_JOBS = 500;
+
+/**
+ * A job named the way people name them: its id; an unambiguous prefix of it (`01m8sc`); or its name (the
+ * newest job of yours with that name that is not final, else the newest with it). Looked up in your newest
+ * jobs; ambiguous: a list of the matches (exit 2); none: say so.
+ */
+export async function jobIdOf(c: ApiClient, ref: string): Promise<string> {
+  if (isId(ref)) return ref;
+  const page = await c.request<{ items: Pick<JobView, "id" | "name" | "status">[] }>("GET", "/jobs", {
+    query: { order: "desc", pageSize: LOOKUP_JOBS, fields: "id,name,status" },
+  });
+  const byName = page.items.filter((j) => j.name === ref);
+  const live = byName.filter((j) => !isFinalJob(j.status as JobStatusName));
+  if (live.length === 1 || (live.length === 0 && byName.length > 0)) return (live[0] ?? byName[0]!).id;
+  const candidates = live.length > 1 ? live : page.items.filter((j) => j.id.startsWith(ref.toLowerCase()));
+  if (candidates.length === 1) return candidates[0]!.id;
+  if (candidates.length === 0)
+    throw new CliError(
+      `no job of yours is named ${ref} or has an id starting with it (of your newest ${LOOKUP_JOBS})`,
+    );
+  throw new CliError(
+    `${ref} could be any of ${candidates.length} jobs; give more of the id:\n${candidates
+      .slice(0, 10)
+      .map((j) => `  ${j.id}  ${j.status}${j.name ? `  ${j.name}` : ""}`)
+      .join("\n")}`,
+    2,
+  );
+}
 
 /** A job status as the Launcher spells it, from any case: running → Running. */
 function jobStatusNamed(given: string): string {
@@ -83,20 +116,22 @@ export function jobsCommand(program: Command) {
       },
     );
 
-  jobs.command("get <id>").action(async (id: string) => {
-    printObject(outputFormat(globals()), await client().request<JobView>("GET", path(id)));
+  jobs.command("get <job>").action(async (ref: string) => {
+    const c = client();
+    printObject(outputFormat(globals()), await c.request<JobView>("GET", path(await jobIdOf(c, ref))));
   });
 
   jobs
-    .command("logs <id>")
+    .command("logs <job>")
     .description("print a job's output")
     .option(
       "-f, --follow",
       "keep printing until the job ends, across server restarts; exit with its exit code",
     )
     .option("--stream <stream>", "stdout, stderr or mixed", "mixed")
-    .action(async (id: string, o: { follow?: boolean; stream: string }) => {
+    .action(async (ref: string, o: { follow?: boolean; stream: string }) => {
       const c = client();
+      const id = await jobIdOf(c, ref);
       if (o.follow) await exitWhenFlushed(await followJob(c, id, { stream: o.stream }));
       const out = await c.request<{ output: { stream: string; data: string }[] }>(
         "GET",
@@ -110,10 +145,12 @@ export function jobsCommand(program: Command) {
     });
 
   jobs
-    .command("events <id>")
+    .command("events <job>")
     .description("print a job's lifecycle events")
-    .action(async (id: string) => {
-      const out = await client().request<{ events: { at: string; type: string; message: string }[] }>(
+    .action(async (ref: string) => {
+      const c = client();
+      const id = await jobIdOf(c, ref);
+      const out = await c.request<{ events: { at: string; type: string; message: string }[] }>(
         "GET",
         `${path(id)}/events`,
         { query: { follow: "false" } },
@@ -130,14 +167,16 @@ export function jobsCommand(program: Command) {
     ["resume", "SIGCONT (Suspended jobs)"],
   ] as const) {
     jobs
-      .command(`${operation} <ids...>`)
-      .description(`${description}; several ids: each in turn`)
+      .command(`${operation} <jobs...>`)
+      .description(`${description}; several jobs: each in turn`)
       .action(async (ids: string[]) => {
         const c = client();
         let failed = 0;
         for (const id of ids) {
           try {
-            const job = await c.request<JobView>("POST", `${path(id)}/control`, { body: { operation } });
+            const job = await c.request<JobView>("POST", `${path(await jobIdOf(c, id))}/control`, {
+              body: { operation },
+            });
             process.stdout.write(`${job.id}: ${job.status} (${job.statusMessage})\n`);
           } catch (err) {
             // One that cannot be controlled does not stop the others; the exit code says some failed.

@@ -160,6 +160,26 @@ describe("jobs through the real server, a real agent and the CLI", () => {
     await until_(b, (j) => j.status === "Killed");
   });
 
+  it("takes a job's name or an unambiguous id prefix wherever it takes an id", async () => {
+    const id = (await cli(["run", "-d", "--name", "train-a", "--", "sleep", "60"])).stdout.trim();
+    await until_(id, (j) => j.status === "Running");
+    const byName = await cli(["jobs", "get", "train-a", "-o", "json"]);
+    expect((JSON.parse(byName.stdout) as Job).id).toBe(id);
+    const byPrefix = await cli(["jobs", "get", id.slice(0, 20), "-o", "json"]);
+    expect((JSON.parse(byPrefix.stdout) as Job).id).toBe(id);
+    // Ids are time-ordered: two made moments apart start alike, so a short prefix is ambiguous, and says so.
+    await cli(["run", "-d", "--", "true"]);
+    const ambiguous = await cli(["jobs", "get", id.slice(0, 2)]);
+    expect(ambiguous.code).toBe(2);
+    expect(ambiguous.stderr).toMatch(/could be any of \d+ jobs; give more of the id/);
+    expect(ambiguous.stderr).toContain(id);
+    const none = await cli(["jobs", "get", "no-such-job"]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain("no job of yours is named no-such-job");
+    expect((await cli(["jobs", "kill", "train-a"])).code).toBe(0);
+    await until_(id, (j) => j.status === "Killed");
+  });
+
   it("stops a job that ignores SIGTERM once its grace period is over: Killed, UserStop, 137", async () => {
     const id = (
       await cli(["run", "-d", "--", "sh", "-c", "trap '' TERM; while true; do sleep 1; done"])
