@@ -1,6 +1,6 @@
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { z } from "zod";
 import { ApiClient } from "./client.ts";
 import { CliError } from "./errors.ts";
@@ -16,7 +16,20 @@ export interface GlobalOptions {
 export const OutputFormat = z.enum(["table", "json"]);
 export type OutputFormat = z.infer<typeof OutputFormat>;
 
-const ConfigFile = z.object({ endpoint: z.string().optional(), apiKey: z.string().optional() });
+const Context = z.object({ endpoint: z.string(), apiKey: z.string().optional() });
+export type Context = z.infer<typeof Context>;
+
+/**
+ * The CLI's config file: named contexts (`berth login` writes them, `berth context use` picks one) and the
+ * current one. The older flat shape `{endpoint, apiKey}` still reads, as the current context.
+ */
+export const ConfigFile = z.object({
+  current: z.string().optional(),
+  contexts: z.record(z.string(), Context).default({}),
+  endpoint: z.string().optional(),
+  apiKey: z.string().optional(),
+});
+export type ConfigFile = z.infer<typeof ConfigFile>;
 
 export const DEFAULT_ENDPOINT = "http://127.0.0.1:8787";
 
@@ -26,20 +39,35 @@ export function configFilePath(env: NodeJS.ProcessEnv): string {
   return join(env.XDG_CONFIG_HOME || join(homedir(), ".config"), "berth", "config.json");
 }
 
-function readConfigFile(path: string): z.infer<typeof ConfigFile> {
+export function readConfigFile(path: string): ConfigFile {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch {
-    return {};
+    return { contexts: {} };
   }
   try {
     return ConfigFile.parse(JSON.parse(text));
   } catch {
     throw new CliError(
-      `config file ${path} is not valid: expected JSON like {"endpoint": "...", "apiKey": "..."}`,
+      `config file ${path} is not valid: expected JSON like {"current": "prod", "contexts": {"prod": {"endpoint": "...", "apiKey": "..."}}} (berth login writes it)`,
     );
   }
+}
+
+/** The endpoint and key the config file gives: its current context's, else its flat fields. */
+function configured(file: ConfigFile): { endpoint?: string; apiKey?: string; context?: string } {
+  const current = file.current ? file.contexts[file.current] : undefined;
+  if (current) return { ...current, context: file.current };
+  return { endpoint: file.endpoint, apiKey: file.apiKey };
+}
+
+/** Writes the config file readable by its owner only (it holds API keys). */
+export function writeConfigFile(path: string, file: ConfigFile): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
+  renameSync(tmp, path);
 }
 
 function readKeyFile(path: string): string | undefined {
@@ -65,25 +93,26 @@ const firstOf = (...options: [string | undefined, string][]) => options.find(([v
  */
 export function resolveClient(opts: GlobalOptions, env: NodeJS.ProcessEnv): ApiClient {
   const configPath = configFilePath(env);
-  const file = readConfigFile(configPath);
+  const file = configured(readConfigFile(configPath));
+  const fromConfig = file.context ? `context ${file.context} of ${configPath}` : configPath;
   const dataDir = dataDirOf(opts, env);
   const keyFile = join(dataDir, "admin-key");
   const endpointFile = join(dataDir, "endpoint");
   const endpoint = firstOf(
     [opts.endpoint, "--endpoint"],
     [env.BERTH_ENDPOINT, "BERTH_ENDPOINT"],
-    [file.endpoint, configPath],
+    [file.endpoint, fromConfig],
     [readKeyFile(endpointFile), endpointFile],
   ) ?? [DEFAULT_ENDPOINT, "the default"];
   const apiKey = firstOf(
     [opts.apiKey, "--api-key"],
     [env.BERTH_API_KEY, "BERTH_API_KEY"],
-    [file.apiKey, configPath],
+    [file.apiKey, fromConfig],
     [readKeyFile(keyFile), keyFile],
   );
   if (!apiKey) {
     throw new CliError(
-      `no API key: pass --api-key, set BERTH_API_KEY, add "apiKey" to ${configPath}, or run where ${keyFile} exists`,
+      `no API key: berth login --endpoint URL, pass --api-key, set BERTH_API_KEY, or run where ${keyFile} exists`,
     );
   }
   return new ApiClient(endpoint[0]!, apiKey[0]!, { endpoint: endpoint[1], apiKey: apiKey[1] });

@@ -4,6 +4,7 @@ import { agentCommand } from "./commands/agent.ts";
 import { devicesCommand } from "./commands/devices.ts";
 import { jobsCommand } from "./commands/jobs.ts";
 import { keysCommand } from "./commands/keys.ts";
+import { loginCommand } from "./commands/login.ts";
 import { nodeGroupsCommand } from "./commands/node-groups.ts";
 import { profilesCommand } from "./commands/profiles.ts";
 import { quotasCommand } from "./commands/quotas.ts";
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
       outputFormat(cmd.opts<GlobalOptions>());
     });
   serverCommand(program);
+  loginCommand(program);
   keysCommand(program);
   tokensCommand(program);
   nodeGroupsCommand(program);

@@ -1,3 +1,4 @@
+import { existsSync, statSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -149,6 +150,30 @@ describe("the local server (berth server)", () => {
       expect(code).toBe(1);
       expect(stderr).toContain("the API key came from BERTH_API_KEY");
       expect(stderr).toContain(`the endpoint ${server.url} from ${join(dataDir, "endpoint")}`);
+    });
+
+    it("berth login saves a checked endpoint and key as a named context, 0600; context list and use pick it", async () => {
+      const dir = await tempDir("cli-config");
+      const config = join(dir, "config.json");
+      const env = { BERTH_CONFIG: config, BERTH_DATA_DIR: await tempDir("elsewhere") };
+      const key = (await readFile(join(dataDir, "admin-key"), "utf8")).trim();
+      const refused = await runCli(
+        ["login", "--endpoint", server.url, "--api-key", `${key.slice(0, -2)}xx`],
+        env,
+      );
+      expect(refused.code).toBe(1);
+      expect(existsSync(config)).toBe(false); // a key the server refuses is not saved
+      const ok = await runCli(["login", "--endpoint", server.url, "--api-key", key, "--name", "local"], env);
+      expect(ok, ok.stderr).toMatchObject({ code: 0 });
+      expect(statSync(config).mode & 0o777).toBe(0o600);
+      // From another folder (no data dir with a key there): the context is what the CLI uses.
+      expect((await runCli(["keys", "list"], env)).code).toBe(0);
+      const listed = await runCli(["context", "list"], env);
+      expect(listed.stdout).toMatch(/\*\s+local\s+http:\/\/127\.0\.0\.1:\d+/);
+      const missing = await runCli(["context", "use", "prod"], env);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain("no context prod; saved: local");
+      expect((await runCli(["context", "use", "local"], env)).code).toBe(0);
     });
 
     it("says how to provide a key when it has none", async () => {
