@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { BERTH_VERSION } from "../shared/version.ts";
 import { agentCommand } from "./commands/agent.ts";
+import { completionCommand } from "./commands/completion.ts";
 import { devicesCommand } from "./commands/devices.ts";
 import { jobsCommand } from "./commands/jobs.ts";
 import { keysCommand } from "./commands/keys.ts";
@@ -47,6 +48,7 @@ export function buildProgram(): Command {
   quotasCommand(program);
   agentCommand(program);
   workspacesCommand(program);
+  completionCommand(program);
   return program;
 }
 

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { runCli } from "../helpers/processes.ts";
 
@@ -32,5 +33,20 @@ describe("the CLI's usage errors: exit 2, and a line that says what to do", () =
     const bad = await runCli(["jobs", "list", "--status", "sleeping"], NOWHERE);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("--status sleeping: use one of Pending, Running");
+  });
+});
+
+describe("shell completion", () => {
+  it("berth completion bash completes commands, subcommands and options from the CLI's own tree", async () => {
+    const { code, stdout } = await runCli(["completion", "bash"], NOWHERE);
+    expect(code).toBe(0);
+    const complete = (...words: string[]) => {
+      const script = `${stdout}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length - 1}; _berth; echo "\${COMPREPLY[@]}"`;
+      return spawnSync("bash", ["-c", script], { encoding: "utf8" }).stdout.trim();
+    };
+    expect(complete("berth", "jo")).toBe("jobs");
+    expect(complete("berth", "jobs", "l").split(" ")).toEqual(["list", "logs"]);
+    expect(complete("berth", "jobs", "list", "--status", "running", "--t")).toBe("--tag");
+    expect((await runCli(["completion", "fish"], NOWHERE)).code).toBe(2);
   });
 });
