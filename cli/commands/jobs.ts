@@ -21,6 +21,17 @@ const columns: Column<JobView>[] = [
   { header: "MESSAGE", value: (j) => j.statusMessage?.slice(0, 60) },
 ];
 
+/** Asks on a terminal before doing something to several jobs; elsewhere (a script) --yes must say so. */
+async function confirm(what: string): Promise<void> {
+  if (!process.stdin.isTTY || !process.stderr.isTTY)
+    throw new CliError(`${what}? Not without --yes (no terminal to ask on)`, 2);
+  const { createInterface } = await import("node:readline/promises");
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  const answer = await rl.question(`${what}? [y/N] `);
+  rl.close();
+  if (!/^y(es)?$/i.test(answer.trim())) throw new CliError("nothing done", 1);
+}
+
 /** How many of the caller's newest jobs a name or an id prefix is looked up in. */
 const LOOKUP_JOBS = 500;
 
@@ -167,25 +178,54 @@ export function jobsCommand(program: Command) {
     ["resume", "SIGCONT (Suspended jobs)"],
   ] as const) {
     jobs
-      .command(`${operation} <jobs...>`)
-      .description(`${description}; several jobs: each in turn`)
-      .action(async (ids: string[]) => {
+      .command(`${operation} [jobs...]`)
+      .description(`${description}; several jobs (or --tag/--status): each in turn`)
+      .option("--tag <tag>", "every job of yours with this tag (repeatable; all must match)", collect)
+      .option("--status <status>", "every job of yours in this status (repeatable)", collect)
+      .option("-y, --yes", "do it to more than one job without asking")
+      .action(async (refs: string[], o: { tag?: string[]; status?: string[]; yes?: boolean }) => {
         const c = client();
+        const ids: string[] = [];
         let failed = 0;
-        for (const id of ids) {
+        const fail = (ref: string, err: unknown) => {
+          // One that cannot be found or controlled does not stop the others; the exit code says some failed.
+          if (refs.length + ids.length <= 1 || !(err instanceof CliError)) throw err;
+          failed++;
+          process.stderr.write(`error: ${ref}: ${err.message}\n`);
+        };
+        for (const ref of refs) {
           try {
-            const job = await c.request<JobView>("POST", `${path(await jobIdOf(c, id))}/control`, {
-              body: { operation },
-            });
-            process.stdout.write(`${job.id}: ${job.status} (${job.statusMessage})\n`);
+            const id = await jobIdOf(c, ref);
+            if (!ids.includes(id)) ids.push(id);
           } catch (err) {
-            // One that cannot be controlled does not stop the others; the exit code says some failed.
-            if (ids.length === 1 || !(err instanceof CliError)) throw err;
-            failed++;
-            process.stderr.write(`error: ${id}: ${err.message}\n`);
+            fail(ref, err);
           }
         }
-        if (failed) throw new CliError(`${failed} of ${ids.length} jobs could not ${operation}`);
+        if (o.tag || o.status) {
+          const selected = await c.listAll<JobView>("/jobs", {
+            tags: o.tag,
+            statuses: o.status?.map(jobStatusNamed),
+            fields: "id",
+          });
+          for (const j of selected) if (!ids.includes(j.id)) ids.push(j.id);
+        }
+        if (ids.length === 0 && failed === 0)
+          throw new CliError(
+            refs.length || o.tag || o.status
+              ? "no job of yours matches"
+              : `name the jobs to ${operation}, or select them with --tag or --status`,
+            2,
+          );
+        if (ids.length > 1 && !o.yes) await confirm(`${operation} ${ids.length} jobs`);
+        for (const id of ids) {
+          try {
+            const job = await c.request<JobView>("POST", `${path(id)}/control`, { body: { operation } });
+            process.stdout.write(`${job.id}: ${job.status} (${job.statusMessage})\n`);
+          } catch (err) {
+            fail(id, err);
+          }
+        }
+        if (failed) throw new CliError(`${failed} of ${ids.length + failed} jobs could not ${operation}`);
       });
   }
 }

@@ -152,12 +152,26 @@ describe("jobs through the real server, a real agent and the CLI", () => {
     const b = (await cli(["run", "-d", "--", "sleep", "60"])).stdout.trim();
     await until_(a, (j) => j.status === "Running");
     await until_(b, (j) => j.status === "Running");
-    const out = await cli(["jobs", "kill", a, "nope", b]);
+    // More than one: asked on a terminal; a script says --yes.
+    const unasked = await cli(["jobs", "kill", a, b]);
+    expect(unasked.code).toBe(2);
+    expect(unasked.stderr).toContain("kill 2 jobs? Not without --yes");
+    expect((await getJob(a)).status).toBe("Running");
+    const out = await cli(["jobs", "kill", "--yes", a, "nope", b]);
     expect(out.code).toBe(1);
     expect(out.stderr).toContain("error: nope:");
     expect(out.stderr).toContain("1 of 3 jobs could not kill");
     await until_(a, (j) => j.status === "Killed");
     await until_(b, (j) => j.status === "Killed");
+    // By tag: every job of yours with it.
+    const t1 = (await cli(["run", "-d", "--tag", "sweep-7", "--", "sleep", "60"])).stdout.trim();
+    const t2 = (await cli(["run", "-d", "--tag", "sweep-7", "--", "sleep", "60"])).stdout.trim();
+    await until_(t1, (j) => j.status === "Running");
+    await until_(t2, (j) => j.status === "Running");
+    const tagged = await cli(["jobs", "stop", "--tag", "sweep-7", "--status", "running", "--yes"]);
+    expect(tagged, tagged.stderr).toMatchObject({ code: 0 });
+    await until_(t1, (j) => j.status === "Finished");
+    await until_(t2, (j) => j.status === "Finished");
   });
 
   it("takes a job's name or an unambiguous id prefix wherever it takes an id", async () => {
