@@ -6,7 +6,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AgentProcess } from "../helpers/agent-process.ts";
+import { type AgentProcess, agentProcessOf } from "../helpers/agent-process.ts";
 import { type TestApp, testApp } from "../helpers/app.ts";
 import { createToken } from "../helpers/fleet.ts";
 import { tempDir } from "../helpers/processes.ts";
@@ -73,20 +73,7 @@ describe("install.sh: a GPU machine joins with one command", () => {
         stdio: ["ignore", "ignore", "pipe"],
       },
     );
-    let err = "";
-    child.stderr.on("data", (d: Buffer) => {
-      err += d;
-    });
-    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-    return {
-      child,
-      stderr: () => err,
-      exited,
-      stop: async (signal = "SIGTERM") => {
-        if (child.exitCode === null) child.kill(signal);
-        return exited;
-      },
-    };
+    return agentProcessOf(child);
   };
 
   it("installs the verified agent and a root-only token file; the agent registers from them; a second run upgrades in place", async () => {

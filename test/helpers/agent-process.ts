@@ -14,10 +14,16 @@ export interface AgentProcess {
 
 /** `berth-agent` (what `berth agent` runs) as a child process (JSON log lines on stderr). */
 export function startAgentProcess(args: string[], env: Record<string, string> = {}): AgentProcess {
-  const child = spawn(process.execPath, [AGENT_BIN, "agent", "--log-level", "debug", ...args], {
-    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", ...env },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  return agentProcessOf(
+    spawn(process.execPath, [AGENT_BIN, "agent", "--log-level", "debug", ...args], {
+      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", ...env },
+      stdio: ["ignore", "ignore", "pipe"],
+    }),
+  );
+}
+
+/** An agent started some other way (an installed one): its stderr collected, stopped on request. */
+export function agentProcessOf(child: ChildProcess): AgentProcess {
   let err = "";
   child.stderr!.on("data", (d: Buffer) => {
     err += d;
