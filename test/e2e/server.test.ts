@@ -1,5 +1,6 @@
 import { existsSync, statSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
+import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli, type ServerProcess, startServerProcess, tempDir } from "../helpers/processes.ts";
@@ -42,6 +43,24 @@ describe("the local server (berth server)", () => {
     // The API and the embedded SQS; no database port (SQLite is a file).
     expect(listeners).toHaveLength(2);
     for (const l of listeners) expect(isLoopback(l.address), `${l.address}:${l.port}`).toBe(true);
+  });
+
+  it("with --host 0.0.0.0, prints the loopback URL to use here and the machine's addresses for other machines", async () => {
+    const dir = await tempDir("server-any");
+    const any = await startServerProcess(dir, { HOST: "0.0.0.0" });
+    try {
+      expect(any.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const port = new URL(any.url).port;
+      const addresses = Object.values(networkInterfaces())
+        .flat()
+        .filter((a) => a && !a.internal && a.family === "IPv4")
+        .map((a) => a!.address);
+      for (const address of addresses) expect(any.stderr()).toContain(`also at:   http://${address}:${port}`);
+      expect(any.stderr()).not.toContain("http://0.0.0.0");
+      expect((await readFile(join(dir, "endpoint"), "utf8")).trim()).toBe(any.url);
+    } finally {
+      await any.stop();
+    }
   });
 
   it("serves /healthz", async () => {
