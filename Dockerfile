@@ -7,7 +7,9 @@
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci
+# No install scripts: `prepare` would build before the sources are here, and nothing native is needed to
+# type-check and bundle (esbuild runs from its platform package).
+RUN npm ci --ignore-scripts
 COPY . .
 RUN npm run typecheck && npm run build
 
@@ -17,6 +19,8 @@ FROM node:22-bookworm-slim AS runtime
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=8787 BERTH_DATA_DIR=/home/node/.berth BERTH_LOG_LEVEL=info
 WORKDIR /app
 COPY package.json package-lock.json ./
+# `prepare` runs scripts/build.mjs, which skips itself here (no esbuild without dev dependencies).
+COPY scripts/build.mjs ./scripts/build.mjs
 RUN npm ci --omit=dev && npm cache clean --force
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/dist ./dist

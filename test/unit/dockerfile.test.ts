@@ -33,6 +33,24 @@ describe("the service Dockerfile", () => {
     expect(runs.some((r) => /\bnpm (ci|install)\b(?!.*--omit=dev)/.test(r))).toBe(false);
   });
 
+  it("lets npm ci's prepare (the build script) run, or skips it, where the sources are not there yet", () => {
+    const prepare = (
+      JSON.parse(readFileSync(resolve(REPO_ROOT, "package.json"), "utf8")) as {
+        scripts: Record<string, string>;
+      }
+    ).scripts.prepare!;
+    expect(prepare).toBe("node scripts/build.mjs");
+    for (const stage of stages) {
+      const ci = stage.instructions.findIndex((i) => i.keyword === "RUN" && /\bnpm ci\b/.test(i.args));
+      if (/--ignore-scripts/.test(stage.instructions[ci]!.args)) continue;
+      // Otherwise the script must be in the image by then (it skips itself without esbuild).
+      const copied = stage.instructions
+        .slice(0, ci)
+        .some((i) => i.keyword === "COPY" && /scripts\/build\.mjs|^\. \./.test(i.args));
+      expect(copied, `stage ${stage.name ?? stage.from}`).toBe(true);
+    }
+  });
+
   it("runs as the unprivileged node user", () => {
     const users = instructionsOf(final, "USER");
     expect(users.at(-1)).toBe("node");

@@ -32,7 +32,12 @@ export const listProfiles = (
 ): Promise<Page<ProfileView>> => deps.repos.profiles.list(workspaceId, page);
 
 /** Jobs already submitted with the profile keep what they got. */
-export async function updateProfile(deps: Deps, workspaceId: string, name: string, patch: UpdateProfileRequest) {
+export async function updateProfile(
+  deps: Deps,
+  workspaceId: string,
+  name: string,
+  patch: UpdateProfileRequest,
+) {
   await queueExists(deps, workspaceId, patch.queue ?? undefined);
   return deps.repos.profiles.update(workspaceId, name, patch, deps.clock.now().toISOString());
 }
