@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { AGENT_NODE_FLAGS } from "../shared/app/install-script.ts";
 import { AGENT_BIN, startAgentProcess } from "../test/helpers/agent-process.ts";
 import { freePort } from "../test/helpers/ports.ts";
 import { adminKeyOf, apiClient, startServerProcess, tempDir } from "../test/helpers/processes.ts";
@@ -53,8 +54,8 @@ export async function benchAgent() {
   const spawned = performance.now();
   const agent = startAgentProcess(["--endpoint", server.url, "--data-dir", agentDir], {
     BERTH_TOKEN: token,
-    // e.g. BENCH_AGENT_NODE_OPTIONS=--max-semi-space-size=1, to see what V8 flags change
-    ...(process.env.BENCH_AGENT_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_AGENT_NODE_OPTIONS } : {}),
+    // The flags install.sh's unit runs it with; BENCH_AGENT_NODE_OPTIONS="" (or others) to compare.
+    NODE_OPTIONS: process.env.BENCH_AGENT_NODE_OPTIONS ?? AGENT_NODE_FLAGS,
   });
   try {
     // Registered (keys made, logged in), booted (boot sync), and its next poll held by the server.

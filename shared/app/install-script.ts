@@ -6,6 +6,13 @@
  * (re)starts a systemd unit. Idempotent: run again, it upgrades in place; the agent's identity (its data dir)
  * and, without a new BERTH_TOKEN, its token file are kept.
  */
+/**
+ * Node's flags for the installed agent: a 1 MiB young generation (V8's default is 16) keeps a mostly idle
+ * daemon small: bench/agent measured 63 vs 68 MiB idle and 77 vs 117 MiB after 200 workloads, at the same
+ * latency.
+ */
+export const AGENT_NODE_FLAGS = "--max-semi-space-size=1";
+
 export function installScript(opts: { endpoint: string; sha256: string; version: string }): string {
   // Single-quoted in the script: neither may contain a quote (an endpoint is a URL origin, the rest hex/semver).
   for (const value of Object.values(opts))
@@ -102,10 +109,10 @@ else
 fi
 chmod 600 "$env_file" 2>/dev/null || true
 
-run="node /opt/berth-agent/berth-agent.mjs --data-dir /var/lib/berth-agent"
+run="node ${AGENT_NODE_FLAGS} /opt/berth-agent/berth-agent.mjs --data-dir /var/lib/berth-agent"
 if [ "$systemd" = 0 ]; then
   say "installed berth-agent $AGENT_VERSION to $prefix (no systemd unit); run it with:"
-  say "  set -a; . $env_file; set +a; node $prefix/berth-agent.mjs --data-dir $data"
+  say "  set -a; . $env_file; set +a; node ${AGENT_NODE_FLAGS} $prefix/berth-agent.mjs --data-dir $data"
   exit 0
 fi
 command -v systemctl >/dev/null 2>&1 ||
@@ -121,7 +128,7 @@ Wants=network-online.target
 [Service]
 Type=simple
 EnvironmentFile=/etc/berth/agent.env
-ExecStart=$node_bin /opt/berth-agent/berth-agent.mjs --data-dir /var/lib/berth-agent
+ExecStart=$node_bin ${AGENT_NODE_FLAGS} /opt/berth-agent/berth-agent.mjs --data-dir /var/lib/berth-agent
 Restart=always
 RestartSec=5
 # Exit 2: the device was deleted or the setup is wrong; restarting would not help (see the journal).

@@ -6,6 +6,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AGENT_NODE_FLAGS } from "../../shared/app/install-script.ts";
 import { type AgentProcess, agentProcessOf } from "../helpers/agent-process.ts";
 import { type TestApp, testApp } from "../helpers/app.ts";
 import { createToken } from "../helpers/fleet.ts";
@@ -67,7 +68,12 @@ describe("install.sh: a GPU machine joins with one command", () => {
     const env = envFile(join(root, "etc/berth/agent.env"));
     const child = spawn(
       process.execPath,
-      [join(root, "opt/berth-agent/berth-agent.mjs"), "--data-dir", join(root, "var/lib/berth-agent")],
+      [
+        AGENT_NODE_FLAGS,
+        join(root, "opt/berth-agent/berth-agent.mjs"),
+        "--data-dir",
+        join(root, "var/lib/berth-agent"),
+      ],
       {
         env: { PATH: process.env.PATH, ...env, BERTH_AGENT_RUNTIME: "process" },
         stdio: ["ignore", "ignore", "pipe"],
@@ -96,9 +102,10 @@ describe("install.sh: a GPU machine joins with one command", () => {
     const unit = readFileSync(join(root, "etc/systemd/system/berth-agent.service"), "utf8");
     expect(unit).toContain("EnvironmentFile=/etc/berth/agent.env");
     expect(unit).toContain("RestartPreventExitStatus=2");
-    expect(unit).toMatch(
-      /ExecStart=\S+node \/opt\/berth-agent\/berth-agent\.mjs --data-dir \/var\/lib\/berth-agent/,
+    expect(unit).toContain(
+      ` ${AGENT_NODE_FLAGS} /opt/berth-agent/berth-agent.mjs --data-dir /var/lib/berth-agent\n`,
     );
+    expect(unit).toMatch(/^ExecStart=\/\S*node /m);
     expect(unit).not.toContain(token);
 
     agent = startInstalled(root);
