@@ -70,7 +70,7 @@ export function writeConfigFile(path: string, file: ConfigFile): void {
   renameSync(tmp, path);
 }
 
-function readKeyFile(path: string): string | undefined {
+function readFirstLine(path: string): string | undefined {
   try {
     return readFileSync(path, "utf8").trim() || undefined;
   } catch {
@@ -102,13 +102,13 @@ export function resolveClient(opts: GlobalOptions, env: NodeJS.ProcessEnv): ApiC
     [opts.endpoint, "--endpoint"],
     [env.BERTH_ENDPOINT, "BERTH_ENDPOINT"],
     [file.endpoint, fromConfig],
-    [readKeyFile(endpointFile), endpointFile],
+    [readFirstLine(endpointFile), endpointFile],
   ) ?? [DEFAULT_ENDPOINT, "the default"];
   const apiKey = firstOf(
     [opts.apiKey, "--api-key"],
     [env.BERTH_API_KEY, "BERTH_API_KEY"],
     [file.apiKey, fromConfig],
-    [readKeyFile(keyFile), keyFile],
+    [readFirstLine(keyFile), keyFile],
   );
   if (!apiKey) {
     throw new CliError(

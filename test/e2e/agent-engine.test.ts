@@ -11,6 +11,7 @@ import { expiresAt, type Reservation } from "../../shared/domain/reservation.ts"
 import { signReservation } from "../../shared/domain/signing.ts";
 import { agentReservation } from "../../shared/usecases/feed/reservations.ts";
 import { type AgentProcess, startAgentProcess } from "../helpers/agent-process.ts";
+import { firstDevice } from "../helpers/agents.ts";
 import { type TestApp, testApp } from "../helpers/app.ts";
 import { createToken } from "../helpers/fleet.ts";
 import { until } from "../helpers/wait.ts";
@@ -56,13 +57,7 @@ describe("the agent's engine", () => {
       ["--endpoint", url, "--token", token, "--data-dir", agentDir, "--runtime", "auto"],
       { DOCKER_HOST: "unix:///nonexistent/docker.sock" },
     );
-    await until(async () => {
-      const list = (await (await t.call("GET", "/api/v1/devices", { token: t.admin })).json()) as {
-        items: { id: string }[];
-      };
-      deviceId = list.items[0]?.id ?? "";
-      return deviceId !== "";
-    }, 30_000);
+    deviceId = await firstDevice(t, 30_000);
   }, 60_000);
   afterAll(async () => {
     await agent?.stop("SIGKILL");

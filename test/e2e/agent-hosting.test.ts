@@ -14,7 +14,7 @@ import { AppConfig } from "../../shared/config.ts";
 import { newServerSecret } from "../../shared/domain/secrets.ts";
 import { type AgentProcess, startAgentProcess } from "../helpers/agent-process.ts";
 import { type AgentProxy, agentProxy } from "../helpers/agent-proxy.ts";
-import { registerAgent, reserve } from "../helpers/agents.ts";
+import { firstDevice, registerAgent, reserve } from "../helpers/agents.ts";
 import { type TestApp, testApp } from "../helpers/app.ts";
 import { createToken } from "../helpers/fleet.ts";
 import { gpuAgent, start, submit } from "../helpers/jobs.ts";
@@ -64,14 +64,7 @@ describe("agent hosting", () => {
       ["--endpoint", url, "--token", token, "--data-dir", dir, "--runtime", "process"],
       agentEnv,
     );
-    let deviceId = "";
-    await until(async () => {
-      const list = (await (await t.call("GET", "/api/v1/devices", { token: t.admin })).json()) as {
-        items: { id: string }[];
-      };
-      deviceId = list.items[0]?.id ?? "";
-      return deviceId !== "";
-    }, 30_000);
+    const deviceId = await firstDevice(t, 30_000);
     const stateOf = async (id: string) =>
       (
         (await (await t.call("GET", `/api/v1/reservations/${id}`, { token: t.admin })).json()) as {

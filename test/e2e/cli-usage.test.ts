@@ -1,6 +1,9 @@
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runCli } from "../helpers/processes.ts";
+import { runCli, tempDir } from "../helpers/processes.ts";
 
 /** Nothing listens there: the commands below fail before they would need a server, or say they cannot reach it. */
 const NOWHERE = { BERTH_ENDPOINT: "http://127.0.0.1:9", BERTH_API_KEY: `berth_sk_${"0".repeat(26)}_x` };
@@ -33,6 +36,30 @@ describe("the CLI's usage errors: exit 2, and a line that says what to do", () =
     const bad = await runCli(["jobs", "list", "--status", "sleeping"], NOWHERE);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("--status sleeping: use one of Pending, Running");
+  });
+});
+
+describe("the agent's settings: refused in one line, exit 2, before it does anything", () => {
+  it("a token file it cannot read, an empty one, a token given twice, a bad fallback setting", async () => {
+    const dir = await tempDir("agent-usage");
+    const agent = (args: string[], env: Record<string, string> = {}) =>
+      runCli(["agent", "--endpoint", "http://127.0.0.1:9", "--data-dir", join(dir, "data"), ...args], env);
+    const missing = await agent(["--token-file", join(dir, "nope")]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(`--token-file ${join(dir, "nope")}: ENOENT`);
+    await writeFile(join(dir, "empty"), "\n");
+    expect((await agent(["--token-file", join(dir, "empty")])).stderr).toContain("is empty");
+    await writeFile(join(dir, "token"), "berth_rt_x\n");
+    const twice = await agent(["--token", "berth_rt_y", "--token-file", join(dir, "token")]);
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toContain("give the registration token once");
+    const fallback = await agent(["--token-file", join(dir, "token")], {
+      BERTH_AGENT_ENDPOINT_FALLBACK_SECONDS: "soon",
+    });
+    expect(fallback.code).toBe(2);
+    expect(fallback.stderr).toContain("BERTH_AGENT_ENDPOINT_FALLBACK_SECONDS=soon");
+    // Nothing was made: no data dir, no keys.
+    expect(existsSync(join(dir, "data"))).toBe(false);
   });
 });
 

@@ -8,6 +8,7 @@ import { serve } from "@hono/node-server";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { containerName } from "../../agent/runtimes/docker.ts";
 import { type AgentProcess, startAgentProcess } from "../helpers/agent-process.ts";
+import { firstDevice } from "../helpers/agents.ts";
 import { type TestApp, testApp } from "../helpers/app.ts";
 import { describeWithDocker, TEST_IMAGE } from "../helpers/docker-engine.ts";
 import { createToken } from "../helpers/fleet.ts";
@@ -57,13 +58,7 @@ describeWithDocker("containers on a real Docker engine", (engine) => {
     cleanup.push(agentDir);
     token = (await createToken(t)).token;
     agent = startAgent();
-    await until(async () => {
-      const list = (await (await t.call("GET", "/api/v1/devices", { token: t.admin })).json()) as {
-        items: { id: string }[];
-      };
-      deviceId = list.items[0]?.id ?? "";
-      return deviceId !== "";
-    }, LONG);
+    deviceId = await firstDevice(t, LONG);
   }, 90_000);
   afterAll(async () => {
     await agent?.stop("SIGKILL");

@@ -3,6 +3,7 @@ import type { AgentReservation, PollResponse } from "../../shared/contracts/rese
 import { publicKeyToBase64, signResult } from "../../shared/domain/signing.ts";
 import type { TestApp } from "./app.ts";
 import { createToken, gpudLoginBody, login } from "./fleet.ts";
+import { until } from "./wait.ts";
 
 /** A simulated Berth agent: a registered device with its own ed25519 key. */
 export interface SimAgent {
@@ -81,4 +82,17 @@ export async function reserve(
   });
   if (res.status !== 201) throw new Error(`reserve failed: ${res.status} ${await res.text()}`);
   return (await res.json()) as AgentReservation & { state: string; version: number };
+}
+
+/** The id of the first device of the app's default workspace, once one has registered (a started agent). */
+export async function firstDevice(t: TestApp, ms = 30_000): Promise<string> {
+  let deviceId = "";
+  await until(async () => {
+    const list = (await (await t.call("GET", "/api/v1/devices", { token: t.admin })).json()) as {
+      items: { id: string }[];
+    };
+    deviceId = list.items[0]?.id ?? "";
+    return deviceId !== "";
+  }, ms);
+  return deviceId;
 }

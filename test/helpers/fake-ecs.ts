@@ -182,6 +182,12 @@ export function fakeEcs(opts: { latencyMs?: number; rate?: { perSecond: number; 
       err.name = "ResourceNotFoundException";
       throw err;
     }
+    if (input.nextToken !== undefined && !/^f\/\d+$/.test(input.nextToken)) {
+      // As CloudWatch answers a token it did not give out.
+      const err = new Error("The specified nextToken is invalid.");
+      err.name = "InvalidParameterException";
+      throw err;
+    }
     const from = input.nextToken ? Number(input.nextToken.slice(2)) : 0;
     const page = lines.slice(from, from + 2); // small pages, to exercise paging
     return {

@@ -271,6 +271,9 @@ describe("following cloud tasks: events, the reconciler, control and output", ()
     expect(calls.every((c) => c.args[0].input.nextToken !== undefined)).toBe(true);
     // A plain position (no log cursor) still works: the log is read from its start, the sent lines skipped.
     expect(lines(await follow({ "last-event-id": "2" }))).toEqual(["epoch 3\n", "epoch 4\n"]);
+    // A log cursor the log service refuses (altered by the follower): read from the start, nothing lost.
+    const forged = `3~${Buffer.from("garbage").toString("base64url")}`;
+    expect(lines(await follow({ "last-event-id": forged }))).toEqual(["epoch 4\n"]);
   });
 
   it("runs a job of an EKS profile as a Kubernetes Job, followed by the reconciler to its exit code", async () => {

@@ -44,6 +44,30 @@ describe("GET /api/v1/jobs (jobs.md §4)", () => {
     expect(await names("?tags=x&statuses=Running")).toEqual(["b"]);
   });
 
+  it("lists newest first with order=desc, page after page; refuses another order with 400", async () => {
+    const order = async (query: string) =>
+      (await (await t.call("GET", `/api/v1/jobs${query}`, { token: t.admin })).json()) as {
+        items: JobView[];
+        nextPageToken?: string;
+      };
+    const first = await order("?order=desc&pageSize=2");
+    expect(first.items.map((j) => j.name)).toEqual(["c", "b"]);
+    const rest = await order(`?order=desc&pageSize=2&pageToken=${first.nextPageToken}`);
+    expect(rest.items.map((j) => j.name)).toEqual(["a"]);
+    // A page token is bound to its order: the other order does not continue it.
+    expect(
+      (await t.call("GET", `/api/v1/jobs?pageSize=2&pageToken=${first.nextPageToken}`, { token: t.admin }))
+        .status,
+    ).toBe(400);
+    expect(
+      await errorOf(await t.call("GET", "/api/v1/jobs?order=sideways", { token: t.admin })),
+    ).toMatchObject({
+      status: 400,
+      code: "InvalidRequest",
+      message: expect.stringContaining("order must be asc (oldest first) or desc (newest first)"),
+    });
+  });
+
   it("projects fields, always keeping id, ignoring unknown names", async () => {
     const res = await t.call("GET", "/api/v1/jobs?fields=status,nosuch", { token: t.admin });
     const items = ((await res.json()) as { items: Record<string, unknown>[] }).items;

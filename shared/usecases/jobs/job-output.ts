@@ -144,6 +144,7 @@ async function* outputOf(
   // A cloud job's log is read on from the launcher's cursor the follower brought back (it points right after
   // line `position`), else from the start, skipping the lines already sent.
   let cloudCursor = first.cloudReservationId ? after.log : undefined;
+  let resumedFrom = cloudCursor;
   let cloudRead = cloudCursor ? position : 0;
   /** The cursor of the last event: the position, with the log's cursor when it points right after it. */
   let cursor = String(position);
@@ -158,7 +159,14 @@ async function* outputOf(
     const final = await outputSettled(deps, job);
     if (job.cloudReservationId) {
       // A launcher's cursor is its own (and per read): positions count its lines from the task's first.
-      const read = await cloudLines(deps, job, cloudCursor);
+      const read = await cloudLines(deps, job, cloudCursor).catch((err: unknown) => {
+        // A log cursor the follower brought back that the log service refuses (altered, or too old): read
+        // from the start instead, skipping what was sent. Any other failure is the launcher's.
+        if (!resumedFrom || cloudCursor !== resumedFrom) throw err;
+        cloudRead = 0;
+        return cloudLines(deps, job, undefined);
+      });
+      resumedFrom = undefined;
       cloudCursor = read.cursor;
       const log = cloudCursor ? `~${Buffer.from(cloudCursor).toString("base64url")}` : "";
       for (const [i, c] of read.chunks.entries()) {
