@@ -11,7 +11,8 @@ import { ago, type Column, exitWhenFlushed, printObject, printRows } from "../ou
 
 const columns: Column<JobView>[] = [
   { header: "ID", value: (j) => j.id },
-  { header: "NAME", value: (j) => j.name?.slice(0, 40) || undefined },
+  // A job without a name shows its command line instead.
+  { header: "NAME", value: (j) => (j.name || commandLine(j))?.slice(0, 40) || undefined },
   { header: "USER", value: (j) => j.user },
   { header: "STATUS", value: (j) => j.status },
   { header: "EXIT", value: (j) => j.exitCode },
@@ -20,6 +21,11 @@ const columns: Column<JobView>[] = [
   { header: "SUBMITTED", value: (j) => ago(j.submissionTime) },
   { header: "MESSAGE", value: (j) => j.statusMessage?.slice(0, 60) },
 ];
+
+function commandLine(j: JobView): string | undefined {
+  if (j.command) return j.command;
+  return j.exe ? [j.exe, ...(j.args ?? [])].join(" ") : undefined;
+}
 
 /** Asks on a terminal before doing something to several jobs; elsewhere (a script) --yes must say so. */
 async function confirm(what: string): Promise<void> {

@@ -64,7 +64,7 @@ export function runRequest(command: string[], o: RunOptions): Record<string, unk
   const cpus = positive("--cpus", o.cpus);
   const memoryGiB = positive("--memory", o.memory);
   return {
-    name: o.name ?? command.join(" ").slice(0, 200),
+    ...(o.name ? { name: o.name } : {}),
     exe: command[0],
     args: command.slice(1),
     ...(o.image ? { container: { image: o.image } } : {}),
@@ -143,7 +143,7 @@ export function runCommand(program: Command) {
       "placement constraint: a device label or attribute (repeatable)",
       collect,
     )
-    .option("--name <name>", "job name (default: the command line)")
+    .option("--name <name>", "job name, unique among your jobs that have not ended (default: none)")
     .option("--workdir <dir>", "working directory (absolute)")
     .option("--target <target>", "fleet, cloud or auto")
     .option("--max-duration <duration>", "kill it after this long, e.g. 2h (default 24h)")

@@ -179,6 +179,10 @@ describe("jobs through the real server, a real agent and the CLI", () => {
     await until_(id, (j) => j.status === "Running");
     const byName = await cli(["jobs", "get", "train-a", "-o", "json"]);
     expect((JSON.parse(byName.stdout) as Job).id).toBe(id);
+    // A name is unique among a key's jobs that have not ended: the second is refused, naming the first.
+    const twice = await cli(["run", "-d", "--name", "train-a", "--", "true"]);
+    expect(twice.code).toBe(1);
+    expect(twice.stderr).toContain(`named "train-a" has not ended (${id}, Running)`);
     const byPrefix = await cli(["jobs", "get", id.slice(0, 20), "-o", "json"]);
     expect((JSON.parse(byPrefix.stdout) as Job).id).toBe(id);
     // Ids are time-ordered: two made moments apart start alike, so a short prefix is ambiguous, and says so.
@@ -192,6 +196,9 @@ describe("jobs through the real server, a real agent and the CLI", () => {
     expect(none.stderr).toContain("no job of yours is named no-such-job");
     expect((await cli(["jobs", "kill", "train-a"])).code).toBe(0);
     await until_(id, (j) => j.status === "Killed");
+    const reused = (await cli(["run", "-d", "--name", "train-a", "--", "true"])).stdout.trim();
+    expect(reused).not.toBe(id);
+    expect((JSON.parse((await cli(["jobs", "get", "train-a", "-o", "json"])).stdout) as Job).id).toBe(reused);
   });
 
   it("stops a job that ignores SIGTERM once its grace period is over: Killed, UserStop, 137", async () => {

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { errorOf, type TestApp, testApp } from "../helpers/app.ts";
 import { snapshot } from "../helpers/db.ts";
-import { type GpuAgent, gpuAgent, job, start, submit } from "../helpers/jobs.ts";
+import { control, type GpuAgent, gpuAgent, job, start, submit } from "../helpers/jobs.ts";
 
 describe("POST /api/v1/jobs", () => {
   let t: TestApp;
@@ -233,6 +233,45 @@ describe("POST /api/v1/jobs", () => {
     const mine = await submit(t, {}, member);
     expect(mine.body.user).toBe("member-key");
     expect((await job(t, mine.body.id, member)).id).toBe(mine.body.id);
+  });
+
+  it("keeps a name unique among a user's jobs that have not ended: 409 naming the holder, nothing stored; free again once it ends", async () => {
+    const fresh = await testApp();
+    const first = await submit(fresh, { name: "nightly" });
+    expect(first.status).toBe(201);
+    const before = await snapshot(fresh.db);
+    const again = await submit(fresh, { name: "nightly" });
+    expect(again.status).toBe(409);
+    expect(again.body.error).toMatchObject({ code: "Conflict", details: { jobId: first.body.id } });
+    expect(again.body.error!.message).toContain(`named "nightly" has not ended (${first.body.id}, Pending)`);
+    expect(await snapshot(fresh.db)).toBe(before);
+    // Another key may use it (even one of the same name); so may jobs without a name, any number of them.
+    const member = await fresh.key("member");
+    expect((await submit(fresh, { name: "nightly" }, member)).status).toBe(201);
+    expect((await submit(fresh, { name: "nightly" }, await fresh.key("member"))).status).toBe(201);
+    expect((await submit(fresh, {})).status).toBe(201);
+    expect((await submit(fresh, {})).status).toBe(201);
+    // Racing submits of one name: exactly one is stored.
+    const raced = await Promise.all(Array.from({ length: 5 }, () => submit(fresh, { name: "raced" })));
+    expect(raced.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409]);
+    await control(fresh, first.body.id, "cancel");
+    expect((await job(fresh, first.body.id)).status).toBe("Canceled");
+    const next = await submit(fresh, { name: "nightly" });
+    expect(next.status).toBe(201);
+    expect(next.body.id).not.toBe(first.body.id);
+  });
+
+  it("takes over a name claimed by a job that has ended or is gone (a claim left behind)", async () => {
+    const fresh = await testApp();
+    const { repos } = fresh.deps;
+    const first = await submit(fresh, { name: "old" });
+    const mine = (await repos.jobs.get(first.body.id))!;
+    await control(fresh, first.body.id, "cancel");
+    const ghost = { ...mine, id: "01kghost0000000000000000000" };
+    expect((await repos.commit([repos.jobs.claimName(ghost)])).ok).toBe(true);
+    const taken = await submit(fresh, { name: "old" });
+    expect(taken.status).toBe(201);
+    expect(await repos.jobs.nameHolder(mine)).toBe(taken.body.id);
   });
 
   it("owns a job by the key that submitted it, not its name: a second key named alike sees and controls nothing", async () => {

@@ -1,7 +1,8 @@
 import { newId } from "../../domain/ids.ts";
 import { isFinalJob, Job, JobEvent, type JobStatus } from "../../domain/job.ts";
+import type { NamedJob } from "../../ports/repositories/jobs.ts";
 import type { JobEventRepository, JobRepository } from "../../ports/repositories.ts";
-import type { Store } from "../../ports/store.ts";
+import { c, type Store } from "../../ports/store.ts";
 import {
   createWrite,
   itemOf,
@@ -31,6 +32,10 @@ function queueIndex(job: Job): { gsi2pk: string | null; gsi2sk: string | null } 
     gsi2sk: `${phase}#${job.workspaceId}#${job.submissionTime}#${job.id}`,
   };
 }
+
+/** A job's claim on its name, per key (jobs stored without their key's id: per user name). */
+const nameKey = (job: Omit<NamedJob, "id">) =>
+  keys.jobName(job.workspaceId, job.ownerKeyId ?? `user:${job.user}`, job.name);
 
 export function jobRepository(store: Store): JobRepository {
   const queue = async (shard: number, prefix: string, limit?: number) => {
@@ -66,6 +71,16 @@ export function jobRepository(store: Store): JobRepository {
       const item = await store.get(keys.job(id));
       return item ? parse(item) : undefined;
     },
+    claimName: (job) =>
+      job.name ? createWrite(`the name ${job.name}`, { ...nameKey(job), jobId: job.id }) : undefined,
+    async nameHolder(job) {
+      const item = await store.get(nameKey(job));
+      return typeof item?.jobId === "string" ? item.jobId : undefined;
+    },
+    releaseName: (job) =>
+      job.name
+        ? write(`release the name ${job.name}`, { delete: nameKey(job), if: c.eq("jobId", job.id) })
+        : undefined,
     list(workspaceId, range, page, keep) {
       return queryPage(
         store,

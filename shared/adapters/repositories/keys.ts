@@ -40,6 +40,11 @@ export const keys = {
   job: (id: string) => ({ pk: `JOB#${id}`, sk: "JOB" }),
   jobsOf: (ws: string) => `WS#${ws}#JOBS`,
   jobQueue: (shard: number) => `JOBQ#${shard}`,
+  /** A key's claim on a job name while the job holding it has not ended (`owner`: the key id, URI-encoded). */
+  jobName: (ws: string, owner: string, name: string) => ({
+    pk: `WS#${ws}`,
+    sk: `JOBNAME#${encodeURIComponent(owner)}#${name}`,
+  }),
   jobEvent: (jobId: string, eventId: string) => ({ pk: `JOB#${jobId}`, sk: `EVT#${eventId}` }),
   profile: (ws: string, name: string) => ({ pk: `WS#${ws}`, sk: `PROFILE#${name}` }),
   profilesPrefix: "PROFILE#",

@@ -9,10 +9,22 @@ export interface JobTimeRange {
   order?: "asc" | "desc";
 }
 
+/** What names a job's claim on its name: its workspace, its owner (key, else user) and the name. */
+export type NamedJob = Pick<Job, "id" | "workspaceId" | "ownerKeyId" | "user" | "name">;
+
 export interface JobRepository {
   /** Stores a new job; fails on a taken id. */
   create(job: Job): Write;
   get(id: string): Promise<Job | undefined>;
+  /**
+   * A named job's claim on its name (names are unique among the jobs of the key that submitted them that have
+   * not ended): fails when another job holds it. Undefined for a job without a name.
+   */
+  claimName(job: NamedJob): Write | undefined;
+  /** The id of the job holding the claim on `job`'s name (its key's), if any. */
+  nameHolder(job: Omit<NamedJob, "id">): Promise<string | undefined>;
+  /** Gives up `job`'s claim on its name (only if it holds it: fails otherwise). Undefined without a name. */
+  releaseName(job: NamedJob): Write | undefined;
   /** A workspace's jobs by submission time (inclusive bounds), oldest first (or newest first: `range.order`). */
   list(
     workspaceId: string,

@@ -31,8 +31,8 @@ export async function updateJob(
 
 /**
  * Ends a job, for `reason` (jobEnd derives its status, code and message), in one transaction: the final
- * status, its quota and its GPUs back, and the lifecycle event; then the host is told that capacity came
- * free. Idempotent: a job already final is left as it is and returned. Returns the job as it is after.
+ * status, its quota and its GPUs back, its name free for another job, and the lifecycle event; then the host
+ * is told that capacity came free. Idempotent: a job already final is left as it is and returned. Returns the job as it is after.
  */
 export async function finishJob(deps: JobDeps, id: string, reason: JobEndReason): Promise<Job | undefined> {
   const end = jobEnd(reason);
@@ -40,6 +40,7 @@ export async function finishJob(deps: JobDeps, id: string, reason: JobEndReason)
   let giveQuota = true;
   let releaseGpus: number[] | undefined;
   let deviceStillThere = true;
+  let nameHeld = true;
   let ended: Job | undefined;
   const job = await mutate({
     what: `job ${id}`,
@@ -68,7 +69,8 @@ export async function finishJob(deps: JobDeps, id: string, reason: JobEndReason)
           ? deps.repos.devices.release(job.deviceId, job.id, gpus, job.held)
           : undefined;
       const event = jobEventWrite(deps, w.next, end.event, end.statusMessage);
-      const committed = await deps.repos.commit([w, give, release, event.write]);
+      const name = nameHeld ? deps.repos.jobs.releaseName(job) : undefined;
+      const committed = await deps.repos.commit([w, give, release, event.write, name]);
       if (committed.ok) {
         ended = w.next;
         return done(w.next);
@@ -81,6 +83,8 @@ export async function finishJob(deps: JobDeps, id: string, reason: JobEndReason)
         const device = await deps.repos.devices.identity(job.deviceId);
         releaseGpus = device ? gpus.filter((g) => device.gpuOwners[String(g)] === job.id) : [];
         deviceStillThere = device !== undefined;
+      } else if (committed.failed === 4) {
+        nameHeld = false; // a job stored before names were claimed: nothing to give up
       }
       return reread;
     },

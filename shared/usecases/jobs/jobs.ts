@@ -1,7 +1,7 @@
 import type { JobView, SubmitJobRequest } from "../../contracts/jobs.ts";
-import { BerthError, ErrorCode, forbidden, invalidRequest } from "../../domain/errors.ts";
+import { BerthError, conflict, ErrorCode, forbidden, invalidRequest } from "../../domain/errors.ts";
 import { newId } from "../../domain/ids.ts";
-import { JOB_INTERNAL_FIELDS, type Job, JobStatus } from "../../domain/job.ts";
+import { isFinalJob, JOB_INTERNAL_FIELDS, type Job, JobStatus } from "../../domain/job.ts";
 import type { UserPrincipal } from "../../domain/principal.ts";
 import { quotaRefusal } from "../../domain/quota.ts";
 import { Role } from "../../domain/roles.ts";
@@ -139,9 +139,14 @@ async function storeJob(deps: JobDeps, job: Job, accepted: string): Promise<Job>
         deps.repos.quotas.take(job.workspaceId, quota!, job.gpus.count),
         deps.repos.jobs.create(job),
         jobEventWrite(deps, job, "accepted", accepted).write,
+        deps.repos.jobs.claimName(job),
       ]);
       if (committed.ok) return done(undefined);
       if (committed.failed === 0) return reread; // the quota changed meanwhile: decide again
+      if (committed.failed === 3) {
+        await freeStaleName(deps, job);
+        return reread;
+      }
       throw new Error(`${committed.what}: the id is taken`);
     },
   });
@@ -157,6 +162,22 @@ async function storeJob(deps: JobDeps, job: Job, accepted: string): Promise<Job>
     });
     return job;
   }
+}
+
+/**
+ * The name a new job asks for is claimed: by a job that has not ended (409 Conflict naming it), or by one that
+ * has (a claim left behind, e.g. by a job that ended before names were claimed), which is then given up.
+ */
+async function freeStaleName(deps: JobDeps, job: Job): Promise<void> {
+  const holderId = await deps.repos.jobs.nameHolder(job);
+  if (!holderId) return; // given up meanwhile
+  const holder = await deps.repos.jobs.get(holderId);
+  if (holder && !isFinalJob(holder.status))
+    throw conflict(
+      `a job of this key named "${job.name}" has not ended (${holder.id}, ${holder.status}); names are unique among a key's jobs that have not ended: choose another name, or wait for it to end`,
+      { jobId: holder.id, status: holder.status },
+    );
+  await deps.repos.commit([deps.repos.jobs.releaseName({ ...job, id: holderId })]);
 }
 
 /**

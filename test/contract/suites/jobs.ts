@@ -50,6 +50,30 @@ export function jobContract(ctx: ContractContext) {
   };
 
   describe("JobRepository", () => {
+    it("claims a job name once per user, gives it up only for the job holding it", async () => {
+      const w = ws();
+      const a = aJob(w, { name: "train" });
+      const b = aJob(w, { name: "train" });
+      const claim = (j: Job) => commits(repos(), repos().jobs.claimName(j)!);
+      const release = (j: Job) => commits(repos(), repos().jobs.releaseName(j)!);
+      expect(repos().jobs.claimName(aJob(w, { name: "" }))).toBeUndefined();
+      expect(await claim(a)).toBe(true);
+      expect(await claim(b)).toBe(false);
+      expect(await claim(aJob(w, { name: "train", user: "v" }))).toBe(true);
+      expect(await claim(aJob(w, { name: "train", user: "u#train" }))).toBe(true);
+      // Per key: another key of the same name has its own names.
+      expect(await claim(aJob(w, { name: "train", ownerKeyId: "k1" }))).toBe(true);
+      expect(await claim(aJob(w, { name: "train", ownerKeyId: "k1" }))).toBe(false);
+      expect(await claim(aJob(w, { name: "train", ownerKeyId: "k2" }))).toBe(true);
+      expect(await repos().jobs.nameHolder(a)).toBe(a.id);
+      expect(await release(b)).toBe(false);
+      expect(await repos().jobs.nameHolder(a)).toBe(a.id);
+      expect(await release(a)).toBe(true);
+      expect(await repos().jobs.nameHolder(a)).toBeUndefined();
+      expect(await release(a)).toBe(false);
+      expect(await claim(b)).toBe(true);
+    });
+
     it("stores a job, never overwrites one, and lists a workspace's by time with inclusive bounds", async () => {
       const w = ws();
       const a = aJob(w, { submissionTime: "2026-11-01T01:00:00.000Z" });
