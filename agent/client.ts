@@ -1,5 +1,64 @@
+import http from "node:http";
+import https from "node:https";
 import type { PollResponse } from "../shared/contracts/reservations.ts";
 import { retryAfterMs } from "./backoff.ts";
+
+/** What the agent reads of an answer. */
+interface Answer {
+  status: number;
+  retryAfter: string | null;
+  text: string;
+}
+
+// Kept-alive connections, one pool per scheme. node:http rather than fetch: fetch loads undici (and its WASM
+// HTTP parser) into every agent, 15-20 MiB of an idle agent's memory (BENCHMARKS.md, agent).
+const pools = {
+  "http:": new http.Agent({ keepAlive: true, maxSockets: 8 }),
+  "https:": new https.Agent({ keepAlive: true, maxSockets: 8 }),
+};
+
+/** One request with a JSON body (or none), answered with its status and text; rejects on a network error. */
+function send(
+  url: URL,
+  opts: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal },
+): Promise<Answer> {
+  const scheme = url.protocol === "https:" ? https : http;
+  const agent = pools[url.protocol as keyof typeof pools];
+  if (!agent) return Promise.reject(new Error(`unsupported URL scheme ${url.protocol}`));
+  return new Promise((resolve, reject) => {
+    const req = scheme.request(
+      url,
+      {
+        method: opts.method,
+        agent,
+        signal: opts.signal,
+        headers: {
+          ...opts.headers,
+          ...(opts.body === undefined ? {} : { "content-length": String(Buffer.byteLength(opts.body)) }),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("error", reject);
+        // Cut off mid-answer (the connection dropped): an error, not a short body.
+        res.on("close", () => {
+          if (!res.complete) reject(new Error("the connection closed mid-answer"));
+        });
+        res.on("end", () => {
+          const retry = res.headers["retry-after"];
+          resolve({
+            status: res.statusCode ?? 0,
+            retryAfter: typeof retry === "string" ? retry : null,
+            text: Buffer.concat(chunks).toString("utf8"),
+          });
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(opts.body);
+  });
+}
 
 /** The device was deleted or its session revoked: the agent must stop. */
 export class RevokedError extends Error {
@@ -31,8 +90,8 @@ export class RejectedError extends Error {
   }
 }
 
-async function failure(res: Response, what: string): Promise<Error> {
-  const text = await res.text().catch(() => "");
+function failure(res: Answer, what: string): Error {
+  const text = res.text;
   let message = text.slice(0, 300);
   let code: string | undefined;
   try {
@@ -53,15 +112,11 @@ async function failure(res: Response, what: string): Promise<Error> {
   }
   if (res.status === 401) return new RevokedError(`${what}: ${message}`);
   if (res.status >= 500 || res.status === 429 || res.status === 408) {
-    return new TransientError(
-      `${what}: HTTP ${res.status} ${message}`,
-      retryAfterMs(res.headers.get("retry-after")),
-    );
+    return new TransientError(`${what}: HTTP ${res.status} ${message}`, retryAfterMs(res.retryAfter));
   }
   return new RejectedError(res.status, `${what}: ${message}`, code);
 }
 
-/** The agent's side of the protocol (specs/agent-protocol.md), over fetch with keep-alive. */
 /** What a login answers (shared/contracts/login.ts), as far as the agent reads it. */
 interface LoginAnswer {
   machineID: string;
@@ -71,6 +126,7 @@ interface LoginAnswer {
   agentEndpoint?: string;
 }
 
+/** The agent's side of the protocol (specs/agent-protocol.md), over HTTP(S) with keep-alive. */
 export class AgentClient {
   /** Where requests go; the agent moves it to its registered URL while its agent endpoint is unreachable. */
   endpoint: string;
@@ -88,9 +144,9 @@ export class AgentClient {
   ) {
     const timeout = AbortSignal.timeout(opts.timeoutMs ?? 30_000);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
-    let res: Response;
+    let res: Answer;
     try {
-      res = await fetch(`${this.endpoint}${path}`, {
+      res = await send(new URL(`${this.endpoint}${path}`), {
         method,
         headers: {
           ...(opts.auth === false ? {} : { authorization: `Bearer ${this.sessionToken}` }),
@@ -101,17 +157,18 @@ export class AgentClient {
       });
     } catch (err) {
       if (opts.signal?.aborted) throw err;
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      const e = err as { code?: string; message: string; name?: string };
+      const cause = timeout.aborted ? "timed out" : (e.code ?? e.message);
       throw new TransientError(`${method} ${path}: cannot reach ${this.endpoint} (${cause})`);
     }
-    if (!res.ok) throw await failure(res, `${method} ${path}`);
-    return res;
+    if (res.status < 200 || res.status > 299) throw failure(res, `${method} ${path}`);
+    return { json: <T>() => JSON.parse(res.text) as T };
   }
 
   /** GPUd-compatible login; returns machine id, session token and the control plane's key. */
   async login(body: Record<string, unknown>): Promise<LoginAnswer> {
     const res = await this.#send("POST", "/api/v1/login", { body, auth: false });
-    return (await res.json()) as LoginAnswer;
+    return res.json<LoginAnswer>();
   }
 
   async heartbeat(body: { machineInfo?: Record<string, unknown>; agentVersion?: string }) {
@@ -124,7 +181,7 @@ export class AgentClient {
       timeoutMs: (wait + 20) * 1000,
       signal,
     });
-    return (await res.json()) as PollResponse;
+    return res.json<PollResponse>();
   }
 
   async result(id: string, body: Record<string, unknown>) {

@@ -52,11 +52,13 @@ export async function benchAgent() {
   const { token } = await api<{ token: string }>("POST", "/registration-tokens", { name: "bench" });
   const bundleBytes = (await stat(AGENT_BIN)).size;
   const spawned = performance.now();
-  const agent = startAgentProcess(["--endpoint", server.url, "--data-dir", agentDir], {
-    BERTH_TOKEN: token,
-    // The flags install.sh's unit runs it with; BENCH_AGENT_NODE_OPTIONS="" (or others) to compare.
-    NODE_OPTIONS: process.env.BENCH_AGENT_NODE_OPTIONS ?? AGENT_NODE_FLAGS,
-  });
+  // The flags install.sh's unit runs it with; BENCH_AGENT_NODE_FLAGS="" (or others) to compare.
+  const flags = (process.env.BENCH_AGENT_NODE_FLAGS ?? AGENT_NODE_FLAGS).split(" ").filter(Boolean);
+  const agent = startAgentProcess(
+    ["--endpoint", server.url, "--data-dir", agentDir],
+    { BERTH_TOKEN: token },
+    flags,
+  );
   try {
     // Registered (keys made, logged in), booted (boot sync), and its next poll held by the server.
     while ((await waiting()) < 1) await sleep(5);

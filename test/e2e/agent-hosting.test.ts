@@ -1,8 +1,10 @@
+import { readFileSync } from "node:fs";
 import { mkdtemp, readFile } from "node:fs/promises";
 import type { Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { serve } from "@hono/node-server";
 import { handle } from "hono/aws-lambda";
 import { afterEach, describe, expect, it } from "vitest";
@@ -21,6 +23,9 @@ import { gpuAgent, start, submit } from "../helpers/jobs.ts";
 import { serveLambdaUrl } from "../helpers/lambda-url.ts";
 import { runCli, spawnCli } from "../helpers/processes.ts";
 import { until } from "../helpers/wait.ts";
+
+const TLS = resolve(import.meta.dirname, "../fixtures/tls");
+const CERT = join(TLS, "localhost-cert.pem");
 
 /**
  * How agents are hosted (issue 13): a control plane may send agents to another URL (AWS: the agent function
@@ -42,16 +47,33 @@ describe("agent hosting", () => {
     config: Partial<AppConfig>,
     withProxy = false,
     agentEnv: Record<string, string> = {},
+    tls = false,
   ) {
     let proxyUrl = "";
     const t: TestApp = await testApp({
       config: { pollWaitCapSeconds: 5, ...config },
     });
     const server = await new Promise<Server>((resolve) => {
-      const s = serve({ fetch: t.app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s as Server));
+      const s = serve(
+        {
+          fetch: t.app.fetch,
+          port: 0,
+          hostname: "127.0.0.1",
+          ...(tls
+            ? {
+                createServer: createHttpsServer,
+                serverOptions: {
+                  key: readFileSync(join(TLS, "localhost-key.pem")),
+                  cert: readFileSync(CERT),
+                },
+              }
+            : {}),
+        },
+        () => resolve(s as Server),
+      );
     });
     http = server;
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const url = `${tls ? "https" : "http"}://127.0.0.1:${(server.address() as AddressInfo).port}`;
     if (withProxy) {
       proxy = await agentProxy(url);
       proxyUrl = proxy.url;
@@ -73,6 +95,26 @@ describe("agent hosting", () => {
       ).state;
     return { t, url, deviceId, stateOf, dir };
   }
+
+  it("talks HTTPS to a control plane with a certificate it trusts (NODE_EXTRA_CA_CERTS), and refuses one it does not", async () => {
+    const { t, deviceId, stateOf } = await hosted({}, false, { NODE_EXTRA_CA_CERTS: CERT }, true);
+    const r = await reserve(t, deviceId);
+    await until(async () => (await stateOf(r.id)) === "ok", 30_000);
+    await agent!.stop("SIGKILL");
+    // Without the CA: no login, and the agent says why.
+    const { token } = await createToken(t);
+    agent = startAgentProcess([
+      "--endpoint",
+      `https://127.0.0.1:${(http!.address() as AddressInfo).port}`,
+      "--token",
+      token,
+      "--data-dir",
+      await mkdtemp(join(tmpdir(), "berth-agent-")),
+      "--runtime",
+      "process",
+    ]);
+    await until(async () => /self[- ]signed certificate|SELF_SIGNED/i.test(agent!.stderr()), 30_000);
+  });
 
   it("an agent told another endpoint at login sends everything after it there", async () => {
     const { t, deviceId, stateOf } = await hosted({}, true);

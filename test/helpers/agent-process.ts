@@ -13,9 +13,14 @@ export interface AgentProcess {
 }
 
 /** `berth-agent` (what `berth agent` runs) as a child process (JSON log lines on stderr). */
-export function startAgentProcess(args: string[], env: Record<string, string> = {}): AgentProcess {
+export function startAgentProcess(
+  args: string[],
+  env: Record<string, string> = {},
+  /** Node's own flags, before the script (as install.sh's unit runs it). */
+  nodeFlags: string[] = [],
+): AgentProcess {
   return agentProcessOf(
-    spawn(process.execPath, [AGENT_BIN, "agent", "--log-level", "debug", ...args], {
+    spawn(process.execPath, [...nodeFlags, AGENT_BIN, "agent", "--log-level", "debug", ...args], {
       env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", ...env },
       stdio: ["ignore", "ignore", "pipe"],
     }),
