@@ -14,6 +14,7 @@ import { deviceAuthCache, forgetDeviceSession } from "../shared/usecases/identit
 import { REVOKE_TOPIC } from "../shared/usecases/identity/devices.ts";
 import { placePending } from "../shared/usecases/jobs/placement.ts";
 import { agentBundleLoader } from "./agent-bundle.ts";
+import { dashboardAssetLoader } from "./dashboard-assets.ts";
 import { docsAssetLoader } from "./docs-assets.ts";
 import type { OpenedStorage } from "./storage.ts";
 
@@ -86,6 +87,7 @@ export function buildAppDeps(input: {
     storage: input.store.describe,
     agentBundle: agentBundleLoader(),
     docsAsset: docsAssetLoader(),
+    dashboardAsset: dashboardAssetLoader(),
     feedWatcher,
     capacityFreed: (workspaceId) => deps.background.run(() => placePending(deps, workspaceId)),
   };

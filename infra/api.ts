@@ -22,7 +22,11 @@ export const api = new sst.aws.Function("Api", {
   environment: { ...COMMON_ENVIRONMENT, ...agentApiEnvironment },
   // Served at /downloads/berth-agent.mjs for install.sh (hosts/agent-bundle.ts finds it in the task root).
   // Built by `npm run build`, which `npm install` runs: build before `sst deploy`.
-  copyFiles: [{ from: "dist/berth-agent.mjs", to: "berth-agent.mjs" }],
+  // The dashboard's built files (dist/web) are served at /ui/ (hosts/dashboard-assets.ts finds them there too).
+  copyFiles: [
+    { from: "dist/berth-agent.mjs", to: "berth-agent.mjs" },
+    { from: "dist/web", to: "web" },
+  ],
   // The docs page's assets are read from swagger-ui-dist's files (hosts/docs-assets.ts), not bundled code.
   nodejs: { install: ["swagger-ui-dist"] },
 });

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds what runs: dist/berth.mjs (the CLI and the server; its dependencies stay in node_modules, loaded only
-// by the commands that need them) and dist/berth-agent.mjs (the node agent alone, one file with everything it
-// needs, for GPU machines). esbuild, so no TypeScript loader runs at run time. Run by `npm install`
+// by the commands that need them), dist/berth-agent.mjs (the node agent alone, one file with everything it
+// needs, for GPU machines) and dist/web (the dashboard). esbuild, so no TypeScript loader runs at run time. Run by `npm install`
 // (prepare), `npm start` and the test setup; about a second.
 import { copyFileSync, mkdirSync, rmSync } from "node:fs";
 
@@ -52,5 +52,8 @@ await Promise.all([
     banner: { js: `#!/usr/bin/env node\n${common.banner.js}` },
   }),
 ]);
+// The dashboard (web/): Preact through Vite into dist/web, served by the app at /ui/.
+const { build: vite } = await import("vite");
+await vite({ configFile: "web/vite.config.ts", logLevel: "warn" });
 // The SQLite checkpointer runs in a worker thread from a file next to the chunk that starts it.
 copyFileSync("shared/adapters/sqlite/checkpoint-worker.mjs", "dist/checkpoint-worker.mjs");

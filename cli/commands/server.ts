@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { dashboardAssetLoader } from "../../hosts/dashboard-assets.ts";
 import { jsonLogger } from "../../shared/adapters/logger.ts";
 import type { GlobalOptions } from "../context.ts";
 import { CliError } from "../errors.ts";
@@ -58,6 +59,12 @@ export function serverCommand(program: Command) {
       for (const address of started.addresses) say(`  also at:   ${address} (from other machines)`);
       say(`  data dir:  ${started.dataDir}`);
       say(`  storage:   ${started.storage}`);
+      const dashboard = await dashboardAssetLoader()("index.html");
+      say(
+        dashboard
+          ? `  dashboard: ${started.url}/ui/ (sign in with an API key)`
+          : "  dashboard: not built (npm run build)",
+      );
       say(`  API docs:  ${started.url}/api/v1/docs`);
       say(
         `  cloud:     ${started.cloud ?? "not configured (jobs run on the fleet; set BERTH_ECS_CLUSTER for ECS)"}`,

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type { RegistrationTokenView } from "../../shared/contracts/registration-tokens.ts";
+import { installLine } from "../../shared/domain/install-line.ts";
 import { collect, expiry, labelText, pairs, wholeNumber } from "../args.ts";
 import { type GlobalOptions, outputFormat, resolveClient } from "../context.ts";
 import { type Column, printObject, printRows } from "../output.ts";
@@ -36,7 +37,7 @@ export function agentCommandLines(endpoint: string, token: string, nodeGroup: st
   const local = /\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(`${endpoint}/`);
   return (
     `On the GPU machine (Linux with systemd and Node.js 20+), as root: installs Berth's agent and starts it:\n\n` +
-    `  curl -fsSL ${endpoint}/install.sh | sudo BERTH_TOKEN=${token} sh${group ? ` -s --${group}` : ""}\n\n` +
+    `  ${installLine(endpoint, token, nodeGroup)}\n\n` +
     `or run the agent yourself (the token only on the first start; BERTH_TOKEN or --token-file keep it out of ps):\n\n` +
     `  BERTH_TOKEN=${token} berth agent --endpoint ${endpoint}${group}\n\n` +
     `or with a stock GPUd agent (GPUd speaks HTTPS only: put Berth behind TLS; to log in again after a restart,\n` +

@@ -5,11 +5,13 @@ import { BerthError, ErrorCode } from "../domain/errors.ts";
 import type { AppDeps } from "./deps.ts";
 import type { AppEnv } from "./env.ts";
 import { envelope, errorHandler, validationError } from "./errors.ts";
+import { jsonEtag } from "./middleware/etag.ts";
 import { jsonGuard } from "./middleware/json-guard.ts";
 import { requestLog } from "./middleware/request-log.ts";
 import { withAppErrors } from "./openapi.ts";
 import { agentRoutes } from "./routes/agent.ts";
 import { apiKeyRoutes } from "./routes/api-keys.ts";
+import { dashboardRoutes } from "./routes/dashboard.ts";
 import { deviceRoutes } from "./routes/devices.ts";
 import { docsRoutes } from "./routes/docs.ts";
 import { healthRoutes } from "./routes/health.ts";
@@ -24,6 +26,26 @@ import { registrationTokenRoutes } from "./routes/registration-tokens.ts";
 import { reservationRoutes } from "./routes/reservations.ts";
 
 export const API_PREFIX = "/api/v1";
+
+/**
+ * The API's routes under /api/v1, one sub-app per resource. Its type is what the dashboard's client is typed
+ * from (hono/client): the same route definitions the OpenAPI document is made of.
+ */
+export function apiRoutes(deps: AppDeps) {
+  return new OpenAPIHono<AppEnv>()
+    .route("/", apiKeyRoutes(deps))
+    .route("/", registrationTokenRoutes(deps))
+    .route("/", nodeGroupRoutes(deps))
+    .route("/", deviceRoutes(deps))
+    .route("/", loginRoutes(deps))
+    .route("/", reservationRoutes(deps))
+    .route("/", agentRoutes(deps))
+    .route("/", jobRoutes(deps))
+    .route("/", profileRoutes(deps))
+    .route("/", quotaRoutes(deps))
+    .route("/", metricsRoutes(deps));
+}
+export type ApiRoutes = ReturnType<typeof apiRoutes>;
 
 /**
  * The whole HTTP API, built from injected dependencies. No side effects: hosts (Lambda, the local
@@ -57,19 +79,13 @@ export function createApp(deps: AppDeps) {
 
   // After the body limit (the guard reads the body), before every validator and handler.
   app.use("*", jsonGuard());
+  // Users' reads (not agents': a poll's answer is new each time, and there are many agents).
+  const etag = jsonEtag();
+  app.use(`${API_PREFIX}/*`, async (c, next) =>
+    c.req.path.startsWith(`${API_PREFIX}/agent/`) ? next() : etag(c, next),
+  );
 
-  const api = new OpenAPIHono<AppEnv>()
-    .route("/", apiKeyRoutes(deps))
-    .route("/", registrationTokenRoutes(deps))
-    .route("/", nodeGroupRoutes(deps))
-    .route("/", deviceRoutes(deps))
-    .route("/", loginRoutes(deps))
-    .route("/", reservationRoutes(deps))
-    .route("/", agentRoutes(deps))
-    .route("/", jobRoutes(deps))
-    .route("/", profileRoutes(deps))
-    .route("/", quotaRoutes(deps))
-    .route("/", metricsRoutes(deps));
+  const api = apiRoutes(deps);
 
   app.route("/", healthRoutes(deps));
   app.route("/", installRoutes(deps));
@@ -90,6 +106,7 @@ export function createApp(deps: AppDeps) {
   };
   app.get(`${API_PREFIX}/openapi.json`, (c) => c.json(withAppErrors(app.getOpenAPI31Document(document))));
   app.route("/", docsRoutes(deps));
+  app.route("/", dashboardRoutes(deps));
 
   app.notFound((c) =>
     c.json(envelope(new BerthError(ErrorCode.NotFound, `no route for ${c.req.method} ${c.req.path}`)), 404),

@@ -17,7 +17,7 @@ export interface AgentBundle {
   sha256: string;
 }
 
-/** A static file of the API docs page (Swagger UI), served from the package: no CDN. */
+/** A static file of the API docs page (Swagger UI) or of the dashboard, served from the package: no CDN. */
 export interface DocsAsset {
   bytes: Uint8Array;
   contentType: string;
@@ -56,4 +56,6 @@ export interface AppDeps {
   agentBundle: () => Promise<AgentBundle | undefined>;
   /** The docs page's static files by name (undefined: not one of them, or not installed). */
   docsAsset: (name: string) => Promise<DocsAsset | undefined>;
+  /** The dashboard's built files by path (`index.html`, `assets/...`); undefined: no such file, or not built. */
+  dashboardAsset: (path: string) => Promise<DocsAsset | undefined>;
 }

@@ -43,3 +43,13 @@ export const ListApiKeysQuery = PageQuery.extend({
 });
 
 export const ApiKeyPage = pageOf(ApiKeyView).openapi("ApiKeyPage");
+
+/** `GET /api/v1/whoami`: the key a request was made with, as its holder may see it. */
+export const WhoAmI = z
+  .object({
+    workspaceId: z.string(),
+    keyId: z.string(),
+    name: z.string().openapi({ description: "the key's name: the `user` of the jobs it submits" }),
+    role: z.enum(ROLES),
+  })
+  .openapi("WhoAmI");

@@ -92,10 +92,82 @@ describe("the HTTP app", () => {
       expect((await t.call("GET", src)).status, src).toBe(200);
     }
     expect((await t.call("GET", "/api/v1/docs/assets/..%2Fpackage.json")).status).toBe(404);
-    // The root leads to the docs (until there is a dashboard).
+  });
+
+  it("serves the dashboard at /ui/ (the page for every path under it, its files cached for good) and leads / there", async () => {
     const root = await t.call("GET", "/");
     expect(root.status).toBe(302);
-    expect(root.headers.get("location")).toBe("/api/v1/docs");
+    expect(root.headers.get("location")).toBe("/ui/");
+    const page = await t.call("GET", "/ui/jobs/01abc");
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toContain("text/html");
+    expect(page.headers.get("cache-control")).toBe("no-cache");
+    const csp = page.headers.get("content-security-policy")!;
+    for (const rule of [
+      "default-src 'self'",
+      "script-src 'self'",
+      "connect-src 'self'",
+      "frame-ancestors 'none'",
+    ])
+      expect(csp).toContain(rule);
+    const html = await page.text();
+    expect(html).not.toMatch(/https?:\/\//); // nothing from elsewhere: it works air-gapped
+    const assets = html.match(/\/ui\/assets\/[^"]+/g)!;
+    expect(assets.length).toBeGreaterThanOrEqual(2);
+    for (const src of assets) {
+      const res = await t.call("GET", src);
+      expect(res.status, src).toBe(200);
+      expect(res.headers.get("cache-control")).toContain("immutable");
+    }
+    expect(await errorOf(await t.call("GET", "/ui/assets/nothing.js"))).toMatchObject({ status: 404 });
+    expect((await t.call("GET", "/ui/assets/..%2F..%2Fpackage.json")).status).toBe(404);
+    expect((await t.call("GET", "/ui")).headers.get("location")).toBe("/ui/");
+  });
+
+  it("leads / to the docs on a host without a dashboard, and says how to get one at /ui/", async () => {
+    const bare = await testApp();
+    bare.deps.dashboardAsset = async () => undefined;
+    expect((await bare.call("GET", "/")).headers.get("location")).toBe("/api/v1/docs");
+    expect(await errorOf(await bare.call("GET", "/ui/"))).toMatchObject({
+      status: 404,
+      code: "NotFound",
+      message: expect.stringContaining("npm run build"),
+    });
+  });
+
+  it("tags JSON reads with an ETag and answers 304 without a body when nothing changed", async () => {
+    const first = await t.call("GET", "/api/v1/devices", { token: t.admin });
+    const tag = first.headers.get("etag")!;
+    expect(tag).toMatch(/^W\/"/);
+    expect(first.headers.get("cache-control")).toBe("private, no-cache");
+    const again = await t.call("GET", "/api/v1/devices", {
+      token: t.admin,
+      headers: { "if-none-match": tag },
+    });
+    expect(again.status).toBe(304);
+    expect(await again.text()).toBe("");
+    // A change: the old tag no longer matches, the new answer has a new one.
+    const groupsTag = (await t.call("GET", "/api/v1/node-groups", { token: t.admin })).headers.get("etag")!;
+    await t.call("POST", "/api/v1/node-groups", { token: t.admin, body: { name: "etag-group" } });
+    const groups = await t.call("GET", "/api/v1/node-groups", {
+      token: t.admin,
+      headers: { "if-none-match": groupsTag },
+    });
+    expect(groups.status).toBe(200);
+    expect(groups.headers.get("etag")).not.toBe(groupsTag);
+    // Errors and streams carry none.
+    expect((await t.call("GET", "/api/v1/devices")).headers.get("etag")).toBeNull();
+  });
+
+  it("says which key a request is made with (GET /api/v1/whoami), for any key, and 401 without one", async () => {
+    const member = await t.key("member");
+    const me = (await (await t.call("GET", "/api/v1/whoami", { token: member })).json()) as Record<
+      string,
+      string
+    >;
+    expect(me).toMatchObject({ workspaceId: "default", name: "member-key", role: "member" });
+    expect(me.keyId).toMatch(/^[0-9a-z]{26}$/);
+    expect(await errorOf(await t.call("GET", "/api/v1/whoami"))).toMatchObject({ status: 401 });
   });
 
   describe("bad input gets a 4xx with a code and changes nothing", () => {

@@ -5,6 +5,7 @@ import {
   CreateApiKeyRequest,
   CreatedApiKey,
   ListApiKeysQuery,
+  WhoAmI,
 } from "../../contracts/api-keys.ts";
 import { IdParam } from "../../contracts/common.ts";
 import { Role } from "../../domain/roles.ts";
@@ -15,11 +16,26 @@ import { requireUser } from "../middleware/auth.ts";
 import { bearerSecurity, errorResponses, json, jsonBody } from "../openapi.ts";
 import { listPage } from "../pagination.ts";
 
-/** `/api/v1/api-keys`: create (secret shown once), list, get, revoke. Admin keys only. */
+/** `/api/v1/api-keys`: create (secret shown once), list, get, revoke (admin keys only); `/whoami` (any key). */
 export function apiKeyRoutes(deps: AppDeps) {
   const admin = requireUser(deps, Role.admin);
   const common = { tags: ["api keys"], security: bearerSecurity, middleware: admin };
   return new OpenAPIHono<AppEnv>()
+    .openapi(
+      createRoute({
+        tags: ["api keys"],
+        security: bearerSecurity,
+        middleware: requireUser(deps, Role.member),
+        method: "get",
+        path: "/whoami",
+        summary: "The key this request is made with: its workspace, name and role (any key)",
+        responses: { 200: json("the caller", WhoAmI), ...errorResponses(401) },
+      }),
+      (c) => {
+        const { workspaceId, keyId, name, role } = c.get("user");
+        return c.json({ workspaceId, keyId, name, role }, 200);
+      },
+    )
     .openapi(
       createRoute({
         ...common,

@@ -3,7 +3,7 @@ import { BerthError, ErrorCode } from "../../domain/errors.ts";
 import type { AppDeps } from "../deps.ts";
 import type { AppEnv } from "../env.ts";
 
-const DOCS = "/api/v1/docs";
+export const DOCS = "/api/v1/docs";
 
 const PAGE = `<!doctype html>
 <html lang="en">
@@ -30,11 +30,11 @@ const CSP =
 
 /**
  * The API docs page (`GET /api/v1/docs`): Swagger UI from the package's own copy of swagger-ui-dist, with the
- * OpenAPI document of this server. No CDN: GPU clusters are often without internet. `GET /` leads there.
+ * OpenAPI document of this server. No CDN: GPU clusters are often without internet. `GET /` leads here when
+ * this host has no dashboard.
  */
 export function docsRoutes(deps: AppDeps) {
   return new OpenAPIHono<AppEnv>()
-    .get("/", (c) => c.redirect(DOCS, 302))
     .get(DOCS, (c) => {
       c.header("content-security-policy", CSP);
       return c.html(PAGE);

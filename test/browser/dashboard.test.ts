@@ -1,0 +1,250 @@
+import { mkdir, mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { type AgentProcess, startAgentProcess } from "../helpers/agent-process.ts";
+import { CHROMIUM, withBrowser } from "../helpers/browser.ts";
+import { freePort } from "../helpers/ports.ts";
+import {
+  adminKeyOf,
+  apiClient,
+  runCli,
+  type ServerProcess,
+  startServerProcess,
+  tempDir,
+} from "../helpers/processes.ts";
+import { until } from "../helpers/wait.ts";
+
+/**
+ * Screenshots of the main pages, made by every run (not committed): test-results/dashboard/. With
+ * BERTH_SCREENSHOTS=docs/screenshots they go where the README shows them from (npm run screenshots).
+ */
+const SHOTS = resolve(process.env.BERTH_SCREENSHOTS ?? "test-results/dashboard");
+
+interface Job {
+  id: string;
+  status: string;
+  statusCode?: string;
+}
+
+/**
+ * The dashboard in Debian's Chromium against a real local server (child process) with a real agent (child
+ * process, process runtime), and jobs from the real CLI.
+ */
+withBrowser("the dashboard in a real browser", () => {
+  let server: ServerProcess;
+  let agent: AgentProcess;
+  let browser: Browser;
+  let dataDir: string;
+  let port: number;
+  let admin: string;
+  const url = () => `http://127.0.0.1:${port}`;
+  const api = apiClient(url, () => admin);
+  const cli = (args: string[], key = admin) => runCli(args, { BERTH_ENDPOINT: url(), BERTH_API_KEY: key });
+  const start = async () => {
+    server = await startServerProcess(dataDir, { PORT: String(port) });
+  };
+
+  beforeAll(async () => {
+    dataDir = await tempDir("dashboard");
+    port = await freePort();
+    await start();
+    admin = await adminKeyOf(dataDir);
+    const { token } = await api<{ token: string }>("POST", "/registration-tokens", { name: "browser" });
+    agent = startAgentProcess(
+      [
+        "--endpoint",
+        url(),
+        "--data-dir",
+        await mkdtemp(join(tmpdir(), "berth-agent-")),
+        "--runtime",
+        "process",
+      ],
+      { BERTH_TOKEN: token, BERTH_NODE_LABELS: '{"team":"vision"}' },
+    );
+    await mkdir(SHOTS, { recursive: true });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+      ],
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await agent?.stop("SIGKILL");
+    await server?.stop();
+  });
+
+  /** A page signed in with `key`, where nothing may come from another origin (air-gapped). */
+  async function signedIn(key: string): Promise<{ page: Page; elsewhere: string[]; errors: string[] }> {
+    const context = await browser.newContext({ viewport: { width: 1366, height: 800 } });
+    const page = await context.newPage();
+    const elsewhere: string[] = [];
+    await page.route("**/*", (route) => {
+      if (route.request().url().startsWith(`${url()}/`)) return route.continue();
+      elsewhere.push(route.request().url());
+      return route.abort();
+    });
+    const errors: string[] = [];
+    page.on("pageerror", (err) => errors.push(err.message));
+    await page.goto(`${url()}/`);
+    await page.getByLabel("API key").fill(key);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("navigation", { name: "pages" }).waitFor();
+    return { page, elsewhere, errors };
+  }
+
+  it("signs in with a key (kept in session storage only), shows the fleet, and a device coming online", async () => {
+    const context = await browser.newContext();
+    const first = await context.newPage();
+    await first.goto(`${url()}/`);
+    expect(first.url()).toBe(`${url()}/ui/`);
+    // A wrong key: the API's own words, and still the sign-in form.
+    await first.getByLabel("API key").fill("berth_sk_nope");
+    await first.getByRole("button", { name: "Sign in" }).click();
+    await first.getByRole("alert").waitFor();
+    expect(await first.getByRole("alert").innerText()).toMatch(/API key/i);
+    await context.close();
+
+    const { page, elsewhere, errors } = await signedIn(admin);
+    expect(await page.evaluate('sessionStorage.getItem("berth.apiKey")')).toBe(admin);
+    expect(await page.evaluate("document.cookie + localStorage.length")).toBe("0");
+    expect(page.url()).not.toContain(admin);
+    await page.getByRole("heading", { name: "Overview" }).waitFor();
+    await page.getByRole("link", { name: "Devices", exact: true }).click();
+    // The agent logs in while the page is open: the list refreshes by itself.
+    await page.locator("td .status.good", { hasText: "online" }).waitFor({ timeout: 60_000 });
+    await page.locator("td button.link").first().click();
+    await page.getByRole("heading", { name: "GPUs" }).waitFor();
+    await page.getByLabel("Status", { exact: true }).selectOption("offline");
+    await page.getByText("No devices match").waitFor();
+    await page.getByLabel("Status", { exact: true }).selectOption("");
+    await page.getByLabel("Label", { exact: true }).fill("team=vision");
+    await page.getByLabel("Label", { exact: true }).press("Enter");
+    await page.locator("td .status.good", { hasText: "online" }).waitFor();
+    await page.screenshot({ path: join(SHOTS, "devices.png") });
+    await page.getByRole("link", { name: "Overview" }).click();
+    await page.getByRole("heading", { name: "Devices" }).waitFor();
+    await page.screenshot({ path: join(SHOTS, "overview.png") });
+    expect(elsewhere).toEqual([]);
+    expect(errors).toEqual([]);
+  }, 120_000);
+
+  it("follows a job's output live, through a restart of the control plane, and stops it from its page", async () => {
+    const run = await cli([
+      "run",
+      "-d",
+      "--name",
+      "ticker",
+      "--",
+      "sh",
+      "-c",
+      "echo hello from the fleet; i=0; while true; do i=$((i+1)); echo tick $i; sleep 1; done",
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    const id = run.stdout.trim();
+    const { page, errors } = await signedIn(admin);
+    await page.getByRole("link", { name: "Jobs", exact: true }).click();
+    await page.getByRole("link", { name: "ticker" }).click();
+    expect(page.url()).toBe(`${url()}/ui/jobs/${id}`);
+    const output = page.getByLabel("job output");
+    await output.getByText("hello from the fleet").waitFor({ timeout: 60_000 });
+    await output.getByText("tick 2", { exact: true }).waitFor({ timeout: 30_000 });
+    await page.getByText("following").waitFor();
+    await page.locator(".timeline").getByText("started").waitFor({ timeout: 30_000 });
+    await page.screenshot({ path: join(SHOTS, "job.png") });
+
+    // The control plane restarts: the page says it lost the stream, and goes on after the last line it had.
+    const ticks = async () => (await output.innerText()).match(/^tick \d+$/gm) ?? [];
+    await server.stop();
+    await page.locator('[data-follow="lost"]').waitFor({ timeout: 30_000 });
+    await start();
+    const before = (await ticks()).length;
+    await page.locator('[data-follow="live"]').waitFor({ timeout: 60_000 });
+    await until(async () => (await ticks()).length > before + 2, 60_000);
+    const seen = await ticks();
+    expect(new Set(seen).size).toBe(seen.length); // nothing twice
+    expect(seen).toEqual(seen.map((_, i) => `tick ${i + 1}`)); // nothing missed
+
+    // Stop, from the page: the API's rules (only Stop/Kill/Suspend while it runs), its outcome.
+    expect(await page.getByRole("button", { name: "Cancel" }).count()).toBe(0);
+    await page.getByRole("button", { name: "Stop" }).click();
+    await until(async () => (await api<Job>("GET", `/jobs/${id}`)).status !== "Running", 60_000);
+    expect(await api<Job>("GET", `/jobs/${id}`)).toMatchObject({ statusCode: "UserStop" });
+    await page.getByText("complete", { exact: true }).waitFor({ timeout: 30_000 });
+    await page.locator(".job-title .status", { hasText: /Killed|Finished/ }).waitFor({ timeout: 30_000 });
+    await page.getByRole("button", { name: "Stop" }).waitFor({ state: "detached" });
+    await page.getByRole("link", { name: "← Jobs" }).click();
+    await page.getByRole("link", { name: "ticker" }).waitFor();
+    await page.screenshot({ path: join(SHOTS, "jobs.png") });
+    expect(errors).toEqual([]);
+  }, 180_000);
+
+  it("shows a registration token's install line once; a member key is refused admin actions with the API's message", async () => {
+    const { page } = await signedIn(admin);
+    await page.getByRole("link", { name: "Registration tokens" }).click();
+    await page.getByLabel("Name").fill("rack-7");
+    await page.getByRole("button", { name: "Create token" }).click();
+    const line = await page.locator("pre.install").innerText();
+    expect(line).toMatch(
+      new RegExp(
+        `^curl -fsSL ${url().replace(/\./g, "\\.")}/install\\.sh \\| sudo BERTH_TOKEN=berth_rt_\\S+ sh$`,
+      ),
+    );
+    await page.screenshot({ path: join(SHOTS, "tokens.png") });
+    // Only once: the list has its prefix, never the secret.
+    await page.reload();
+    await page.getByRole("cell", { name: "rack-7" }).waitFor();
+    expect(await page.content()).not.toContain(line.match(/BERTH_TOKEN=(\S+)/)![1]!);
+    await page.getByRole("link", { name: "Profiles & quotas" }).click();
+    await page.getByRole("meter", { name: "GPUs held by jobs" }).waitFor();
+    await page.screenshot({ path: join(SHOTS, "profiles.png") });
+
+    const { key } = await api<{ key: string }>("POST", "/api-keys", { name: "viewer", role: "member" });
+    const member = await signedIn(key);
+    expect(await member.page.getByRole("link", { name: "Registration tokens" }).count()).toBe(0);
+    await member.page.goto(`${url()}/ui/tokens`);
+    await member.page.getByText("this operation needs an admin key").first().waitFor();
+    await member.page.getByLabel("Name").fill("sneaky");
+    await member.page.getByRole("button", { name: "Create token" }).click();
+    await until(
+      async () => (await member.page.getByText("this operation needs an admin key").count()) >= 2,
+      30_000,
+    );
+    const tokens = await api<{ items: { name: string }[] }>("GET", "/registration-tokens");
+    expect(tokens.items.map((t) => t.name)).not.toContain("sneaky");
+    // Devices: a member reads them, without the admin actions.
+    await member.page.getByRole("link", { name: "Devices", exact: true }).click();
+    await member.page.locator("td .status.good", { hasText: "online" }).waitFor({ timeout: 30_000 });
+    await member.page.locator("td button.link").first().click();
+    await member.page.getByRole("heading", { name: "GPUs" }).waitFor();
+    expect(await member.page.getByRole("button", { name: "Cordon" }).count()).toBe(0);
+  }, 120_000);
+
+  it("cordons a device and relabels it from its row, as an admin", async () => {
+    const { page } = await signedIn(admin);
+    await page.getByRole("link", { name: "Devices", exact: true }).click();
+    await page.locator("td button.link").first().click();
+    await page.getByRole("button", { name: "Cordon" }).click();
+    await page.getByRole("button", { name: "Uncordon" }).waitFor({ timeout: 30_000 });
+    await page.getByLabel("Labels", { exact: true }).fill("rack=7 team-");
+    await page.getByRole("button", { name: "Relabel" }).click();
+    const devices = () =>
+      api<{ items: { labels: Record<string, string>; scheduling: string }[] }>("GET", "/devices");
+    await until(async () => (await devices()).items[0]?.labels.rack === "7", 30_000);
+    expect((await devices()).items[0]).toMatchObject({ labels: { rack: "7" }, scheduling: "cordoned" });
+    expect((await devices()).items[0]!.labels).not.toHaveProperty("team");
+    // A bad label is refused with the API's message, and nothing changes.
+    await page.getByLabel("Labels", { exact: true }).fill("bad!key=x");
+    await page.getByRole("button", { name: "Relabel" }).click();
+    await page.getByRole("alert").first().waitFor();
+    expect((await devices()).items[0]!.labels).toEqual({ rack: "7" });
+  }, 120_000);
+});

@@ -1,0 +1,250 @@
+import { useState } from "preact/hooks";
+import { api, ok } from "../api.ts";
+import { useLive } from "../live.ts";
+import type { Page } from "../page.ts";
+import { setQuery } from "../router.ts";
+import { Action, Ago, ErrorNote, Field, Link, Loading, Status } from "../ui.tsx";
+import { useWho } from "../who.ts";
+
+type Device = Awaited<ReturnType<typeof listDevices>>["items"][number];
+
+const listDevices = (q: URLSearchParams) =>
+  ok(
+    api.devices.$get({
+      query: {
+        pageSize: "500",
+        ...(q.get("status") ? { status: q.get("status") as "online" | "offline" } : {}),
+        ...(q.get("group") ? { nodeGroup: q.get("group")! } : {}),
+        ...(q.get("label") ? { label: q.get("label")! } : {}),
+        ...(q.get("search") ? { search: q.get("search")! } : {}),
+      },
+    }),
+  );
+
+const gib = (bytes?: number) => (bytes ? `${Math.round(bytes / 2 ** 30)} GiB` : "—");
+
+/** `a=1, b-`: labels to set and to remove, as `berth devices label` takes them. */
+function parseLabels(text: string, current: Record<string, string>): Record<string, string> {
+  const next = { ...current };
+  for (const part of text.split(/[\s,]+/).filter(Boolean)) {
+    if (part.endsWith("-")) delete next[part.slice(0, -1)];
+    else {
+      const eq = part.indexOf("=");
+      if (eq < 1) throw new Error(`"${part}": write key=value to set a label, key- to remove one`);
+      next[part.slice(0, eq)] = part.slice(eq + 1);
+    }
+  }
+  return next;
+}
+
+function DeviceDetail({ device, refresh }: { device: Device; refresh: () => Promise<void> }) {
+  const who = useWho();
+  const [labels, setLabels] = useState("");
+  const [drainMinutes, setDrainMinutes] = useState("60");
+  const running = useLive(
+    () =>
+      ok(
+        api.jobs.$get({
+          query: {
+            statuses: "Running,Suspended,Pending",
+            pageSize: "100",
+            ...(who.role === "admin" ? { user: "*" } : {}),
+          },
+        }),
+      ),
+    [device.id],
+  );
+  const here = (running.data?.items ?? []).filter(
+    (j) => j.host === device.name || j.host === device.info.hostname,
+  );
+  const id = { param: { id: device.id } };
+  return (
+    <div class="detail">
+      <h3>GPUs</h3>
+      {device.info.gpus.length === 0 ? <p class="muted">none reported</p> : null}
+      <ul class="plain">
+        {device.info.gpus.map((g) => (
+          <li key={g.index}>
+            GPU {g.index}: {g.product ?? "unknown model"}, {gib(g.memoryBytes)}
+            {g.uuid ? <span class="muted"> ({g.uuid})</span> : null}
+          </li>
+        ))}
+      </ul>
+      <p>
+        {device.allocated.gpus} of {device.resources.gpus} GPUs in use · driver{" "}
+        {device.info.gpuDriverVersion ?? "—"} · CUDA {device.info.cudaVersion ?? "—"} ·{" "}
+        {device.info.containerRuntime ?? "no container runtime"} · agent {device.agentVersion ?? "—"}
+      </p>
+      <h3>Running here</h3>
+      {here.length === 0 ? <p class="muted">nothing</p> : null}
+      <ul class="plain">
+        {here.map((j) => (
+          <li key={j.id}>
+            <Link to={`/jobs/${j.id}`}>{j.name || j.command || j.exe || j.id}</Link>{" "}
+            <Status value={j.status} />
+          </li>
+        ))}
+      </ul>
+      {who.role === "admin" ? (
+        <div class="admin-actions">
+          <h3>Manage</h3>
+          {device.scheduling === "eligible" ? (
+            <Action label="Cordon" run={() => ok(api.devices[":id"].cordon.$post(id))} done={refresh} />
+          ) : (
+            <Action label="Uncordon" run={() => ok(api.devices[":id"].uncordon.$post(id))} done={refresh} />
+          )}
+          <span class="inline">
+            <Field label="Drain within (minutes)">
+              <input
+                type="number"
+                min="0"
+                value={drainMinutes}
+                onInput={(e) => setDrainMinutes(e.currentTarget.value)}
+              />
+            </Field>
+            <Action
+              label="Drain"
+              confirm={`Drain ${device.name}? No new jobs; running ones are stopped after ${drainMinutes} min.`}
+              run={() =>
+                ok(
+                  api.devices[":id"].drain.$post({
+                    ...id,
+                    json: { deadlineSeconds: Math.round(Number(drainMinutes) * 60) },
+                  }),
+                )
+              }
+              done={refresh}
+            />
+          </span>
+          <span class="inline">
+            <Field label="Labels" hint="key=value sets, key- removes">
+              <input
+                value={labels}
+                placeholder="team=vision"
+                onInput={(e) => setLabels(e.currentTarget.value)}
+              />
+            </Field>
+            <Action
+              label="Relabel"
+              run={async () =>
+                ok(api.devices[":id"].$patch({ ...id, json: { labels: parseLabels(labels, device.labels) } }))
+              }
+              done={() => {
+                setLabels("");
+                void refresh();
+              }}
+            />
+          </span>
+        </div>
+      ) : null}
+    </div>
+  );
+}
+
+/** Devices with filters (label, group, status, search); each opens to its GPUs, work, labels and actions. */
+function Devices({ query }: { query: URLSearchParams }) {
+  const list = useLive(() => listDevices(query), [query.toString()]);
+  const [open, setOpen] = useState<string>();
+  return (
+    <>
+      <form class="filters" onSubmit={(e) => e.preventDefault()} aria-label="filter devices">
+        <Field label="Status">
+          <select
+            value={query.get("status") ?? ""}
+            onChange={(e) => setQuery({ status: e.currentTarget.value })}
+          >
+            <option value="">any</option>
+            <option value="online">online</option>
+            <option value="offline">offline</option>
+          </select>
+        </Field>
+        <Field label="Node group">
+          <input
+            value={query.get("group") ?? ""}
+            onChange={(e) => setQuery({ group: e.currentTarget.value })}
+          />
+        </Field>
+        <Field label="Label" hint="key=value">
+          <input
+            value={query.get("label") ?? ""}
+            onChange={(e) => setQuery({ label: e.currentTarget.value })}
+          />
+        </Field>
+        <Field label="Search" hint="name, hostname or id">
+          <input
+            type="search"
+            value={query.get("search") ?? ""}
+            onChange={(e) => setQuery({ search: e.currentTarget.value })}
+          />
+        </Field>
+      </form>
+      <ErrorNote error={list.error} />
+      {!list.data ? (
+        list.error ? null : (
+          <Loading />
+        )
+      ) : list.data.items.length === 0 ? (
+        <p class="muted">
+          No devices{query.toString() ? " match" : " yet: add a machine from Registration tokens"}.
+        </p>
+      ) : (
+        <table>
+          <thead>
+            <tr>
+              {["Name", "Group", "Status", "Scheduling", "GPUs", "Labels", "Last seen"].map((h) => (
+                <th scope="col" key={h}>
+                  {h}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {list.data.items.map((d) => [
+              <tr key={d.id}>
+                <td>
+                  <button
+                    type="button"
+                    class="link"
+                    aria-expanded={open === d.id}
+                    onClick={() => setOpen(open === d.id ? undefined : d.id)}
+                  >
+                    {d.name}
+                  </button>
+                </td>
+                <td>{d.nodeGroup}</td>
+                <td>
+                  <Status value={d.status} />
+                </td>
+                <td>
+                  <Status value={d.scheduling} />
+                </td>
+                <td>
+                  {d.allocated.gpus}/{d.resources.gpus} {d.info.gpus[0]?.product ?? ""}
+                </td>
+                <td>
+                  {Object.entries(d.labels).map(([k, v]) => (
+                    <span class="tag" key={k}>
+                      {k}={v}
+                    </span>
+                  ))}
+                </td>
+                <td>
+                  <Ago at={d.lastSeenAt} />
+                </td>
+              </tr>,
+              open === d.id ? (
+                <tr key={`${d.id}-detail`}>
+                  <td colSpan={7}>
+                    <DeviceDetail device={d} refresh={list.refresh} />
+                  </td>
+                </tr>
+              ) : null,
+            ])}
+          </tbody>
+        </table>
+      )}
+    </>
+  );
+}
+
+export const devices: Page = { path: "/devices", title: "Devices", nav: true, component: Devices };

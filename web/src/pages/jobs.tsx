@@ -1,0 +1,129 @@
+import { useState } from "preact/hooks";
+import { JOB_STATUSES } from "../../../shared/domain/job-status.ts";
+import { api, ok } from "../api.ts";
+import { useLive } from "../live.ts";
+import type { Page } from "../page.ts";
+import { setQuery } from "../router.ts";
+import { Ago, ErrorNote, Field, Link, Loading, Status, Table } from "../ui.tsx";
+import { useWho } from "../who.ts";
+
+const PAGE_SIZE = 50;
+
+/** The jobs, newest first, with the API's filters (status, tag, user) and a search of names, commands and ids. */
+function Jobs({ query }: { query: URLSearchParams }) {
+  const who = useWho();
+  // Page tokens of the pages before this one, to go back.
+  const [tokens, setTokens] = useState<string[]>([]);
+  const token = tokens.at(-1);
+  const list = useLive(
+    () =>
+      ok(
+        api.jobs.$get({
+          query: {
+            order: "desc",
+            pageSize: String(PAGE_SIZE),
+            ...(query.get("status") ? { statuses: query.get("status")! } : {}),
+            ...(query.get("tag") ? { tags: query.get("tag")! } : {}),
+            ...(who.role === "admin" && query.get("user") ? { user: query.get("user")! } : {}),
+            ...(token ? { pageToken: token } : {}),
+          },
+        }),
+      ),
+    [query.toString(), token],
+  );
+  const search = (query.get("q") ?? "").toLowerCase();
+  const rows = (list.data?.items ?? []).filter(
+    (j) =>
+      !search ||
+      [j.id, j.name, j.command, j.exe, ...(j.args ?? []), ...(j.tags ?? [])].some((s) =>
+        s?.toLowerCase().includes(search),
+      ),
+  );
+  const filter = (values: Record<string, string>) => {
+    setTokens([]);
+    setQuery(values);
+  };
+  return (
+    <>
+      <form class="filters" onSubmit={(e) => e.preventDefault()} aria-label="filter jobs">
+        <Field label="Status">
+          <select
+            value={query.get("status") ?? ""}
+            onChange={(e) => filter({ status: e.currentTarget.value })}
+          >
+            <option value="">any</option>
+            {JOB_STATUSES.map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <Field label="Tag">
+          <input value={query.get("tag") ?? ""} onChange={(e) => filter({ tag: e.currentTarget.value })} />
+        </Field>
+        {who.role === "admin" ? (
+          <Field label="User" hint="* for everyone">
+            <input
+              value={query.get("user") ?? ""}
+              placeholder={who.name}
+              onChange={(e) => filter({ user: e.currentTarget.value })}
+            />
+          </Field>
+        ) : null}
+        <Field label="Search" hint="name, command, id or tag, on this page">
+          <input
+            type="search"
+            value={query.get("q") ?? ""}
+            onInput={(e) => setQuery({ q: e.currentTarget.value })}
+          />
+        </Field>
+      </form>
+      <ErrorNote error={list.error} />
+      {!list.data ? (
+        list.error ? null : (
+          <Loading />
+        )
+      ) : (
+        <>
+          <Table
+            rows={rows}
+            keyOf={(j) => j.id}
+            empty={search || query.toString() ? "No jobs match." : "No jobs yet: npx berth run -- nvidia-smi"}
+            columns={[
+              { header: "Job", cell: (j) => <Link to={`/jobs/${j.id}`}>{j.name || j.id}</Link> },
+              {
+                header: "Command",
+                cell: (j) => <code>{(j.command ?? [j.exe, ...(j.args ?? [])].join(" ")).slice(0, 60)}</code>,
+              },
+              { header: "User", cell: (j) => j.user },
+              { header: "Status", cell: (j) => <Status value={j.status} /> },
+              { header: "Exit", cell: (j) => j.exitCode ?? "—" },
+              { header: "GPUs", cell: (j) => j.gpus?.count ?? 0 },
+              { header: "Host", cell: (j) => j.host ?? "—" },
+              { header: "Submitted", cell: (j) => <Ago at={j.submissionTime} /> },
+            ]}
+          />
+          <nav class="pager" aria-label="pages">
+            <button
+              type="button"
+              disabled={tokens.length === 0}
+              onClick={() => setTokens(tokens.slice(0, -1))}
+            >
+              Newer
+            </button>
+            <button
+              type="button"
+              disabled={!list.data.nextPageToken}
+              onClick={() => setTokens([...tokens, list.data!.nextPageToken!])}
+            >
+              Older
+            </button>
+          </nav>
+        </>
+      )}
+    </>
+  );
+}
+
+export const jobs: Page = { path: "/jobs", title: "Jobs", nav: true, component: Jobs };

@@ -1,0 +1,12 @@
+import { createContext } from "preact";
+import { useContext } from "preact/hooks";
+
+/** The signed-in key (GET /api/v1/whoami): admin pages and actions are shown to admin keys only. */
+export interface Who {
+  workspaceId: string;
+  keyId: string;
+  name: string;
+  role: "admin" | "member";
+}
+export const WhoContext = createContext<Who>({ workspaceId: "", keyId: "", name: "", role: "member" });
+export const useWho = () => useContext(WhoContext);
