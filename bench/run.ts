@@ -10,6 +10,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 import { benchAgent } from "./agent.ts";
 import { benchApi } from "./api.ts";
 import { benchCost } from "./cost.ts";
+import { benchDashboard } from "./dashboard.ts";
 import { benchDelivery } from "./delivery.ts";
 import { benchFleet } from "./fleet.ts";
 import { benchJobs } from "./jobs.ts";
@@ -28,6 +29,7 @@ const BENCHMARKS: Record<string, () => Promise<Record<string, string | number>[]
   provision: () => benchProvision(),
   requests: () => benchRequests(),
   cost: () => benchCost(),
+  dashboard: () => benchDashboard(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

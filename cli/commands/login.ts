@@ -5,10 +5,11 @@ import {
   type GlobalOptions,
   outputFormat,
   readConfigFile,
+  resolveClient,
   writeConfigFile,
 } from "../context.ts";
 import { CliError } from "../errors.ts";
-import { printRows } from "../output.ts";
+import { printObject, printRows } from "../output.ts";
 
 /** The key from standard input when it is not a terminal (`echo $KEY | berth login ...`): its first line. */
 async function keyFromStdin(): Promise<string | undefined> {
@@ -21,7 +22,7 @@ async function keyFromStdin(): Promise<string | undefined> {
 /** A context's name from its endpoint: its host (`berth.example.com`, `127.0.0.1-8787`). */
 const nameOf = (endpoint: string) => new URL(endpoint).host.replace(/[^A-Za-z0-9.-]/g, "-");
 
-/** `berth login` and `berth context list|use|delete`: where the CLI talks to, by name. */
+/** `berth login`, `berth whoami` and `berth context list|use|delete`: where the CLI talks to, by name. */
 export function loginCommand(program: Command) {
   const globals = () => program.opts<GlobalOptions>();
 
@@ -47,8 +48,7 @@ export function loginCommand(program: Command) {
       // Only a key the server accepts is saved: one request any key may make.
       await new ApiClient(endpoint, apiKey, { endpoint: "--endpoint", apiKey: "this login" }).request(
         "GET",
-        "/jobs",
-        { query: { pageSize: 1 } },
+        "/whoami",
       );
       const name = o.name ?? nameOf(endpoint);
       const path = configFilePath(process.env);
@@ -59,6 +59,23 @@ export function loginCommand(program: Command) {
       delete file.apiKey;
       writeConfigFile(path, file);
       process.stdout.write(`logged in to ${endpoint}; context ${name} is current (saved in ${path})\n`);
+    });
+
+  program
+    .command("whoami")
+    .description("the key the CLI uses: its name, role and workspace, the endpoint, and where each came from")
+    .action(async (_o, cmd: Command) => {
+      const globals = cmd.optsWithGlobals<GlobalOptions>();
+      const c = resolveClient(globals, process.env);
+      const me = await c.request<{ workspaceId: string; keyId: string; name: string; role: string }>(
+        "GET",
+        "/whoami",
+      );
+      printObject(outputFormat(globals), {
+        ...me,
+        endpoint: c.endpoint,
+        ...(c.sources ? { endpointFrom: c.sources.endpoint, keyFrom: c.sources.apiKey } : {}),
+      });
     });
 
   const context = program.command("context").description("the saved contexts: list them, pick one");

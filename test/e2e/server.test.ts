@@ -187,6 +187,14 @@ describe("the local server (berth server)", () => {
       expect(statSync(config).mode & 0o777).toBe(0o600);
       // From another folder (no data dir with a key there): the context is what the CLI uses.
       expect((await runCli(["keys", "list"], env)).code).toBe(0);
+      const me = await runCli(["whoami", "-o", "json"], env);
+      expect(JSON.parse(me.stdout)).toMatchObject({
+        name: "admin",
+        role: "admin",
+        workspaceId: "default",
+        endpoint: server.url,
+        keyFrom: `context local of ${config}`,
+      });
       const listed = await runCli(["context", "list"], env);
       expect(listed.stdout).toMatch(/\*\s+local\s+http:\/\/127\.0\.0\.1:\d+/);
       const missing = await runCli(["context", "use", "prod"], env);
