@@ -1,7 +1,8 @@
 import { type ComponentChildren, cloneElement, type JSX } from "preact";
 import { useId, useState } from "preact/hooks";
 import { ApiError } from "./api.ts";
-import { href, navigate } from "./router.ts";
+import type { Live } from "./live.ts";
+import { href, navigate, setQuery } from "./router.ts";
 
 /** "3 min ago" for an ISO time (and the exact time on hover). */
 export function Ago({ at }: { at?: string }) {
@@ -177,5 +178,44 @@ export function Field(props: { label: string; children: JSX.Element; hint?: stri
         </small>
       ) : null}
     </div>
+  );
+}
+
+/** What live data shows: its error, "Loading…" until its first answer, then `children(data)`. */
+export function Loaded<T>(props: { live: Live<T>; children: (data: T) => ComponentChildren }) {
+  const { data, error } = props.live;
+  return (
+    <>
+      <ErrorNote error={error} />
+      {data !== undefined ? props.children(data) : error ? null : <Loading />}
+    </>
+  );
+}
+
+/**
+ * A filter kept in the page's query (`?status=online`), so that a filtered page can be linked and reloaded.
+ * Text applies on change (Enter or leaving the field); `search` applies as one types.
+ */
+export function QueryField(props: {
+  label: string;
+  param: string;
+  query: URLSearchParams;
+  hint?: string;
+  type?: "text" | "search";
+  placeholder?: string;
+  /** Instead of setting the query alone (e.g. also going back to the first page). */
+  set?: (values: Record<string, string>) => void;
+}) {
+  const set = props.set ?? setQuery;
+  const value = props.query.get(props.param) ?? "";
+  const apply = (e: { currentTarget: HTMLInputElement }) => set({ [props.param]: e.currentTarget.value });
+  return (
+    <Field label={props.label} hint={props.hint}>
+      {props.type === "search" ? (
+        <input type="search" value={value} placeholder={props.placeholder} onInput={apply} />
+      ) : (
+        <input type="text" value={value} placeholder={props.placeholder} onChange={apply} />
+      )}
+    </Field>
   );
 }

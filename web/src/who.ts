@@ -10,3 +10,6 @@ export interface Who {
 }
 export const WhoContext = createContext<Who>({ workspaceId: "", keyId: "", name: "", role: "member" });
 export const useWho = () => useContext(WhoContext);
+
+/** The query that lists everyone's jobs for an admin key (a member key sees its own jobs only). */
+export const everyone = (who: Who): { user?: string } => (who.role === "admin" ? { user: "*" } : {});

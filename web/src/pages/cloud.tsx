@@ -2,7 +2,7 @@ import { api, ok } from "../api.ts";
 import { useLive } from "../live.ts";
 import type { Page } from "../page.ts";
 import { Ago, ErrorNote, Link, Loading, Status, Table } from "../ui.tsx";
-import { useWho } from "../who.ts";
+import { everyone, useWho } from "../who.ts";
 
 /** Where a cloud job is: waiting for the worker, waiting for an instance, or running. */
 function phase(j: { status?: string; statusCode?: string }): string {
@@ -22,7 +22,7 @@ function Cloud() {
             order: "desc",
             pageSize: "500",
             statuses: "Pending,Running,Suspended",
-            ...(who.role === "admin" ? { user: "*" } : {}),
+            ...everyone(who),
           },
         }),
       ),

@@ -3,8 +3,8 @@ import { api, ok } from "../api.ts";
 import { useLive } from "../live.ts";
 import type { Page } from "../page.ts";
 import { setQuery } from "../router.ts";
-import { Action, Ago, ErrorNote, Field, Link, Loading, Status } from "../ui.tsx";
-import { useWho } from "../who.ts";
+import { Action, Ago, Field, Link, Loaded, QueryField, Status } from "../ui.tsx";
+import { everyone, useWho } from "../who.ts";
 
 type Device = Awaited<ReturnType<typeof listDevices>>["items"][number];
 
@@ -48,7 +48,7 @@ function DeviceDetail({ device, refresh }: { device: Device; refresh: () => Prom
           query: {
             statuses: "Running,Suspended,Pending",
             pageSize: "100",
-            ...(who.role === "admin" ? { user: "*" } : {}),
+            ...everyone(who),
           },
         }),
       ),
@@ -158,91 +158,74 @@ function Devices({ query }: { query: URLSearchParams }) {
             <option value="offline">offline</option>
           </select>
         </Field>
-        <Field label="Node group">
-          <input
-            value={query.get("group") ?? ""}
-            onChange={(e) => setQuery({ group: e.currentTarget.value })}
-          />
-        </Field>
-        <Field label="Label" hint="key=value">
-          <input
-            value={query.get("label") ?? ""}
-            onChange={(e) => setQuery({ label: e.currentTarget.value })}
-          />
-        </Field>
-        <Field label="Search" hint="name, hostname or id">
-          <input
-            type="search"
-            value={query.get("search") ?? ""}
-            onChange={(e) => setQuery({ search: e.currentTarget.value })}
-          />
-        </Field>
+        <QueryField label="Node group" param="group" query={query} />
+        <QueryField label="Label" param="label" hint="key=value" query={query} />
+        <QueryField label="Search" param="search" hint="name, hostname or id" type="search" query={query} />
       </form>
-      <ErrorNote error={list.error} />
-      {!list.data ? (
-        list.error ? null : (
-          <Loading />
-        )
-      ) : list.data.items.length === 0 ? (
-        <p class="muted">
-          No devices{query.toString() ? " match" : " yet: add a machine from Registration tokens"}.
-        </p>
-      ) : (
-        <table>
-          <thead>
-            <tr>
-              {["Name", "Group", "Status", "Scheduling", "GPUs", "Labels", "Last seen"].map((h) => (
-                <th scope="col" key={h}>
-                  {h}
-                </th>
-              ))}
-            </tr>
-          </thead>
-          <tbody>
-            {list.data.items.map((d) => [
-              <tr key={d.id}>
-                <td>
-                  <button
-                    type="button"
-                    class="link"
-                    aria-expanded={open === d.id}
-                    onClick={() => setOpen(open === d.id ? undefined : d.id)}
-                  >
-                    {d.name}
-                  </button>
-                </td>
-                <td>{d.nodeGroup}</td>
-                <td>
-                  <Status value={d.status} />
-                </td>
-                <td>
-                  <Status value={d.scheduling} />
-                </td>
-                <td>
-                  {d.allocated.gpus}/{d.resources.gpus} {d.info.gpus[0]?.product ?? ""}
-                </td>
-                <td>
-                  {Object.entries(d.labels).map(([k, v]) => (
-                    <span class="tag" key={k}>
-                      {k}={v}
-                    </span>
+      <Loaded live={list}>
+        {(data) =>
+          data.items.length === 0 ? (
+            <p class="muted">
+              No devices{query.toString() ? " match" : " yet: add a machine from Registration tokens"}.
+            </p>
+          ) : (
+            <table>
+              <thead>
+                <tr>
+                  {["Name", "Group", "Status", "Scheduling", "GPUs", "Labels", "Last seen"].map((h) => (
+                    <th scope="col" key={h}>
+                      {h}
+                    </th>
                   ))}
-                </td>
-                <td>
-                  <Ago at={d.lastSeenAt} />
-                </td>
-              </tr>,
-              open === d.id ? (
-                <tr key={`${d.id}-detail`}>
-                  <td colSpan={7}>
-                    <DeviceDetail device={d} refresh={list.refresh} />
-                  </td>
                 </tr>
-              ) : null,
-            ])}
-          </tbody>
-        </table>
-      )}
+              </thead>
+              <tbody>
+                {data.items.map((d) => [
+                  <tr key={d.id}>
+                    <td>
+                      <button
+                        type="button"
+                        class="link"
+                        aria-expanded={open === d.id}
+                        onClick={() => setOpen(open === d.id ? undefined : d.id)}
+                      >
+                        {d.name}
+                      </button>
+                    </td>
+                    <td>{d.nodeGroup}</td>
+                    <td>
+                      <Status value={d.status} />
+                    </td>
+                    <td>
+                      <Status value={d.scheduling} />
+                    </td>
+                    <td>
+                      {d.allocated.gpus}/{d.resources.gpus} {d.info.gpus[0]?.product ?? ""}
+                    </td>
+                    <td>
+                      {Object.entries(d.labels).map(([k, v]) => (
+                        <span class="tag" key={k}>
+                          {k}={v}
+                        </span>
+                      ))}
+                    </td>
+                    <td>
+                      <Ago at={d.lastSeenAt} />
+                    </td>
+                  </tr>,
+                  open === d.id ? (
+                    <tr key={`${d.id}-detail`}>
+                      <td colSpan={7}>
+                        <DeviceDetail device={d} refresh={list.refresh} />
+                      </td>
+                    </tr>
+                  ) : null,
+                ])}
+              </tbody>
+            </table>
+          )
+        }
+      </Loaded>
     </>
   );
 }

@@ -4,7 +4,7 @@ import { api, ok } from "../api.ts";
 import { useLive } from "../live.ts";
 import type { Page } from "../page.ts";
 import { setQuery } from "../router.ts";
-import { Ago, ErrorNote, Field, Link, Loading, Status, Table } from "../ui.tsx";
+import { Ago, Field, Link, Loaded, QueryField, Status, Table } from "../ui.tsx";
 import { useWho } from "../who.ts";
 
 const PAGE_SIZE = 50;
@@ -32,13 +32,14 @@ function Jobs({ query }: { query: URLSearchParams }) {
     [query.toString(), token],
   );
   const search = (query.get("q") ?? "").toLowerCase();
-  const rows = (list.data?.items ?? []).filter(
-    (j) =>
-      !search ||
-      [j.id, j.name, j.command, j.exe, ...(j.args ?? []), ...(j.tags ?? [])].some((s) =>
-        s?.toLowerCase().includes(search),
-      ),
-  );
+  const matching = (items: NonNullable<typeof list.data>["items"]) =>
+    items.filter(
+      (j) =>
+        !search ||
+        [j.id, j.name, j.command, j.exe, ...(j.args ?? []), ...(j.tags ?? [])].some((s) =>
+          s?.toLowerCase().includes(search),
+        ),
+    );
   const filter = (values: Record<string, string>) => {
     setTokens([]);
     setQuery(values);
@@ -59,69 +60,69 @@ function Jobs({ query }: { query: URLSearchParams }) {
             ))}
           </select>
         </Field>
-        <Field label="Tag">
-          <input value={query.get("tag") ?? ""} onChange={(e) => filter({ tag: e.currentTarget.value })} />
-        </Field>
+        <QueryField label="Tag" param="tag" query={query} set={filter} />
         {who.role === "admin" ? (
-          <Field label="User" hint="* for everyone">
-            <input
-              value={query.get("user") ?? ""}
-              placeholder={who.name}
-              onChange={(e) => filter({ user: e.currentTarget.value })}
-            />
-          </Field>
+          <QueryField
+            label="User"
+            param="user"
+            hint="* for everyone"
+            placeholder={who.name}
+            query={query}
+            set={filter}
+          />
         ) : null}
-        <Field label="Search" hint="name, command, id or tag, on this page">
-          <input
-            type="search"
-            value={query.get("q") ?? ""}
-            onInput={(e) => setQuery({ q: e.currentTarget.value })}
-          />
-        </Field>
+        <QueryField
+          label="Search"
+          param="q"
+          hint="name, command, id or tag, on this page"
+          type="search"
+          query={query}
+        />
       </form>
-      <ErrorNote error={list.error} />
-      {!list.data ? (
-        list.error ? null : (
-          <Loading />
-        )
-      ) : (
-        <>
-          <Table
-            rows={rows}
-            keyOf={(j) => j.id}
-            empty={search || query.toString() ? "No jobs match." : "No jobs yet: npx berth run -- nvidia-smi"}
-            columns={[
-              { header: "Job", cell: (j) => <Link to={`/jobs/${j.id}`}>{j.name || j.id}</Link> },
-              {
-                header: "Command",
-                cell: (j) => <code>{(j.command ?? [j.exe, ...(j.args ?? [])].join(" ")).slice(0, 60)}</code>,
-              },
-              { header: "User", cell: (j) => j.user },
-              { header: "Status", cell: (j) => <Status value={j.status} /> },
-              { header: "Exit", cell: (j) => j.exitCode ?? "—" },
-              { header: "GPUs", cell: (j) => j.gpus?.count ?? 0 },
-              { header: "Host", cell: (j) => j.host ?? "—" },
-              { header: "Submitted", cell: (j) => <Ago at={j.submissionTime} /> },
-            ]}
-          />
-          <nav class="pager" aria-label="pages">
-            <button
-              type="button"
-              disabled={tokens.length === 0}
-              onClick={() => setTokens(tokens.slice(0, -1))}
-            >
-              Newer
-            </button>
-            <button
-              type="button"
-              disabled={!list.data.nextPageToken}
-              onClick={() => setTokens([...tokens, list.data!.nextPageToken!])}
-            >
-              Older
-            </button>
-          </nav>
-        </>
-      )}
+      <Loaded live={list}>
+        {(data) => (
+          <>
+            <Table
+              rows={matching(data.items)}
+              keyOf={(j) => j.id}
+              empty={
+                search || query.toString() ? "No jobs match." : "No jobs yet: npx berth run -- nvidia-smi"
+              }
+              columns={[
+                { header: "Job", cell: (j) => <Link to={`/jobs/${j.id}`}>{j.name || j.id}</Link> },
+                {
+                  header: "Command",
+                  cell: (j) => (
+                    <code>{(j.command ?? [j.exe, ...(j.args ?? [])].join(" ")).slice(0, 60)}</code>
+                  ),
+                },
+                { header: "User", cell: (j) => j.user },
+                { header: "Status", cell: (j) => <Status value={j.status} /> },
+                { header: "Exit", cell: (j) => j.exitCode ?? "—" },
+                { header: "GPUs", cell: (j) => j.gpus?.count ?? 0 },
+                { header: "Host", cell: (j) => j.host ?? "—" },
+                { header: "Submitted", cell: (j) => <Ago at={j.submissionTime} /> },
+              ]}
+            />
+            <nav class="pager" aria-label="pages">
+              <button
+                type="button"
+                disabled={tokens.length === 0}
+                onClick={() => setTokens(tokens.slice(0, -1))}
+              >
+                Newer
+              </button>
+              <button
+                type="button"
+                disabled={!data.nextPageToken}
+                onClick={() => setTokens([...tokens, data.nextPageToken!])}
+              >
+                Older
+              </button>
+            </nav>
+          </>
+        )}
+      </Loaded>
     </>
   );
 }

@@ -2,7 +2,7 @@ import { api, ok } from "../api.ts";
 import { useLive } from "../live.ts";
 import type { Page } from "../page.ts";
 import { Ago, ErrorNote, Link, Loading, Status, Table } from "../ui.tsx";
-import { useWho } from "../who.ts";
+import { everyone, useWho } from "../who.ts";
 
 const FINAL = new Set(["Finished", "Failed", "Killed", "Canceled"]);
 
@@ -14,7 +14,7 @@ function Overview() {
     () =>
       ok(
         api.jobs.$get({
-          query: { order: "desc", pageSize: "500", ...(who.role === "admin" ? { user: "*" } : {}) },
+          query: { order: "desc", pageSize: "500", ...everyone(who) },
         }),
       ),
     [who.role],

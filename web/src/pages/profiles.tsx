@@ -1,7 +1,7 @@
 import { api, ok } from "../api.ts";
 import { useLive } from "../live.ts";
 import type { Page } from "../page.ts";
-import { Bar, ErrorNote, Loading, Table } from "../ui.tsx";
+import { Bar, Loaded, Table } from "../ui.tsx";
 
 /** The workspace's quota as bars (use against each limit), and its resource profiles (named job sizes). */
 function Profiles() {
@@ -11,52 +11,47 @@ function Profiles() {
     <>
       <section aria-labelledby="quota">
         <h2 id="quota">Quota</h2>
-        <ErrorNote error={quota.error} />
-        {quota.data ? (
-          <div class="bars">
-            <Bar label="GPUs held by jobs" used={quota.data.use.gpus} limit={quota.data.limits.maxGpus} />
-            <Bar
-              label="Jobs not ended"
-              used={quota.data.use.runningJobs}
-              limit={quota.data.limits.maxRunningJobs}
-            />
-            <p class="muted">
-              Admins set limits with npx berth quotas set --max-gpus N --max-running-jobs N.
-            </p>
-          </div>
-        ) : quota.error ? null : (
-          <Loading />
-        )}
+        <Loaded live={quota}>
+          {(q) => (
+            <div class="bars">
+              <Bar label="GPUs held by jobs" used={q.use.gpus} limit={q.limits.maxGpus} />
+              <Bar label="Jobs not ended" used={q.use.runningJobs} limit={q.limits.maxRunningJobs} />
+              <p class="muted">
+                Admins set limits with npx berth quotas set --max-gpus N --max-running-jobs N.
+              </p>
+            </div>
+          )}
+        </Loaded>
       </section>
       <section aria-labelledby="profiles">
         <h2 id="profiles">Resource profiles</h2>
-        <ErrorNote error={profiles.error} />
-        {profiles.data ? (
-          <Table
-            rows={profiles.data.items}
-            keyOf={(p) => p.name}
-            empty="No profiles: npx berth profiles create large --gpus 8 --gpu-type H100"
-            columns={[
-              { header: "Name", cell: (p) => p.name },
-              { header: "GPUs", cell: (p) => (p.gpus ? `${p.gpus.count} ${p.gpus.type ?? ""}` : "—") },
-              { header: "Queue (node group)", cell: (p) => p.queue ?? "any" },
-              {
-                header: "Limits",
-                cell: (p) =>
-                  p.limits.map((l) => `${l.type}=${l.value ?? l.defaultValue ?? ""}`).join(", ") || "—",
-              },
-              {
-                header: "Constraints",
-                cell: (p) =>
-                  p.placementConstraints.map((c) => (c.value ? `${c.name}=${c.value}` : c.name)).join(", ") ||
-                  "—",
-              },
-              { header: "Cloud", cell: (p) => p.cloudLauncher ?? "—" },
-            ]}
-          />
-        ) : profiles.error ? null : (
-          <Loading />
-        )}
+        <Loaded live={profiles}>
+          {(data) => (
+            <Table
+              rows={data.items}
+              keyOf={(p) => p.name}
+              empty="No profiles: npx berth profiles create large --gpus 8 --gpu-type H100"
+              columns={[
+                { header: "Name", cell: (p) => p.name },
+                { header: "GPUs", cell: (p) => (p.gpus ? `${p.gpus.count} ${p.gpus.type ?? ""}` : "—") },
+                { header: "Queue (node group)", cell: (p) => p.queue ?? "any" },
+                {
+                  header: "Limits",
+                  cell: (p) =>
+                    p.limits.map((l) => `${l.type}=${l.value ?? l.defaultValue ?? ""}`).join(", ") || "—",
+                },
+                {
+                  header: "Constraints",
+                  cell: (p) =>
+                    p.placementConstraints
+                      .map((c) => (c.value ? `${c.name}=${c.value}` : c.name))
+                      .join(", ") || "—",
+                },
+                { header: "Cloud", cell: (p) => p.cloudLauncher ?? "—" },
+              ]}
+            />
+          )}
+        </Loaded>
       </section>
     </>
   );

@@ -3,7 +3,7 @@ import { installLine } from "../../../shared/domain/install-line.ts";
 import { type ApiError, api, ok } from "../api.ts";
 import { useLive } from "../live.ts";
 import type { Page } from "../page.ts";
-import { Action, Ago, ErrorNote, Field, Loading, Table } from "../ui.tsx";
+import { Action, Ago, ErrorNote, Field, Loaded, Table } from "../ui.tsx";
 
 /** Registration tokens (admin): list, revoke, and create one, whose secret and install line show only once. */
 function Tokens() {
@@ -65,41 +65,38 @@ function Tokens() {
       </section>
       <section aria-labelledby="tokens">
         <h2 id="tokens">Registration tokens</h2>
-        <ErrorNote error={list.error} />
-        {!list.data ? (
-          list.error ? null : (
-            <Loading />
-          )
-        ) : (
-          <Table
-            rows={list.data.items}
-            keyOf={(t) => t.id}
-            empty="No registration tokens."
-            columns={[
-              { header: "Name", cell: (t) => t.name },
-              { header: "Prefix", cell: (t) => <code>{t.prefix}</code> },
-              { header: "Node group", cell: (t) => t.nodeGroup ?? "any" },
-              {
-                header: "Registered",
-                cell: (t) => `${t.deviceCount}${t.maxRegistrations ? ` of ${t.maxRegistrations}` : ""}`,
-              },
-              { header: "Created", cell: (t) => <Ago at={t.createdAt} /> },
-              { header: "Expires", cell: (t) => (t.expiresAt ? <Ago at={t.expiresAt} /> : "never") },
-              {
-                header: "",
-                cell: (t) => (
-                  <Action
-                    label="Revoke"
-                    danger
-                    confirm={`Revoke ${t.name}? Machines can no longer register with it (registered ones stay).`}
-                    run={() => ok(api["registration-tokens"][":id"].$delete({ param: { id: t.id } }))}
-                    done={list.refresh}
-                  />
-                ),
-              },
-            ]}
-          />
-        )}
+        <Loaded live={list}>
+          {(data) => (
+            <Table
+              rows={data.items}
+              keyOf={(t) => t.id}
+              empty="No registration tokens."
+              columns={[
+                { header: "Name", cell: (t) => t.name },
+                { header: "Prefix", cell: (t) => <code>{t.prefix}</code> },
+                { header: "Node group", cell: (t) => t.nodeGroup ?? "any" },
+                {
+                  header: "Registered",
+                  cell: (t) => `${t.deviceCount}${t.maxRegistrations ? ` of ${t.maxRegistrations}` : ""}`,
+                },
+                { header: "Created", cell: (t) => <Ago at={t.createdAt} /> },
+                { header: "Expires", cell: (t) => (t.expiresAt ? <Ago at={t.expiresAt} /> : "never") },
+                {
+                  header: "",
+                  cell: (t) => (
+                    <Action
+                      label="Revoke"
+                      danger
+                      confirm={`Revoke ${t.name}? Machines can no longer register with it (registered ones stay).`}
+                      run={() => ok(api["registration-tokens"][":id"].$delete({ param: { id: t.id } }))}
+                      done={list.refresh}
+                    />
+                  ),
+                },
+              ]}
+            />
+          )}
+        </Loaded>
       </section>
     </>
   );
