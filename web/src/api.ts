@@ -107,6 +107,12 @@ export async function ok<R extends ClientResponse<unknown, number, string>>(
 }
 
 /**
+ * This host sends follow requests elsewhere (AWS Lambda, `307` to the agent service): the browser may not take
+ * the key there (another origin), so the caller reads the answer as it is instead, again and again.
+ */
+export class FollowedElsewhere extends Error {}
+
+/**
  * Follows a server-sent event stream of the API (job output, job events) with the API key in a header
  * (EventSource cannot send one), resuming after the last event seen when the connection drops, with a
  * growing delay (at most 5 s). Ends when `stop` aborts or the stream says `complete`.
@@ -127,7 +133,9 @@ export async function follow(
           ...(last ? { "last-event-id": last } : {}),
         },
         signal: opts.signal,
+        redirect: "manual",
       });
+      if (res.type === "opaqueredirect") throw new FollowedElsewhere("this host does not hold streams");
       if (!res.ok) {
         const err = await failure(res);
         if (res.status < 500 && res.status !== 429) throw err;
@@ -148,10 +156,8 @@ export async function follow(
       // Ended without `complete` (the server restarted, a proxy cut it): again, after a moment.
       if (!windowed) throw new Error("the stream ended");
     } catch (err) {
-      if (opts.signal.aborted || err instanceof ApiError) {
-        if (err instanceof ApiError) throw err;
-        return;
-      }
+      if (opts.signal.aborted) return;
+      if (err instanceof ApiError || err instanceof FollowedElsewhere) throw err;
       opts.onConnection?.(false, (err as Error).message);
       failures++;
       const delay = Math.min(5000, 250 * 2 ** failures) * (0.5 + Math.random() / 2);

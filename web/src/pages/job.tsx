@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { JOB_OPERATION_NAMES, operationAllowed } from "../../../shared/domain/job-status.ts";
-import { api, follow, ok } from "../api.ts";
-import { useLive } from "../live.ts";
+import { ApiError, api, FollowedElsewhere, follow, ok } from "../api.ts";
+import { REFRESH_MS, useLive } from "../live.ts";
 import type { Page } from "../page.ts";
 import { Action, Ago, ErrorNote, Link, Loading, Status } from "../ui.tsx";
 
@@ -10,6 +10,9 @@ interface Line {
   stream: "stdout" | "stderr";
   data: string;
 }
+
+/** The newest lines a page keeps. */
+const MAX_LINES = 5000;
 
 /** The job's output, followed live (server-sent events), resuming after the last line when the stream drops. */
 function Output({ id }: { id: string }) {
@@ -23,7 +26,7 @@ function Output({ id }: { id: string }) {
     follow(
       `/jobs/${encodeURIComponent(id)}/output?follow=true&stream=mixed`,
       (e) => {
-        if (e.event === "output") setLines((l) => [...l, JSON.parse(e.data) as Line].slice(-5000));
+        if (e.event === "output") setLines((l) => [...l, JSON.parse(e.data) as Line].slice(-MAX_LINES));
         else if (e.event === "complete") setState("complete");
       },
       {
@@ -33,9 +36,29 @@ function Output({ id }: { id: string }) {
           setWhy(reason);
         },
       },
-    ).catch((err: Error) => {
-      setState("lost");
-      setWhy(err.message);
+    ).catch(async (err: Error) => {
+      if (!(err instanceof FollowedElsewhere)) {
+        setState("lost");
+        setWhy(err.message);
+        return;
+      }
+      // No stream on this host: the output so far, every few seconds, until the job has ended.
+      setState("live");
+      while (!stop.signal.aborted) {
+        try {
+          const out = await ok(
+            api.jobs[":id"].output.$get({ param: { id }, query: { stream: "mixed", follow: "false" } }),
+          );
+          if (typeof out === "object" && "output" in out) {
+            setLines((out.output as Line[]).slice(-MAX_LINES));
+            if (out.complete) return setState("complete");
+          }
+        } catch (e) {
+          // 404 until the job has printed something.
+          if (!(e instanceof ApiError && e.status === 404)) setWhy((e as Error).message);
+        }
+        await new Promise((r) => setTimeout(r, REFRESH_MS));
+      }
     });
     return () => stop.abort();
   }, [id]);
