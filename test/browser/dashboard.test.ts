@@ -184,6 +184,14 @@ withBrowser("the dashboard in a real browser", () => {
     await page.getByRole("link", { name: "← Jobs" }).click();
     await page.getByRole("link", { name: "ticker" }).waitFor();
     await page.screenshot({ path: join(SHOTS, "jobs.png") });
+    // The API's filters: a time bound after every job, then a status none has.
+    await page.getByLabel("Submitted after", { exact: true }).fill("2099-01-01T00:00");
+    await page.getByText("No jobs match.").waitFor();
+    expect(page.url()).toContain("after=2099-01-01T00%3A00");
+    await page.getByLabel("Submitted after", { exact: true }).fill("");
+    await page.getByRole("link", { name: "ticker" }).waitFor();
+    await page.getByLabel("Status", { exact: true }).selectOption("Suspended");
+    await page.getByText("No jobs match.").waitFor();
     expect(errors).toEqual([]);
   }, 180_000);
 

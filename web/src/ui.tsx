@@ -201,7 +201,7 @@ export function QueryField(props: {
   param: string;
   query: URLSearchParams;
   hint?: string;
-  type?: "text" | "search";
+  type?: "text" | "search" | "datetime-local";
   placeholder?: string;
   /** Instead of setting the query alone (e.g. also going back to the first page). */
   set?: (values: Record<string, string>) => void;
@@ -213,6 +213,8 @@ export function QueryField(props: {
     <Field label={props.label} hint={props.hint}>
       {props.type === "search" ? (
         <input type="search" value={value} placeholder={props.placeholder} onInput={apply} />
+      ) : props.type === "datetime-local" ? (
+        <input type="datetime-local" value={value} onChange={apply} />
       ) : (
         <input type="text" value={value} placeholder={props.placeholder} onChange={apply} />
       )}

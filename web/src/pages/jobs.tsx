@@ -9,7 +9,10 @@ import { useWho } from "../who.ts";
 
 const PAGE_SIZE = 50;
 
-/** The jobs, newest first, with the API's filters (status, tag, user) and a search of names, commands and ids. */
+/** A `datetime-local` value (the browser's local time) as the API's RFC 3339. */
+const iso = (local: string) => new Date(local).toISOString();
+
+/** The jobs, newest first, with the API's filters (status, tag, time, user) and a search of names, commands and ids. */
 function Jobs({ query }: { query: URLSearchParams }) {
   const who = useWho();
   // Page tokens of the pages before this one, to go back.
@@ -25,6 +28,8 @@ function Jobs({ query }: { query: URLSearchParams }) {
             ...(query.get("status") ? { statuses: query.get("status")! } : {}),
             ...(query.get("tag") ? { tags: query.get("tag")! } : {}),
             ...(who.role === "admin" && query.get("user") ? { user: query.get("user")! } : {}),
+            ...(query.get("after") ? { startTime: iso(query.get("after")!) } : {}),
+            ...(query.get("before") ? { endTime: iso(query.get("before")!) } : {}),
             ...(token ? { pageToken: token } : {}),
           },
         }),
@@ -61,6 +66,14 @@ function Jobs({ query }: { query: URLSearchParams }) {
           </select>
         </Field>
         <QueryField label="Tag" param="tag" query={query} set={filter} />
+        <QueryField label="Submitted after" param="after" type="datetime-local" query={query} set={filter} />
+        <QueryField
+          label="Submitted before"
+          param="before"
+          type="datetime-local"
+          query={query}
+          set={filter}
+        />
         {who.role === "admin" ? (
           <QueryField
             label="User"
