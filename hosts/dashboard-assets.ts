@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { extname, join, normalize } from "node:path";
+import { gzipSync } from "node:zlib";
 import type { DocsAsset } from "../shared/app/deps.ts";
 
 const TYPES: Record<string, string> = {
@@ -11,6 +12,8 @@ const TYPES: Record<string, string> = {
   ".ico": "image/x-icon",
   ".json": "application/json",
 };
+
+const compressible = (type: string) => !type.startsWith("image/png") && !type.startsWith("image/x-icon");
 
 /**
  * Where the built dashboard (dist/web, `npm run build`) is, seen from the code that runs: next to the bundled
@@ -27,7 +30,7 @@ function candidates(): string[] {
 }
 
 /**
- * Reads the dashboard's files (each once, then kept: a few hundred KB in all). Only names of the build's
+ * Reads the dashboard's files (each once, then kept, with a gzipped copy: a few hundred KB in all). Only names of the build's
  * own kinds under its directory; anything else (`..`, another extension) is undefined.
  */
 export function dashboardAssetLoader(): (path: string) => Promise<DocsAsset | undefined> {
@@ -37,7 +40,8 @@ export function dashboardAssetLoader(): (path: string) => Promise<DocsAsset | un
     if (!contentType) return undefined;
     for (const dir of candidates()) {
       const bytes = await readFile(join(dir, path)).catch(() => undefined);
-      if (bytes) return { bytes, contentType };
+      if (bytes)
+        return { bytes, contentType, ...(compressible(contentType) ? { gzip: gzipSync(bytes) } : {}) };
     }
     return undefined;
   };

@@ -21,6 +21,8 @@ export interface AgentBundle {
 export interface DocsAsset {
   bytes: Uint8Array;
   contentType: string;
+  /** The same bytes gzipped, for clients that accept it (the dashboard's files). */
+  gzip?: Uint8Array;
 }
 
 /** Everything createApp needs, built by the host's composition root (hosts/app-deps.ts). */

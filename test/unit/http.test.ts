@@ -1,3 +1,4 @@
+import { gunzipSync } from "node:zlib";
 import { beforeAll, describe, expect, it } from "vitest";
 import { registerAgent } from "../helpers/agents.ts";
 import { errorOf, type TestApp, testApp } from "../helpers/app.ts";
@@ -118,6 +119,13 @@ describe("the HTTP app", () => {
       const res = await t.call("GET", src);
       expect(res.status, src).toBe(200);
       expect(res.headers.get("cache-control")).toContain("immutable");
+      expect(res.headers.get("content-encoding")).toBeNull();
+      // Gzipped for a client that says it takes it: the same bytes.
+      const gz = await t.call("GET", src, { headers: { "accept-encoding": "gzip, br" } });
+      expect(gz.headers.get("content-encoding")).toBe("gzip");
+      expect(
+        gunzipSync(Buffer.from(await gz.arrayBuffer())).equals(Buffer.from(await res.arrayBuffer())),
+      ).toBe(true);
     }
     expect(await errorOf(await t.call("GET", "/ui/assets/nothing.js"))).toMatchObject({ status: 404 });
     expect((await t.call("GET", "/ui/assets/..%2F..%2Fpackage.json")).status).toBe(404);

@@ -54,6 +54,11 @@ export function dashboardRoutes(deps: AppDeps) {
       c.header("content-type", asset.contentType);
       // Their names carry a hash of their content: a new build has new names.
       c.header("cache-control", "public, max-age=31536000, immutable");
+      c.header("vary", "accept-encoding");
+      if (asset.gzip && /\bgzip\b/.test(c.req.header("accept-encoding") ?? "")) {
+        c.header("content-encoding", "gzip");
+        return c.body(asset.gzip as Uint8Array<ArrayBuffer>);
+      }
       return c.body(asset.bytes as Uint8Array<ArrayBuffer>);
     })
     .get(`${DASHBOARD}/*`, async (c) => {
