@@ -7,6 +7,7 @@ import { retryAfterMs } from "./backoff.ts";
 interface Answer {
   status: number;
   retryAfter: string | null;
+  location?: string;
   text: string;
 }
 
@@ -17,8 +18,24 @@ const pools = {
   "https:": new https.Agent({ keepAlive: true, maxSockets: 8 }),
 };
 
+/**
+ * One request, again once when it was sent on a kept-alive connection the server had just closed (ECONNRESET on
+ * a reused socket: Node's documented race; every agent request may be repeated).
+ */
+async function send(
+  url: URL,
+  opts: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal },
+): Promise<Answer> {
+  try {
+    return await sendOnce(url, opts);
+  } catch (err) {
+    if ((err as { reusedSocket?: boolean }).reusedSocket && !opts.signal.aborted) return sendOnce(url, opts);
+    throw err;
+  }
+}
+
 /** One request with a JSON body (or none), answered with its status and text; rejects on a network error. */
-function send(
+function sendOnce(
   url: URL,
   opts: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal },
 ): Promise<Answer> {
@@ -50,12 +67,16 @@ function send(
           resolve({
             status: res.statusCode ?? 0,
             retryAfter: typeof retry === "string" ? retry : null,
+            location: res.headers.location,
             text: Buffer.concat(chunks).toString("utf8"),
           });
         });
       },
     );
-    req.on("error", reject);
+    req.on("error", (err) => {
+      const code = (err as { code?: string }).code;
+      reject(Object.assign(err, { reusedSocket: req.reusedSocket && code === "ECONNRESET" }));
+    });
     req.end(opts.body);
   });
 }
@@ -111,6 +132,13 @@ function failure(res: Answer, what: string): Error {
     // not JSON: keep the text
   }
   if (res.status === 401) return new RevokedError(`${what}: ${message}`);
+  // Not followed (a redirect could take the session token elsewhere), and not a refusal of what was sent: the
+  // request is kept and tried again, and the log says where to point the agent.
+  if (res.status >= 300 && res.status < 400) {
+    return new TransientError(
+      `${what}: HTTP ${res.status}, redirected to ${res.location ?? "(no Location)"}; give the agent that URL as its endpoint`,
+    );
+  }
   if (res.status >= 500 || res.status === 429 || res.status === 408) {
     return new TransientError(`${what}: HTTP ${res.status} ${message}`, retryAfterMs(res.retryAfter));
   }

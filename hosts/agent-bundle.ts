@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 import type { AgentBundle } from "../shared/app/deps.ts";
 
 /**
@@ -10,8 +11,8 @@ import type { AgentBundle } from "../shared/app/deps.ts";
 function candidates(): string[] {
   return [
     process.env.BERTH_AGENT_BUNDLE,
-    new URL("./berth-agent.mjs", import.meta.url).pathname,
-    new URL("../dist/berth-agent.mjs", import.meta.url).pathname,
+    fileURLToPath(new URL("./berth-agent.mjs", import.meta.url)),
+    fileURLToPath(new URL("../dist/berth-agent.mjs", import.meta.url)),
     process.env.LAMBDA_TASK_ROOT && `${process.env.LAMBDA_TASK_ROOT}/berth-agent.mjs`,
   ].filter((p): p is string => Boolean(p));
 }

@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { extname, join, normalize } from "node:path";
+import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import type { DocsAsset } from "../shared/app/deps.ts";
 
@@ -23,8 +24,8 @@ const compressible = (type: string) => !type.startsWith("image/png") && !type.st
 function candidates(): string[] {
   return [
     process.env.BERTH_DASHBOARD_DIR,
-    new URL("./web", import.meta.url).pathname,
-    new URL("../dist/web", import.meta.url).pathname,
+    fileURLToPath(new URL("./web", import.meta.url)),
+    fileURLToPath(new URL("../dist/web", import.meta.url)),
     process.env.LAMBDA_TASK_ROOT && `${process.env.LAMBDA_TASK_ROOT}/web`,
   ].filter((p): p is string => Boolean(p));
 }

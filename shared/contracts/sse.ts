@@ -21,7 +21,20 @@ export async function* readSse(
   const decoder = new TextDecoder();
   let buffer = "";
   let current: SseEvent = { event: "message", data: "" };
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+  // A reader rather than `for await` over the stream: Safari's streams are not async-iterable.
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      const { done, value: chunk } = await reader.read();
+      if (done) return;
+      yield* lines(chunk);
+    }
+  } finally {
+    // The caller stopped early (or the stream failed): let go of the connection.
+    reader.cancel().catch(() => {});
+  }
+
+  function* lines(chunk: Uint8Array): Generator<SseEvent> {
     onBytes();
     buffer += decoder.decode(chunk, { stream: true });
     let newline = buffer.indexOf("\n");

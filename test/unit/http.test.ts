@@ -147,7 +147,7 @@ describe("the HTTP app", () => {
     const first = await t.call("GET", "/api/v1/devices", { token: t.admin });
     const tag = first.headers.get("etag")!;
     expect(tag).toMatch(/^W\/"/);
-    expect(first.headers.get("cache-control")).toBe("private, no-cache");
+    expect(first.headers.get("cache-control")).toBe("no-store");
     const again = await t.call("GET", "/api/v1/devices", {
       token: t.admin,
       headers: { "if-none-match": tag },

@@ -106,6 +106,9 @@ export async function ok<R extends ClientResponse<unknown, number, string>>(
   return (await res.json()) as Success<R>;
 }
 
+/** How long a followed stream may be silent before it is taken for dead (keep-alives come every 15 s). */
+const IDLE_MS = 45_000;
+
 /**
  * This host sends follow requests elsewhere (AWS Lambda, `307` to the agent service): the browser may not take
  * the key there (another origin), so the caller reads the answer as it is instead, again and again.
@@ -125,14 +128,25 @@ export async function follow(
   let last: string | undefined;
   let failures = 0;
   while (!opts.signal.aborted) {
+    // A connection silent for IDLE_MS (the server sends a keep-alive every 15 s) is taken for dead: after a
+    // laptop sleeps or its network changes, a half-open connection would otherwise say "following" forever.
+    const attempt = new AbortController();
+    const stopAttempt = () => attempt.abort();
+    opts.signal.addEventListener("abort", stopAttempt, { once: true });
+    let idle: ReturnType<typeof setTimeout> | undefined;
+    const alive = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => attempt.abort(new Error(`nothing heard for ${IDLE_MS / 1000} s`)), IDLE_MS);
+    };
     try {
+      alive();
       const res = await fetch(`/api/v1${path}`, {
         headers: {
           ...authorization(),
           accept: "text/event-stream",
           ...(last ? { "last-event-id": last } : {}),
         },
-        signal: opts.signal,
+        signal: attempt.signal,
         redirect: "manual",
       });
       if (res.type === "opaqueredirect") throw new FollowedElsewhere("this host does not hold streams");
@@ -144,7 +158,7 @@ export async function follow(
       opts.onConnection?.(true);
       failures = 0;
       let windowed = false;
-      for await (const e of readSse(res.body!)) {
+      for await (const e of readSse(res.body!, alive)) {
         if (e.id) last = e.id;
         if (e.event === "continue") {
           windowed = true; // a bounded window (AWS Lambda): ask again at once
@@ -158,10 +172,14 @@ export async function follow(
     } catch (err) {
       if (opts.signal.aborted) return;
       if (err instanceof ApiError || err instanceof FollowedElsewhere) throw err;
-      opts.onConnection?.(false, (err as Error).message);
+      const why = attempt.signal.aborted ? (attempt.signal.reason as Error).message : (err as Error).message;
+      opts.onConnection?.(false, why);
       failures++;
       const delay = Math.min(5000, 250 * 2 ** failures) * (0.5 + Math.random() / 2);
       await new Promise((r) => setTimeout(r, delay));
+    } finally {
+      clearTimeout(idle);
+      opts.signal.removeEventListener("abort", stopAttempt);
     }
   }
 }

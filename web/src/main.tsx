@@ -95,15 +95,29 @@ function Shell({ who, signOut }: { who: Who; signOut: () => void }) {
 
 function App() {
   const [who, setWho] = useState<Who | null | undefined>(session.key() ? undefined : null);
+  const [startError, setStartError] = useState<ApiError>();
+  const start = () => {
+    setStartError(undefined);
+    // A 401 signs out (api.ts); anything else (the server restarting, the network) keeps the key: try again.
+    ok(api.whoami.$get()).then(setWho, (err: ApiError) => {
+      if (err.status !== 401) setStartError(err);
+    });
+  };
   useEffect(() => {
-    if (who === undefined)
-      ok(api.whoami.$get()).then(setWho, () => {
-        session.signOut();
-        setWho(null);
-      });
+    if (who === undefined) start();
     return onSignedOut(() => setWho(null));
   }, []);
-  if (who === undefined) return <Loading />;
+  if (who === undefined)
+    return startError ? (
+      <main class="signin">
+        <ErrorNote error={startError} />
+        <button type="button" onClick={start}>
+          Try again
+        </button>
+      </main>
+    ) : (
+      <Loading />
+    );
   if (who === null) return <SignIn onIn={setWho} />;
   return <Shell who={who} signOut={() => session.signOut()} />;
 }

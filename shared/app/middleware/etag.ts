@@ -24,6 +24,8 @@ export function jsonEtag(): MiddlewareHandler {
       return;
     }
     c.res.headers.set("etag", tag);
-    if (!c.res.headers.has("cache-control")) c.res.headers.set("cache-control", "private, no-cache");
+    // Never in a disk cache (answers hold job commands, output, devices): the dashboard keeps the last answer in
+    // memory and revalidates it itself.
+    if (!c.res.headers.has("cache-control")) c.res.headers.set("cache-control", "no-store");
   };
 }

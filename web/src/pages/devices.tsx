@@ -160,7 +160,7 @@ function Devices({ query }: { query: URLSearchParams }) {
         </Field>
         <QueryField label="Node group" param="group" query={query} />
         <QueryField label="Label" param="label" hint="key=value" query={query} />
-        <QueryField label="Search" param="search" hint="name, hostname or id" type="search" query={query} />
+        <QueryField label="Search" param="search" hint="name, hostname or id; Enter to apply" query={query} />
       </form>
       <Loaded live={list}>
         {(data) =>

@@ -6,7 +6,8 @@ import type { Page } from "../page.ts";
 import { Action, Ago, ErrorNote, Link, Loading, Status } from "../ui.tsx";
 
 interface Line {
-  seqId: number;
+  /** Unique on the page: the event's cursor (a line's seqId starts again at 1 on each connection). */
+  key: string;
   stream: "stdout" | "stderr";
   data: string;
 }
@@ -26,8 +27,10 @@ function Output({ id }: { id: string }) {
     follow(
       `/jobs/${encodeURIComponent(id)}/output?follow=true&stream=mixed`,
       (e) => {
-        if (e.event === "output") setLines((l) => [...l, JSON.parse(e.data) as Line].slice(-MAX_LINES));
-        else if (e.event === "complete") setState("complete");
+        if (e.event === "output") {
+          const line = JSON.parse(e.data) as Omit<Line, "key">;
+          setLines((l) => [...l, { ...line, key: e.id ?? String(l.length) }].slice(-MAX_LINES));
+        } else if (e.event === "complete") setState("complete");
       },
       {
         signal: stop.signal,
@@ -50,14 +53,19 @@ function Output({ id }: { id: string }) {
             api.jobs[":id"].output.$get({ param: { id }, query: { stream: "mixed", follow: "false" } }),
           );
           if (typeof out === "object" && "output" in out) {
-            setLines((out.output as Line[]).slice(-MAX_LINES));
+            setLines(
+              out.output
+                .slice(-MAX_LINES)
+                .map((l) => ({ key: String(l.seqId), stream: l.stream, data: l.data })),
+            );
             if (out.complete) return setState("complete");
           }
         } catch (e) {
           // 404 until the job has printed something.
           if (!(e instanceof ApiError && e.status === 404)) setWhy((e as Error).message);
         }
-        await new Promise((r) => setTimeout(r, REFRESH_MS));
+        do await new Promise((r) => setTimeout(r, REFRESH_MS));
+        while (document.visibilityState === "hidden" && !stop.signal.aborted);
       }
     });
     return () => stop.abort();
@@ -83,7 +91,7 @@ function Output({ id }: { id: string }) {
       <pre class="output" ref={box} role="log" tabIndex={0} aria-label="job output" aria-live="off">
         {lines.length === 0 ? <span class="muted">no output yet</span> : null}
         {lines.map((l) => (
-          <span key={l.seqId} class={l.stream}>
+          <span key={l.key} class={l.stream}>
             {l.data.endsWith("\n") ? l.data : `${l.data}\n`}
           </span>
         ))}

@@ -9,6 +9,12 @@ import { useWho } from "../who.ts";
 
 const PAGE_SIZE = 50;
 
+const without = (query: URLSearchParams, name: string) => {
+  const q = new URLSearchParams(query);
+  q.delete(name);
+  return q.toString();
+};
+
 /** A `datetime-local` value (the browser's local time) as the API's RFC 3339. */
 const iso = (local: string) => new Date(local).toISOString();
 
@@ -34,7 +40,8 @@ function Jobs({ query }: { query: URLSearchParams }) {
           },
         }),
       ),
-    [query.toString(), token],
+    // Not the search (`q`): it filters this page as one types, without asking again.
+    [without(query, "q"), token],
   );
   const search = (query.get("q") ?? "").toLowerCase();
   const matching = (items: NonNullable<typeof list.data>["items"]) =>
