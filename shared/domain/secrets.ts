@@ -21,6 +21,8 @@ export interface ServerKeys {
   pageToken: Buffer;
   /** HMAC key session tokens are derived with. */
   session: Buffer;
+  /** Wraps workspaces' data keys for secrets (local hosts; AWS uses KMS instead). */
+  secretsKek: Buffer;
   /** The control plane's ed25519 key pair: signs reservations; agents learn the public half at login. */
   signing: { privateKey: KeyObject; publicKey: KeyObject; publicKeyBase64: string };
 }
@@ -43,6 +45,7 @@ export function deriveKeys(serverSecret: string): ServerKeys {
   return {
     pageToken: derive("page-token"),
     session: derive("session-token"),
+    secretsKek: derive("secrets-kek"),
     signing: { privateKey, publicKey, publicKeyBase64: publicKeyToBase64(publicKey) },
   };
 }

@@ -1,5 +1,6 @@
 import type { ApiKeyRepository } from "./repositories/api-keys.ts";
 import type { CloudReservationRepository } from "./repositories/cloud-reservations.ts";
+import type { DataKeyRepository } from "./repositories/data-keys.ts";
 import type { DeviceRepository } from "./repositories/devices.ts";
 import type { FeedRepository } from "./repositories/feed.ts";
 import type { JobEventRepository, JobRepository } from "./repositories/jobs.ts";
@@ -14,6 +15,7 @@ import type { Committed, Write } from "./repositories/write.ts";
 
 export type { ApiKeyRepository } from "./repositories/api-keys.ts";
 export type { CloudReservationRepository } from "./repositories/cloud-reservations.ts";
+export type { DataKeyRepository, StoredDataKey } from "./repositories/data-keys.ts";
 export type {
   DeviceClaim,
   DeviceRefresh,
@@ -56,6 +58,7 @@ export interface Repositories {
   profiles: ProfileRepository;
   quotas: QuotaRepository;
   cloudReservations: CloudReservationRepository;
+  dataKeys: DataKeyRepository;
   /** Commits writes of any repositories in one transaction: all of them, or (a condition failed) none. */
   commit(writes: (Write | undefined | false)[]): Promise<Committed>;
 }

@@ -5,6 +5,7 @@ import type { Store } from "../../shared/ports/store.ts";
 import { forEachEngine, openStore } from "../helpers/engines.ts";
 import { apiKeyContract } from "./suites/api-keys.ts";
 import { cloudReservationContract } from "./suites/cloud-reservations.ts";
+import { dataKeyContract } from "./suites/data-keys.ts";
 import { deviceContract } from "./suites/devices.ts";
 import { feedContract } from "./suites/feed.ts";
 import { jobContract } from "./suites/jobs.ts";
@@ -40,4 +41,5 @@ forEachEngine("repositories", (engine) => {
   outputContract(ctx);
   jobContract(ctx);
   cloudReservationContract(ctx);
+  dataKeyContract(ctx);
 });

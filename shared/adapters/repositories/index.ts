@@ -3,6 +3,7 @@ import type { Store } from "../../ports/store.ts";
 import { apiKeyRepository } from "./api-keys.ts";
 import { type CorruptItemError, commitWrites, onCorruptItem } from "./base.ts";
 import { cloudReservationRepository } from "./cloud-reservations.ts";
+import { dataKeyRepository } from "./data-keys.ts";
 import { deviceRepository } from "./devices.ts";
 import { feedRepository } from "./feed.ts";
 import { jobEventRepository, jobRepository } from "./jobs.ts";
@@ -37,6 +38,7 @@ export function repositories(
     profiles: profileRepository(store),
     quotas: quotaRepository(store),
     cloudReservations: cloudReservationRepository(store),
+    dataKeys: dataKeyRepository(store),
     commit: (writes) => commitWrites(store, writes),
   };
 }
