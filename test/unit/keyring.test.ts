@@ -12,7 +12,13 @@ describe("the secrets keyring (secrets.md §2)", () => {
     const clock = manualClock();
     let unwraps = 0;
     const wrapper = localKeyWrapper(deriveKeys(serverSecret).secretsKek);
-    const counting = { ...wrapper, unwrap: (c: string, w: string) => (unwraps++, wrapper.unwrap(c, w)) };
+    const counting = {
+      ...wrapper,
+      unwrap: (c: string, w: string) => {
+        unwraps++;
+        return wrapper.unwrap(c, w);
+      },
+    };
     const ring = () => secretKeyring({ dataKeys: t.deps.repos.dataKeys, wrapper: counting, clock });
     return { t, clock, ring, unwraps: () => unwraps };
   };
