@@ -10,6 +10,7 @@ import type { ProfileRepository } from "./repositories/profiles.ts";
 import type { QuotaRepository } from "./repositories/quotas.ts";
 import type { RegistrationTokenRepository } from "./repositories/registration-tokens.ts";
 import type { ReservationRepository } from "./repositories/reservations.ts";
+import type { SecretRepository } from "./repositories/secrets.ts";
 import type { WorkspaceRepository } from "./repositories/workspaces.ts";
 import type { Committed, Write } from "./repositories/write.ts";
 
@@ -34,6 +35,7 @@ export type {
   RegistrationTokenRepository,
 } from "./repositories/registration-tokens.ts";
 export type { ReservationRepository } from "./repositories/reservations.ts";
+export type { SecretRepository } from "./repositories/secrets.ts";
 export type { WorkspaceRepository } from "./repositories/workspaces.ts";
 export type { Committed, Saved, VersionedWrite, Write } from "./repositories/write.ts";
 
@@ -59,6 +61,7 @@ export interface Repositories {
   quotas: QuotaRepository;
   cloudReservations: CloudReservationRepository;
   dataKeys: DataKeyRepository;
+  secrets: SecretRepository;
   /** Commits writes of any repositories in one transaction: all of them, or (a condition failed) none. */
   commit(writes: (Write | undefined | false)[]): Promise<Committed>;
 }

@@ -13,6 +13,7 @@ import { nodeGroupContract } from "./suites/node-groups.ts";
 import { outputContract } from "./suites/output.ts";
 import { registrationTokenContract } from "./suites/registration-tokens.ts";
 import { reservationContract } from "./suites/reservations.ts";
+import { secretContract } from "./suites/secrets.ts";
 import { workspaceContract } from "./suites/workspaces.ts";
 
 /**
@@ -42,4 +43,5 @@ forEachEngine("repositories", (engine) => {
   jobContract(ctx);
   cloudReservationContract(ctx);
   dataKeyContract(ctx);
+  secretContract(ctx);
 });

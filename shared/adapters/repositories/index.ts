@@ -13,6 +13,7 @@ import { profileRepository } from "./profiles.ts";
 import { quotaRepository } from "./quotas.ts";
 import { registrationTokenRepository } from "./registration-tokens.ts";
 import { reservationRepository } from "./reservations.ts";
+import { secretRepository } from "./secrets.ts";
 import { workspaceRepository } from "./workspaces.ts";
 
 /**
@@ -39,6 +40,7 @@ export function repositories(
     quotas: quotaRepository(store),
     cloudReservations: cloudReservationRepository(store),
     dataKeys: dataKeyRepository(store),
+    secrets: secretRepository(store),
     commit: (writes) => commitWrites(store, writes),
   };
 }

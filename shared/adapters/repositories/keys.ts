@@ -49,6 +49,8 @@ export const keys = {
   profile: (ws: string, name: string) => ({ pk: `WS#${ws}`, sk: `PROFILE#${name}` }),
   profilesPrefix: "PROFILE#",
   quota: (ws: string) => ({ pk: `WS#${ws}`, sk: "QUOTA" }),
+  secret: (ws: string, ns: string, name: string) => ({ pk: `WS#${ws}`, sk: `SECRET#${ns}#${name}` }),
+  secretsPrefix: (ns: string) => `SECRET#${ns}#`,
   /** A workspace's data key for secrets, stored wrapped. */
   dataKey: (ws: string, keyId: string) => ({ pk: `WS#${ws}`, sk: `DATAKEY#${keyId}` }),
   cloudReservation: (id: string) => ({ pk: `CLOUDRES#${id}`, sk: "CLOUDRES" }),

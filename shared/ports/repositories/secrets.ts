@@ -1,0 +1,17 @@
+import type { Secret } from "../../domain/secret.ts";
+import type { Page, PageRequest } from "../pagination.ts";
+
+export interface SecretRepository {
+  get(workspaceId: string, namespace: string, name: string): Promise<Secret | undefined>;
+  /** Stores a new secret; false when the name is taken in its namespace. */
+  create(secret: Secret): Promise<boolean>;
+  /**
+   * Replaces `current` with `next` if it is still at `current.revision` (next has revision + 1): the stored
+   * secret afterwards, or undefined when another change came first (read again and decide again).
+   */
+  replace(current: Secret, next: Secret): Promise<Secret | undefined>;
+  /** Deletes it; false when there was none. */
+  delete(workspaceId: string, namespace: string, name: string): Promise<boolean>;
+  /** A namespace's secrets by name. */
+  list(workspaceId: string, namespace: string, page: PageRequest): Promise<Page<Secret>>;
+}
