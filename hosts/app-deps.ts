@@ -1,4 +1,5 @@
 import { createFeedWatcher } from "../shared/adapters/feed-watcher.ts";
+import { localKeyWrapper } from "../shared/adapters/local/key-wrapper.ts";
 import { createMeter, meteredStore } from "../shared/adapters/meter.ts";
 import { repositories } from "../shared/adapters/repositories/index.ts";
 import type { AppDeps } from "../shared/app/deps.ts";
@@ -13,6 +14,7 @@ import type { Store } from "../shared/ports/store.ts";
 import { deviceAuthCache, forgetDeviceSession } from "../shared/usecases/identity/device-session.ts";
 import { REVOKE_TOPIC } from "../shared/usecases/identity/devices.ts";
 import { placePending } from "../shared/usecases/jobs/placement.ts";
+import { secretKeyring } from "../shared/usecases/secrets/keyring.ts";
 import { agentBundleLoader } from "./agent-bundle.ts";
 import { dashboardAssetLoader } from "./dashboard-assets.ts";
 import { docsAssetLoader } from "./docs-assets.ts";
@@ -69,11 +71,13 @@ export function buildAppDeps(input: {
   });
   const background =
     input.background === "detached" ? detachedBackground(onError) : awaitedBackground(onError);
+  const keys = deriveKeys(input.serverSecret);
+  const clock = input.clock ?? systemClock;
   const deps: AppDeps = {
     repos,
-    clock: input.clock ?? systemClock,
+    clock,
     logger: input.logger,
-    keys: deriveKeys(input.serverSecret),
+    keys,
     config: input.config,
     cloud: input.cloud,
     seenCache: new Map(),
@@ -88,6 +92,11 @@ export function buildAppDeps(input: {
     agentBundle: agentBundleLoader(),
     docsAsset: docsAssetLoader(),
     dashboardAsset: dashboardAssetLoader(),
+    secretKeyring: secretKeyring({
+      dataKeys: repos.dataKeys,
+      wrapper: localKeyWrapper(keys.secretsKek),
+      clock,
+    }),
     feedWatcher,
     capacityFreed: (workspaceId) => deps.background.run(() => placePending(deps, workspaceId)),
   };

@@ -24,6 +24,7 @@ import { profileRoutes } from "./routes/profiles.ts";
 import { quotaRoutes } from "./routes/quotas.ts";
 import { registrationTokenRoutes } from "./routes/registration-tokens.ts";
 import { reservationRoutes } from "./routes/reservations.ts";
+import { secretRoutes } from "./routes/secrets.ts";
 
 export const API_PREFIX = "/api/v1";
 
@@ -43,7 +44,8 @@ export function apiRoutes(deps: AppDeps) {
     .route("/", jobRoutes(deps))
     .route("/", profileRoutes(deps))
     .route("/", quotaRoutes(deps))
-    .route("/", metricsRoutes(deps));
+    .route("/", metricsRoutes(deps))
+    .route("/", secretRoutes(deps));
 }
 export type ApiRoutes = ReturnType<typeof apiRoutes>;
 

@@ -4,6 +4,7 @@ import type { Background } from "../ports/background.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { CloudDeps } from "../ports/cloud.ts";
 import type { FeedWatcher } from "../ports/feed-watcher.ts";
+import type { SecretKeyring } from "../ports/keyring.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { Meter } from "../ports/meter.ts";
 import type { Repositories } from "../ports/repositories.ts";
@@ -54,6 +55,8 @@ export interface AppDeps {
   storageRequests: () => Record<string, number>;
   /** Which storage engine serves this app, for people. */
   storage: string;
+  /** Workspaces' data keys for secrets (local: wrapped by a key derived from the server secret). */
+  secretKeyring: SecretKeyring;
   /** The agent bundle this host serves for install.sh, when it has one. */
   agentBundle: () => Promise<AgentBundle | undefined>;
   /** The docs page's static files by name (undefined: not one of them, or not installed). */

@@ -1,0 +1,170 @@
+import type { CreateSecretRequest, SecretView, UpdateSecretRequest } from "../../contracts/secrets.ts";
+import { conflict, invalidRequest, notFound } from "../../domain/errors.ts";
+import type { UserPrincipal } from "../../domain/principal.ts";
+import { MAX_SECRET_BYTES, type Secret, type SecretType } from "../../domain/secret.ts";
+import { encrypt, fingerprint, secretAad } from "../../domain/secret-envelope.ts";
+import type { Clock } from "../../ports/clock.ts";
+import type { SecretKeyring } from "../../ports/keyring.ts";
+import type { Page, PageRequest } from "../../ports/pagination.ts";
+import type { Repositories } from "../../ports/repositories.ts";
+import { done, mutate, reread } from "../mutate.ts";
+
+export type SecretDeps = { repos: Repositories; clock: Clock; secretKeyring: SecretKeyring };
+
+/** Namespaces other than `default` come with the applications' namespaces (specs/applications.md §1). */
+export const DEFAULT_NAMESPACE = "default";
+
+function requireNamespace(ns: string): void {
+  if (ns !== DEFAULT_NAMESPACE) throw notFound(`namespace ${ns} not found`);
+}
+
+export const secretView = (s: Secret): SecretView => ({
+  name: s.name,
+  namespace: s.namespace,
+  type: s.type,
+  description: s.description,
+  allowMemberJobs: s.allowMemberJobs,
+  version: s.version,
+  fingerprint: s.fingerprint,
+  sizeBytes: s.sizeBytes,
+  createdAt: s.createdAt,
+  updatedAt: s.updatedAt,
+  createdBy: s.createdBy,
+  updatedBy: s.updatedBy,
+  ...(s.lastDeliveredAt ? { lastDeliveredAt: s.lastDeliveredAt } : {}),
+});
+
+/** The value as bytes: UTF-8 text, or base64 (Synpse sends base64); at most 64 KiB. */
+function secretBytes(data: string, encoding: "utf8" | "base64"): Buffer {
+  let value: Buffer;
+  if (encoding === "base64") {
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(data) || data.length % 4 !== 0)
+      throw invalidRequest("data is not valid base64", [{ path: "data", message: "not valid base64" }]);
+    value = Buffer.from(data, "base64");
+  } else value = Buffer.from(data, "utf8");
+  if (value.length > MAX_SECRET_BYTES)
+    throw invalidRequest(`data is ${value.length} bytes; a secret holds at most ${MAX_SECRET_BYTES}`, [
+      { path: "data", message: `at most ${MAX_SECRET_BYTES} bytes` },
+    ]);
+  return value;
+}
+
+/** Encrypts `value` as version `version` of the secret, under the workspace's current data key. */
+async function sealedAtRest(
+  deps: SecretDeps,
+  s: Pick<Secret, "workspaceId" | "namespace" | "name">,
+  version: number,
+  value: Buffer,
+) {
+  const { keyId, key } = await deps.secretKeyring.current(s.workspaceId);
+  return {
+    keyId,
+    ciphertext: encrypt(key, value, secretAad(s.workspaceId, s.namespace, s.name, version)),
+    fingerprint: fingerprint(key, value),
+    sizeBytes: value.length,
+  };
+}
+
+export async function createSecret(
+  deps: SecretDeps,
+  user: UserPrincipal,
+  ns: string,
+  input: CreateSecretRequest,
+): Promise<SecretView> {
+  requireNamespace(ns);
+  const value = secretBytes(input.data, input.encoding);
+  const now = deps.clock.now().toISOString();
+  const place = { workspaceId: user.workspaceId, namespace: ns, name: input.name };
+  const secret: Secret = {
+    ...place,
+    type: input.type as SecretType,
+    description: input.description,
+    allowMemberJobs: input.allowMemberJobs,
+    version: 1,
+    revision: 1,
+    ...(await sealedAtRest(deps, place, 1, value)),
+    createdAt: now,
+    updatedAt: now,
+    createdBy: user.keyId,
+    updatedBy: user.keyId,
+  };
+  if (!(await deps.repos.secrets.create(secret)))
+    throw conflict(`secret ${input.name} already exists in namespace ${ns}`);
+  return secretView(secret);
+}
+
+async function found(deps: SecretDeps, ws: string, ns: string, name: string): Promise<Secret> {
+  requireNamespace(ns);
+  const s = await deps.repos.secrets.get(ws, ns, name);
+  if (!s) throw notFound(`secret ${name} not found in namespace ${ns}`);
+  return s;
+}
+
+export const getSecret = async (deps: SecretDeps, ws: string, ns: string, name: string) =>
+  secretView(await found(deps, ws, ns, name));
+
+export async function listSecrets(
+  deps: SecretDeps,
+  ws: string,
+  ns: string,
+  type: SecretType | undefined,
+  page: PageRequest,
+): Promise<Page<SecretView>> {
+  requireNamespace(ns);
+  const out = await deps.repos.secrets.list(ws, ns, page);
+  return { items: out.items.filter((s) => !type || s.type === type).map(secretView), cursor: out.cursor };
+}
+
+/**
+ * Changes a secret's value, description or member flag. A value equal to the current one (same fingerprint)
+ * keeps the version; any other bumps it and is encrypted anew. Two updates at once: the loser decides again on
+ * what won (and with `expectedVersion`, is refused).
+ */
+export async function updateSecret(
+  deps: SecretDeps,
+  user: UserPrincipal,
+  ns: string,
+  name: string,
+  patch: UpdateSecretRequest,
+): Promise<SecretView> {
+  if (patch.type !== undefined)
+    throw invalidRequest("secret type cannot be changed", [{ path: "type", message: "cannot be changed" }]);
+  const value = patch.data === undefined ? undefined : secretBytes(patch.data, patch.encoding);
+  return mutate({
+    what: `secret ${name}`,
+    read: () => found(deps, user.workspaceId, ns, name),
+    async attempt(current) {
+      if (!current) throw notFound(`secret ${name} not found in namespace ${ns}`);
+      if (patch.expectedVersion !== undefined && patch.expectedVersion !== current.version)
+        throw conflict(
+          `secret ${name} changed since version ${patch.expectedVersion} (now ${current.version})`,
+          { current: current.version },
+        );
+      const { key } = await deps.secretKeyring.current(user.workspaceId);
+      const changed = value !== undefined && fingerprint(key, value) !== current.fingerprint;
+      const next: Secret = {
+        ...current,
+        ...(patch.description !== undefined ? { description: patch.description } : {}),
+        ...(patch.allowMemberJobs !== undefined ? { allowMemberJobs: patch.allowMemberJobs } : {}),
+        ...(changed ? { version: current.version + 1 } : {}),
+        revision: current.revision + 1,
+        updatedAt: deps.clock.now().toISOString(),
+        updatedBy: user.keyId,
+      };
+      if (changed) Object.assign(next, await sealedAtRest(deps, current, next.version, value));
+      const unchanged =
+        !changed &&
+        next.description === current.description &&
+        next.allowMemberJobs === current.allowMemberJobs;
+      if (unchanged) return done(secretView(current));
+      const saved = await deps.repos.secrets.replace(current, next);
+      return saved ? done(secretView(saved)) : reread;
+    },
+  });
+}
+
+export async function deleteSecret(deps: SecretDeps, ws: string, ns: string, name: string): Promise<void> {
+  requireNamespace(ns);
+  if (!(await deps.repos.secrets.delete(ws, ns, name)))
+    throw notFound(`secret ${name} not found in namespace ${ns}`);
+}
