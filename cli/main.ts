@@ -11,6 +11,7 @@ import { profilesCommand } from "./commands/profiles.ts";
 import { quotasCommand } from "./commands/quotas.ts";
 import { reservationsCommand } from "./commands/reservations.ts";
 import { runCommand } from "./commands/run.ts";
+import { secretsCommand } from "./commands/secrets.ts";
 import { serverCommand } from "./commands/server.ts";
 import { tokensCommand } from "./commands/tokens.ts";
 import { workspacesCommand } from "./commands/workspaces.ts";
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
   jobsCommand(program);
   profilesCommand(program);
   quotasCommand(program);
+  secretsCommand(program);
   agentCommand(program);
   workspacesCommand(program);
   completionCommand(program);

@@ -1,0 +1,76 @@
+import { readdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli, type ServerProcess, startServerProcess, tempDir } from "../helpers/processes.ts";
+
+/** Every byte under `dir`, as text: to check a value was never written in clear. */
+async function allBytes(dir: string): Promise<string> {
+  let out = "";
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true }))
+    if (entry.isFile()) out += (await readFile(join(entry.parentPath, entry.name))).toString("latin1");
+  return out;
+}
+
+describe("berth secrets against a real server", () => {
+  let server: ServerProcess;
+  let dataDir: string;
+  const cli = (args: string[]) => runCli(["--endpoint", server.url, ...args], { BERTH_DATA_DIR: dataDir });
+  beforeAll(async () => {
+    dataDir = await tempDir("e2e-secrets");
+    server = await startServerProcess(dataDir);
+  }, 60_000);
+  afterAll(() => server?.stop());
+
+  it("creates from a file or a literal, lists and shows metadata only, updates with a version guard, deletes", async () => {
+    const file = join(await tempDir("secret-file"), "db.json");
+    await writeFile(file, '{"password":"pg-Secret-Value-42"}');
+    const db = await cli(["secrets", "create", "db", "--type", "File", "--from-file", file, "-o", "json"]);
+    expect(db, db.stderr).toMatchObject({ code: 0 });
+    expect(JSON.parse(db.stdout)).toMatchObject({ name: "db", type: "File", version: 1, sizeBytes: 33 });
+    const hf = await cli([
+      "secrets",
+      "create",
+      "hf",
+      "--type",
+      "Environment",
+      "--from-literal",
+      "hf_Literal_Token_77",
+    ]);
+    expect(hf.code).toBe(0);
+    expect(hf.stderr).toContain("--from-literal puts the value in your shell's history");
+    const listed = await cli(["secrets", "list"]);
+    expect(listed.stdout).toMatch(/NAME\s+TYPE\s+VERSION\s+FINGERPRINT/);
+    expect(listed.stdout).toMatch(/db\s+File\s+1\s+[0-9a-f]{16}/);
+    expect((await cli(["secrets", "list", "--type", "Environment"])).stdout).not.toMatch(/^db\s/m);
+    const shown = await cli(["secrets", "get", "hf", "-o", "json"]);
+    expect(shown.stdout).not.toContain("hf_Literal_Token_77");
+    await writeFile(file, '{"password":"rotated-Value-43"}');
+    const updated = await cli([
+      "secrets",
+      "update",
+      "db",
+      "--from-file",
+      file,
+      "--expected-version",
+      "1",
+      "-o",
+      "json",
+    ]);
+    expect(JSON.parse(updated.stdout)).toMatchObject({ version: 2 });
+    const stale = await cli(["secrets", "update", "db", "--from-file", file, "--expected-version", "1"]);
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toContain("secret db changed since version 1 (now 2)");
+    const wrongType = await cli(["secrets", "create", "x", "--type", "Secretish", "--from-literal", "v"]);
+    expect(wrongType.code).toBe(1);
+    expect(wrongType.stderr).toContain("type must be Environment or File");
+    // Nothing in the server's data dir holds a value in clear.
+    const stored = await allBytes(dataDir);
+    for (const value of ["pg-Secret-Value-42", "rotated-Value-43", "hf_Literal_Token_77"])
+      expect(stored).not.toContain(value);
+    const deleted = await cli(["secrets", "delete", "db"]);
+    expect(deleted.stdout).toContain("secret db deleted");
+    expect((await cli(["secrets", "get", "db"])).stderr).toContain(
+      "secret db not found in namespace default",
+    );
+  }, 60_000);
+});
