@@ -215,6 +215,19 @@ withBrowser("the dashboard in a real browser", () => {
     await page.getByRole("meter", { name: "GPUs held by jobs" }).waitFor();
     await page.screenshot({ path: join(SHOTS, "profiles.png") });
 
+    // Secrets: their metadata and fingerprint, never the value.
+    await api("POST", "/namespaces/default/secrets", {
+      name: "hf",
+      type: "Environment",
+      data: "hf_Dashboard_Value_9",
+      description: "Hugging Face token",
+    });
+    await page.getByRole("link", { name: "Secrets" }).click();
+    await page.getByRole("cell", { name: "Hugging Face token" }).waitFor();
+    expect(await page.locator("td code").first().innerText()).toMatch(/^[0-9a-f]{16}$/);
+    expect(await page.content()).not.toContain("hf_Dashboard_Value_9");
+    await page.screenshot({ path: join(SHOTS, "secrets.png") });
+
     const { key } = await api<{ key: string }>("POST", "/api-keys", { name: "viewer", role: "member" });
     const member = await signedIn(key);
     expect(await member.page.getByRole("link", { name: "Registration tokens" }).count()).toBe(0);

@@ -5,7 +5,8 @@ import { job } from "./job.tsx";
 import { jobs } from "./jobs.tsx";
 import { overview } from "./overview.tsx";
 import { profiles } from "./profiles.tsx";
+import { secrets } from "./secrets.tsx";
 import { tokens } from "./tokens.tsx";
 
 /** Every page, in navigation order. A new page (applications, secrets, labs, GPU health) is one more module. */
-export const PAGES: Page[] = [overview, devices, jobs, job, tokens, profiles, cloud];
+export const PAGES: Page[] = [overview, devices, jobs, job, tokens, profiles, secrets, cloud];
