@@ -118,7 +118,14 @@ export const SubmitJobRequest = z
     stdin: text(MAX_STDIN_BYTES).optional(),
     environment: z.array(EnvEntry).max(MAX_JOB_ENV, `at most ${MAX_JOB_ENV} variables`).default([]),
     secrets: z
-      .array(z.object({ name: Short, env: Short.optional(), path: text(MAX_PATH_BYTES).optional() }))
+      .array(
+        z.object({
+          name: Short,
+          namespace: Short.optional(),
+          env: Short.optional(),
+          path: text(MAX_PATH_BYTES).optional(),
+        }),
+      )
       .max(MAX_JOB_LIST)
       .default([]),
     placementConstraints: z.array(ConstraintInput).max(50).default([]),

@@ -18,7 +18,8 @@ export type JobEndReason =
   | { reason: "imagePullFailed"; message: string }
   | { reason: "nodeLost"; message: string }
   | { reason: "noCapacity"; message: string }
-  | { reason: "provisioningFailed"; message: string };
+  | { reason: "provisioningFailed"; message: string }
+  | { reason: "secretMissing"; message: string };
 
 export interface JobEnd {
   status: JobStatus;
@@ -116,6 +117,13 @@ export function jobEnd(r: JobEndReason): JobEnd {
       return {
         status: JobStatus.Failed,
         statusCode: StatusCode.ProvisioningFailed,
+        statusMessage: r.message,
+        event: "failed",
+      };
+    case "secretMissing":
+      return {
+        status: JobStatus.Failed,
+        statusCode: StatusCode.SecretMissing,
         statusMessage: r.message,
         event: "failed",
       };

@@ -16,6 +16,8 @@ export const jobArgv = (job: Pick<Job, "exe" | "command" | "args">): string[] =>
 export function reservationForJob(
   job: Job,
   gpus: number[],
+  /** The job's secrets, sealed to the device for this reservation. */
+  secrets?: object,
 ): { type: ReservationType; data: unknown; duration: number } {
   const env = Object.fromEntries(job.environment.map((e) => [e.name, e.value]));
   const argv = jobArgv(job);
@@ -43,6 +45,7 @@ export function reservationForJob(
         ...(c.runAsUserId === undefined
           ? {}
           : { user: `${c.runAsUserId}${c.runAsGroupId === undefined ? "" : `:${c.runAsGroupId}`}` }),
+        ...secrets,
       },
     };
   }
@@ -55,6 +58,7 @@ export function reservationForJob(
       gpus,
       ...(job.workingDirectory ? { workingDirectory: job.workingDirectory } : {}),
       ...(job.stdin === undefined ? {} : { stdin: job.stdin }),
+      ...secrets,
     },
   };
 }

@@ -56,6 +56,8 @@ export const StatusCode = {
   Provisioning: "Provisioning",
   /** The provision worker kept failing on it (its message went to the dead-letter queue). */
   ProvisioningFailed: "ProvisioningFailed",
+  /** A secret the job uses was deleted before the job was placed. */
+  SecretMissing: "SecretMissing",
 } as const;
 
 /**

@@ -83,7 +83,14 @@ export const Job = z.object({
   args: z.array(z.string()),
   stdin: z.string().optional(),
   environment: z.array(Env),
-  secrets: z.array(z.object({ name: z.string(), env: z.string().optional(), path: z.string().optional() })),
+  secrets: z.array(
+    z.object({
+      name: z.string(),
+      namespace: z.string().optional(),
+      env: z.string().optional(),
+      path: z.string().optional(),
+    }),
+  ),
   placementConstraints: z.array(Constraint),
   submissionTime: z.iso.datetime(),
   lastUpdateTime: z.iso.datetime(),

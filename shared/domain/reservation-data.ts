@@ -30,6 +30,35 @@ const Env = z
 const GpuIndices = z.array(z.number().int().min(0)).max(64);
 const Grace = z.number().int().min(0).max(3600).default(10);
 
+/**
+ * Values sealed to the node (sealed.ts): env values by variable name, files by path (relative to
+ * $BERTH_SECRETS_DIR for a process, in the container for a container), and which secret versions they are.
+ */
+const SEALED = text(256 * 1024);
+const SecretEnv = z.record(z.string().max(128), SEALED).default({});
+const SecretFiles = z
+  .array(
+    z.object({
+      path: text(MAX_PATH_BYTES),
+      mode: z.number().int().min(0).max(0o777).default(0o400),
+      sealed: SEALED,
+    }),
+  )
+  .max(64)
+  .default([]);
+const SecretRefs = z
+  .array(
+    z.object({
+      name: z.string().max(128),
+      namespace: z.string().max(128),
+      version: z.number().int(),
+      target: z.string().max(MAX_PATH_BYTES + 8),
+    }),
+  )
+  .max(128)
+  .default([]);
+const Secrets = { secretEnv: SecretEnv, secretFiles: SecretFiles, secretRefs: SecretRefs };
+
 /** A host process: argv[0] is the executable, found on PATH if not absolute. */
 export const ProcessData = z.object({
   argv: z
@@ -44,6 +73,7 @@ export const ProcessData = z.object({
   stdin: text(MAX_STDIN_BYTES).optional(),
   /** Seconds between SIGTERM and SIGKILL when it is stopped. */
   stopGracePeriodSeconds: Grace,
+  ...Secrets,
 });
 
 export const ContainerData = z.object({
@@ -69,6 +99,7 @@ export const ContainerData = z.object({
   workingDirectory: AbsolutePath.optional(),
   user: z.string().max(64).optional(),
   stopGracePeriodSeconds: Grace,
+  ...Secrets,
 });
 
 export const VolumeData = z.object({

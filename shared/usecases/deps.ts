@@ -3,6 +3,7 @@ import type { Background } from "../ports/background.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { CloudDeps } from "../ports/cloud.ts";
 import type { FeedWatcher } from "../ports/feed-watcher.ts";
+import type { SecretKeyring } from "../ports/keyring.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { Meter } from "../ports/meter.ts";
 import type { Repositories } from "../ports/repositories.ts";
@@ -26,6 +27,8 @@ export interface PlacementState {
 
 export type JobDeps = ReservationDeps & {
   logger: Logger;
+  /** Opens the secrets a job uses when it is placed (to seal them to its device). */
+  secretKeyring: SecretKeyring;
   background: Background;
   config: { deviceTtlSeconds: number; lostAfterSeconds: number };
   stats: { placementConflicts: number; corruptItems: number };

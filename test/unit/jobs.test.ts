@@ -145,10 +145,11 @@ describe("POST /api/v1/jobs", () => {
       });
     });
 
-    it("secrets (not available yet)", async () => {
-      expect(await rejected({ exe: "x", secrets: [{ name: "s" }] })).toMatchObject({
+    it("a secret that does not exist (the rest: job-secrets.test.ts)", async () => {
+      expect(await rejected({ exe: "x", secrets: [{ name: "s", env: "S" }] })).toMatchObject({
         status: 400,
-        code: "RequestNotSupported",
+        code: "InvalidRequest",
+        message: "secrets[0]: secret s not found in namespace default",
       });
     });
 

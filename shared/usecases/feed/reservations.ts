@@ -109,6 +109,8 @@ export function newReservation(
     data: unknown;
     duration: number;
     jobId?: string;
+    /** Made by the caller when the data depends on it (secrets sealed for this reservation). */
+    id?: string;
   },
 ): Reservation {
   const now = deps.clock.now().toISOString();
@@ -120,7 +122,7 @@ export function newReservation(
     created: now,
     duration: input.duration,
   };
-  const id = newId();
+  const id = input.id ?? newId();
   return {
     id,
     user: input.user,

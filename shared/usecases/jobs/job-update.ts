@@ -34,7 +34,13 @@ export async function updateJob(
  * status, its quota and its GPUs back, its name free for another job, and the lifecycle event; then the host
  * is told that capacity came free. Idempotent: a job already final is left as it is and returned. Returns the job as it is after.
  */
-export async function finishJob(deps: JobDeps, id: string, reason: JobEndReason): Promise<Job | undefined> {
+export async function finishJob(
+  deps: JobDeps,
+  id: string,
+  reason: JobEndReason,
+  /** Called from a placement pass (which goes on with the next job itself): no new pass for the freed quota. */
+  opts: { inPlacement?: boolean } = {},
+): Promise<Job | undefined> {
   const end = jobEnd(reason);
   // What a transaction found already given back (a count that drifted, a device deleted): left out next time.
   let giveQuota = true;
@@ -91,7 +97,7 @@ export async function finishJob(deps: JobDeps, id: string, reason: JobEndReason)
   });
   if (ended) {
     announce(deps.feedWatcher, jobTopic(id));
-    await deps.capacityFreed(ended.workspaceId);
+    if (!opts.inPlacement) await deps.capacityFreed(ended.workspaceId);
   }
   return job;
 }

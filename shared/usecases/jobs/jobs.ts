@@ -9,6 +9,7 @@ import type { Page, PageRequest } from "../../ports/pagination.ts";
 import { checkCloudTarget } from "../cloud/cloud-handoff.ts";
 import type { JobDeps } from "../deps.ts";
 import { done, mutate, reread } from "../mutate.ts";
+import { checkJobSecrets } from "../secrets/job-secrets.ts";
 import { announce, jobEventWrite, jobTopic } from "./job-events.ts";
 import { updateJob } from "./job-update.ts";
 import { placeJob } from "./placement.ts";
@@ -48,12 +49,7 @@ export async function submitJob(
   user: UserPrincipal,
   input: SubmitJobRequest,
 ): Promise<JobView> {
-  if (input.secrets.length > 0) {
-    throw new BerthError(
-      ErrorCode.RequestNotSupported,
-      "secrets are not available yet; pass values in environment",
-    );
-  }
+  await checkJobSecrets(deps, user, input);
   let profile: Awaited<ReturnType<JobDeps["repos"]["profiles"]["get"]>>;
   if (input.resourceProfile !== "custom") {
     profile = await deps.repos.profiles.get(user.workspaceId, input.resourceProfile);

@@ -1,11 +1,14 @@
 import type { Device } from "../../domain/device.ts";
+import { newId } from "../../domain/ids.ts";
 import { type Job, JobStatus, StatusCode } from "../../domain/job.ts";
 import { reservationForJob } from "../../domain/job-reservation.ts";
 import { choosePlacement, cpuCapacity, memoryCapacityGiB } from "../../domain/placement.ts";
 import { cloudCanTake, handOffToCloud } from "../cloud/cloud-handoff.ts";
 import { type CloudJobDeps, hasCloud, type JobDeps } from "../deps.ts";
 import { newReservation, placeReservation } from "../feed/reservations.ts";
+import { sealJobSecrets } from "../secrets/job-secrets.ts";
 import { announce, jobEventWrite, jobTopic } from "./job-events.ts";
+import { finishJob } from "./job-update.ts";
 
 /** How many times a job retries placement after losing its GPUs to another job. */
 const ROUNDS = 3;
@@ -74,20 +77,28 @@ const stillWaiting = (j: Job | undefined) =>
 async function placeJobOnce(deps: JobDeps, job: Job, fleet?: Device[]): Promise<Job> {
   let current = job;
   for (let round = 0; round < ROUNDS; round++) {
-    const devices = round === 0 && fleet ? fleet : await deps.repos.devices.listAll(current.workspaceId);
-    const choice = choosePlacement(
-      devices,
-      {
-        gpus: current.gpus,
-        queues: current.queues,
-        constraints: current.placementConstraints,
-        spreadKey: current.id,
-        container: current.container !== undefined,
-        ...jobNeeds(current),
-      },
-      deps.clock.now(),
-      deps.config.deviceTtlSeconds,
-    );
+    const listed = round === 0 && fleet ? fleet : await deps.repos.devices.listAll(current.workspaceId);
+    // Secrets are sealed to a device's encryption key: only devices that have one can run such a job.
+    const devices = current.secrets.length > 0 ? listed.filter((d) => d.encryptionKey) : listed;
+    const choice =
+      devices.length === 0 && listed.length > 0
+        ? ({
+            kind: "never",
+            message: "no device can receive secrets (devices registered by GPUd have no encryption key)",
+          } as const)
+        : choosePlacement(
+            devices,
+            {
+              gpus: current.gpus,
+              queues: current.queues,
+              constraints: current.placementConstraints,
+              spreadKey: current.id,
+              container: current.container !== undefined,
+              ...jobNeeds(current),
+            },
+            deps.clock.now(),
+            deps.config.deviceTtlSeconds,
+          );
     if (choice.kind !== "candidates") {
       const code = choice.kind === "never" ? StatusCode.NeverFits : StatusCode.NoCapacity;
       if (current.statusCode === code && current.statusMessage === choice.message) return current;
@@ -105,8 +116,18 @@ async function placeJobOnce(deps: JobDeps, job: Job, fleet?: Device[]): Promise<
     const needs = jobNeeds(current);
     const held = { cpus: needs.cpus ?? 0, memoryGiB: needs.memoryGiB ?? 0 };
     for (const { device, gpus } of choice.devices) {
-      const spec = reservationForJob(current, gpus);
+      const id = newId();
+      const sealed = current.secrets.length > 0 ? await sealJobSecrets(deps, current, device, id) : undefined;
+      if (sealed && "missing" in sealed) {
+        const message = `secret ${sealed.missing} was deleted before the job was placed`;
+        return (
+          (await finishJob(deps, current.id, { reason: "secretMissing", message }, { inPlacement: true })) ??
+          current
+        );
+      }
+      const spec = reservationForJob(current, gpus, sealed);
       const r = newReservation(deps, {
+        id,
         nodeId: device.id,
         workspaceId: current.workspaceId,
         user: current.user,

@@ -1,0 +1,109 @@
+import { posix } from "node:path";
+import type { SubmitJobRequest } from "../../contracts/jobs.ts";
+import type { Device } from "../../domain/device.ts";
+import { BerthError, ErrorCode, forbidden, invalidRequest } from "../../domain/errors.ts";
+import type { Job } from "../../domain/job.ts";
+import { ENV_NAME } from "../../domain/labels.ts";
+import type { UserPrincipal } from "../../domain/principal.ts";
+import { Role } from "../../domain/roles.ts";
+import { seal, sealedAad } from "../../domain/sealed.ts";
+import { decrypt, secretAad } from "../../domain/secret-envelope.ts";
+import { DEFAULT_NAMESPACE, type SecretDeps } from "./secrets.ts";
+
+/** Paths a container secret may not be written to (Nublado's RESERVED_PATHS, and /). */
+const RESERVED = ["/proc", "/sys", "/dev"];
+const RESERVED_FILES = ["/etc/passwd", "/etc/group", "/tmp"];
+
+const bad = (i: number, field: string, message: string) =>
+  invalidRequest(`secrets[${i}]: ${message}`, [{ path: `secrets.${i}.${field}`, message }]);
+
+/** Where a reference puts its value: `env:NAME` or `file:path`. */
+export const secretTarget = (ref: Job["secrets"][number]) =>
+  ref.env ? `env:${ref.env}` : `file:${ref.path}`;
+
+/**
+ * A job's secret references, checked at submit (specs/secrets.md §4, §7): each names a secret that exists, of
+ * the type its use needs, that this key may use; env names clash with nothing; file paths are safe. Throws the
+ * spec's 400 / 403; nothing is read but the secrets.
+ */
+export async function checkJobSecrets(
+  deps: SecretDeps,
+  user: UserPrincipal,
+  input: SubmitJobRequest,
+): Promise<void> {
+  if (input.secrets.length === 0) return;
+  if (input.target === "cloud")
+    throw new BerthError(ErrorCode.RequestNotSupported, "secrets are not supported on cloud capacity yet");
+  const plain = new Set(input.environment.map((e) => e.name));
+  const targets = new Set<string>();
+  for (const [i, ref] of input.secrets.entries()) {
+    if ((ref.env === undefined) === (ref.path === undefined))
+      throw bad(i, "env", "give env (for an Environment secret) or path (for a File secret): one of them");
+    if (ref.env !== undefined) {
+      if (!ENV_NAME.test(ref.env)) throw bad(i, "env", "must match [A-Za-z_][A-Za-z0-9_]*");
+      if (plain.has(ref.env)) throw bad(i, "env", `${ref.env} is set both in environment and from a secret`);
+    } else checkPath(i, ref.path!, input.container !== undefined);
+    const target = secretTarget(ref);
+    if (targets.has(target))
+      throw bad(i, ref.env ? "env" : "path", `${target.slice(target.indexOf(":") + 1)} is given twice`);
+    targets.add(target);
+    const ns = ref.namespace ?? DEFAULT_NAMESPACE;
+    const secret =
+      ns === DEFAULT_NAMESPACE ? await deps.repos.secrets.get(user.workspaceId, ns, ref.name) : undefined;
+    if (!secret) throw bad(i, "name", `secret ${ref.name} not found in namespace ${ns}`);
+    if (ref.env !== undefined && secret.type !== "Environment")
+      throw bad(i, "env", `secret ${ref.name} is a File secret; use path, not env`);
+    if (ref.path !== undefined && secret.type !== "File")
+      throw bad(i, "path", `secret ${ref.name} is an Environment secret; use env, not path`);
+    if (user.role !== Role.admin && !secret.allowMemberJobs)
+      throw forbidden(`secret ${ref.name} may only be used by admin jobs`);
+  }
+}
+
+function checkPath(i: number, path: string, container: boolean): void {
+  const normal = posix.normalize(path);
+  if (normal !== path || path.includes("//") || path.split("/").includes(".."))
+    throw bad(i, "path", "must be a normalised path (no '..', no '//')");
+  if (!container) {
+    if (path.startsWith("/"))
+      throw bad(i, "path", "must be relative for a process job: it is written under $BERTH_SECRETS_DIR");
+    return;
+  }
+  if (!path.startsWith("/") || path === "/")
+    throw bad(i, "path", "must be an absolute path in the container, not /");
+  if (RESERVED.some((r) => path === r || path.startsWith(`${r}/`)) || RESERVED_FILES.includes(path))
+    throw bad(i, "path", `may not be ${path} (reserved)`);
+}
+
+export interface SealedSecrets {
+  secretEnv: Record<string, string>;
+  secretFiles: { path: string; mode: number; sealed: string }[];
+  secretRefs: { name: string; namespace: string; version: number; target: string }[];
+}
+
+/**
+ * The job's secrets sealed to `device` for reservation `reservationId` (secrets.md §3): each read (the current
+ * version), decrypted, sealed to the device's key with AAD binding node, reservation and target. A secret that
+ * is gone: `{missing}`, and the job fails (SecretMissing).
+ */
+export async function sealJobSecrets(
+  deps: SecretDeps,
+  job: Job,
+  device: Pick<Device, "id" | "encryptionKey">,
+  reservationId: string,
+): Promise<SealedSecrets | { missing: string }> {
+  const out: SealedSecrets = { secretEnv: {}, secretFiles: [], secretRefs: [] };
+  for (const ref of job.secrets) {
+    const ns = ref.namespace ?? DEFAULT_NAMESPACE;
+    const secret = await deps.repos.secrets.get(job.workspaceId, ns, ref.name);
+    if (!secret) return { missing: ref.name };
+    const key = await deps.secretKeyring.get(job.workspaceId, secret.keyId);
+    const value = decrypt(key, secret.ciphertext, secretAad(job.workspaceId, ns, ref.name, secret.version));
+    const target = secretTarget(ref);
+    const sealed = seal(device.encryptionKey!, value, sealedAad(device.id, reservationId, target));
+    if (ref.env) out.secretEnv[ref.env] = sealed;
+    else out.secretFiles.push({ path: ref.path!, mode: 0o400, sealed });
+    out.secretRefs.push({ name: ref.name, namespace: ns, version: secret.version, target });
+  }
+  return out;
+}
