@@ -27,6 +27,7 @@ import {
   startTicks,
   stopProcess,
 } from "./runtimes/process.ts";
+import { openSecrets, removeSecrets } from "./secrets.ts";
 import type { NodeKeys } from "./state.ts";
 import type { Tombstones } from "./tombstones.ts";
 
@@ -201,6 +202,13 @@ export class Engine {
       switch (r.type) {
         case "process": {
           const data = RESERVATION_DATA.process.parse(JSON.parse(r.data));
+          // Secrets first: a value that does not open runs nothing (and is not cached).
+          const opened = await openSecrets(this.#d.keys.encryption, this.#d.machineId, r.id, data);
+          const env = {
+            ...data.env,
+            ...opened.env,
+            ...(opened.dir ? { BERTH_SECRETS_DIR: opened.dir } : {}),
+          };
           // Recorded before the spawn: a crash in between is found again through the wrapper's pid file.
           record.workload = {
             kind: "process",
@@ -209,7 +217,7 @@ export class Engine {
             grace: data.stopGracePeriodSeconds,
           };
           await this.#d.cache.put(record);
-          const started = await startProcess(r.id, data, this.#d.paths.workloads);
+          const started = await startProcess(r.id, { ...data, env }, this.#d.paths.workloads);
           record.workload = { kind: "process", ...started, grace: data.stopGracePeriodSeconds };
           record.status = "running";
           record.startedSent = false;
@@ -219,6 +227,10 @@ export class Engine {
         case "container": {
           const docker = await this.#dockerOrThrow();
           const data = RESERVATION_DATA.container.parse(JSON.parse(r.data));
+          if (Object.keys(data.secretEnv).length > 0 || data.secretFiles.length > 0)
+            throw new ApplyError(
+              "this agent does not deliver secrets to containers yet; run the job as a process",
+            );
           const started = await docker.start(r.id, data, this.#d.paths.workloads);
           record.workload = { kind: "container", ...started, grace: data.stopGracePeriodSeconds };
           record.status = "running";
@@ -302,6 +314,8 @@ export class Engine {
         await rm(w.path, { recursive: true, force: true });
       }
       if (reason !== "agent-exit") {
+        // The workload has stopped: its secret files go (they are in memory: a reboot took them anyway).
+        await removeSecrets(id).catch(() => {});
         record.status = "decommissioned";
         record.deletedSent = false;
       } else record.status = "finished";

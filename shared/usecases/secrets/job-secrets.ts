@@ -34,6 +34,11 @@ export async function checkJobSecrets(
   if (input.secrets.length === 0) return;
   if (input.target === "cloud")
     throw new BerthError(ErrorCode.RequestNotSupported, "secrets are not supported on cloud capacity yet");
+  if (input.container)
+    throw new BerthError(
+      ErrorCode.RequestNotSupported,
+      "secrets are delivered to process jobs only, for now; run the job without an image",
+    );
   const plain = new Set(input.environment.map((e) => e.name));
   const targets = new Set<string>();
   for (const [i, ref] of input.secrets.entries()) {
