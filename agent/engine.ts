@@ -27,7 +27,7 @@ import {
   startTicks,
   stopProcess,
 } from "./runtimes/process.ts";
-import { openSecrets, removeSecrets } from "./secrets.ts";
+import { openedValues, openSecrets, removeSecrets } from "./secrets.ts";
 import type { NodeKeys } from "./state.ts";
 import type { Tombstones } from "./tombstones.ts";
 
@@ -71,6 +71,8 @@ export interface EngineDeps {
 export class Engine {
   readonly #d: EngineDeps;
   readonly #busy = new Map<string, Promise<void>>();
+  /** Secret values by reservation, to mask in output (in memory only). */
+  readonly #secrets = new Map<string, string[]>();
   readonly #retryAt = new Map<string, number>();
   #reporting?: Promise<void>;
   #advertised = 0;
@@ -204,6 +206,7 @@ export class Engine {
           const data = RESERVATION_DATA.process.parse(JSON.parse(r.data));
           // Secrets first: a value that does not open runs nothing (and is not cached).
           const opened = await openSecrets(this.#d.keys.encryption, this.#d.machineId, r.id, data);
+          if (opened.values.length) this.#secrets.set(r.id, opened.values);
           const env = {
             ...data.env,
             ...opened.env,
@@ -316,6 +319,7 @@ export class Engine {
       if (reason !== "agent-exit") {
         // The workload has stopped: its secret files go (they are in memory: a reboot took them anyway).
         await removeSecrets(id).catch(() => {});
+
         record.status = "decommissioned";
         record.deletedSent = false;
       } else record.status = "finished";
@@ -486,6 +490,12 @@ export class Engine {
           if (!(err instanceof RejectedError && err.status === 404)) throw err;
         });
         record.deletedSent = true;
+        // Its output went out masked, all of it (nothing is pending); the files hold it as printed, values and
+        // all: they go now.
+        if ((await this.#secretValues(record)).length > 0 && (w.kind === "process" || w.kind === "container"))
+          for (const name of ["stdout", "stderr"])
+            await rm(join(w.dir, name), { force: true }).catch(() => {});
+        this.#secrets.delete(id);
         await this.#d.tombstones?.add(id, record.reservation);
         await this.#d.cache.drop(id);
       }
@@ -504,6 +514,25 @@ export class Engine {
    * A 413 is never sent again as it was: the batch is cut again at half the size. A batch the control plane
    * refuses for good (another 4xx) is logged and stepped over rather than wedging everything after it.
    */
+  /**
+   * The secret values a workload was given, to mask in its output: kept from the apply, or opened again from
+   * the cached (sealed) reservation after an agent restart. None when they do not open.
+   */
+  async #secretValues(record: CacheRecord): Promise<string[]> {
+    const id = record.reservation.id;
+    const known = this.#secrets.get(id);
+    if (known) return known;
+    let values: string[] = [];
+    if (record.reservation.type === "process" || record.reservation.type === "container") {
+      const data = RESERVATION_DATA[record.reservation.type].safeParse(JSON.parse(record.reservation.data));
+      if (data.success && (Object.keys(data.data.secretEnv).length > 0 || data.data.secretFiles.length > 0)) {
+        values = openedValues(this.#d.keys.encryption, this.#d.machineId, id, data.data);
+      }
+    }
+    this.#secrets.set(id, values);
+    return values;
+  }
+
   async #shipOutput(
     id: string,
     record: CacheRecord,
@@ -514,7 +543,9 @@ export class Engine {
       if (Date.now() >= deadline) return { done: false };
       const inFlight = record.outputInFlight;
       const budget = inFlight?.budget ?? this.#outputBudget;
-      const batch = await nextOutput(w.dir, record.output, budget, inFlight?.to);
+      const values = await this.#secretValues(record);
+      const mask = values.length ? { values, final: record.status !== "running" } : undefined;
+      const batch = await nextOutput(w.dir, record.output, budget, inFlight?.to, mask);
       if (batch.chunks.length === 0) {
         if (inFlight) {
           record.outputInFlight = undefined;

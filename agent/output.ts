@@ -53,6 +53,40 @@ function completeUtf8(buf: Buffer): Buffer {
   return buf.subarray(0, end);
 }
 
+/**
+ * Secret values to mask in shipped output (specs/secrets.md §5.7): each of at least MIN_MASKED bytes becomes
+ * `***`. `final`: the workload has ended, so nothing more will follow what was read.
+ */
+export interface Mask {
+  values: string[];
+  final: boolean;
+}
+
+/** Shorter values are left alone: masking every `1` or `on` would wreck the output and hide nothing. */
+export const MIN_MASKED = 6;
+
+export function redact(text: string, values: string[]): string {
+  let out = text;
+  for (const v of [...values].sort((a, b) => b.length - a.length))
+    if (Buffer.byteLength(v) >= MIN_MASKED) out = out.split(v).join("***");
+  return out;
+}
+
+/** How many bytes at the end of `raw` are a proper prefix of some value (and might become it). */
+function heldBack(raw: Buffer, values: string[]): number {
+  let hold = 0;
+  for (const v of values) {
+    const b = Buffer.from(v, "utf8");
+    if (b.length < MIN_MASKED) continue;
+    for (let n = Math.min(b.length - 1, raw.length); n > hold; n--)
+      if (raw.subarray(raw.length - n).equals(b.subarray(0, n))) {
+        hold = n;
+        break;
+      }
+  }
+  return hold;
+}
+
 /** The bytes a chunk adds to a batch's JSON body (with its comma). */
 const encodedBytes = (c: Chunk) => Buffer.byteLength(JSON.stringify(c)) + 1;
 
@@ -69,6 +103,7 @@ export async function nextOutput(
   from: OutputPosition,
   budget = DEFAULT_BODY_LIMIT,
   until?: OutputPosition,
+  mask?: Mask,
 ): Promise<{ chunks: Chunk[]; to: OutputPosition; more: boolean }> {
   const to = { ...from };
   const chunks: Chunk[] = [];
@@ -78,8 +113,14 @@ export async function nextOutput(
       const max = Math.min(CHUNK_BYTES, (until?.[stream] ?? Number.POSITIVE_INFINITY) - to[stream]);
       if (max <= 0) break;
       let raw = completeUtf8(await readFrom(join(dir, stream), to[stream], max));
+      // A chunk never ends inside what may be the start of a secret value: those bytes wait for the next
+      // read (unless the workload has ended, or this is a batch sent before, cut as it was then).
+      const replay = until !== undefined && to[stream] + raw.length >= until[stream];
+      if (mask && !mask.final && !replay)
+        raw = completeUtf8(raw.subarray(0, raw.length - heldBack(raw, mask.values)));
       if (raw.length === 0) break;
-      let chunk: Chunk = { stream, seq: to.seq, data: raw.toString("utf8") };
+      const text = (b: Buffer) => (mask ? redact(b.toString("utf8"), mask.values) : b.toString("utf8"));
+      let chunk: Chunk = { stream, seq: to.seq, data: text(raw) };
       if (used + encodedBytes(chunk) > budget) {
         if (chunks.length > 0) return { chunks, to, more: true };
         // Alone and still too big: halve it until it fits (one character always does).
@@ -87,7 +128,7 @@ export async function nextOutput(
           const half = completeUtf8(raw.subarray(0, Math.ceil(raw.length / 2)));
           if (half.length === 0 || half.length === raw.length) break;
           raw = half;
-          chunk = { stream, seq: to.seq, data: raw.toString("utf8") };
+          chunk = { stream, seq: to.seq, data: text(raw) };
         }
       }
       chunks.push(chunk);

@@ -100,3 +100,25 @@ export async function removeSecrets(reservationId: string): Promise<void> {
   const root = secretsRoot();
   if (root) await rm(join(root, "secrets", reservationId), { recursive: true, force: true });
 }
+
+/** The values alone (to mask them in output), opened again from a cached reservation; [] if they do not open. */
+export function openedValues(
+  key: import("node:crypto").KeyObject,
+  machineId: string | undefined,
+  reservationId: string,
+  data: SealedData,
+): string[] {
+  if (!machineId) return [];
+  try {
+    return [
+      ...Object.entries(data.secretEnv).map(([name, sealed]) =>
+        openSealed(key, sealed, sealedAad(machineId, reservationId, `env:${name}`)).toString("utf8"),
+      ),
+      ...data.secretFiles.map((f) =>
+        openSealed(key, f.sealed, sealedAad(machineId, reservationId, `file:${f.path}`)).toString("utf8"),
+      ),
+    ];
+  } catch {
+    return [];
+  }
+}

@@ -28,6 +28,19 @@ interface RunOptions {
   lostAfter?: string;
   replaceIfLost?: boolean;
   detach?: boolean;
+  secret?: string[];
+  secretFile?: string[];
+}
+
+/** `hf:HF_TOKEN` (an Environment secret as a variable) or `db:db.json` (a File secret as a file). */
+function secretRef(flag: string, given: string, as: "env" | "path") {
+  const colon = given.indexOf(":");
+  if (colon < 1 || colon === given.length - 1)
+    throw new CliError(
+      `${flag} ${given}: write secret:${as === "env" ? "VARIABLE (e.g. hf:HF_TOKEN)" : "path (e.g. db:db.json)"}`,
+      2,
+    );
+  return { name: given.slice(0, colon), [as]: given.slice(colon + 1) };
 }
 
 /** A positive number from a flag, or a usage error naming it. */
@@ -78,6 +91,10 @@ export function runRequest(command: string[], o: RunOptions): Record<string, unk
         }
       : {}),
     environment: spec(parseEnv, o.env),
+    secrets: [
+      ...(o.secret ?? []).map((x) => secretRef("--secret", x, "env")),
+      ...(o.secretFile ?? []).map((x) => secretRef("--secret-file", x, "path")),
+    ],
     mounts: spec(parseMount, o.volume),
     exposedPorts: spec(parsePort, o.publish),
     tags: o.tag ?? [],
@@ -135,6 +152,12 @@ export function runCommand(program: Command) {
     .option("--profile <name>", "resource profile")
     .option("--image <image>", "run in this container image")
     .option("-e, --env <NAME=value>", "environment variable (repeatable)", collect)
+    .option("--secret <name:VARIABLE>", "an Environment secret as this variable (repeatable)", collect)
+    .option(
+      "--secret-file <name:path>",
+      "a File secret as this file, under $BERTH_SECRETS_DIR (repeatable)",
+      collect,
+    )
     .option("-v, --volume <src[:dst[:ro|rw]]>", "host mount, with --image (repeatable)", collect)
     .option("-p, --publish <port[:target][/proto]>", "exposed port, with --image (repeatable)", collect)
     .option("--tag <tag>", "tag (repeatable)", collect)

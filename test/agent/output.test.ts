@@ -2,7 +2,7 @@ import { appendFile, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { nextOutput } from "../../agent/output.ts";
+import { nextOutput, redact } from "../../agent/output.ts";
 
 describe("nextOutput", () => {
   it("ships stdout then stderr from where the last batch ended, with consecutive seqs", async () => {
@@ -74,5 +74,41 @@ describe("nextOutput", () => {
     expect(await nextOutput(dir, from, undefined, sent.to)).toEqual({ ...sent, more: false });
     // Without the bound, the grown file would be cut differently under the same seqs.
     expect((await nextOutput(dir, from)).chunks[0]!.data).toBe("first\nsecond\n");
+  });
+
+  describe("masking secret values (secrets.md §5.7)", () => {
+    const SECRET = "hf_Secret_Value";
+    const running = { values: [SECRET], final: false };
+
+    it("masks each value of 6 bytes or more, longest first; shorter ones are left alone", () => {
+      expect(redact(`a ${SECRET} b ${SECRET}`, [SECRET])).toBe("a *** b ***");
+      expect(redact("on and on", ["on"])).toBe("on and on");
+      expect(redact("abcdefgh", ["abcdef", "abcdefgh"])).toBe("***");
+    });
+
+    it("holds back what may be the start of a value until the rest is written, so a split value is masked", async () => {
+      const dir = await mkdtemp(join(tmpdir(), "out-"));
+      await writeFile(join(dir, "stdout"), "token: hf_Se");
+      const first = await nextOutput(dir, { seq: 1, stdout: 0, stderr: 0 }, undefined, undefined, running);
+      expect(first.chunks).toEqual([{ stream: "stdout", seq: 1, data: "token: " }]);
+      expect(first.to.stdout).toBe(7);
+      await appendFile(join(dir, "stdout"), "cret_Value done\n");
+      const second = await nextOutput(dir, first.to, undefined, undefined, running);
+      expect(second.chunks).toEqual([{ stream: "stdout", seq: 2, data: "*** done\n" }]);
+      // Once the workload has ended, a trailing prefix is output like any other (nothing more will come).
+      await appendFile(join(dir, "stdout"), "hf_Sec");
+      expect((await nextOutput(dir, second.to, undefined, undefined, running)).chunks).toEqual([]);
+      const last = await nextOutput(dir, second.to, undefined, undefined, { ...running, final: true });
+      expect(last.chunks).toEqual([{ stream: "stdout", seq: 3, data: "hf_Sec" }]);
+    });
+
+    it("cuts a batch sent once the same way again", async () => {
+      const dir = await mkdtemp(join(tmpdir(), "out-"));
+      await writeFile(join(dir, "stdout"), "x hf_Se");
+      const sent = await nextOutput(dir, { seq: 1, stdout: 0, stderr: 0 }, undefined, undefined, running);
+      await appendFile(join(dir, "stdout"), "cret_Value");
+      const again = await nextOutput(dir, { seq: 1, stdout: 0, stderr: 0 }, undefined, sent.to, running);
+      expect(again.chunks).toEqual(sent.chunks);
+    });
   });
 });

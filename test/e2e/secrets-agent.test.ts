@@ -76,6 +76,8 @@ describe("secrets delivered to a real agent", () => {
       `[ "$(sha256sum < "$BERTH_SECRETS_DIR/db.json" | cut -c1-64)" = ${sha(DB)} ]`,
       `[ "$(stat -c %a "$BERTH_SECRETS_DIR/db.json")" = 400 ]`,
       `echo "secrets ok in $BERTH_SECRETS_DIR"`,
+      // A program that prints its secret: the output shows *** instead.
+      `echo "token: $HF_TOKEN"`,
     ].join(" && ");
     const job = await api<Job>("POST", "/jobs", {
       exe: "sh",
@@ -89,12 +91,16 @@ describe("secrets delivered to a real agent", () => {
     const done = await api<Job>("GET", `/jobs/${job.id}`);
     const output = await api<{ output: { data: string }[] }>("GET", `/jobs/${job.id}/output?stream=mixed`);
     expect(done.exitCode, JSON.stringify(output)).toBe(0);
-    expect(output.output.map((l) => l.data).join("")).toContain(`secrets ok in ${secretsRoot}/secrets/`);
-    // Once the job's reservation is removed, its secret files go.
+    const printed = output.output.map((l) => l.data).join("");
+    expect(printed).toContain(`secrets ok in ${secretsRoot}/secrets/`);
+    expect(printed).toContain("token: ***\n");
+    // Once the job's reservation is removed, its secret files go, and so does its captured output (shipped
+    // masked; the files hold it as printed).
     await until(
       async () => (await readdir(join(secretsRoot, "secrets")).catch(() => [])).length === 0,
       60_000,
     );
+    await until(async () => !(await allBytes(agentDir)).includes(HF), 60_000);
     // Nowhere in clear: the server's data dir (its database), the agent's data dir, the logs, any answer.
     const everywhere = [
       await allBytes(dataDir),

@@ -15,7 +15,21 @@ describe("berth run's job body", () => {
     expect(runRequest(["true"], {})).not.toHaveProperty("disconnect");
   });
 
+  it("carries secrets: --secret name:VARIABLE and --secret-file name:path", () => {
+    expect(
+      runRequest(["python", "x.py"], { secret: ["hf:HF_TOKEN"], secretFile: ["db:conf/db.json"] }),
+    ).toMatchObject({
+      secrets: [
+        { name: "hf", env: "HF_TOKEN" },
+        { name: "db", path: "conf/db.json" },
+      ],
+    });
+    expect(runRequest(["true"], {}).secrets).toEqual([]);
+  });
+
   it.each([
+    [{ secret: ["hf"] }, "--secret hf: write secret:VARIABLE (e.g. hf:HF_TOKEN)"],
+    [{ secretFile: ["db:"] }, "--secret-file db:: write secret:path (e.g. db:db.json)"],
     [{ cpus: "many" }, "--cpus must be a positive number"],
     [{ memory: "-1" }, "--memory must be a positive number"],
     [{ lostAfter: "soon" }, '--lost-after: "soon" is not a duration'],
