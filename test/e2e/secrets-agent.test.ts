@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seal, sealedAad } from "../../shared/domain/sealed.ts";
 import { publicKeyToBase64 } from "../../shared/domain/signing.ts";
 import { type AgentProcess, startAgentProcess } from "../helpers/agent-process.ts";
+import { allBytes } from "../helpers/files.ts";
 import {
   adminKeyOf,
   apiClient,
@@ -18,17 +19,6 @@ import { until } from "../helpers/wait.ts";
 const HF = "hf_Agent_Secret_Value_31337";
 const DB = '{"password":"Db-Secret-Value-271828"}';
 const sha = (s: string) => createHash("sha256").update(s).digest("hex");
-
-/** Every byte under `dir`, as text. */
-async function allBytes(dir: string): Promise<string> {
-  let out = "";
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => []))
-    if (entry.isFile())
-      out += (await readFile(join(entry.parentPath, entry.name)).catch(() => Buffer.alloc(0))).toString(
-        "latin1",
-      );
-  return out;
-}
 
 interface Job {
   id: string;

@@ -1,15 +1,8 @@
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { allBytes } from "../helpers/files.ts";
 import { runCli, type ServerProcess, startServerProcess, tempDir } from "../helpers/processes.ts";
-
-/** Every byte under `dir`, as text: to check a value was never written in clear. */
-async function allBytes(dir: string): Promise<string> {
-  let out = "";
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true }))
-    if (entry.isFile()) out += (await readFile(join(entry.parentPath, entry.name))).toString("latin1");
-  return out;
-}
 
 describe("berth secrets against a real server", () => {
   let server: ServerProcess;
