@@ -16,6 +16,7 @@ declare module "sst" {
     ProvisionDlq: { type: "sst.aws.Queue"; url: string };
     ProvisionQueue: { type: "sst.aws.Queue"; url: string };
     TaskEventsQueue: { type: "sst.aws.Queue"; url: string };
+    SecretsKey: { type: "sst.sst.Linkable"; id: string };
     ServerSecret: { type: "sst.sst.Secret"; value: string };
     Table: { name: string; type: "sst.aws.Dynamo" };
   }

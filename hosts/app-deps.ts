@@ -1,4 +1,5 @@
 import { createFeedWatcher } from "../shared/adapters/feed-watcher.ts";
+import { kmsKeyWrapper } from "../shared/adapters/kms/key-wrapper.ts";
 import { localKeyWrapper } from "../shared/adapters/local/key-wrapper.ts";
 import { createMeter, meteredStore } from "../shared/adapters/meter.ts";
 import { repositories } from "../shared/adapters/repositories/index.ts";
@@ -94,7 +95,9 @@ export function buildAppDeps(input: {
     dashboardAsset: dashboardAssetLoader(),
     secretKeyring: secretKeyring({
       dataKeys: repos.dataKeys,
-      wrapper: localKeyWrapper(keys.secretsKek),
+      wrapper: input.config.kmsKeyId
+        ? kmsKeyWrapper(input.config.kmsKeyId)
+        : localKeyWrapper(keys.secretsKek),
       clock,
     }),
     feedWatcher,

@@ -25,6 +25,7 @@ export function lambdaDeps() {
       BERTH_ECS_CONTAINER: gpu.container,
       BERTH_ECS_CAPACITY_PROVIDERS: gpu.capacityProviders,
       BERTH_ECS_LOG_GROUP: gpu.logGroup,
+      BERTH_KMS_KEY_ID: Resource.SecretsKey.id,
     },
   });
   const queue = sqsProvisionQueue(new SQSClient({}), Resource.ProvisionQueue.url);

@@ -35,6 +35,7 @@ const ServiceEnv = z
         logGroup: z.string().min(1),
       }),
     ).optional(),
+    SST_RESOURCE_SecretsKey: json(z.object({ id: z.string().min(1) })).optional(),
     BERTH_KEEPALIVE_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(3600).optional(),
   })
   // A table without the stage's secret would sign with a secret of its own: nothing the API issued would verify.
@@ -50,6 +51,7 @@ export function serviceSettings(env: Record<string, string | undefined>): Servic
     SST_RESOURCE_ServerSecret: env.SST_RESOURCE_ServerSecret || undefined,
     SST_RESOURCE_ProvisionQueue: env.SST_RESOURCE_ProvisionQueue || undefined,
     SST_RESOURCE_GpuCluster: env.SST_RESOURCE_GpuCluster || undefined,
+    SST_RESOURCE_SecretsKey: env.SST_RESOURCE_SecretsKey || undefined,
     BERTH_KEEPALIVE_TIMEOUT_SECONDS: env.BERTH_KEEPALIVE_TIMEOUT_SECONDS || undefined,
   });
   if (!parsed.success) throw new ConfigError(parsed.error);
@@ -66,16 +68,19 @@ export function serviceSettings(env: Record<string, string | undefined>): Servic
               : {}),
           }
         : undefined,
-    // As hosts/lambda.ts gives the API Lambda the cluster infra/gpu.ts creates.
-    environment: gpu
-      ? {
-          BERTH_ECS_CLUSTER: gpu.cluster,
-          BERTH_ECS_TASK_DEFINITION: gpu.taskDefinition,
-          BERTH_ECS_CONTAINER: gpu.container,
-          BERTH_ECS_CAPACITY_PROVIDERS: gpu.capacityProviders,
-          BERTH_ECS_LOG_GROUP: gpu.logGroup,
-        }
-      : {},
+    // As hosts/lambda.ts gives the API Lambda the cluster infra/gpu.ts creates, and the secrets' KMS key.
+    environment: {
+      ...(gpu
+        ? {
+            BERTH_ECS_CLUSTER: gpu.cluster,
+            BERTH_ECS_TASK_DEFINITION: gpu.taskDefinition,
+            BERTH_ECS_CONTAINER: gpu.container,
+            BERTH_ECS_CAPACITY_PROVIDERS: gpu.capacityProviders,
+            BERTH_ECS_LOG_GROUP: gpu.logGroup,
+          }
+        : {}),
+      ...(e.SST_RESOURCE_SecretsKey ? { BERTH_KMS_KEY_ID: e.SST_RESOURCE_SecretsKey.id } : {}),
+    },
     keepAliveTimeoutSeconds: e.BERTH_KEEPALIVE_TIMEOUT_SECONDS,
   };
 }

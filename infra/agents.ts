@@ -12,7 +12,7 @@ import {
   SERVICE_PORT,
 } from "./hosting";
 import { provisionQueue } from "./queues";
-import { serverSecret } from "./secrets";
+import { secretsKey, serverSecret } from "./secrets";
 import { table } from "./storage";
 
 /**
@@ -41,7 +41,7 @@ function agentFunction(hosting: "lambda" | "lambda-short"): AgentHost {
     timeout: "30 seconds",
     url: true,
     // The same links as the API: hosts/lambda.ts builds the same deps for both.
-    link: [table, provisionQueue, serverSecret, gpuCluster],
+    link: [table, provisionQueue, serverSecret, gpuCluster, secretsKey],
     environment: { ...COMMON_ENVIRONMENT, ...AGENT_FUNCTION_ENVIRONMENT[hosting] },
   });
   // A buffering Lambda cannot hold a follow stream either: the API answers follows in windows (a bounded
@@ -70,7 +70,7 @@ function agentService(): AgentHost {
     image: { context: ".", dockerfile: "Dockerfile" },
     // As the API's: the table and secret, the provision queue (cloud jobs' hand-offs) and the GPU cluster
     // (reading cloud jobs' logs for the follows it serves). hosts/service-settings.ts reads them.
-    link: [table, serverSecret, provisionQueue, gpuCluster],
+    link: [table, serverSecret, provisionQueue, gpuCluster, secretsKey],
     environment: {
       ...SERVICE_ENVIRONMENT,
       AWS_REGION: aws.getRegionOutput().region,

@@ -2,7 +2,7 @@ import { agentApiEnvironment } from "./agents";
 import { gpuCluster } from "./gpu";
 import { COMMON_ENVIRONMENT } from "./hosting";
 import { provisionQueue } from "./queues";
-import { serverSecret } from "./secrets";
+import { secretsKey, serverSecret } from "./secrets";
 import { table } from "./storage";
 
 /**
@@ -18,7 +18,7 @@ export const api = new sst.aws.Function("Api", {
   memory: "512 MB",
   timeout: "30 seconds",
   url: true,
-  link: [table, provisionQueue, serverSecret, gpuCluster],
+  link: [table, provisionQueue, serverSecret, gpuCluster, secretsKey],
   environment: { ...COMMON_ENVIRONMENT, ...agentApiEnvironment },
   // Served at /downloads/berth-agent.mjs for install.sh (hosts/agent-bundle.ts finds it in the task root).
   // Built by `npm run build`, which `npm install` runs: build before `sst deploy`.

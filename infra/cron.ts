@@ -3,7 +3,7 @@ import { api } from "./api";
 import { gpuCluster } from "./gpu";
 import { COMMON_ENVIRONMENT } from "./hosting";
 import { provisionQueue } from "./queues";
-import { serverSecret } from "./secrets";
+import { secretsKey, serverSecret } from "./secrets";
 import { table } from "./storage";
 
 /**
@@ -21,6 +21,6 @@ export const sweeper = new sst.aws.CronV2("Sweeper", {
     // BERTH_AGENT_ENDPOINT: the sweeper asks the agent host's /healthz too before losing devices.
     environment: { ...COMMON_ENVIRONMENT, BERTH_AGENT_ENDPOINT: agentUrl },
     // The API: the sweeper asks its /healthz (and the agent host's), and loses no device while one does not answer.
-    link: [table, serverSecret, provisionQueue, gpuCluster, api],
+    link: [table, serverSecret, provisionQueue, gpuCluster, api, secretsKey],
   },
 });

@@ -2,14 +2,14 @@ import { QUEUE_DEFINITIONS } from "../shared/contracts/queues";
 import { gpuCluster, gpuOutputs } from "./gpu";
 import { COMMON_ENVIRONMENT } from "./hosting";
 import { provisionQueue } from "./queues";
-import { serverSecret } from "./secrets";
+import { secretsKey, serverSecret } from "./secrets";
 import { table } from "./storage";
 
 const worker = {
   runtime: "nodejs22.x" as const,
   architecture: "arm64" as const,
   memory: "512 MB" as const,
-  link: [table, serverSecret, provisionQueue, gpuCluster],
+  link: [table, serverSecret, provisionQueue, gpuCluster, secretsKey],
   environment: COMMON_ENVIRONMENT,
 };
 

@@ -53,6 +53,11 @@ export const AppConfig = z.object({
   followMode: z.enum(["stream", "redirect", "window"]).default("stream"),
   followWindowSeconds: z.coerce.number().int().min(1).max(900).default(20),
   /**
+   * A KMS key (id, ARN or alias) that wraps workspaces' data keys for secrets; without it they are wrapped by a
+   * key derived from the server secret. AWS stages create one (infra/secrets.ts).
+   */
+  kmsKeyId: z.string().min(1).max(2048).optional(),
+  /**
    * How often the shared change check looks for feed writes by other processes while polls wait (DynamoDB;
    * one query per shard each time, whatever the number of waiting polls). It bounds cross-process delivery.
    */
@@ -97,6 +102,7 @@ const appEnv = (env: Record<string, string | undefined>) => ({
   agentEndpoint: env.BERTH_AGENT_ENDPOINT || undefined,
   followMode: env.BERTH_FOLLOW_MODE || undefined,
   followWindowSeconds: env.BERTH_FOLLOW_WINDOW_SECONDS || undefined,
+  kmsKeyId: env.BERTH_KMS_KEY_ID || undefined,
   changeCheckMs: env.BERTH_CHANGE_CHECK_MS || undefined,
   followKeepAliveMs: env.BERTH_FOLLOW_KEEPALIVE_MS || undefined,
   deviceAuthCacheSeconds: env.BERTH_DEVICE_AUTH_CACHE_SECONDS || undefined,
@@ -383,6 +389,7 @@ const SETTING_NAMES: Record<string, string> = {
   "app.agentEndpoint": "BERTH_AGENT_ENDPOINT",
   "app.followMode": "BERTH_FOLLOW_MODE",
   "app.followWindowSeconds": "BERTH_FOLLOW_WINDOW_SECONDS",
+  "app.kmsKeyId": "BERTH_KMS_KEY_ID",
   "app.changeCheckMs": "BERTH_CHANGE_CHECK_MS",
   "app.followKeepAliveMs": "BERTH_FOLLOW_KEEPALIVE_MS",
   "app.operatorTokenHash": "BERTH_OPERATOR_TOKEN",

@@ -102,4 +102,8 @@ export const keptChanging = (what: string) =>
     },
   );
 
+/** 503 Unavailable with Retry-After: a service this request needs (KMS, the database) did not answer. */
+export const unavailable = (message: string) =>
+  new BerthError(ErrorCode.Unavailable, message, undefined, { retryAfterSeconds: 5 });
+
 export const isBerthError = (err: unknown): err is BerthError => err instanceof BerthError;

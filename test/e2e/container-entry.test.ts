@@ -35,8 +35,12 @@ import { until } from "../helpers/wait.ts";
  */
 const OPERATOR = "op".padEnd(48, "7");
 
-/** The provision queue and GPU cluster SST links to the API and the service (nothing listens at the queue). */
+/**
+ * The provision queue, GPU cluster and secrets' KMS key SST links to the API and the service (nothing listens
+ * at the queue; nothing here uses secrets, so KMS is never called).
+ */
 const LINKED_CLOUD = {
+  SST_RESOURCE_SecretsKey: JSON.stringify({ id: "arn:aws:kms:us-east-1:000000000000:key/test" }),
   SST_RESOURCE_ProvisionQueue: JSON.stringify({ url: "http://127.0.0.1:9/000000000000/provision" }),
   SST_RESOURCE_GpuCluster: JSON.stringify({
     cluster: "berth-test-gpu",

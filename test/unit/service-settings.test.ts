@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { serviceSettings } from "../../hosts/service-settings.ts";
 import { ConfigError } from "../../shared/config.ts";
 
-/** What SST injects into a linked Fargate service (infra/agents.ts links these four). */
+/** What SST injects into a linked Fargate service (infra/agents.ts links these). */
 const LINKED = {
   SST_RESOURCE_Table: JSON.stringify({ name: "berth-prod-Table", type: "sst.aws.Dynamo" }),
   SST_RESOURCE_ServerSecret: JSON.stringify({ value: "s3cret", type: "sst.sst.Secret" }),
@@ -13,6 +13,10 @@ const LINKED = {
     container: "job",
     capacityProviders: "l4=berth-prod-l4",
     logGroup: "/berth/berth-prod/jobs",
+  }),
+  SST_RESOURCE_SecretsKey: JSON.stringify({
+    id: "arn:aws:kms:us-east-1:1:key/abc",
+    type: "sst.sst.Linkable",
   }),
 };
 
@@ -30,6 +34,7 @@ describe("the agent service's settings from SST's linked resources", () => {
       BERTH_ECS_CONTAINER: "job",
       BERTH_ECS_CAPACITY_PROVIDERS: "l4=berth-prod-l4",
       BERTH_ECS_LOG_GROUP: "/berth/berth-prod/jobs",
+      BERTH_KMS_KEY_ID: "arn:aws:kms:us-east-1:1:key/abc",
     });
     expect(s.keepAliveTimeoutSeconds).toBe(125);
   });
