@@ -73,6 +73,15 @@ describe("jobs that use secrets (secrets.md §3, §4, §7)", () => {
       { name: "db", namespace: "default", version: 1, target: "file:db.json" },
     ]);
     expect(await snapshot(t.db)).not.toContain("hf_Sealed_Value_1");
+    // When it was last delivered: set by the placement (at most once a minute).
+    const hf = (await (
+      await t.call("GET", "/api/v1/namespaces/default/secrets/hf", { token: t.admin })
+    ).json()) as {
+      lastDeliveredAt?: string;
+      version: number;
+    };
+    expect(Date.now() - Date.parse(hf.lastDeliveredAt!)).toBeLessThan(60_000);
+    expect(hf.version).toBe(1);
     expect(JSON.stringify(await job(t, body.id))).not.toContain("hf_Sealed_Value_1");
   });
 

@@ -7,6 +7,7 @@ import { ENV_NAME } from "../../domain/labels.ts";
 import type { UserPrincipal } from "../../domain/principal.ts";
 import { Role } from "../../domain/roles.ts";
 import { seal, sealedAad } from "../../domain/sealed.ts";
+import type { Secret } from "../../domain/secret.ts";
 import { decrypt, secretAad } from "../../domain/secret-envelope.ts";
 import { DEFAULT_NAMESPACE, type SecretDeps } from "./secrets.ts";
 
@@ -109,6 +110,22 @@ export async function sealJobSecrets(
     if (ref.env) out.secretEnv[ref.env] = sealed;
     else out.secretFiles.push({ path: ref.path!, mode: 0o400, sealed });
     out.secretRefs.push({ name: ref.name, namespace: ns, version: secret.version, target });
+    await noteDelivery(deps, secret);
   }
   return out;
+}
+
+/** Minimum time between two writes of a secret's `lastDeliveredAt`. */
+const DELIVERY_NOTE_MS = 60_000;
+
+/**
+ * Records when a secret was last sealed into a reservation, at most once a minute (a write per placement would
+ * make a busy secret a hot item). Best effort: a concurrent update wins and this one is dropped.
+ */
+async function noteDelivery(deps: SecretDeps, secret: Secret): Promise<void> {
+  const now = deps.clock.now();
+  if (secret.lastDeliveredAt && now.getTime() - Date.parse(secret.lastDeliveredAt) < DELIVERY_NOTE_MS) return;
+  await deps.repos.secrets
+    .replace(secret, { ...secret, lastDeliveredAt: now.toISOString(), revision: secret.revision + 1 })
+    .catch(() => undefined);
 }
