@@ -492,7 +492,7 @@ export class Engine {
         record.deletedSent = true;
         // Its output went out masked, all of it (nothing is pending); the files hold it as printed, values and
         // all: they go now.
-        if ((await this.#secretValues(record)).length > 0 && (w.kind === "process" || w.kind === "container"))
+        if (this.#secretValues(record).length > 0 && (w.kind === "process" || w.kind === "container"))
           for (const name of ["stdout", "stderr"])
             await rm(join(w.dir, name), { force: true }).catch(() => {});
         this.#secrets.delete(id);
@@ -518,16 +518,14 @@ export class Engine {
    * The secret values a workload was given, to mask in its output: kept from the apply, or opened again from
    * the cached (sealed) reservation after an agent restart. None when they do not open.
    */
-  async #secretValues(record: CacheRecord): Promise<string[]> {
+  #secretValues(record: CacheRecord): string[] {
     const id = record.reservation.id;
     const known = this.#secrets.get(id);
     if (known) return known;
     let values: string[] = [];
     if (record.reservation.type === "process" || record.reservation.type === "container") {
       const data = RESERVATION_DATA[record.reservation.type].safeParse(JSON.parse(record.reservation.data));
-      if (data.success && (Object.keys(data.data.secretEnv).length > 0 || data.data.secretFiles.length > 0)) {
-        values = openedValues(this.#d.keys.encryption, this.#d.machineId, id, data.data);
-      }
+      if (data.success) values = openedValues(this.#d.keys.encryption, this.#d.machineId, id, data.data);
     }
     this.#secrets.set(id, values);
     return values;
@@ -543,7 +541,7 @@ export class Engine {
       if (Date.now() >= deadline) return { done: false };
       const inFlight = record.outputInFlight;
       const budget = inFlight?.budget ?? this.#outputBudget;
-      const values = await this.#secretValues(record);
+      const values = this.#secretValues(record);
       const mask = values.length ? { values, final: record.status !== "running" } : undefined;
       const batch = await nextOutput(w.dir, record.output, budget, inFlight?.to, mask);
       if (batch.chunks.length === 0) {

@@ -1,3 +1,4 @@
+import type { KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
@@ -46,19 +47,8 @@ function inMemory(path: string): boolean {
   return best.type === "tmpfs" || best.type === "ramfs";
 }
 
-/**
- * Opens a reservation's sealed values with this node's key (AAD: this node, this reservation, the target):
- * env values to merge into the program's environment, files written 0400 under a directory of their own on a
- * tmpfs (`dir`, for $BERTH_SECRETS_DIR). Any value that does not open: an ApplyError, and nothing runs.
- */
-export async function openSecrets(
-  key: import("node:crypto").KeyObject,
-  machineId: string | undefined,
-  reservationId: string,
-  data: SealedData,
-): Promise<{ env: Record<string, string>; dir?: string; values: string[] }> {
-  const entries = Object.entries(data.secretEnv);
-  if (entries.length === 0 && data.secretFiles.length === 0) return { env: {}, values: [] };
+/** Every sealed value of a reservation opened with this node's key; an ApplyError naming one that does not open. */
+function openAll(key: KeyObject, machineId: string | undefined, reservationId: string, data: SealedData) {
   if (!machineId) throw new ApplyError("cannot open secrets: this agent does not know its machine id");
   const open = (sealed: string, target: string, what: string) => {
     try {
@@ -67,16 +57,37 @@ export async function openSecrets(
       throw new ApplyError(`cannot decrypt the secret for ${what} (sealed to another key?)`);
     }
   };
-  const env: Record<string, string> = {};
-  const values: string[] = [];
-  for (const [name, sealed] of entries) {
-    env[name] = open(sealed, `env:${name}`, `env ${name}`).toString("utf8");
-    values.push(env[name]);
-  }
-  const files = data.secretFiles.map((f) => ({
-    ...f,
-    value: open(f.sealed, `file:${f.path}`, `file ${f.path}`),
-  }));
+  return {
+    env: Object.fromEntries(
+      Object.entries(data.secretEnv).map(([name, sealed]) => [
+        name,
+        open(sealed, `env:${name}`, `env ${name}`).toString("utf8"),
+      ]),
+    ),
+    files: data.secretFiles.map((f) => ({
+      path: f.path,
+      value: open(f.sealed, `file:${f.path}`, `file ${f.path}`),
+    })),
+  };
+}
+
+const hasSecrets = (data: SealedData) =>
+  Object.keys(data.secretEnv).length > 0 || data.secretFiles.length > 0;
+
+/**
+ * Opens a reservation's sealed values with this node's key (AAD: this node, this reservation, the target):
+ * env values to merge into the program's environment, files written 0400 under a directory of their own on a
+ * tmpfs (`dir`, for $BERTH_SECRETS_DIR). Any value that does not open: an ApplyError, and nothing runs.
+ */
+export async function openSecrets(
+  key: KeyObject,
+  machineId: string | undefined,
+  reservationId: string,
+  data: SealedData,
+): Promise<{ env: Record<string, string>; dir?: string; values: string[] }> {
+  if (!hasSecrets(data)) return { env: {}, values: [] };
+  const { env, files } = openAll(key, machineId, reservationId, data);
+  const values = [...Object.values(env), ...files.map((f) => f.value.toString("utf8"))];
   if (files.length === 0) return { env, values };
   const root = secretsRoot();
   if (!root)
@@ -90,7 +101,6 @@ export async function openSecrets(
     if (!path.startsWith(`${dir}/`)) throw new ApplyError(`secret file ${f.path} is outside its directory`);
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
     await writeFile(path, f.value, { mode: 0o400 });
-    values.push(f.value.toString("utf8"));
   }
   return { env, dir, values };
 }
@@ -103,21 +113,15 @@ export async function removeSecrets(reservationId: string): Promise<void> {
 
 /** The values alone (to mask them in output), opened again from a cached reservation; [] if they do not open. */
 export function openedValues(
-  key: import("node:crypto").KeyObject,
+  key: KeyObject,
   machineId: string | undefined,
   reservationId: string,
   data: SealedData,
 ): string[] {
-  if (!machineId) return [];
+  if (!hasSecrets(data)) return [];
   try {
-    return [
-      ...Object.entries(data.secretEnv).map(([name, sealed]) =>
-        openSealed(key, sealed, sealedAad(machineId, reservationId, `env:${name}`)).toString("utf8"),
-      ),
-      ...data.secretFiles.map((f) =>
-        openSealed(key, f.sealed, sealedAad(machineId, reservationId, `file:${f.path}`)).toString("utf8"),
-      ),
-    ];
+    const { env, files } = openAll(key, machineId, reservationId, data);
+    return [...Object.values(env), ...files.map((f) => f.value.toString("utf8"))];
   } catch {
     return [];
   }

@@ -96,6 +96,10 @@ describe("secrets (secrets.md §1, §2, §6)", () => {
       (await unchanged(() => t.call("PATCH", `${BASE}/hf`, { token: member, body: { data: "y" } }))).status,
     ).toBe(403);
     expect((await unchanged(() => t.call("DELETE", `${BASE}/hf`, { token: member }))).status).toBe(403);
+    expect(await errorOf(await t.call("GET", `${BASE}?type=Secretish`, { token: t.admin }))).toMatchObject({
+      status: 400,
+      message: expect.stringContaining("type must be Environment or File"),
+    });
   });
 
   it("updates: the same value keeps the version, a new one bumps it; the type never changes; expectedVersion guards", async () => {
@@ -153,5 +157,19 @@ describe("secrets (secrets.md §1, §2, §6)", () => {
     expect((await errorOf(await t.call("DELETE", `${BASE}/db`, { token: t.admin }))).status).toBe(404);
     expect((await errorOf(await t.call("DELETE", `${BASE}/hf`, { token: other }))).status).toBe(404);
     expect((await t.call("GET", `${BASE}/hf`, { token: t.admin })).status).toBe(200);
+  });
+
+  it("closes its races: of creates of one name one wins; of updates from one version one wins, the others 409", async () => {
+    const created = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => create({ name: "raced", type: "Environment", data: `value-${i}` })),
+    );
+    expect(created.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409]);
+    const patched = await Promise.all(
+      Array.from({ length: 4 }, (_, i) =>
+        t.call("PATCH", `${BASE}/raced`, { token: t.admin, body: { data: `next-${i}`, expectedVersion: 1 } }),
+      ),
+    );
+    expect(patched.map((r) => r.status).sort()).toEqual([200, 409, 409, 409]);
+    expect((await t.deps.repos.secrets.get("default", "default", "raced"))!.version).toBe(2);
   });
 });

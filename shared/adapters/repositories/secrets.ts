@@ -27,11 +27,14 @@ export function secretRepository(store: Store): SecretRepository {
     async delete(ws, ns, name) {
       return (await store.delete(keys.secret(ws, ns, name), { if: c.exists() })).ok;
     },
-    list: (ws, ns, page) =>
+    list: (ws, ns, page, type) =>
       queryPage(
         store,
         { partition: keys.workspace(ws).pk, range: { prefix: keys.secretsPrefix(ns) } },
-        parse,
+        (item) => {
+          const secret = parse(item);
+          return !type || secret.type === type ? secret : undefined;
+        },
         page,
       ),
   };

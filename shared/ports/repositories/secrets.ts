@@ -1,4 +1,4 @@
-import type { Secret } from "../../domain/secret.ts";
+import type { Secret, SecretType } from "../../domain/secret.ts";
 import type { Page, PageRequest } from "../pagination.ts";
 
 export interface SecretRepository {
@@ -12,6 +12,6 @@ export interface SecretRepository {
   replace(current: Secret, next: Secret): Promise<Secret | undefined>;
   /** Deletes it; false when there was none. */
   delete(workspaceId: string, namespace: string, name: string): Promise<boolean>;
-  /** A namespace's secrets by name. */
-  list(workspaceId: string, namespace: string, page: PageRequest): Promise<Page<Secret>>;
+  /** A namespace's secrets by name (of one type, when given: pages are full either way). */
+  list(workspaceId: string, namespace: string, page: PageRequest, type?: SecretType): Promise<Page<Secret>>;
 }

@@ -6,7 +6,7 @@ import { choosePlacement, cpuCapacity, memoryCapacityGiB } from "../../domain/pl
 import { cloudCanTake, handOffToCloud } from "../cloud/cloud-handoff.ts";
 import { type CloudJobDeps, hasCloud, type JobDeps } from "../deps.ts";
 import { newReservation, placeReservation } from "../feed/reservations.ts";
-import { sealJobSecrets } from "../secrets/job-secrets.ts";
+import { noteDeliveries, openJobSecrets, sealFor } from "../secrets/job-secrets.ts";
 import { announce, jobEventWrite, jobTopic } from "./job-events.ts";
 import { finishJob } from "./job-update.ts";
 
@@ -115,17 +115,18 @@ async function placeJobOnce(deps: JobDeps, job: Job, fleet?: Device[]): Promise<
     }
     const needs = jobNeeds(current);
     const held = { cpus: needs.cpus ?? 0, memoryGiB: needs.memoryGiB ?? 0 };
+    // Its secrets, read and decrypted once for all the devices tried; sealed to each.
+    const opened = current.secrets.length > 0 ? await openJobSecrets(deps, current) : undefined;
+    if (opened && "missing" in opened) {
+      const message = `secret ${opened.missing} was deleted before the job was placed`;
+      return (
+        (await finishJob(deps, current.id, { reason: "secretMissing", message }, { inPlacement: true })) ??
+        current
+      );
+    }
     for (const { device, gpus } of choice.devices) {
       const id = newId();
-      const sealed = current.secrets.length > 0 ? await sealJobSecrets(deps, current, device, id) : undefined;
-      if (sealed && "missing" in sealed) {
-        const message = `secret ${sealed.missing} was deleted before the job was placed`;
-        return (
-          (await finishJob(deps, current.id, { reason: "secretMissing", message }, { inPlacement: true })) ??
-          current
-        );
-      }
-      const spec = reservationForJob(current, gpus, sealed);
+      const spec = reservationForJob(current, gpus, opened ? sealFor(opened, device, id) : undefined);
       const r = newReservation(deps, {
         id,
         nodeId: device.id,
@@ -164,6 +165,7 @@ async function placeJobOnce(deps: JobDeps, job: Job, fleet?: Device[]): Promise<
         { checkDevice: false },
       );
       if (placed.ok) {
+        if (opened) await noteDeliveries(deps, opened);
         announce(deps.feedWatcher, jobTopic(current.id));
         for (const g of gpus) device.gpuOwners[String(g)] = current.id;
         device.heldCpus += held.cpus;

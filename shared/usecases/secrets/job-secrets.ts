@@ -87,32 +87,54 @@ export interface SealedSecrets {
   secretRefs: { name: string; namespace: string; version: number; target: string }[];
 }
 
-/**
- * The job's secrets sealed to `device` for reservation `reservationId` (secrets.md §3): each read (the current
- * version), decrypted, sealed to the device's key with AAD binding node, reservation and target. A secret that
- * is gone: `{missing}`, and the job fails (SecretMissing).
- */
-export async function sealJobSecrets(
+/** A job's secret values, read (current versions) and decrypted once per placement. */
+export interface OpenedSecrets {
+  values: { ref: Job["secrets"][number]; secret: Secret; value: Buffer }[];
+}
+
+/** Reads and decrypts the secrets a job uses; `{missing}` names one that is gone (the job fails: SecretMissing). */
+export async function openJobSecrets(
   deps: SecretDeps,
   job: Job,
-  device: Pick<Device, "id" | "encryptionKey">,
-  reservationId: string,
-): Promise<SealedSecrets | { missing: string }> {
-  const out: SealedSecrets = { secretEnv: {}, secretFiles: [], secretRefs: [] };
+): Promise<OpenedSecrets | { missing: string }> {
+  const values: OpenedSecrets["values"] = [];
   for (const ref of job.secrets) {
     const ns = ref.namespace ?? DEFAULT_NAMESPACE;
     const secret = await deps.repos.secrets.get(job.workspaceId, ns, ref.name);
     if (!secret) return { missing: ref.name };
     const key = await deps.secretKeyring.get(job.workspaceId, secret.keyId);
-    const value = decrypt(key, secret.ciphertext, secretAad(job.workspaceId, ns, ref.name, secret.version));
+    values.push({
+      ref,
+      secret,
+      value: decrypt(key, secret.ciphertext, secretAad(job.workspaceId, ns, ref.name, secret.version)),
+    });
+  }
+  return { values };
+}
+
+/**
+ * The opened values sealed to `device` for reservation `reservationId` (secrets.md §3): each to the device's
+ * key, with AAD binding node, reservation and target.
+ */
+export function sealFor(
+  opened: OpenedSecrets,
+  device: Pick<Device, "id" | "encryptionKey">,
+  reservationId: string,
+): SealedSecrets {
+  const out: SealedSecrets = { secretEnv: {}, secretFiles: [], secretRefs: [] };
+  for (const { ref, secret, value } of opened.values) {
     const target = secretTarget(ref);
     const sealed = seal(device.encryptionKey!, value, sealedAad(device.id, reservationId, target));
     if (ref.env) out.secretEnv[ref.env] = sealed;
     else out.secretFiles.push({ path: ref.path!, mode: 0o400, sealed });
-    out.secretRefs.push({ name: ref.name, namespace: ns, version: secret.version, target });
-    await noteDelivery(deps, secret);
+    out.secretRefs.push({ name: secret.name, namespace: secret.namespace, version: secret.version, target });
   }
   return out;
+}
+
+/** Once the job is placed: when its secrets were last delivered. */
+export async function noteDeliveries(deps: SecretDeps, opened: OpenedSecrets): Promise<void> {
+  for (const { secret } of opened.values) await noteDelivery(deps, secret);
 }
 
 /** Minimum time between two writes of a secret's `lastDeliveredAt`. */

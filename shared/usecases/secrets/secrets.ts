@@ -111,8 +111,8 @@ export async function listSecrets(
   page: PageRequest,
 ): Promise<Page<SecretView>> {
   requireNamespace(ns);
-  const out = await deps.repos.secrets.list(ws, ns, page);
-  return { items: out.items.filter((s) => !type || s.type === type).map(secretView), cursor: out.cursor };
+  const out = await deps.repos.secrets.list(ws, ns, page, type);
+  return { items: out.items.map(secretView), cursor: out.cursor };
 }
 
 /**
@@ -140,8 +140,9 @@ export async function updateSecret(
           `secret ${name} changed since version ${patch.expectedVersion} (now ${current.version})`,
           { current: current.version },
         );
-      const { key } = await deps.secretKeyring.current(user.workspaceId);
-      const changed = value !== undefined && fingerprint(key, value) !== current.fingerprint;
+      const changed =
+        value !== undefined &&
+        fingerprint((await deps.secretKeyring.current(user.workspaceId)).key, value) !== current.fingerprint;
       const next: Secret = {
         ...current,
         ...(patch.description !== undefined ? { description: patch.description } : {}),
