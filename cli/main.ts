@@ -6,6 +6,7 @@ import { devicesCommand } from "./commands/devices.ts";
 import { jobsCommand } from "./commands/jobs.ts";
 import { keysCommand } from "./commands/keys.ts";
 import { loginCommand } from "./commands/login.ts";
+import { namespacesCommand } from "./commands/namespaces.ts";
 import { nodeGroupsCommand } from "./commands/node-groups.ts";
 import { profilesCommand } from "./commands/profiles.ts";
 import { quotasCommand } from "./commands/quotas.ts";
@@ -47,6 +48,7 @@ export function buildProgram(): Command {
   jobsCommand(program);
   profilesCommand(program);
   quotasCommand(program);
+  namespacesCommand(program);
   secretsCommand(program);
   agentCommand(program);
   workspacesCommand(program);

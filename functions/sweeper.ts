@@ -2,12 +2,13 @@ import { agentHostsAnswer, lambdaDeps } from "../hosts/lambda.ts";
 import { requeueQueued } from "../shared/usecases/cloud/cloud-reconcile.ts";
 import type { CloudJobDeps } from "../shared/usecases/deps.ts";
 import { sweepExpired, sweepJobs } from "../shared/usecases/feed/sweep.ts";
+import { sweepNamespaces } from "../shared/usecases/namespaces/sweep.ts";
 
 const { deps } = lambdaDeps();
 
 /**
  * Scheduled by infra/cron.ts: expires reservations, fails jobs of lost devices, places waiting jobs, and
- * enqueues cloud work whose provision message was lost.
+ * enqueues cloud work whose provision message was lost, and finishes deleting namespaces.
  */
 export const handler = async () => {
   const expired = await sweepExpired(deps);
@@ -17,5 +18,6 @@ export const handler = async () => {
     apiUp: agentHostsAnswer,
   });
   const requeued = deps.cloud ? await requeueQueued(deps as CloudJobDeps) : 0;
-  return { expired, lost, requeued };
+  const namespacesDeleted = await sweepNamespaces(deps);
+  return { expired, lost, requeued, namespacesDeleted };
 };

@@ -26,6 +26,7 @@ import type { Logger } from "../shared/ports/logger.ts";
 import type { CloudJobDeps } from "../shared/usecases/deps.ts";
 import { sweepExpired, sweepJobs } from "../shared/usecases/feed/sweep.ts";
 import { bootstrapWorkspace, issueAdminKey } from "../shared/usecases/identity/bootstrap.ts";
+import { sweepNamespaces } from "../shared/usecases/namespaces/sweep.ts";
 import { buildAppDeps } from "./app-deps.ts";
 import { answerClientErrors } from "./client-errors.ts";
 import { buildCloudDeps } from "./cloud.ts";
@@ -161,14 +162,19 @@ export async function startLocalServer(
           })
         : undefined;
 
-    // The sweeper (expiry, lost devices, waiting jobs; with cloud capacity, the reconciler) runs in process,
+    // The sweeper (expiry, lost devices, waiting jobs, namespaces being deleted; with cloud capacity, the reconciler) runs in process,
     // one sweep at a time; about once an hour it also collects garbage the engine has no TTL for.
     let sweeping: Promise<unknown> | undefined;
     let lastCollect = 0;
     // No sweep anywhere for this long (three missed sweeps, and at least a device TTL): every server was down.
     const sweepGapMs = Math.max(3 * config.sweepIntervalSeconds, config.app.deviceTtlSeconds) * 1000;
     const sweep = async () => {
-      await Promise.all([sweepExpired(deps), sweepJobs(deps, { gapMs: sweepGapMs }), cloudWorkers?.sweep()]);
+      await Promise.all([
+        sweepExpired(deps),
+        sweepJobs(deps, { gapMs: sweepGapMs }),
+        sweepNamespaces(deps),
+        cloudWorkers?.sweep(),
+      ]);
       if (Date.now() - lastCollect > 3600_000) {
         lastCollect = Date.now();
         const collected = await storage.store.collectGarbage(Math.floor(Date.now() / 1000));

@@ -14,6 +14,7 @@ const limit = (value: string | undefined, flag: string): number | null | undefin
 const show = (q: QuotaView) => ({
   gpus: `${q.use.gpus} of ${q.limits.maxGpus ?? "unlimited"}`,
   runningJobs: `${q.use.runningJobs} of ${q.limits.maxRunningJobs ?? "unlimited"}`,
+  secrets: `${q.use.secrets} of ${q.limits.maxSecrets}`,
 });
 
 /** `berth quotas [set]` */
@@ -32,11 +33,13 @@ export function quotasCommand(program: Command) {
     .description("set limits (admin); none removes one")
     .option("--max-gpus <n>", "GPUs held by running jobs, at most")
     .option("--max-running-jobs <n>", "jobs not yet ended, at most")
-    .action(async (o: { maxGpus?: string; maxRunningJobs?: string }) => {
+    .option("--max-secrets <n>", "secrets in all namespaces, at most (none: the default, 1000)")
+    .action(async (o: { maxGpus?: string; maxRunningJobs?: string; maxSecrets?: string }) => {
       const q = await client().request<QuotaView>("PUT", "/quotas", {
         body: {
           maxGpus: limit(o.maxGpus, "--max-gpus"),
           maxRunningJobs: limit(o.maxRunningJobs, "--max-running-jobs"),
+          maxSecrets: limit(o.maxSecrets, "--max-secrets"),
         },
       });
       printObject(outputFormat(globals()), outputFormat(globals()) === "json" ? q : show(q));

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import type { SecretView } from "../../shared/contracts/secrets.ts";
+import type { SecretReferences, SecretView } from "../../shared/contracts/secrets.ts";
 import { type GlobalOptions, outputFormat, resolveClient } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { ago, type Column, printObject, printRows } from "../output.ts";
@@ -14,6 +14,13 @@ const columns: Column<SecretView>[] = [
   { header: "MEMBER JOBS", value: (s) => (s.allowMemberJobs ? "yes" : "no") },
   { header: "UPDATED", value: (s) => ago(s.updatedAt) },
   { header: "DESCRIPTION", value: (s) => s.description || undefined },
+];
+
+const referenceColumns: Column<SecretReferences["items"][number]>[] = [
+  { header: "KIND", value: (r) => r.kind },
+  { header: "NAME", value: (r) => r.name },
+  { header: "ID", value: (r) => r.id },
+  { header: "STATUS", value: (r) => r.status },
 ];
 
 interface Source {
@@ -150,6 +157,14 @@ export function secretsCommand(program: Command) {
         printObject(outputFormat(globals()), updated);
       },
     );
+  secrets
+    .command("references <name>")
+    .description("what names the secret: namespace config, jobs not placed yet (admin)")
+    .option("-n, --namespace <ns>", "namespace", "default")
+    .action(async (name: string, o: { namespace: string }) => {
+      const refs = await client().request<SecretReferences>("GET", `${path(o.namespace, name)}/references`);
+      printRows(outputFormat(globals()), refs.items, referenceColumns);
+    });
   secrets
     .command("delete <name>")
     .option("-n, --namespace <ns>", "namespace", "default")

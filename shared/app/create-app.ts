@@ -19,6 +19,7 @@ import { installRoutes } from "./routes/install.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { LOGIN_PATH, loginRoutes } from "./routes/login.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
+import { namespaceRoutes } from "./routes/namespaces.ts";
 import { nodeGroupRoutes } from "./routes/node-groups.ts";
 import { profileRoutes } from "./routes/profiles.ts";
 import { quotaRoutes } from "./routes/quotas.ts";
@@ -45,6 +46,7 @@ export function apiRoutes(deps: AppDeps) {
     .route("/", profileRoutes(deps))
     .route("/", quotaRoutes(deps))
     .route("/", metricsRoutes(deps))
+    .route("/", namespaceRoutes(deps))
     .route("/", secretRoutes(deps));
 }
 export type ApiRoutes = ReturnType<typeof apiRoutes>;

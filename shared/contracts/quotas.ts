@@ -7,6 +7,11 @@ import { z } from "@hono/zod-openapi";
 export const QuotaLimits = z.object({
   maxGpus: z.number().int().min(0).optional().openapi({ description: "GPUs held by running jobs, at most" }),
   maxRunningJobs: z.number().int().min(0).optional().openapi({ description: "jobs not yet ended, at most" }),
+  maxSecrets: z
+    .number()
+    .int()
+    .min(0)
+    .openapi({ description: "secrets in all namespaces, at most (1,000 unless set)" }),
 });
 
 /** A limit beyond any fleet: larger ones are a typo, not a plan. */
@@ -23,14 +28,14 @@ const quotaLimit = () =>
     .optional();
 
 export const SetQuotaRequest = z
-  .object({ maxGpus: quotaLimit(), maxRunningJobs: quotaLimit() })
+  .object({ maxGpus: quotaLimit(), maxRunningJobs: quotaLimit(), maxSecrets: quotaLimit() })
   .openapi("SetQuotaRequest");
 export type SetQuotaRequest = z.infer<typeof SetQuotaRequest>;
 
 export const QuotaView = z
   .object({
     limits: QuotaLimits,
-    use: z.object({ gpus: z.number(), runningJobs: z.number() }),
+    use: z.object({ gpus: z.number(), runningJobs: z.number(), secrets: z.number() }),
   })
   .openapi("Quota");
 export type QuotaView = z.infer<typeof QuotaView>;

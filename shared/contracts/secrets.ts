@@ -76,3 +76,21 @@ export const NamespaceParam = z.object({ ns: Id.openapi({ param: { name: "ns", i
 export const SecretParams = NamespaceParam.extend({
   name: Id.openapi({ param: { name: "name", in: "path" } }),
 });
+
+/** What names a secret (specs/secrets.md §6): config that would break without it, and jobs not placed yet. */
+export const SecretReferences = z
+  .object({
+    items: z.array(
+      z.object({
+        kind: z.enum(["namespace", "application", "labConfig", "job"]),
+        name: z
+          .string()
+          .openapi({ description: "the referrer's name (a job's name, or its id when unnamed)" }),
+        namespace: z.string().optional(),
+        id: z.string().optional(),
+        status: z.string().optional(),
+      }),
+    ),
+  })
+  .openapi("SecretReferences");
+export type SecretReferences = z.infer<typeof SecretReferences>;

@@ -24,6 +24,8 @@ export const ErrorCode = {
   NoCapacity: "NoCapacity",
   Timeout: "Timeout",
   Unavailable: "Unavailable",
+  SecretInUse: "SecretInUse",
+  NamespaceDeleting: "NamespaceDeleting",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -48,6 +50,8 @@ export const ERROR_STATUS = {
   NoCapacity: 503,
   Timeout: 504,
   Unavailable: 503,
+  SecretInUse: 409,
+  NamespaceDeleting: 409,
 } as const satisfies Record<ErrorCode, number>;
 
 export type ErrorStatus = (typeof ERROR_STATUS)[ErrorCode];

@@ -1,8 +1,15 @@
 /** A workspace's quota: its limits and the use counted against them (jobs not yet ended). */
 export interface QuotaState {
-  limits: { maxGpus?: number; maxRunningJobs?: number };
-  used: { gpus: number; runningJobs: number };
+  /** As set; `maxSecrets` unset means DEFAULT_MAX_SECRETS (the others: no limit). */
+  limits: { maxGpus?: number; maxRunningJobs?: number; maxSecrets?: number };
+  used: { gpus: number; runningJobs: number; secrets: number };
 }
+
+/** Secrets a workspace may hold when no `maxSecrets` is set (specs/secrets.md §1). */
+export const DEFAULT_MAX_SECRETS = 1000;
+
+/** The secret limit in force. */
+export const secretLimit = (q: QuotaState) => q.limits.maxSecrets ?? DEFAULT_MAX_SECRETS;
 
 /** Which limit a submit would exceed, and by how much. */
 export type QuotaRefusal = {

@@ -4,6 +4,7 @@ import type { DataKeyRepository } from "./repositories/data-keys.ts";
 import type { DeviceRepository } from "./repositories/devices.ts";
 import type { FeedRepository } from "./repositories/feed.ts";
 import type { JobEventRepository, JobRepository } from "./repositories/jobs.ts";
+import type { NamespaceRepository } from "./repositories/namespaces.ts";
 import type { NodeGroupRepository } from "./repositories/node-groups.ts";
 import type { OutputRepository } from "./repositories/output.ts";
 import type { ProfileRepository } from "./repositories/profiles.ts";
@@ -26,6 +27,7 @@ export type {
 } from "./repositories/devices.ts";
 export type { FeedRepository } from "./repositories/feed.ts";
 export type { JobEventRepository, JobRepository, JobTimeRange } from "./repositories/jobs.ts";
+export type { NamespaceRepository } from "./repositories/namespaces.ts";
 export type { NodeGroupPatch, NodeGroupRepository } from "./repositories/node-groups.ts";
 export type { OutputRepository } from "./repositories/output.ts";
 export type { ProfileRepository } from "./repositories/profiles.ts";
@@ -61,6 +63,7 @@ export interface Repositories {
   quotas: QuotaRepository;
   cloudReservations: CloudReservationRepository;
   dataKeys: DataKeyRepository;
+  namespaces: NamespaceRepository;
   secrets: SecretRepository;
   /** Commits writes of any repositories in one transaction: all of them, or (a condition failed) none. */
   commit(writes: (Write | undefined | false)[]): Promise<Committed>;

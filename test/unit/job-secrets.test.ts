@@ -85,6 +85,37 @@ describe("jobs that use secrets (secrets.md §3, §4, §7)", () => {
     expect(JSON.stringify(await job(t, body.id))).not.toContain("hf_Sealed_Value_1");
   });
 
+  it("takes a secret from the namespace the reference names (default otherwise)", async () => {
+    await t.call("POST", "/api/v1/namespaces", { token: t.admin, body: { name: "team-a" } });
+    await t.call("POST", "/api/v1/namespaces/team-a/secrets", {
+      token: t.admin,
+      body: { name: "hf", type: "Environment", data: "team_a_value_1" },
+    });
+    const { status, body } = await submit(t, {
+      exe: "true",
+      secrets: [
+        { name: "hf", namespace: "team-a", env: "A" },
+        { name: "hf", env: "B" },
+      ],
+    });
+    expect(status, JSON.stringify(body)).toBe(201);
+    const [r] = await take();
+    const data = JSON.parse(r!.data) as {
+      secretEnv: Record<string, string>;
+      secretRefs: { namespace: string }[];
+    };
+    const open = (env: string) =>
+      openSealed(nodeKey, data.secretEnv[env]!, sealedAad(agent.deviceId, r!.id, `env:${env}`)).toString();
+    expect([open("A"), open("B")]).toEqual(["team_a_value_1", "hf_Sealed_Value_1"]);
+    expect(data.secretRefs.map((ref) => ref.namespace)).toEqual(["team-a", "default"]);
+    const other = await submit(t, {
+      exe: "true",
+      secrets: [{ name: "db", namespace: "team-a", path: "db.json" }],
+    });
+    expect(other.status).toBe(400);
+    expect(JSON.stringify(other.body)).toContain("secret db not found in namespace team-a");
+  });
+
   it("refuses bad references with the spec's errors, and stores nothing", async () => {
     const member = await t.key("member");
     const cases: [Record<string, unknown>[], number, string, string?][] = [

@@ -7,6 +7,7 @@ import { dataKeyRepository } from "./data-keys.ts";
 import { deviceRepository } from "./devices.ts";
 import { feedRepository } from "./feed.ts";
 import { jobEventRepository, jobRepository } from "./jobs.ts";
+import { namespaceRepository } from "./namespaces.ts";
 import { nodeGroupRepository } from "./node-groups.ts";
 import { outputRepository } from "./output.ts";
 import { profileRepository } from "./profiles.ts";
@@ -40,6 +41,7 @@ export function repositories(
     quotas: quotaRepository(store),
     cloudReservations: cloudReservationRepository(store),
     dataKeys: dataKeyRepository(store),
+    namespaces: namespaceRepository(store),
     secrets: secretRepository(store),
     commit: (writes) => commitWrites(store, writes),
   };

@@ -49,6 +49,10 @@ export const keys = {
   profile: (ws: string, name: string) => ({ pk: `WS#${ws}`, sk: `PROFILE#${name}` }),
   profilesPrefix: "PROFILE#",
   quota: (ws: string) => ({ pk: `WS#${ws}`, sk: "QUOTA" }),
+  namespace: (ws: string, name: string) => ({ pk: `WS#${ws}`, sk: `NS#${name}` }),
+  namespacesPrefix: "NS#",
+  /** Index partition of namespaces being deleted, in every workspace (the sweeper's work list). */
+  namespacesDeleting: "NSDELETING",
   secret: (ws: string, ns: string, name: string) => ({ pk: `WS#${ws}`, sk: `SECRET#${ns}#${name}` }),
   secretsPrefix: (ns: string) => `SECRET#${ns}#`,
   /** A workspace's data key for secrets, stored wrapped. */

@@ -1,7 +1,7 @@
 import { Secret } from "../../domain/secret.ts";
 import type { SecretRepository } from "../../ports/repositories/secrets.ts";
 import { c, type Store } from "../../ports/store.ts";
-import { itemOf, parseItem, queryPage } from "./base.ts";
+import { createWrite, itemOf, parseItem, queryPage, write } from "./base.ts";
 import { keys } from "./keys.ts";
 
 const parse = (item: Record<string, unknown>) => parseItem(Secret, "secret", item);
@@ -14,19 +14,18 @@ export function secretRepository(store: Store): SecretRepository {
       return item ? parse(item) : undefined;
     },
     // Create vs create of one name: the name is the key, so one is stored and the other refused.
-    async create(secret) {
-      const key = keys.secret(secret.workspaceId, secret.namespace, secret.name);
-      return (await store.put(itemOf(key, secret), { if: c.absent() })).ok;
-    },
+    create: (secret) =>
+      createWrite(
+        `secret ${secret.name}`,
+        itemOf(keys.secret(secret.workspaceId, secret.namespace, secret.name), secret),
+      ),
     // Two updates at once: conditional on the revision read, so the loser reads again.
     async replace(current, next) {
       const key = keys.secret(current.workspaceId, current.namespace, current.name);
       const out = await store.put(itemOf(key, next), { if: c.eq("revision", current.revision) });
       return out.ok ? next : undefined;
     },
-    async delete(ws, ns, name) {
-      return (await store.delete(keys.secret(ws, ns, name), { if: c.exists() })).ok;
-    },
+    delete: (ws, ns, name) => write(`secret ${name}`, { delete: keys.secret(ws, ns, name), if: c.exists() }),
     list: (ws, ns, page, type) =>
       queryPage(
         store,

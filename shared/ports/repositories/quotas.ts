@@ -6,13 +6,17 @@ export interface QuotaRepository {
   /** Sets limits; `null` removes one. */
   setLimits(
     workspaceId: string,
-    limits: { maxGpus?: number | null; maxRunningJobs?: number | null },
+    limits: { maxGpus?: number | null; maxRunningJobs?: number | null; maxSecrets?: number | null },
   ): Promise<QuotaState>;
   /**
    * Takes one running job and `gpus` GPUs, if the limits are still those of `read` and the use stays under
    * them (the caller checked `read` with quotaRefusal). Fails when the quota changed meanwhile.
    */
   take(workspaceId: string, read: QuotaState, gpus: number): Write;
+  /** Counts one secret more, if the secret limit is still that of `read` and the count stays under it. */
+  takeSecret(workspaceId: string, read: QuotaState): Write;
+  /** Counts one secret less. */
+  giveSecret(workspaceId: string): Write;
   /** Gives back what `take` took; fails when less is in use (it never goes below zero). */
   give(workspaceId: string, gpus: number): Write;
 }

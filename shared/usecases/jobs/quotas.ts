@@ -1,8 +1,11 @@
 import type { QuotaView, SetQuotaRequest } from "../../contracts/quotas.ts";
-import type { QuotaState } from "../../domain/quota.ts";
+import { type QuotaState, secretLimit } from "../../domain/quota.ts";
 import type { Repositories } from "../../ports/repositories.ts";
 
-const view = (q: QuotaState): QuotaView => ({ limits: q.limits, use: q.used });
+const view = (q: QuotaState): QuotaView => ({
+  limits: { ...q.limits, maxSecrets: secretLimit(q) },
+  use: q.used,
+});
 
 /** `GET /api/v1/quotas`: the workspace's limits and what is in use. */
 export async function getQuota(deps: { repos: Repositories }, workspaceId: string): Promise<QuotaView> {

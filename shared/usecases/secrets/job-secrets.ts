@@ -4,12 +4,13 @@ import type { Device } from "../../domain/device.ts";
 import { BerthError, ErrorCode, forbidden, invalidRequest } from "../../domain/errors.ts";
 import type { Job } from "../../domain/job.ts";
 import { ENV_NAME } from "../../domain/labels.ts";
+import { DEFAULT_NAMESPACE } from "../../domain/namespace.ts";
 import type { UserPrincipal } from "../../domain/principal.ts";
 import { Role } from "../../domain/roles.ts";
 import { seal, sealedAad } from "../../domain/sealed.ts";
 import type { Secret } from "../../domain/secret.ts";
 import { decrypt, secretAad } from "../../domain/secret-envelope.ts";
-import { DEFAULT_NAMESPACE, type SecretDeps } from "./secrets.ts";
+import type { SecretDeps } from "./secrets.ts";
 
 /** Paths a container secret may not be written to (Nublado's RESERVED_PATHS, and /). */
 const RESERVED = ["/proc", "/sys", "/dev"];
@@ -54,8 +55,7 @@ export async function checkJobSecrets(
       throw bad(i, ref.env ? "env" : "path", `${target.slice(target.indexOf(":") + 1)} is given twice`);
     targets.add(target);
     const ns = ref.namespace ?? DEFAULT_NAMESPACE;
-    const secret =
-      ns === DEFAULT_NAMESPACE ? await deps.repos.secrets.get(user.workspaceId, ns, ref.name) : undefined;
+    const secret = await deps.repos.secrets.get(user.workspaceId, ns, ref.name);
     if (!secret) throw bad(i, "name", `secret ${ref.name} not found in namespace ${ns}`);
     if (ref.env !== undefined && secret.type !== "Environment")
       throw bad(i, "env", `secret ${ref.name} is a File secret; use path, not env`);

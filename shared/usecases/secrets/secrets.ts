@@ -1,6 +1,13 @@
-import type { CreateSecretRequest, SecretView, UpdateSecretRequest } from "../../contracts/secrets.ts";
-import { conflict, invalidRequest, notFound } from "../../domain/errors.ts";
+import type {
+  CreateSecretRequest,
+  SecretReferences,
+  SecretView,
+  UpdateSecretRequest,
+} from "../../contracts/secrets.ts";
+import { BerthError, conflict, ErrorCode, invalidRequest, notFound } from "../../domain/errors.ts";
+import { DEFAULT_NAMESPACE, type Namespace } from "../../domain/namespace.ts";
 import type { UserPrincipal } from "../../domain/principal.ts";
+import { secretLimit } from "../../domain/quota.ts";
 import { MAX_SECRET_BYTES, type Secret, type SecretType } from "../../domain/secret.ts";
 import { encrypt, fingerprint, secretAad } from "../../domain/secret-envelope.ts";
 import type { Clock } from "../../ports/clock.ts";
@@ -8,15 +15,9 @@ import type { SecretKeyring } from "../../ports/keyring.ts";
 import type { Page, PageRequest } from "../../ports/pagination.ts";
 import type { Repositories } from "../../ports/repositories.ts";
 import { done, mutate, reread } from "../mutate.ts";
+import { activeNamespace, namespaceNamed } from "../namespaces/namespaces.ts";
 
 export type SecretDeps = { repos: Repositories; clock: Clock; secretKeyring: SecretKeyring };
-
-/** Namespaces other than `default` come with the applications' namespaces (specs/applications.md §1). */
-export const DEFAULT_NAMESPACE = "default";
-
-function requireNamespace(ns: string): void {
-  if (ns !== DEFAULT_NAMESPACE) throw notFound(`namespace ${ns} not found`);
-}
 
 export const secretView = (s: Secret): SecretView => ({
   name: s.name,
@@ -71,8 +72,8 @@ export async function createSecret(
   ns: string,
   input: CreateSecretRequest,
 ): Promise<SecretView> {
-  requireNamespace(ns);
   const value = secretBytes(input.data, input.encoding);
+  await activeNamespace(deps, user.workspaceId, ns);
   const now = deps.clock.now().toISOString();
   const place = { workspaceId: user.workspaceId, namespace: ns, name: input.name };
   const secret: Secret = {
@@ -88,13 +89,36 @@ export async function createSecret(
     createdBy: user.keyId,
     updatedBy: user.keyId,
   };
-  if (!(await deps.repos.secrets.create(secret)))
-    throw conflict(`secret ${input.name} already exists in namespace ${ns}`);
+  const ws = user.workspaceId;
+  // Create vs create, vs the namespace's deletion, vs other creates near the quota: one transaction, so a
+  // secret is stored only counted, in a namespace that is not being deleted, under the limit.
+  await mutate({
+    what: `the secret quota of workspace ${ws}`,
+    read: () => deps.repos.quotas.get(ws),
+    async attempt(quota) {
+      const limit = secretLimit(quota!);
+      if (quota!.used.secrets >= limit)
+        throw new BerthError(
+          ErrorCode.QuotaExceeded,
+          `quota exceeded: maxSecrets is ${limit} and the workspace holds ${quota!.used.secrets} secrets; delete some, or ask an admin to raise it (berth quotas set --max-secrets N)`,
+          { limit: "maxSecrets", value: limit, used: quota!.used.secrets, asked: 1 },
+        );
+      const committed = await deps.repos.commit([
+        deps.repos.secrets.create(secret),
+        deps.repos.namespaces.countSecret(ws, ns, 1),
+        deps.repos.quotas.takeSecret(ws, quota!),
+      ]);
+      if (committed.ok) return done(undefined);
+      if (committed.failed === 0) throw conflict(`secret ${input.name} already exists in namespace ${ns}`);
+      if (committed.failed === 1) await activeNamespace(deps, ws, ns); // deleted or deleting meanwhile
+      return reread;
+    },
+  });
   return secretView(secret);
 }
 
 async function found(deps: SecretDeps, ws: string, ns: string, name: string): Promise<Secret> {
-  requireNamespace(ns);
+  await namespaceNamed(deps, ws, ns);
   const s = await deps.repos.secrets.get(ws, ns, name);
   if (!s) throw notFound(`secret ${name} not found in namespace ${ns}`);
   return s;
@@ -110,7 +134,7 @@ export async function listSecrets(
   type: SecretType | undefined,
   page: PageRequest,
 ): Promise<Page<SecretView>> {
-  requireNamespace(ns);
+  await namespaceNamed(deps, ws, ns);
   const out = await deps.repos.secrets.list(ws, ns, page, type);
   return { items: out.items.map(secretView), cursor: out.cursor };
 }
@@ -164,8 +188,68 @@ export async function updateSecret(
   });
 }
 
+/**
+ * Deletes a secret no namespace config names (409 SecretInUse naming the users). Jobs that name it and are
+ * not placed yet fail with SecretMissing when they are; copies already delivered are not recalled.
+ */
 export async function deleteSecret(deps: SecretDeps, ws: string, ns: string, name: string): Promise<void> {
-  requireNamespace(ns);
-  if (!(await deps.repos.secrets.delete(ws, ns, name)))
+  const namespace = await namespaceNamed(deps, ws, ns);
+  const usedBy = namespaceUses(namespace, name);
+  if (usedBy.length > 0)
+    throw new BerthError(
+      ErrorCode.SecretInUse,
+      `secret ${name} is in use by ${usedBy.map((u) => `${u.kind} ${u.name}`).join(", ")}; change ${usedBy.length > 1 ? "them" : "it"} first`,
+      { usedBy },
+    );
+  if (!(await removeSecret(deps, ws, ns, name)))
     throw notFound(`secret ${name} not found in namespace ${ns}`);
+}
+
+/** What names a secret: its namespace's config, and pending jobs (which need it at placement). */
+export async function secretReferences(
+  deps: SecretDeps,
+  ws: string,
+  ns: string,
+  name: string,
+): Promise<SecretReferences> {
+  await found(deps, ws, ns, name);
+  const namespace = await namespaceNamed(deps, ws, ns);
+  const pending = (await deps.repos.jobs.pending(ws, PENDING_SCAN)).filter((job) =>
+    job.secrets.some((ref) => ref.name === name && (ref.namespace ?? DEFAULT_NAMESPACE) === ns),
+  );
+  return {
+    items: [
+      ...namespaceUses(namespace, name),
+      ...pending.map((job) => ({
+        kind: "job" as const,
+        id: job.id,
+        name: job.name || job.id,
+        status: job.status,
+      })),
+    ],
+  };
+}
+
+/** Pending jobs looked at for references, at most. */
+const PENDING_SCAN = 1000;
+
+/** What in a namespace's own config names the secret (its registry credentials). */
+export function namespaceUses(ns: Namespace, name: string): SecretUser[] {
+  return ns.config.registryAuthentication?.fromSecret === name
+    ? [{ kind: "namespace", namespace: ns.name, name: ns.name }]
+    : [];
+}
+
+export type SecretUser = { kind: "namespace" | "application" | "labConfig"; namespace: string; name: string };
+
+/** Deletes a secret and uncounts it (namespace and quota); false when there was none. */
+export async function removeSecret(deps: SecretDeps, ws: string, ns: string, name: string): Promise<boolean> {
+  const committed = await deps.repos.commit([
+    deps.repos.secrets.delete(ws, ns, name),
+    deps.repos.namespaces.countSecret(ws, ns, -1),
+    deps.repos.quotas.giveSecret(ws),
+  ]);
+  if (committed.ok) return true;
+  if (committed.failed === 0) return false;
+  throw new Error(`deleting secret ${name}: ${committed.what} is gone`);
 }

@@ -16,8 +16,9 @@ function Profiles() {
             <div class="bars">
               <Bar label="GPUs held by jobs" used={q.use.gpus} limit={q.limits.maxGpus} />
               <Bar label="Jobs not ended" used={q.use.runningJobs} limit={q.limits.maxRunningJobs} />
+              <Bar label="Secrets" used={q.use.secrets} limit={q.limits.maxSecrets} />
               <p class="muted">
-                Admins set limits with npx berth quotas set --max-gpus N --max-running-jobs N.
+                Admins set limits with npx berth quotas set --max-gpus N --max-running-jobs N --max-secrets N.
               </p>
             </div>
           )}

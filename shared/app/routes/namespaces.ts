@@ -1,0 +1,106 @@
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import {
+  CreateNamespaceRequest,
+  ListNamespacesQuery,
+  NamespacePage,
+  NamespaceView,
+  UpdateNamespaceRequest,
+} from "../../contracts/namespaces.ts";
+import { NamespaceParam } from "../../contracts/secrets.ts";
+import { Role } from "../../domain/roles.ts";
+import {
+  createNamespace,
+  deleteNamespace,
+  getNamespace,
+  listNamespaces,
+  updateNamespace,
+} from "../../usecases/namespaces/namespaces.ts";
+import { sweepNamespace } from "../../usecases/namespaces/sweep.ts";
+import type { AppDeps } from "../deps.ts";
+import type { AppEnv } from "../env.ts";
+import { requireUser } from "../middleware/auth.ts";
+import { bearerSecurity, errorResponses, json, jsonBody } from "../openapi.ts";
+import { listPage } from "../pagination.ts";
+
+/**
+ * `/api/v1/namespaces`: where secrets (and applications) live (specs/applications.md §1). Any key reads;
+ * admin keys write. Deleting one deletes everything in it.
+ */
+export function namespaceRoutes(deps: AppDeps) {
+  const read = { tags: ["namespaces"], security: bearerSecurity, middleware: requireUser(deps, Role.member) };
+  const write = { ...read, middleware: requireUser(deps, Role.admin) };
+  const ws = (c: { get(k: "user"): { workspaceId: string } }) => c.get("user").workspaceId;
+  return new OpenAPIHono<AppEnv>()
+    .openapi(
+      createRoute({
+        ...write,
+        method: "post",
+        path: "/namespaces",
+        summary: "Create a namespace",
+        request: { body: jsonBody(CreateNamespaceRequest) },
+        responses: { 201: json("the namespace", NamespaceView), ...errorResponses(400, 401, 403, 409) },
+      }),
+      async (c) => c.json(await createNamespace(deps, ws(c), c.req.valid("json")), 201),
+    )
+    .openapi(
+      createRoute({
+        ...read,
+        method: "get",
+        path: "/namespaces",
+        summary: "List namespaces (default first among equals: by name)",
+        request: { query: ListNamespacesQuery },
+        responses: { 200: json("a page of namespaces", NamespacePage), ...errorResponses(400, 401) },
+      }),
+      async (c) =>
+        c.json(
+          await listPage(deps, c, c.req.valid("query"), {}, (page) => listNamespaces(deps, ws(c), page)),
+          200,
+        ),
+    )
+    .openapi(
+      createRoute({
+        ...read,
+        method: "get",
+        path: "/namespaces/{ns}",
+        summary: "A namespace, with how many secrets and applications it holds",
+        request: { params: NamespaceParam },
+        responses: { 200: json("the namespace", NamespaceView), ...errorResponses(401, 404) },
+      }),
+      async (c) => c.json(await getNamespace(deps, ws(c), c.req.valid("param").ns), 200),
+    )
+    .openapi(
+      createRoute({
+        ...write,
+        method: "patch",
+        path: "/namespaces/{ns}",
+        summary: "Change a namespace's description or registry credentials",
+        request: { params: NamespaceParam, body: jsonBody(UpdateNamespaceRequest) },
+        responses: {
+          200: json("the namespace", NamespaceView),
+          ...errorResponses(400, 401, 403, 404, 409),
+        },
+      }),
+      async (c) =>
+        c.json(await updateNamespace(deps, ws(c), c.req.valid("param").ns, c.req.valid("json")), 200),
+    )
+    .openapi(
+      createRoute({
+        ...write,
+        method: "delete",
+        path: "/namespaces/{ns}",
+        summary: "Delete a namespace and everything in it (202: it is `deleting` until it is gone)",
+        request: { params: NamespaceParam },
+        responses: {
+          202: json("the namespace, deleting", NamespaceView),
+          ...errorResponses(400, 401, 403, 404),
+        },
+      }),
+      async (c) =>
+        c.json(
+          await deleteNamespace(deps, ws(c), c.req.valid("param").ns, (ns) =>
+            sweepNamespace(deps, ns).then(() => undefined),
+          ),
+          202,
+        ),
+    );
+}

@@ -1,0 +1,24 @@
+import type { Namespace } from "../../domain/namespace.ts";
+import type { Page, PageRequest } from "../pagination.ts";
+import type { Write } from "./write.ts";
+
+export interface NamespaceRepository {
+  get(workspaceId: string, name: string): Promise<Namespace | undefined>;
+  /** Stores a new namespace; false when the name is taken. */
+  create(ns: Namespace): Promise<boolean>;
+  /**
+   * Replaces `current` with `next` (description, config, status) if it is still at `current.revision` and its
+   * counts are unchanged: the stored namespace, or undefined when another change came first.
+   */
+  replace(current: Namespace, next: Namespace): Promise<Namespace | undefined>;
+  list(workspaceId: string, page: PageRequest): Promise<Page<Namespace>>;
+  /** Namespaces of every workspace being deleted (the sweeper finishes them). */
+  deleting(limit: number): Promise<Namespace[]>;
+  /** Deletes a namespace that is `deleting` and empty; false otherwise (something is left in it, or it is gone). */
+  deleteEmpty(workspaceId: string, name: string): Promise<boolean>;
+  /**
+   * Counts a secret in (+1: fails unless the namespace exists and is `active`) or out (-1: fails unless the
+   * namespace exists), in the transaction that creates or deletes the secret.
+   */
+  countSecret(workspaceId: string, name: string, delta: 1 | -1): Write;
+}
