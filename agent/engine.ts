@@ -27,7 +27,7 @@ import {
   startTicks,
   stopProcess,
 } from "./runtimes/process.ts";
-import { openedValues, openSecrets, removeSecrets } from "./secrets.ts";
+import { openedValues, openSecrets, removeEnvFile, removeSecrets } from "./secrets.ts";
 import type { NodeKeys } from "./state.ts";
 import type { Tombstones } from "./tombstones.ts";
 
@@ -230,11 +230,14 @@ export class Engine {
         case "container": {
           const docker = await this.#dockerOrThrow();
           const data = RESERVATION_DATA.container.parse(JSON.parse(r.data));
-          if (Object.keys(data.secretEnv).length > 0 || data.secretFiles.length > 0)
-            throw new ApplyError(
-              "this agent does not deliver secrets to containers yet; run the job as a process",
-            );
-          const started = await docker.start(r.id, data, this.#d.paths.workloads);
+          const opened = await openSecrets(this.#d.keys.encryption, this.#d.machineId, r.id, data, {
+            kind: "container",
+            user: data.user,
+          });
+          if (opened.values.length) this.#secrets.set(r.id, opened.values);
+          const started = await docker
+            .start(r.id, data, this.#d.paths.workloads, opened)
+            .finally(() => removeEnvFile(opened.envFile));
           record.workload = { kind: "container", ...started, grace: data.stopGracePeriodSeconds };
           record.status = "running";
           record.startedSent = false;
@@ -262,9 +265,11 @@ export class Engine {
           break;
       }
     } catch (err) {
-      // A failed apply is reported and not kept: nothing of it runs, now or on a replay.
+      // A failed apply is reported and not kept: nothing of it runs, now or on a replay (nor stays in memory).
       await this.#d.tombstones?.add(r.id, r);
       await this.#d.cache.drop(r.id);
+      this.#secrets.delete(r.id);
+      await removeSecrets(r.id).catch(() => {});
       const message = err instanceof ApplyError ? err.message : `could not apply: ${(err as Error).message}`;
       this.#d.log.warn("apply failed", { reservation: r.id, error: message });
       await this.#sendResultNow(r.id, "error", message);
@@ -691,6 +696,7 @@ export class Engine {
   async recover(): Promise<void> {
     for (const record of this.#d.cache.all()) {
       const w = record.workload;
+      if (w.kind === "container" && record.status === "running") await this.#rewriteSecrets(record);
       if (record.status !== "starting" || w.kind !== "process") continue;
       const pid = await recordedPid(w.dir);
       if (pid === undefined && (await exitStatus(w.dir)) === undefined) {
@@ -703,6 +709,34 @@ export class Engine {
       await this.#d.cache.put(record);
       this.#d.log.info("re-attached to a workload started before a restart", {
         reservation: record.reservation.id,
+      });
+    }
+  }
+
+  /**
+   * A container's secret files again, opened from the sealed values in the cache: after a reboot the tmpfs is
+   * empty, and a container Docker restarts (or the agent re-attaches to) must find them (secrets.md §5.5).
+   * Written whether or not they are still there: the same bytes, so nothing changes for a container reading
+   * them. A value that no longer opens is logged; the container's mounts then fail and Docker retries.
+   */
+  async #rewriteSecrets(record: CacheRecord): Promise<void> {
+    const r = record.reservation;
+    const parsed = RESERVATION_DATA.container.safeParse(JSON.parse(r.data));
+    if (!parsed.success || parsed.data.secretFiles.length === 0) return;
+    try {
+      const opened = await openSecrets(this.#d.keys.encryption, this.#d.machineId, r.id, parsed.data, {
+        kind: "container",
+        user: parsed.data.user,
+      });
+      await removeEnvFile(opened.envFile);
+      this.#d.log.info("secret files written again for a container", {
+        reservation: r.id,
+        files: parsed.data.secretFiles.length,
+      });
+    } catch (err) {
+      this.#d.log.warn("could not write a container's secret files again", {
+        reservation: r.id,
+        error: (err as Error).message,
       });
     }
   }

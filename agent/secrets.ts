@@ -1,6 +1,6 @@
 import type { KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { chown, mkdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { openSealed, sealedAad } from "../shared/domain/sealed.ts";
 import { ApplyError } from "./runtimes/process.ts";
@@ -74,41 +74,106 @@ function openAll(key: KeyObject, machineId: string | undefined, reservationId: s
 const hasSecrets = (data: SealedData) =>
   Object.keys(data.secretEnv).length > 0 || data.secretFiles.length > 0;
 
+/** Where a reservation's values go: a host process, or a container (`user`: its runAsUserId[:gid], if named). */
+export type SecretTarget = { kind: "process" } | { kind: "container"; user?: string };
+
+export interface OpenedSecrets {
+  /** Process: merged into the program's environment. */
+  env: Record<string, string>;
+  /** The reservation's directory of File secrets (process: its $BERTH_SECRETS_DIR). */
+  dir?: string;
+  /** Container: a `--env-file` (0600, on the tmpfs) to delete as soon as `docker run` has read it. */
+  envFile?: string;
+  /** Container: each File secret, bind-mounted read-only at its path. */
+  mounts: { source: string; target: string }[];
+  /** Every value, to mask in output. */
+  values: string[];
+}
+
+const noTmpfs = (what: string) =>
+  new ApplyError(
+    `${what} need a tmpfs (/run, $XDG_RUNTIME_DIR or /dev/shm): none here, and secrets are never written to disk`,
+  );
+
 /**
- * Opens a reservation's sealed values with this node's key (AAD: this node, this reservation, the target):
- * env values to merge into the program's environment, files written 0400 under a directory of their own on a
- * tmpfs (`dir`, for $BERTH_SECRETS_DIR). Any value that does not open: an ApplyError, and nothing runs.
+ * Opens a reservation's sealed values with this node's key (AAD: this node, this reservation, the target),
+ * for where they go (specs/secrets.md §5). A process gets env values merged into its environment and files
+ * 0400 under a directory of their own on a tmpfs (`dir`, its $BERTH_SECRETS_DIR). A container gets env values
+ * in a 0600 env file on the tmpfs, and files under `dir` to bind-mount read-only at their paths, owned by the
+ * container's user when it names one and the agent may give them away (root). Any value that does not open:
+ * an ApplyError, and nothing runs. Run again after a reboot emptied the tmpfs, it writes the same files again.
  */
 export async function openSecrets(
   key: KeyObject,
   machineId: string | undefined,
   reservationId: string,
   data: SealedData,
-): Promise<{ env: Record<string, string>; dir?: string; values: string[] }> {
-  if (!hasSecrets(data)) return { env: {}, values: [] };
+  target: SecretTarget = { kind: "process" },
+): Promise<OpenedSecrets> {
+  if (!hasSecrets(data)) return { env: {}, mounts: [], values: [] };
   const { env, files } = openAll(key, machineId, reservationId, data);
   const values = [...Object.values(env), ...files.map((f) => f.value.toString("utf8"))];
-  if (files.length === 0) return { env, values };
+  const container = target.kind === "container";
+  if (files.length === 0 && !(container && Object.keys(env).length > 0)) return { env, mounts: [], values };
   const root = secretsRoot();
-  if (!root)
-    throw new ApplyError(
-      "File secrets need a tmpfs (/run, $XDG_RUNTIME_DIR or /dev/shm): none here, and they are never written to disk",
-    );
-  const dir = join(root, "secrets", reservationId);
+  if (!root) throw noTmpfs(files.length > 0 ? "File secrets" : "secrets for a container");
+  const base = join(root, "secrets");
+  const dir = join(base, reservationId);
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  const owner = container ? fileOwner(target.user) : undefined;
+  const mounts: OpenedSecrets["mounts"] = [];
   for (const f of files) {
-    const path = resolve(dir, f.path);
+    const path = resolve(dir, container ? `.${f.path}` : f.path);
     if (!path.startsWith(`${dir}/`)) throw new ApplyError(`secret file ${f.path} is outside its directory`);
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    await rm(path, { force: true }); // written again after a reboot or an agent restart: 0400 refuses a rewrite
     await writeFile(path, f.value, { mode: 0o400 });
+    if (owner) await chown(path, owner.uid, owner.gid);
+    if (container) mounts.push({ source: path, target: f.path });
   }
-  return { env, dir, values };
+  if (!container) return { env, dir: files.length > 0 ? dir : undefined, mounts, values };
+  let envFile: string | undefined;
+  if (Object.keys(env).length > 0) {
+    for (const [name, value] of Object.entries(env))
+      if (/[\r\n\0]/.test(value))
+        throw new ApplyError(
+          `the secret for env ${name} holds a line break, which docker's --env-file cannot carry: use a File secret`,
+        );
+    envFile = join(base, `${reservationId}.env`);
+    await rm(envFile, { force: true });
+    await writeFile(
+      envFile,
+      Object.entries(env)
+        .map(([k, v]) => `${k}=${v}\n`)
+        .join(""),
+      { mode: 0o600 },
+    );
+  }
+  return { env: {}, dir: files.length > 0 ? dir : undefined, envFile, mounts, values };
 }
+
+/**
+ * Who gets a container's secret files: the container's numeric user (and group, else the same id), when the
+ * agent is root and can give them away. Otherwise the agent keeps them (a container running as another user
+ * cannot read them: name that user with runAsUserId, or run the agent as root).
+ */
+function fileOwner(user: string | undefined): { uid: number; gid: number } | undefined {
+  if (!user || process.getuid?.() !== 0) return undefined;
+  const [uid, gid] = user.split(":").map(Number);
+  if (!Number.isInteger(uid)) return undefined;
+  return { uid: uid!, gid: Number.isInteger(gid) ? gid! : uid! };
+}
+
+/** Deletes a container's env file (once `docker run` has read it). */
+export const removeEnvFile = (path: string | undefined) =>
+  path ? rm(path, { force: true }).catch(() => {}) : Promise.resolve();
 
 /** Removes a reservation's secret files (after its workload stopped). */
 export async function removeSecrets(reservationId: string): Promise<void> {
   const root = secretsRoot();
-  if (root) await rm(join(root, "secrets", reservationId), { recursive: true, force: true });
+  if (!root) return;
+  await rm(join(root, "secrets", reservationId), { recursive: true, force: true });
+  await removeEnvFile(join(root, "secrets", `${reservationId}.env`));
 }
 
 /** The values alone (to mask them in output), opened again from a cached reservation; [] if they do not open. */

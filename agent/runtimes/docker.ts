@@ -19,19 +19,36 @@ const LOG_DRAIN_MS = 10_000;
 const csvField = (f: string) => (/[",\s]/.test(f) ? `"${f.replaceAll('"', '""')}"` : f);
 
 /**
+ * What a container gets of its secrets (agent/secrets.ts): env values in a file `docker run` reads and the
+ * agent deletes right after, files bind-mounted read-only (a `--mount` refuses a missing source, so a
+ * container Docker restarts before the agent has rewritten them after a reboot fails and is retried).
+ */
+export interface ContainerSecrets {
+  envFile?: string;
+  mounts: { source: string; target: string }[];
+}
+const NO_SECRETS: ContainerSecrets = { mounts: [] };
+
+/**
  * `docker run` arguments for a container reservation (exported for tests). `--init` makes docker-init PID 1:
  * it passes signals on to the program, which then gets a stop's SIGTERM like a host process does (PID 1
  * ignores every signal it has no handler for, so a plain program would only ever be SIGKILLed after the
  * grace period), and it reaps the program's orphans. Mounts are `--mount` binds, not `-v`: a source that
  * does not exist is an error (`-v` would create it on the host, as root), and a path may hold a colon.
  */
-export function dockerRunArgs(id: string, data: ContainerData): string[] {
+export function dockerRunArgs(
+  id: string,
+  data: ContainerData,
+  secrets: ContainerSecrets = NO_SECRETS,
+): string[] {
   const args = ["run", "-d", "--init", "--name", containerName(id), "--label", `berth.reservation=${id}`];
   if (data.gpus === "all") args.push("--gpus", "all");
   else if (data.gpus.length > 0) args.push("--gpus", `"device=${data.gpus.join(",")}"`);
   for (const [k, v] of Object.entries(data.env)) args.push("-e", `${k}=${v}`);
+  if (secrets.envFile) args.push("--env-file", secrets.envFile);
   args.push("-e", `BERTH_RESERVATION_ID=${id}`);
-  for (const m of data.mounts) {
+  const mounts = [...data.mounts, ...secrets.mounts.map((m) => ({ ...m, readOnly: true }))];
+  for (const m of mounts) {
     const fields = [
       "type=bind",
       `source=${m.source}`,
@@ -137,12 +154,12 @@ export class DockerRuntime {
    * started by a previous agent run that crashed before recording it: it is adopted (started, if it was
    * only created), never run again, and its logs are read again from the start (none were reported).
    */
-  async start(id: string, data: ContainerData, workloadsDir: string) {
+  async start(id: string, data: ContainerData, workloadsDir: string, secrets: ContainerSecrets = NO_SECRETS) {
     const name = containerName(id);
     const dir = join(workloadsDir, id);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     // Pulls can take long; a timeout here would leave a container starting that nobody follows.
-    const res = await this.#run("docker", dockerRunArgs(id, data), { timeoutMs: 30 * 60_000 });
+    const res = await this.#run("docker", dockerRunArgs(id, data, secrets), { timeoutMs: 30 * 60_000 });
     if (res.code !== 0 && /already in use/.test(res.stderr)) {
       if ((await this.#inspect(name)).status === "created") {
         const started = await this.#run("docker", ["start", name]);

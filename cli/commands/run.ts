@@ -32,7 +32,10 @@ interface RunOptions {
   secretFile?: string[];
 }
 
-/** `hf:HF_TOKEN` (an Environment secret as a variable) or `db:db.json` (a File secret as a file). */
+/**
+ * `hf:HF_TOKEN` (an Environment secret as a variable) or `db:db.json` (a File secret as a file), with
+ * `namespace/` before the name for a secret outside the default namespace.
+ */
 function secretRef(flag: string, given: string, as: "env" | "path") {
   const colon = given.indexOf(":");
   if (colon < 1 || colon === given.length - 1)
@@ -40,7 +43,12 @@ function secretRef(flag: string, given: string, as: "env" | "path") {
       `${flag} ${given}: write secret:${as === "env" ? "VARIABLE (e.g. hf:HF_TOKEN)" : "path (e.g. db:db.json)"}`,
       2,
     );
-  return { name: given.slice(0, colon), [as]: given.slice(colon + 1) };
+  const secret = given.slice(0, colon);
+  const slash = secret.indexOf("/");
+  // `team-a/hf:HF_TOKEN`: a secret of another namespace than default.
+  const named =
+    slash > 0 ? { namespace: secret.slice(0, slash), name: secret.slice(slash + 1) } : { name: secret };
+  return { ...named, [as]: given.slice(colon + 1) };
 }
 
 /** A positive number from a flag, or a usage error naming it. */
@@ -152,10 +160,10 @@ export function runCommand(program: Command) {
     .option("--profile <name>", "resource profile")
     .option("--image <image>", "run in this container image")
     .option("-e, --env <NAME=value>", "environment variable (repeatable)", collect)
-    .option("--secret <name:VARIABLE>", "an Environment secret as this variable (repeatable)", collect)
+    .option("--secret <[ns/]name:VARIABLE>", "an Environment secret as this variable (repeatable)", collect)
     .option(
-      "--secret-file <name:path>",
-      "a File secret as this file, under $BERTH_SECRETS_DIR (repeatable)",
+      "--secret-file <[ns/]name:path>",
+      "a File secret as this file: relative, under $BERTH_SECRETS_DIR; with --image, its absolute path in the container (repeatable)",
       collect,
     )
     .option("-v, --volume <src[:dst[:ro|rw]]>", "host mount, with --image (repeatable)", collect)

@@ -9,6 +9,22 @@ import { describeWithDocker, TEST_IMAGE } from "../helpers/docker-engine.ts";
 import { until } from "../helpers/wait.ts";
 
 describe("dockerRunArgs", () => {
+  it("reads secret env from a file (never argv) and mounts each secret file read-only", () => {
+    const data = ContainerData.parse({ image: "busybox", mounts: [{ source: "/srv", target: "/srv" }] });
+    const args = dockerRunArgs("r2", data, {
+      envFile: "/run/berth-agent/secrets/r2.env",
+      mounts: [{ source: "/run/berth-agent/secrets/r2/run/secrets/db.json", target: "/run/secrets/db.json" }],
+    });
+    expect(args.slice(args.indexOf("--env-file"), args.indexOf("--env-file") + 2)).toEqual([
+      "--env-file",
+      "/run/berth-agent/secrets/r2.env",
+    ]);
+    expect(args.filter((_, i) => args[i - 1] === "--mount")).toEqual([
+      "type=bind,source=/srv,target=/srv",
+      "type=bind,source=/run/berth-agent/secrets/r2/run/secrets/db.json,target=/run/secrets/db.json,readonly",
+    ]);
+  });
+
   it("names the container after the reservation and passes GPUs, env, mounts, ports, workdir and user", () => {
     const data = ContainerData.parse({
       image: "nvcr.io/nvidia/pytorch:24.05-py3",

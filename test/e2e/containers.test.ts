@@ -1,5 +1,6 @@
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -43,9 +44,11 @@ describeWithDocker("containers on a real Docker engine", (engine) => {
   const jobs: string[] = [];
   const reservations: string[] = [];
 
+  let secretsRoot: string;
   const startAgent = () =>
     startAgentProcess(["--endpoint", url, "--token", token, "--data-dir", agentDir, "--runtime", "docker"], {
       DOCKER_HOST: engine().host,
+      BERTH_AGENT_SECRETS_ROOT: secretsRoot,
     });
 
   beforeAll(async () => {
@@ -55,7 +58,8 @@ describeWithDocker("containers on a real Docker engine", (engine) => {
     });
     url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
     agentDir = await tmp("agent-docker");
-    cleanup.push(agentDir);
+    secretsRoot = await mkdtemp("/dev/shm/berth-test-secrets-");
+    cleanup.push(agentDir, secretsRoot);
     token = (await createToken(t)).token;
     agent = startAgent();
     deviceId = await firstDevice(t, LONG);
@@ -360,6 +364,74 @@ describeWithDocker("containers on a real Docker engine", (engine) => {
       await until(async () => (await jobOutput(id)).complete, LONG);
       expect((await jobOutput(id)).stdout).toBe("first\nsecond\nthird\n");
       expect(await readFile(join(dir, "runs"), "utf8")).toBe("run\n");
+    },
+    TEST_MS,
+  );
+
+  it(
+    "delivers secrets to a container: env through a file deleted once read, files read-only at their path and owned by its user",
+    async () => {
+      const hf = "hf_container_value_42";
+      const db = '{"pw":"container-db-9"}';
+      for (const body of [
+        { name: "hf", type: "Environment", data: hf },
+        { name: "db", type: "File", data: db },
+      ])
+        expect((await t.call("POST", "/api/v1/secrets", { token: t.admin, body })).status).toBe(201);
+      const id = await runJob({
+        container: { image: TEST_IMAGE, runAsUserId: 1000 },
+        command: [
+          "id -u",
+          "stat -c '%u %a' /run/secrets/db.json",
+          'echo "$HF_TOKEN" | md5sum',
+          "md5sum < /run/secrets/db.json",
+          'echo "token $HF_TOKEN"',
+          "touch /run/secrets/db.json 2>/dev/null && echo writable || echo read-only",
+        ].join("; "),
+        secrets: [
+          { name: "hf", env: "HF_TOKEN" },
+          { name: "db", path: "/run/secrets/db.json" },
+        ],
+      });
+      expect(await jobUntil(id, (j) => j.status === "Finished")).toMatchObject({ exitCode: 0 });
+      await until(async () => (await jobOutput(id)).complete, LONG);
+      const md5 = (v: string) => createHash("md5").update(v).digest("hex");
+      // The value itself is masked in the output; its digest shows what the container read.
+      expect((await jobOutput(id)).stdout).toBe(
+        `1000\n1000 400\n${md5(`${hf}\n`)}  -\n${md5(db)}  -\ntoken ***\nread-only\n`,
+      );
+      // Nothing is left on the tmpfs once the job is over: no env file, no files.
+      await until(
+        async () => (await readdir(join(secretsRoot, "secrets")).catch(() => [])).length === 0,
+        LONG,
+      );
+    },
+    TEST_MS,
+  );
+
+  it(
+    "writes a running container's secret files again when the agent comes back to an empty tmpfs (a reboot)",
+    async () => {
+      const value = "file-after-reboot-77";
+      await t.call("POST", "/api/v1/secrets", {
+        token: t.admin,
+        body: { name: "boot", type: "File", data: value },
+      });
+      const id = await runJob({
+        command: loop("trap 'exit 0' TERM"),
+        secrets: [{ name: "boot", path: "/etc/boot.txt" }],
+      });
+      await until(async () => (await jobOutput(id)).stdout === "ready\n", LONG);
+      const reservationId = (await t.deps.repos.jobs.get(id))!.reservationId!;
+      const file = join(secretsRoot, "secrets", reservationId, "etc", "boot.txt");
+      expect(await readFile(file, "utf8")).toBe(value);
+      expect(await agent.stop("SIGKILL")).toBeNull();
+      await rm(join(secretsRoot, "secrets"), { recursive: true, force: true });
+      agent = startAgent();
+      await until(async () => (await readFile(file, "utf8").catch(() => "")) === value, LONG);
+      expect((await stat(file)).mode & 0o777).toBe(0o400);
+      expect((await control(t, id, "stop")).status).toBe(200);
+      await jobUntil(id, (j) => j.status === "Finished" || j.status === "Killed");
     },
     TEST_MS,
   );

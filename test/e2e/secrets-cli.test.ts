@@ -66,4 +66,58 @@ describe("berth secrets against a real server", () => {
       "secret db not found in namespace default",
     );
   }, 60_000);
+
+  it("manages namespaces: secrets in them, registry credentials, references, a cascade delete; the secret quota", async () => {
+    expect((await cli(["namespaces", "create", "team-a", "--description", "A's"])).code).toBe(0);
+    const secret = await cli([
+      "secrets",
+      "create",
+      "ghcr",
+      "-n",
+      "team-a",
+      "--type",
+      "Environment",
+      "--from-literal",
+      "ghp_x",
+    ]);
+    expect(secret, secret.stderr).toMatchObject({ code: 0 });
+    const auth = await cli([
+      "namespaces",
+      "update",
+      "team-a",
+      "--registry",
+      "ghcr.io",
+      "--registry-user",
+      "bot",
+      "--registry-secret",
+      "ghcr",
+    ]);
+    expect(auth, auth.stderr).toMatchObject({ code: 0 });
+    const listed = await cli(["namespaces", "list"]);
+    expect(listed.stdout).toMatch(/NAME\s+STATUS\s+SECRETS\s+APPLICATIONS\s+REGISTRY/);
+    expect(listed.stdout).toMatch(/^default\s+active\s+\d+/m);
+    expect(listed.stdout).toMatch(/^team-a\s+active\s+1\s+0\s+ghcr\.io/m);
+    const refs = await cli(["secrets", "references", "ghcr", "-n", "team-a"]);
+    expect(refs.stdout).toMatch(/^namespace\s+team-a/m);
+    const inUse = await cli(["secrets", "delete", "ghcr", "-n", "team-a"]);
+    expect(inUse.code).toBe(1);
+    expect(inUse.stderr).toContain("secret ghcr is in use by namespace team-a");
+    const half = await cli(["namespaces", "update", "team-a", "--registry", "ghcr.io"]);
+    expect(half).toMatchObject({ code: 2 });
+    expect(half.stderr).toContain("--registry, --registry-user and --registry-secret together");
+    const deleted = await cli(["namespaces", "delete", "team-a", "--wait"]);
+    expect(deleted, deleted.stderr).toMatchObject({ code: 0, stdout: "namespace team-a deleted\n" });
+    expect((await cli(["secrets", "list", "-n", "team-a"])).stderr).toContain("namespace team-a not found");
+    expect((await cli(["namespaces", "delete", "default"])).stderr).toContain(
+      "the default namespace cannot be deleted",
+    );
+    // The secret quota: its use and limit, shown and set.
+    const limited = await cli(["quotas", "set", "--max-secrets", "2"]);
+    expect(limited.stdout).toMatch(/secrets:?\s+1 of 2/);
+    await cli(["secrets", "create", "two", "--type", "Environment", "--from-literal", "v2"]);
+    const over = await cli(["secrets", "create", "three", "--type", "Environment", "--from-literal", "v3"]);
+    expect(over.code).toBe(1);
+    expect(over.stderr).toContain("maxSecrets is 2 and the workspace holds 2 secrets");
+    expect((await cli(["quotas", "set", "--max-secrets", "none"])).stdout).toMatch(/secrets:?\s+2 of 1000/);
+  }, 60_000);
 });

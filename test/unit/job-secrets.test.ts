@@ -158,6 +158,25 @@ describe("jobs that use secrets (secrets.md §3, §4, §7)", () => {
       }),
     );
     expect(clash.message).toContain("HF is set both in environment and from a secret");
+    // Containers: files go to absolute paths of their own in the container, never over the reserved ones.
+    const inContainer: [Record<string, unknown>, string][] = [
+      [{ name: "db", path: "db.json" }, "must be an absolute path in the container"],
+      [{ name: "db", path: "/" }, "must be an absolute path in the container, not /"],
+      [{ name: "db", path: "/proc/db" }, "may not be /proc/db (reserved)"],
+      [{ name: "db", path: "/etc/passwd" }, "may not be /etc/passwd (reserved)"],
+      [{ name: "db", path: "/data" }, "/data is also a mount's path"],
+    ];
+    for (const [ref, message] of inContainer) {
+      const before = await snapshot(t.db);
+      const err = await errorOf(
+        await t.call("POST", "/api/v1/jobs", {
+          token: t.admin,
+          body: { exe: "true", container: { image: "busybox" }, mounts: ["/srv:/data"], secrets: [ref] },
+        }),
+      );
+      expect(err, message).toMatchObject({ status: 400, message: expect.stringContaining(message) });
+      expect(await snapshot(t.db)).toBe(before);
+    }
     const cloud = await errorOf(
       await t.call("POST", "/api/v1/jobs", {
         token: t.admin,

@@ -36,11 +36,6 @@ export async function checkJobSecrets(
   if (input.secrets.length === 0) return;
   if (input.target === "cloud")
     throw new BerthError(ErrorCode.RequestNotSupported, "secrets are not supported on cloud capacity yet");
-  if (input.container)
-    throw new BerthError(
-      ErrorCode.RequestNotSupported,
-      "secrets are delivered to process jobs only, for now; run the job without an image",
-    );
   const plain = new Set(input.environment.map((e) => e.name));
   const targets = new Set<string>();
   for (const [i, ref] of input.secrets.entries()) {
@@ -49,7 +44,12 @@ export async function checkJobSecrets(
     if (ref.env !== undefined) {
       if (!ENV_NAME.test(ref.env)) throw bad(i, "env", "must match [A-Za-z_][A-Za-z0-9_]*");
       if (plain.has(ref.env)) throw bad(i, "env", `${ref.env} is set both in environment and from a secret`);
-    } else checkPath(i, ref.path!, input.container !== undefined);
+    } else {
+      checkPath(i, ref.path!, input.container !== undefined);
+      const mount = input.mounts.find((m) => m.mountPath === ref.path);
+      if (mount)
+        throw bad(i, "path", `${ref.path} is also a mount's path; a secret file needs a path of its own`);
+    }
     const target = secretTarget(ref);
     if (targets.has(target))
       throw bad(i, ref.env ? "env" : "path", `${target.slice(target.indexOf(":") + 1)} is given twice`);
