@@ -226,6 +226,20 @@ withBrowser("the dashboard in a real browser", () => {
     await page.getByRole("cell", { name: "Hugging Face token" }).waitFor();
     expect(await page.locator("td code").first().innerText()).toMatch(/^[0-9a-f]{16}$/);
     expect(await page.content()).not.toContain("hf_Dashboard_Value_9");
+    // Another namespace's, chosen from the namespaces (with their counts); the choice is in the URL.
+    await api("POST", "/namespaces", { name: "team-a" });
+    await api("POST", "/namespaces/team-a/secrets", { name: "wandb", type: "Environment", data: "wandb_V_1" });
+    await page.reload();
+    await page.getByLabel("Namespace").selectOption("team-a");
+    await page.getByRole("cell", { name: "wandb" }).waitFor();
+    expect(await page.getByRole("cell", { name: "Hugging Face token" }).count()).toBe(0);
+    expect(new URL(page.url()).searchParams.get("ns")).toBe("team-a");
+    expect(await page.getByLabel("Namespace").locator("option").allInnerTexts()).toEqual([
+      "default (1)",
+      "team-a (1)",
+    ]);
+    await page.getByLabel("Namespace").selectOption("default");
+    await page.getByRole("cell", { name: "Hugging Face token" }).waitFor();
     await page.screenshot({ path: join(SHOTS, "secrets.png") });
 
     const { key } = await api<{ key: string }>("POST", "/api-keys", { name: "viewer", role: "member" });
