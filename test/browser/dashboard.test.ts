@@ -228,7 +228,11 @@ withBrowser("the dashboard in a real browser", () => {
     expect(await page.content()).not.toContain("hf_Dashboard_Value_9");
     // Another namespace's, chosen from the namespaces (with their counts); the choice is in the URL.
     await api("POST", "/namespaces", { name: "team-a" });
-    await api("POST", "/namespaces/team-a/secrets", { name: "wandb", type: "Environment", data: "wandb_V_1" });
+    await api("POST", "/namespaces/team-a/secrets", {
+      name: "wandb",
+      type: "Environment",
+      data: "wandb_V_1",
+    });
     await page.reload();
     await page.getByLabel("Namespace").selectOption("team-a");
     await page.getByRole("cell", { name: "wandb" }).waitFor();

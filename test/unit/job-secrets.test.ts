@@ -1,7 +1,8 @@
 import { generateKeyPairSync } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
-import { openSealed, sealedAad } from "../../shared/domain/sealed.ts";
+import { openSealed, seal, sealedAad } from "../../shared/domain/sealed.ts";
 import { publicKeyToBase64 } from "../../shared/domain/signing.ts";
+import { sealedSize } from "../../shared/usecases/secrets/job-secrets.ts";
 import { registerAgent, type SimAgent } from "../helpers/agents.ts";
 import { errorOf, type TestApp, testApp } from "../helpers/app.ts";
 import { snapshot } from "../helpers/db.ts";
@@ -225,5 +226,47 @@ describe("jobs that use secrets (secrets.md §3, §4, §7)", () => {
     expect(body.statusMessage).toBe(
       "no device can receive secrets (devices registered by GPUd have no encryption key)",
     );
+  });
+
+  it("keeps a job's sealed secrets within 128 KiB: refused at submit, and failed at placement if they grew since", async () => {
+    const fresh = await testApp();
+    const put = (name: string, bytes: number, method = "POST") =>
+      fresh.call(method, `/api/v1/secrets${method === "POST" ? "" : `/${name}`}`, {
+        token: fresh.admin,
+        body: { ...(method === "POST" ? { name, type: "File" } : {}), data: "x".repeat(bytes) },
+      });
+    for (const name of ["a", "b", "c"]) expect((await put(name, 50 * 1024)).status).toBe(201);
+    const refs = (names: string[]) => names.map((name) => ({ name, path: `${name}.bin` }));
+    const before = await snapshot(fresh.db);
+    const refused = await errorOf(
+      await fresh.call("POST", "/api/v1/jobs", {
+        token: fresh.admin,
+        body: { exe: "true", secrets: refs(["a", "b", "c"]) },
+      }),
+    );
+    expect(refused).toMatchObject({
+      status: 400,
+      message: expect.stringMatching(
+        /^the job's secrets weigh 201 KiB sealed; a job carries at most 128 KiB/,
+      ),
+    });
+    expect(await snapshot(fresh.db)).toBe(before);
+    for (const name of ["d", "e"]) await put(name, 10);
+    const { body } = await submit(fresh, { exe: "true", secrets: refs(["d", "e"]) });
+    expect(body.statusCode).toBe("NeverFits"); // no device yet
+    for (const name of ["d", "e"]) expect((await put(name, 50 * 1024, "PATCH")).status).toBe(200);
+    const keys = generateKeyPairSync("x25519");
+    await registerAgent(fresh, { login: { encryptionKey: publicKeyToBase64(keys.publicKey) } });
+    await fresh.deps.capacityFreed("default");
+    expect(await job(fresh, body.id)).toMatchObject({
+      status: "Failed",
+      statusMessage: expect.stringContaining("the job's secrets weigh 134 KiB sealed"),
+    });
+  });
+
+  it("knows how large a sealed value is", () => {
+    const keys = generateKeyPairSync("x25519");
+    for (const n of [0, 1, 2, 3, 31, 64 * 1024])
+      expect(seal(publicKeyToBase64(keys.publicKey), Buffer.alloc(n, 7), "aad").length).toBe(sealedSize(n));
   });
 });

@@ -124,6 +124,15 @@ async function placeJobOnce(deps: JobDeps, job: Job, fleet?: Device[]): Promise<
         current
       );
     }
+    if (opened && "tooLarge" in opened)
+      return (
+        (await finishJob(
+          deps,
+          current.id,
+          { reason: "launchFailed", message: opened.tooLarge },
+          { inPlacement: true },
+        )) ?? current
+      );
     for (const { device, gpus } of choice.devices) {
       const id = newId();
       const spec = reservationForJob(current, gpus, opened ? sealFor(opened, device, id) : undefined);

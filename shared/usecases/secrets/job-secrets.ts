@@ -38,6 +38,7 @@ export async function checkJobSecrets(
     throw new BerthError(ErrorCode.RequestNotSupported, "secrets are not supported on cloud capacity yet");
   const plain = new Set(input.environment.map((e) => e.name));
   const targets = new Set<string>();
+  let sealedBytes = 0;
   for (const [i, ref] of input.secrets.entries()) {
     if ((ref.env === undefined) === (ref.path === undefined))
       throw bad(i, "env", "give env (for an Environment secret) or path (for a File secret): one of them");
@@ -63,7 +64,10 @@ export async function checkJobSecrets(
       throw bad(i, "path", `secret ${ref.name} is an Environment secret; use env, not path`);
     if (user.role !== Role.admin && !secret.allowMemberJobs)
       throw forbidden(`secret ${ref.name} may only be used by admin jobs`);
+    sealedBytes += sealedSize(secret.sizeBytes);
   }
+  if (sealedBytes > MAX_SEALED_BYTES)
+    throw invalidRequest(tooLarge(sealedBytes), [{ path: "secrets", message: "too large together" }]);
 }
 
 function checkPath(i: number, path: string, container: boolean): void {
@@ -92,11 +96,26 @@ export interface OpenedSecrets {
   values: { ref: Job["secrets"][number]; secret: Secret; value: Buffer }[];
 }
 
-/** Reads and decrypts the secrets a job uses; `{missing}` names one that is gone (the job fails: SecretMissing). */
+/**
+ * Sealed bytes one reservation may carry (secrets.md §1): its item and its feed entry each hold a copy, and
+ * DynamoDB items stop at 400 KB.
+ */
+export const MAX_SEALED_BYTES = 128 * 1024;
+
+/** A value of `n` bytes once sealed: `bs1.` and base64url of a 32-byte key, a 12-byte nonce, the value and its tag. */
+export const sealedSize = (n: number) => 4 + 43 + 1 + 16 + 1 + Math.ceil(((n + 16) * 4) / 3);
+
+const tooLarge = (bytes: number) =>
+  `the job's secrets weigh ${Math.ceil(bytes / 1024)} KiB sealed; a job carries at most ${MAX_SEALED_BYTES / 1024} KiB of secrets`;
+
+/**
+ * Reads and decrypts the secrets a job uses; `{missing}` names one that is gone (the job fails: SecretMissing),
+ * `{tooLarge}` says they grew past what a reservation carries since the job was submitted.
+ */
 export async function openJobSecrets(
   deps: SecretDeps,
   job: Job,
-): Promise<OpenedSecrets | { missing: string }> {
+): Promise<OpenedSecrets | { missing: string } | { tooLarge: string }> {
   const values: OpenedSecrets["values"] = [];
   for (const ref of job.secrets) {
     const ns = ref.namespace ?? DEFAULT_NAMESPACE;
@@ -109,6 +128,8 @@ export async function openJobSecrets(
       value: decrypt(key, secret.ciphertext, secretAad(job.workspaceId, ns, ref.name, secret.version)),
     });
   }
+  const bytes = values.reduce((sum, v) => sum + sealedSize(v.value.length), 0);
+  if (bytes > MAX_SEALED_BYTES) return { tooLarge: tooLarge(bytes) };
   return { values };
 }
 
