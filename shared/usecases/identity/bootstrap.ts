@@ -1,13 +1,16 @@
 import { ErrorCode, isBerthError } from "../../domain/errors.ts";
+import { DEFAULT_NAMESPACE } from "../../domain/namespace.ts";
 import { Role } from "../../domain/roles.ts";
 import type { Clock } from "../../ports/clock.ts";
 import type { Repositories } from "../../ports/repositories.ts";
+import { findNamespace } from "../namespaces/namespaces.ts";
 import { createApiKey } from "./api-keys.ts";
 import { ensureDefaultNodeGroup } from "./node-groups.ts";
 
 /**
  * First start of an embedded control plane: creates the workspace and an admin key, unless the
- * workspace exists, and makes sure it has its `default` node group (on every start). The key is created before the workspace, which is the commit marker: a crash in
+ * workspace exists, and makes sure it has its `default` node group and namespace (on every start). The key is
+ * created before the workspace, which is the commit marker: a crash in
  * between leaves no workspace, so the next start bootstraps again (the orphaned key's secret was never
  * shown to anyone). `persistKey` runs before the marker, so a reported bootstrap always has a saved key.
  */
@@ -17,6 +20,7 @@ export async function bootstrapWorkspace(
   persistKey: (token: string) => Promise<void>,
 ): Promise<{ created: false } | { created: true; token: string }> {
   await ensureDefaultNodeGroup(deps, workspaceId);
+  await findNamespace(deps, workspaceId, DEFAULT_NAMESPACE); // made when missing
   if (await deps.repos.workspaces.get(workspaceId)) return { created: false };
   const { token } = await issueAdminKey(deps, workspaceId, "admin");
   await persistKey(token);
