@@ -20,9 +20,9 @@ import {
 } from "../../usecases/identity/devices.ts";
 import type { AppDeps } from "../deps.ts";
 import type { AppEnv } from "../env.ts";
-import { requireUser } from "../middleware/auth.ts";
-import { bearerSecurity, errorResponses, json, jsonBody } from "../openapi.ts";
+import { errorResponses, json, jsonBody } from "../openapi.ts";
 import { listPage } from "../pagination.ts";
+import { access, workspaceOf } from "./access.ts";
 
 /** The label selector of a list: repeated `label=key=value` and/or a `labels` JSON object. */
 function selector(label: string | string[] | undefined, labelsJson: string | undefined): Labels | undefined {
@@ -60,9 +60,8 @@ function selector(label: string | string[] | undefined, labelsJson: string | und
 
 /** `/api/v1/devices`: the fleet. Members may read; changes need an admin key. */
 export function deviceRoutes(deps: AppDeps) {
-  const read = { tags: ["devices"], security: bearerSecurity, middleware: requireUser(deps, Role.member) };
-  const write = { ...read, middleware: requireUser(deps, Role.admin) };
-  const ws = (c: { get(k: "user"): { workspaceId: string } }) => c.get("user").workspaceId;
+  const { read, write } = access(deps, "devices");
+  const ws = workspaceOf;
   /** A member key sees devices without the environment their workloads inherit (its values may be secrets). */
   const forViewer = <D extends { environmentVariables?: unknown }>(
     c: { get(k: "user"): { role: string } },

@@ -7,7 +7,6 @@ import {
   UpdateNamespaceRequest,
 } from "../../contracts/namespaces.ts";
 import { NamespaceParam } from "../../contracts/secrets.ts";
-import { Role } from "../../domain/roles.ts";
 import {
   createNamespace,
   deleteNamespace,
@@ -18,18 +17,17 @@ import {
 import { sweepNamespace } from "../../usecases/namespaces/sweep.ts";
 import type { AppDeps } from "../deps.ts";
 import type { AppEnv } from "../env.ts";
-import { requireUser } from "../middleware/auth.ts";
-import { bearerSecurity, errorResponses, json, jsonBody } from "../openapi.ts";
+import { errorResponses, json, jsonBody } from "../openapi.ts";
 import { listPage } from "../pagination.ts";
+import { access, workspaceOf } from "./access.ts";
 
 /**
  * `/api/v1/namespaces`: where secrets (and applications) live (specs/applications.md §1). Any key reads;
  * admin keys write. Deleting one deletes everything in it.
  */
 export function namespaceRoutes(deps: AppDeps) {
-  const read = { tags: ["namespaces"], security: bearerSecurity, middleware: requireUser(deps, Role.member) };
-  const write = { ...read, middleware: requireUser(deps, Role.admin) };
-  const ws = (c: { get(k: "user"): { workspaceId: string } }) => c.get("user").workspaceId;
+  const { read, write } = access(deps, "namespaces");
+  const ws = workspaceOf;
   return new OpenAPIHono<AppEnv>()
     .openapi(
       createRoute({

@@ -20,6 +20,7 @@ import type { AppEnv } from "../env.ts";
 import { requireUser } from "../middleware/auth.ts";
 import { bearerSecurity, errorResponses, json, jsonBody } from "../openapi.ts";
 import { listPage } from "../pagination.ts";
+import { workspaceOf } from "./access.ts";
 
 /** `/api/v1/node-groups`: named sets of devices. Admin keys only. */
 export function nodeGroupRoutes(deps: AppDeps) {
@@ -28,7 +29,7 @@ export function nodeGroupRoutes(deps: AppDeps) {
     security: bearerSecurity,
     middleware: requireUser(deps, Role.admin),
   };
-  const ws = (c: { get(k: "user"): { workspaceId: string } }) => c.get("user").workspaceId;
+  const ws = workspaceOf;
   return new OpenAPIHono<AppEnv>()
     .openapi(
       createRoute({

@@ -7,7 +7,6 @@ import {
   ProfileView,
   UpdateProfileRequest,
 } from "../../contracts/profiles.ts";
-import { Role } from "../../domain/roles.ts";
 import {
   createProfile,
   deleteProfile,
@@ -17,15 +16,14 @@ import {
 } from "../../usecases/jobs/profiles.ts";
 import type { AppDeps } from "../deps.ts";
 import type { AppEnv } from "../env.ts";
-import { requireUser } from "../middleware/auth.ts";
-import { bearerSecurity, errorResponses, json, jsonBody } from "../openapi.ts";
+import { errorResponses, json, jsonBody } from "../openapi.ts";
 import { listPage } from "../pagination.ts";
+import { access, workspaceOf } from "./access.ts";
 
 /** `/api/v1/profiles`: resource profiles. Anyone may read them; changing them needs an admin key. */
 export function profileRoutes(deps: AppDeps) {
-  const read = { tags: ["profiles"], security: bearerSecurity, middleware: requireUser(deps, Role.member) };
-  const write = { ...read, middleware: requireUser(deps, Role.admin) };
-  const ws = (c: { get(k: "user"): { workspaceId: string } }) => c.get("user").workspaceId;
+  const { read, write } = access(deps, "profiles");
+  const ws = workspaceOf;
   return new OpenAPIHono<AppEnv>()
     .openapi(
       createRoute({

@@ -21,6 +21,7 @@ import type { AppEnv } from "../env.ts";
 import { requireUser } from "../middleware/auth.ts";
 import { bearerSecurity, errorResponses, json, jsonBody } from "../openapi.ts";
 import { listPage } from "../pagination.ts";
+import { workspaceOf } from "./access.ts";
 
 /** `/api/v1/registration-tokens`: how machines get in. Admin keys only. */
 export function registrationTokenRoutes(deps: AppDeps) {
@@ -29,7 +30,7 @@ export function registrationTokenRoutes(deps: AppDeps) {
     security: bearerSecurity,
     middleware: requireUser(deps, Role.admin),
   };
-  const ws = (c: { get(k: "user"): { workspaceId: string } }) => c.get("user").workspaceId;
+  const ws = workspaceOf;
   return new OpenAPIHono<AppEnv>()
     .openapi(
       createRoute({

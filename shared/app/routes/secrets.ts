@@ -10,7 +10,6 @@ import {
   UpdateSecretRequest,
 } from "../../contracts/secrets.ts";
 import { DEFAULT_NAMESPACE } from "../../domain/namespace.ts";
-import { Role } from "../../domain/roles.ts";
 import {
   createSecret,
   deleteSecret,
@@ -21,9 +20,9 @@ import {
 } from "../../usecases/secrets/secrets.ts";
 import type { AppDeps } from "../deps.ts";
 import type { AppEnv } from "../env.ts";
-import { requireUser } from "../middleware/auth.ts";
-import { bearerSecurity, errorResponses, json, jsonBody } from "../openapi.ts";
+import { errorResponses, json, jsonBody } from "../openapi.ts";
 import { listPage } from "../pagination.ts";
+import { access } from "./access.ts";
 
 /**
  * `/api/v1/namespaces/{ns}/secrets`: named values, write-only (specs/secrets.md §6), and `/api/v1/secrets`,
@@ -49,8 +48,7 @@ function secretRoutesAt<B extends "/namespaces/{ns}/secrets" | "/secrets">(
   named: typeof SecretParams,
 ) {
   const shorthand = base === "/secrets" ? " (in the default namespace)" : "";
-  const read = { tags: ["secrets"], security: bearerSecurity, middleware: requireUser(deps, Role.member) };
-  const write = { ...read, middleware: requireUser(deps, Role.admin) };
+  const { read, write } = access(deps, "secrets");
   return new OpenAPIHono<AppEnv>()
     .openapi(
       createRoute({
