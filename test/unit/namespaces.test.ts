@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../shared/adapters/logger.ts";
-import { sweepNamespaces } from "../../shared/usecases/namespaces/sweep.ts";
+import { sweepNamespace, sweepNamespaces } from "../../shared/usecases/namespaces/sweep.ts";
 import { errorOf, type TestApp, testApp } from "../helpers/app.ts";
 import { snapshot } from "../helpers/db.ts";
 
@@ -125,9 +125,17 @@ describe("namespaces (applications.md §1) and what lives in them", () => {
     expect((await call("GET", `${NS}/half`)).status).toBe(404);
 
     await call("POST", NS, { name: "crashed" });
-    await secret("crashed", "one");
+    for (const name of ["one", "two", "three"]) await secret("crashed", name);
     await leaveDeleting("crashed");
-    expect(await sweepNamespaces({ ...t.deps, logger: silentLogger })).toBe(1);
+    // A sweep with a budget (a request's share) deletes that many and leaves the namespace to the sweeper.
+    const deps = { ...t.deps, logger: silentLogger };
+    const crashed = (await t.deps.repos.namespaces.get("default", "crashed"))!;
+    expect(await sweepNamespace(deps, crashed, 2)).toBe(false);
+    expect(await json<View>(call("GET", `${NS}/crashed`))).toMatchObject({
+      status: "deleting",
+      secretCount: 1,
+    });
+    expect(await sweepNamespaces(deps)).toBe(1);
     expect((await call("GET", `${NS}/crashed`)).status).toBe(404);
     expect(await t.deps.repos.namespaces.deleting(10)).toEqual([]);
   });

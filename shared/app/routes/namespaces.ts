@@ -21,6 +21,9 @@ import { errorResponses, json, jsonBody } from "../openapi.ts";
 import { listPage } from "../pagination.ts";
 import { access, workspaceOf } from "./access.ts";
 
+/** Secrets a delete request removes itself (on Lambda, before it answers); the sweeper removes the rest. */
+const INLINE_SWEEP = 200;
+
 /**
  * `/api/v1/namespaces`: where secrets (and applications) live (specs/applications.md §1). Any key reads;
  * admin keys write. Deleting one deletes everything in it.
@@ -96,7 +99,7 @@ export function namespaceRoutes(deps: AppDeps) {
       async (c) =>
         c.json(
           await deleteNamespace(deps, ws(c), c.req.valid("param").ns, (ns) =>
-            sweepNamespace(deps, ns).then(() => undefined),
+            sweepNamespace(deps, ns, INLINE_SWEEP).then(() => undefined),
           ),
           202,
         ),

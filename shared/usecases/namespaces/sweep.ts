@@ -12,10 +12,18 @@ const PAGE = 100;
  * quota), then the namespace item, which goes only once nothing is counted in it. Nothing new joins a
  * namespace that is deleting, so every sweep gets closer; overlapping sweeps delete each secret once.
  */
-export async function sweepNamespace(deps: SweepDeps, ns: Namespace): Promise<boolean> {
+export async function sweepNamespace(
+  deps: SweepDeps,
+  ns: Namespace,
+  /** Secrets to delete at most, this time (a request's share; the sweeper deletes the rest). */
+  budget = Number.POSITIVE_INFINITY,
+): Promise<boolean> {
   let removed = 0;
   for (;;) {
-    const page = await deps.repos.secrets.list(ns.workspaceId, ns.name, { limit: PAGE });
+    if (removed >= budget) return false;
+    const page = await deps.repos.secrets.list(ns.workspaceId, ns.name, {
+      limit: Math.min(PAGE, budget - removed),
+    });
     for (const secret of page.items)
       if (await removeSecret(deps, ns.workspaceId, ns.name, secret.name)) removed++;
     if (!page.cursor) break;
