@@ -15,6 +15,7 @@ const show = (q: QuotaView) => ({
   gpus: `${q.use.gpus} of ${q.limits.maxGpus ?? "unlimited"}`,
   runningJobs: `${q.use.runningJobs} of ${q.limits.maxRunningJobs ?? "unlimited"}`,
   secrets: `${q.use.secrets} of ${q.limits.maxSecrets}`,
+  namespaces: `${q.use.namespaces} of ${q.limits.maxNamespaces} (besides default)`,
 });
 
 /** `berth quotas [set]` */
@@ -34,14 +35,23 @@ export function quotasCommand(program: Command) {
     .option("--max-gpus <n>", "GPUs held by running jobs, at most")
     .option("--max-running-jobs <n>", "jobs not yet ended, at most")
     .option("--max-secrets <n>", "secrets in all namespaces, at most (none: the default, 1000)")
-    .action(async (o: { maxGpus?: string; maxRunningJobs?: string; maxSecrets?: string }) => {
-      const q = await client().request<QuotaView>("PUT", "/quotas", {
-        body: {
-          maxGpus: limit(o.maxGpus, "--max-gpus"),
-          maxRunningJobs: limit(o.maxRunningJobs, "--max-running-jobs"),
-          maxSecrets: limit(o.maxSecrets, "--max-secrets"),
-        },
-      });
-      printObject(outputFormat(globals()), outputFormat(globals()) === "json" ? q : show(q));
-    });
+    .option("--max-namespaces <n>", "namespaces besides default, at most (none: the default, 20)")
+    .action(
+      async (o: {
+        maxGpus?: string;
+        maxRunningJobs?: string;
+        maxSecrets?: string;
+        maxNamespaces?: string;
+      }) => {
+        const q = await client().request<QuotaView>("PUT", "/quotas", {
+          body: {
+            maxGpus: limit(o.maxGpus, "--max-gpus"),
+            maxRunningJobs: limit(o.maxRunningJobs, "--max-running-jobs"),
+            maxSecrets: limit(o.maxSecrets, "--max-secrets"),
+            maxNamespaces: limit(o.maxNamespaces, "--max-namespaces"),
+          },
+        });
+        printObject(outputFormat(globals()), outputFormat(globals()) === "json" ? q : show(q));
+      },
+    );
 }

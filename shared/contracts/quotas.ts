@@ -12,6 +12,11 @@ export const QuotaLimits = z.object({
     .int()
     .min(0)
     .openapi({ description: "secrets in all namespaces, at most (1,000 unless set)" }),
+  maxNamespaces: z
+    .number()
+    .int()
+    .min(0)
+    .openapi({ description: "namespaces besides default, at most (20 unless set)" }),
 });
 
 /** A limit beyond any fleet: larger ones are a typo, not a plan. */
@@ -28,14 +33,24 @@ const quotaLimit = () =>
     .optional();
 
 export const SetQuotaRequest = z
-  .object({ maxGpus: quotaLimit(), maxRunningJobs: quotaLimit(), maxSecrets: quotaLimit() })
+  .object({
+    maxGpus: quotaLimit(),
+    maxRunningJobs: quotaLimit(),
+    maxSecrets: quotaLimit(),
+    maxNamespaces: quotaLimit(),
+  })
   .openapi("SetQuotaRequest");
 export type SetQuotaRequest = z.infer<typeof SetQuotaRequest>;
 
 export const QuotaView = z
   .object({
     limits: QuotaLimits,
-    use: z.object({ gpus: z.number(), runningJobs: z.number(), secrets: z.number() }),
+    use: z.object({
+      gpus: z.number(),
+      runningJobs: z.number(),
+      secrets: z.number(),
+      namespaces: z.number(),
+    }),
   })
   .openapi("Quota");
 export type QuotaView = z.infer<typeof QuotaView>;

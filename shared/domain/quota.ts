@@ -1,15 +1,43 @@
-/** A workspace's quota: its limits and the use counted against them (jobs not yet ended). */
+import { BerthError, ErrorCode } from "./errors.ts";
+
+/** A workspace's quota: its limits and the use counted against them (jobs not yet ended, objects held). */
 export interface QuotaState {
-  /** As set; `maxSecrets` unset means DEFAULT_MAX_SECRETS (the others: no limit). */
-  limits: { maxGpus?: number; maxRunningJobs?: number; maxSecrets?: number };
-  used: { gpus: number; runningJobs: number; secrets: number };
+  /** As set; a counted kind's limit unset means its default (COUNTED), the others no limit. */
+  limits: { maxGpus?: number; maxRunningJobs?: number; maxSecrets?: number; maxNamespaces?: number };
+  used: { gpus: number; runningJobs: number; secrets: number; namespaces: number };
 }
 
-/** Secrets a workspace may hold when no `maxSecrets` is set (specs/secrets.md §1). */
-export const DEFAULT_MAX_SECRETS = 1000;
+/**
+ * Objects a workspace holds that count against a limit with a default (Synpse's `ProjectQuota`): counted in
+ * the transaction that creates or deletes one. `default` is not counted among namespaces (it always exists).
+ */
+export const COUNTED = {
+  secrets: { limit: "maxSecrets", used: "usedSecrets", default: 1000, noun: "secrets" },
+  namespaces: {
+    limit: "maxNamespaces",
+    used: "usedNamespaces",
+    default: 20,
+    noun: "namespaces besides default",
+  },
+} as const;
+export type Counted = keyof typeof COUNTED;
 
-/** The secret limit in force. */
-export const secretLimit = (q: QuotaState) => q.limits.maxSecrets ?? DEFAULT_MAX_SECRETS;
+/** The limit in force for a counted kind. */
+export const countLimit = (q: QuotaState, kind: Counted) =>
+  q.limits[COUNTED[kind].limit] ?? COUNTED[kind].default;
+
+/** 429 QuotaExceeded when one more of `kind` would pass its limit, naming the limit and the use. */
+export function checkCount(q: QuotaState, kind: Counted): void {
+  const limit = countLimit(q, kind);
+  const used = q.used[kind];
+  const { limit: name, noun } = COUNTED[kind];
+  if (used >= limit)
+    throw new BerthError(
+      ErrorCode.QuotaExceeded,
+      `quota exceeded: ${name} is ${limit} and the workspace holds ${used} ${noun}; delete some, or ask an admin to raise it (berth quotas set --${name === "maxSecrets" ? "max-secrets" : "max-namespaces"} N)`,
+      { limit: name, value: limit, used, asked: 1 },
+    );
+}
 
 /** Which limit a submit would exceed, and by how much. */
 export type QuotaRefusal = {

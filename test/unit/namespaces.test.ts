@@ -242,4 +242,27 @@ describe("the secret quota (maxSecrets)", () => {
     ).toBe(200);
     expect(await quota()).toMatchObject({ limits: { maxSecrets: 1000 }, use: { secrets: 3 } });
   });
+
+  it("allows 20 namespaces besides default unless set; deleting one gives its place back", async () => {
+    const t = await testApp();
+    const create = (name: string) => t.call("POST", NS, { token: t.admin, body: { name } });
+    await t.call("PUT", "/api/v1/quotas", { token: t.admin, body: { maxNamespaces: 2 } });
+    const raced = await Promise.all(["a", "b", "c", "d"].map(create));
+    expect(raced.map((r) => r.status).sort()).toEqual([201, 201, 429, 429]);
+    const before = await snapshot(t.db);
+    expect(await errorOf(await create("e"))).toMatchObject({
+      status: 429,
+      code: "QuotaExceeded",
+      message: expect.stringContaining(
+        "maxNamespaces is 2 and the workspace holds 2 namespaces besides default",
+      ),
+    });
+    expect(await snapshot(t.db)).toBe(before);
+    const made = raced.findIndex((r) => r.status === 201);
+    expect((await t.call("DELETE", `${NS}/${"abcd"[made]}`, { token: t.admin })).status).toBe(202);
+    expect((await create("e")).status).toBe(201);
+    await t.call("PUT", "/api/v1/quotas", { token: t.admin, body: { maxNamespaces: null } });
+    const q = (await (await t.call("GET", "/api/v1/quotas", { token: t.admin })).json()) as unknown;
+    expect(q).toMatchObject({ limits: { maxNamespaces: 20 }, use: { namespaces: 2 } });
+  });
 });

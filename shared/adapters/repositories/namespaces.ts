@@ -1,7 +1,7 @@
 import { Namespace } from "../../domain/namespace.ts";
 import type { NamespaceRepository } from "../../ports/repositories.ts";
 import { c, type Store } from "../../ports/store.ts";
-import { itemOf, parseEach, parseItem, queryPage, write } from "./base.ts";
+import { createWrite, itemOf, parseEach, parseItem, queryPage, write } from "./base.ts";
 import { keys } from "./keys.ts";
 
 const parse = (item: Record<string, unknown>) => parseItem(Namespace, "namespace", item);
@@ -20,10 +20,11 @@ export function namespaceRepository(store: Store): NamespaceRepository {
       return item ? parse(item) : undefined;
     },
     // Create vs create of one name: the name is the key, so one is stored and the other refused.
-    async create(ns) {
-      const item = itemOf(keys.namespace(ns.workspaceId, ns.name), ns, deletingIndex(ns));
-      return (await store.put(item, { if: c.absent() })).ok;
-    },
+    create: (ns) =>
+      createWrite(
+        `namespace ${ns.name}`,
+        itemOf(keys.namespace(ns.workspaceId, ns.name), ns, deletingIndex(ns)),
+      ),
     // An update, not a put: secrets counted in meanwhile keep their count. Two changes at once: the revision.
     async replace(current, next) {
       const index = deletingIndex(next);
@@ -56,16 +57,15 @@ export function namespaceRepository(store: Store): NamespaceRepository {
       return parseEach(store, out.items, parse);
     },
     // Anything created in it meanwhile was refused (it is deleting) or counted (so this waits for its sweep).
-    async deleteEmpty(ws, name) {
-      const out = await store.delete(keys.namespace(ws, name), {
+    deleteEmpty: (ws, name) =>
+      write(`namespace ${name}`, {
+        delete: keys.namespace(ws, name),
         if: c.and(
           c.eq("status", "deleting"),
           c.or(c.absent("secretCount"), c.eq("secretCount", 0)),
           c.or(c.absent("applicationCount"), c.eq("applicationCount", 0)),
         ),
-      });
-      return out.ok;
-    },
+      }),
     // A secret never lands in a namespace being deleted; a count never recreates a deleted namespace.
     countSecret: (ws, name, delta) =>
       write(`namespace ${name}`, {

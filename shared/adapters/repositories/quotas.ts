@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { type QuotaState, secretLimit } from "../../domain/quota.ts";
+import { COUNTED, countLimit, type QuotaState } from "../../domain/quota.ts";
 import type { QuotaRepository } from "../../ports/repositories.ts";
 import { type Cond, c, type Store } from "../../ports/store.ts";
 import { parseItem, write } from "./base.ts";
@@ -9,14 +9,26 @@ const Item = z.object({
   maxGpus: z.number().int().optional(),
   maxRunningJobs: z.number().int().optional(),
   maxSecrets: z.number().int().optional(),
+  maxNamespaces: z.number().int().optional(),
   usedGpus: z.number().int().default(0),
   usedJobs: z.number().int().default(0),
   usedSecrets: z.number().int().default(0),
+  usedNamespaces: z.number().int().default(0),
 });
 
 const state = (item: z.infer<typeof Item>): QuotaState => ({
-  limits: { maxGpus: item.maxGpus, maxRunningJobs: item.maxRunningJobs, maxSecrets: item.maxSecrets },
-  used: { gpus: item.usedGpus, runningJobs: item.usedJobs, secrets: Math.max(0, item.usedSecrets) },
+  limits: {
+    maxGpus: item.maxGpus,
+    maxRunningJobs: item.maxRunningJobs,
+    maxSecrets: item.maxSecrets,
+    maxNamespaces: item.maxNamespaces,
+  },
+  used: {
+    gpus: item.usedGpus,
+    runningJobs: item.usedJobs,
+    secrets: Math.max(0, item.usedSecrets),
+    namespaces: Math.max(0, item.usedNamespaces),
+  },
 });
 
 /**
@@ -34,7 +46,7 @@ export function quotaRepository(store: Store): QuotaRepository {
     async setLimits(workspaceId, limits) {
       const set: Record<string, unknown> = {};
       const remove: string[] = [];
-      for (const name of ["maxGpus", "maxRunningJobs", "maxSecrets"] as const) {
+      for (const name of ["maxGpus", "maxRunningJobs", "maxSecrets", "maxNamespaces"] as const) {
         const v = limits[name];
         if (v === null) remove.push(name);
         else if (v !== undefined) set[name] = v;
@@ -65,22 +77,23 @@ export function quotaRepository(store: Store): QuotaRepository {
         if: c.and(guard("maxGpus", "usedGpus", gpus), guard("maxRunningJobs", "usedJobs", 1)),
       });
     },
-    // Concurrent creates: each counts its secret only under the limit read, and only while it is that limit.
-    takeSecret(workspaceId, read) {
-      const value = read.limits.maxSecrets;
-      const room = c.or(c.absent("usedSecrets"), c.le("usedSecrets", secretLimit(read) - 1));
-      return write(`the secret quota of workspace ${workspaceId}`, {
+    // Concurrent creates: each counts its object only under the limit read, and only while it is that limit.
+    takeCount(workspaceId, read, kind) {
+      const { limit, used } = COUNTED[kind];
+      const value = read.limits[limit];
+      const room = c.or(c.absent(used), c.le(used, countLimit(read, kind) - 1));
+      return write(`the ${kind} quota of workspace ${workspaceId}`, {
         update: keys.quota(workspaceId),
-        changes: { add: { usedSecrets: 1 } },
-        if: c.and(value === undefined ? c.absent("maxSecrets") : c.eq("maxSecrets", value), room),
+        changes: { add: { [used]: 1 } },
+        if: c.and(value === undefined ? c.absent(limit) : c.eq(limit, value), room),
       });
     },
-    // Unconditional: secrets stored before they were counted would otherwise never be deletable (the count
+    // Unconditional: objects stored before they were counted would otherwise never be deletable (the count
     // reads as zero at worst).
-    giveSecret: (workspaceId) =>
-      write(`the secret quota of workspace ${workspaceId}`, {
+    giveCount: (workspaceId, kind) =>
+      write(`the ${kind} quota of workspace ${workspaceId}`, {
         update: keys.quota(workspaceId),
-        changes: { add: { usedSecrets: -1 } },
+        changes: { add: { [COUNTED[kind].used]: -1 } },
       }),
     // Never below zero: a give without a matching take (a bug, a restore) fails instead.
     give: (workspaceId, gpus) =>

@@ -4,8 +4,8 @@ import type { Write } from "./write.ts";
 
 export interface NamespaceRepository {
   get(workspaceId: string, name: string): Promise<Namespace | undefined>;
-  /** Stores a new namespace; false when the name is taken. */
-  create(ns: Namespace): Promise<boolean>;
+  /** Stores a new namespace (fails when the name is taken), committed with the quota's count. */
+  create(ns: Namespace): Write;
   /**
    * Replaces `current` with `next` (description, config, status) if it is still at `current.revision` and its
    * counts are unchanged: the stored namespace, or undefined when another change came first.
@@ -14,8 +14,11 @@ export interface NamespaceRepository {
   list(workspaceId: string, page: PageRequest): Promise<Page<Namespace>>;
   /** Namespaces of every workspace being deleted (the sweeper finishes them). */
   deleting(limit: number): Promise<Namespace[]>;
-  /** Deletes a namespace that is `deleting` and empty; false otherwise (something is left in it, or it is gone). */
-  deleteEmpty(workspaceId: string, name: string): Promise<boolean>;
+  /**
+   * Deletes a namespace that is `deleting` and empty (fails otherwise: something is left in it, or it is gone),
+   * committed with the quota's count.
+   */
+  deleteEmpty(workspaceId: string, name: string): Write;
   /**
    * Counts a secret in (+1: fails unless the namespace exists and is `active`) or out (-1: fails unless the
    * namespace exists), in the transaction that creates or deletes the secret.

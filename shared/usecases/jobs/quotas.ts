@@ -1,9 +1,13 @@
 import type { QuotaView, SetQuotaRequest } from "../../contracts/quotas.ts";
-import { type QuotaState, secretLimit } from "../../domain/quota.ts";
+import { countLimit, type QuotaState } from "../../domain/quota.ts";
 import type { Repositories } from "../../ports/repositories.ts";
 
 const view = (q: QuotaState): QuotaView => ({
-  limits: { ...q.limits, maxSecrets: secretLimit(q) },
+  limits: {
+    ...q.limits,
+    maxSecrets: countLimit(q, "secrets"),
+    maxNamespaces: countLimit(q, "namespaces"),
+  },
   use: q.used,
 });
 

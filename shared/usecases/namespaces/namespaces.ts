@@ -6,6 +6,7 @@ import type {
 import { BerthError, conflict, ErrorCode, invalidRequest, notFound } from "../../domain/errors.ts";
 import { newId } from "../../domain/ids.ts";
 import { DEFAULT_NAMESPACE, type Namespace, type NamespaceConfig } from "../../domain/namespace.ts";
+import { checkCount } from "../../domain/quota.ts";
 import type { Background } from "../../ports/background.ts";
 import type { Logger } from "../../ports/logger.ts";
 import type { Page, PageRequest } from "../../ports/pagination.ts";
@@ -62,13 +63,16 @@ export async function findNamespace(
 ): Promise<Namespace | undefined> {
   const ns = await deps.repos.namespaces.get(workspaceId, name);
   if (ns || name !== DEFAULT_NAMESPACE) return ns;
-  await deps.repos.namespaces.create(
-    newNamespace(deps, workspaceId, {
-      name,
-      description: "where everything goes that names no namespace",
-      config: {},
-    }),
-  );
+  // Not counted against maxNamespaces: it is always there.
+  await deps.repos.commit([
+    deps.repos.namespaces.create(
+      newNamespace(deps, workspaceId, {
+        name,
+        description: "where everything goes that names no namespace",
+        config: {},
+      }),
+    ),
+  ]);
   return deps.repos.namespaces.get(workspaceId, name);
 }
 
@@ -144,12 +148,22 @@ export async function createNamespace(
       `namespace ${input.name} holds no secret yet: create it, then its secret, then set config.registryAuthentication`,
       [{ path: "config.registryAuthentication", message: "set it once the namespace has the secret" }],
     );
-  if (!(await deps.repos.namespaces.create(ns))) {
-    const taken = await deps.repos.namespaces.get(workspaceId, input.name);
-    throw taken?.status === "deleting"
-      ? namespaceDeleting(input.name)
-      : conflict(`namespace ${input.name} already exists`);
-  }
+  // Create vs create, and creates near the limit: the namespace only with its count, under the limit read.
+  await mutate({
+    what: `the namespace quota of workspace ${workspaceId}`,
+    read: () => deps.repos.quotas.get(workspaceId),
+    async attempt(quota) {
+      const taken = await deps.repos.namespaces.get(workspaceId, input.name);
+      if (taken?.status === "deleting") throw namespaceDeleting(input.name);
+      if (taken || input.name === DEFAULT_NAMESPACE) throw conflict(`namespace ${input.name} already exists`);
+      checkCount(quota!, "namespaces");
+      const committed = await deps.repos.commit([
+        deps.repos.namespaces.create(ns),
+        deps.repos.quotas.takeCount(workspaceId, quota!, "namespaces"),
+      ]);
+      return committed.ok ? done(undefined) : reread; // taken meanwhile (seen by the next read), or the quota
+    },
+  });
   return namespaceView(ns);
 }
 

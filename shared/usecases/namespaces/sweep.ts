@@ -1,4 +1,4 @@
-import type { Namespace } from "../../domain/namespace.ts";
+import { DEFAULT_NAMESPACE, type Namespace } from "../../domain/namespace.ts";
 import type { Logger } from "../../ports/logger.ts";
 import { removeSecret, type SecretDeps } from "../secrets/secrets.ts";
 
@@ -28,7 +28,12 @@ export async function sweepNamespace(
       if (await removeSecret(deps, ns.workspaceId, ns.name, secret.name)) removed++;
     if (!page.cursor) break;
   }
-  const gone = await deps.repos.namespaces.deleteEmpty(ns.workspaceId, ns.name);
+  const gone = (
+    await deps.repos.commit([
+      deps.repos.namespaces.deleteEmpty(ns.workspaceId, ns.name),
+      ns.name === DEFAULT_NAMESPACE ? undefined : deps.repos.quotas.giveCount(ns.workspaceId, "namespaces"),
+    ])
+  ).ok;
   if (gone)
     deps.logger.info("namespace deleted", {
       workspaceId: ns.workspaceId,

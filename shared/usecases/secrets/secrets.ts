@@ -7,7 +7,7 @@ import type {
 import { BerthError, conflict, ErrorCode, invalidRequest, notFound } from "../../domain/errors.ts";
 import { DEFAULT_NAMESPACE, type Namespace } from "../../domain/namespace.ts";
 import type { UserPrincipal } from "../../domain/principal.ts";
-import { secretLimit } from "../../domain/quota.ts";
+import { checkCount } from "../../domain/quota.ts";
 import { MAX_SECRET_BYTES, type Secret, type SecretType } from "../../domain/secret.ts";
 import { encrypt, fingerprint, secretAad } from "../../domain/secret-envelope.ts";
 import type { Clock } from "../../ports/clock.ts";
@@ -96,17 +96,11 @@ export async function createSecret(
     what: `the secret quota of workspace ${ws}`,
     read: () => deps.repos.quotas.get(ws),
     async attempt(quota) {
-      const limit = secretLimit(quota!);
-      if (quota!.used.secrets >= limit)
-        throw new BerthError(
-          ErrorCode.QuotaExceeded,
-          `quota exceeded: maxSecrets is ${limit} and the workspace holds ${quota!.used.secrets} secrets; delete some, or ask an admin to raise it (berth quotas set --max-secrets N)`,
-          { limit: "maxSecrets", value: limit, used: quota!.used.secrets, asked: 1 },
-        );
+      checkCount(quota!, "secrets");
       const committed = await deps.repos.commit([
         deps.repos.secrets.create(secret),
         deps.repos.namespaces.countSecret(ws, ns, 1),
-        deps.repos.quotas.takeSecret(ws, quota!),
+        deps.repos.quotas.takeCount(ws, quota!, "secrets"),
       ]);
       if (committed.ok) return done(undefined);
       if (committed.failed === 0) throw conflict(`secret ${input.name} already exists in namespace ${ns}`);
@@ -247,7 +241,7 @@ export async function removeSecret(deps: SecretDeps, ws: string, ns: string, nam
   const committed = await deps.repos.commit([
     deps.repos.secrets.delete(ws, ns, name),
     deps.repos.namespaces.countSecret(ws, ns, -1),
-    deps.repos.quotas.giveSecret(ws),
+    deps.repos.quotas.giveCount(ws, "secrets"),
   ]);
   if (committed.ok) return true;
   if (committed.failed === 0) return false;

@@ -194,7 +194,7 @@ export function jobContract(ctx: ContractContext) {
     it("has no limits and no use until set", async () => {
       expect(await repos().quotas.get(ws())).toEqual({
         limits: {},
-        used: { gpus: 0, runningJobs: 0, secrets: 0 },
+        used: { gpus: 0, runningJobs: 0, secrets: 0, namespaces: 0 },
       });
     });
 
@@ -204,9 +204,19 @@ export function jobContract(ctx: ContractContext) {
       const results = await Promise.all(Array.from({ length: 20 }, () => reserve(w, 2)));
       expect(results.filter((r) => r.ok)).toHaveLength(3);
       expect(results.find((r) => !r.ok)).toMatchObject({ limit: "maxGpus", value: 7, used: 6, asked: 2 });
-      expect((await repos().quotas.get(w)).used).toEqual({ gpus: 6, runningJobs: 3, secrets: 0 });
+      expect((await repos().quotas.get(w)).used).toEqual({
+        gpus: 6,
+        runningJobs: 3,
+        secrets: 0,
+        namespaces: 0,
+      });
       expect(await commits(repos(), repos().quotas.give(w, 2))).toBe(true);
-      expect((await repos().quotas.get(w)).used).toEqual({ gpus: 4, runningJobs: 2, secrets: 0 });
+      expect((await repos().quotas.get(w)).used).toEqual({
+        gpus: 4,
+        runningJobs: 2,
+        secrets: 0,
+        namespaces: 0,
+      });
     });
 
     it("counts use without limits, removes a limit with null, and never goes below zero", async () => {
@@ -219,15 +229,26 @@ export function jobContract(ctx: ContractContext) {
       await repos().quotas.setLimits(w, { maxRunningJobs: null });
       expect(await commits(repos(), repos().quotas.take(w, read, 0))).toBe(false);
       expect(await reserve(w, 0)).toEqual({ ok: true });
-      expect((await repos().quotas.get(w)).used).toEqual({ gpus: 3, runningJobs: 2, secrets: 0 });
+      expect((await repos().quotas.get(w)).used).toEqual({
+        gpus: 3,
+        runningJobs: 2,
+        secrets: 0,
+        namespaces: 0,
+      });
       expect(await commits(repos(), repos().quotas.give(w, 3))).toBe(true);
       expect(await commits(repos(), repos().quotas.give(w, 3))).toBe(false);
-      expect((await repos().quotas.get(w)).used).toEqual({ gpus: 0, runningJobs: 1, secrets: 0 });
+      expect((await repos().quotas.get(w)).used).toEqual({
+        gpus: 0,
+        runningJobs: 1,
+        secrets: 0,
+        namespaces: 0,
+      });
     });
 
     it("counts secrets under their limit (1,000 unless set) and only while the limit read holds", async () => {
       const w = ws();
-      const take = async () => commits(repos(), repos().quotas.takeSecret(w, await repos().quotas.get(w)));
+      const take = async () =>
+        commits(repos(), repos().quotas.takeCount(w, await repos().quotas.get(w), "secrets"));
       expect(await take()).toBe(true);
       await repos().quotas.setLimits(w, { maxSecrets: 2 });
       const results = await Promise.all(Array.from({ length: 5 }, take));
@@ -238,9 +259,9 @@ export function jobContract(ctx: ContractContext) {
       expect(await take()).toBe(false);
       const read = await repos().quotas.get(w);
       await repos().quotas.setLimits(w, { maxSecrets: null }); // back to 1,000
-      expect(await commits(repos(), repos().quotas.takeSecret(w, read))).toBe(false); // decided under 2
+      expect(await commits(repos(), repos().quotas.takeCount(w, read, "secrets"))).toBe(false); // decided under 2
       expect(await take()).toBe(true);
-      expect(await commits(repos(), repos().quotas.giveSecret(w))).toBe(true);
+      expect(await commits(repos(), repos().quotas.giveCount(w, "secrets"))).toBe(true);
       expect(await repos().quotas.get(w)).toMatchObject({ limits: {}, used: { secrets: 2 } });
     });
   });

@@ -17,8 +17,14 @@ function Profiles() {
               <Bar label="GPUs held by jobs" used={q.use.gpus} limit={q.limits.maxGpus} />
               <Bar label="Jobs not ended" used={q.use.runningJobs} limit={q.limits.maxRunningJobs} />
               <Bar label="Secrets" used={q.use.secrets} limit={q.limits.maxSecrets} />
+              <Bar
+                label="Namespaces besides default"
+                used={q.use.namespaces}
+                limit={q.limits.maxNamespaces}
+              />
               <p class="muted">
-                Admins set limits with npx berth quotas set --max-gpus N --max-running-jobs N --max-secrets N.
+                Admins set limits with npx berth quotas set --max-gpus N --max-running-jobs N --max-secrets N
+                --max-namespaces N.
               </p>
             </div>
           )}
