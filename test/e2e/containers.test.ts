@@ -435,4 +435,23 @@ describeWithDocker("containers on a real Docker engine", (engine) => {
     },
     TEST_MS,
   );
+
+  it(
+    "relies on Docker refusing a --mount bind whose source is missing (a secret file not yet rewritten after a reboot)",
+    async () => {
+      const missing = join(secretsRoot, "secrets", "never-written", "db.json");
+      const res = await engine().docker([
+        "run",
+        "--rm",
+        "--mount",
+        `type=bind,source=${missing},target=/run/secrets/db.json,readonly`,
+        TEST_IMAGE,
+        "true",
+      ]);
+      expect(res.code).not.toBe(0);
+      expect(res.stderr).toMatch(/bind source path does not exist/);
+      expect(existsSync(missing)).toBe(false); // nor is it created (as -v would)
+    },
+    TEST_MS,
+  );
 });
