@@ -54,6 +54,8 @@ export class Expression {
       case "and":
       case "or":
         if (cond.all.length === 0) return cond.op === "and" ? this.always() : this.never();
+        // One operand needs no parentheses of its own: DynamoDB refuses redundant ones (`((a))`).
+        if (cond.all.length === 1) return this.condition(cond.all[0]!);
         return cond.all.map((x) => `(${this.condition(x)})`).join(cond.op === "and" ? " AND " : " OR ");
       case "not":
         return `NOT (${this.condition(cond.cond)})`;
