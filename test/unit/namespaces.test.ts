@@ -1,6 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../shared/adapters/logger.ts";
+import type { Secret } from "../../shared/domain/secret.ts";
 import { sweepNamespace, sweepNamespaces } from "../../shared/usecases/namespaces/sweep.ts";
+import { removeSecret } from "../../shared/usecases/secrets/secrets.ts";
 import { errorOf, type TestApp, testApp } from "../helpers/app.ts";
 import { snapshot } from "../helpers/db.ts";
 
@@ -155,6 +157,80 @@ describe("namespaces (applications.md §1) and what lives in them", () => {
     expect(await t.deps.repos.secrets.list("default", "racing", { limit: 10 })).toEqual({ items: [] });
     const after = await json<{ use: { secrets: number } }>(call("GET", "/api/v1/quotas"));
     expect(after.use.secrets).toBe(before.use.secrets - 1);
+  });
+
+  it("deletes a secret stored before counts were kept without taking any count below zero", async () => {
+    const fresh = await testApp();
+    const uncounted: Secret = {
+      workspaceId: "default",
+      namespace: "default",
+      name: "legacy",
+      type: "Environment",
+      description: "",
+      allowMemberJobs: false,
+      version: 1,
+      revision: 1,
+      fingerprint: "0123456789abcdef",
+      sizeBytes: 1,
+      keyId: "k1",
+      ciphertext: "x.y",
+      createdAt: "2026-11-01T00:00:00.000Z",
+      updatedAt: "2026-11-01T00:00:00.000Z",
+      createdBy: "k",
+      updatedBy: "k",
+    };
+    expect((await fresh.deps.repos.commit([fresh.deps.repos.secrets.create(uncounted)])).ok).toBe(true);
+    expect((await fresh.call("DELETE", "/api/v1/secrets/legacy", { token: fresh.admin })).status).toBe(204);
+    const raw = await fresh.db.get({ pk: "WS#default", sk: "QUOTA" });
+    expect(raw?.usedSecrets ?? 0).toBe(0);
+    expect((await fresh.db.get({ pk: "WS#default", sk: "NS#default" }))?.secretCount).toBe(0);
+  });
+
+  it("never sweeps a namespace made again under the name of one deleted (a stale deletion read)", async () => {
+    await call("POST", NS, { name: "reborn" });
+    await leaveDeleting("reborn");
+    const stale = (await t.deps.repos.namespaces.get("default", "reborn"))!;
+    await sweepNamespaces({ ...t.deps, logger: silentLogger });
+    expect((await call("POST", NS, { name: "reborn" })).status).toBe(201);
+    await secret("reborn", "kept");
+    expect(await sweepNamespace({ ...t.deps, logger: silentLogger }, stale)).toBe(false);
+    expect((await call("GET", `${NS}/reborn/secrets/kept`)).status).toBe(200);
+    expect(await json<View>(call("GET", `${NS}/reborn`))).toMatchObject({ status: "active", secretCount: 1 });
+  });
+
+  it("closes the race of a secret's delete against naming it as registry credentials, both ways", async () => {
+    await call("POST", NS, { name: "contested" });
+    const auth = (fromSecret: string) => ({
+      config: { registryAuthentication: { serverAddress: "ghcr.io", username: "bot", fromSecret } },
+    });
+    // A delete that read the namespace before the credentials named the secret does not go through.
+    await secret("contested", "first");
+    const read = (await t.deps.repos.namespaces.get("default", "contested"))!;
+    expect((await call("PATCH", `${NS}/contested`, auth("first"))).status).toBe(200);
+    expect(await removeSecret(t.deps, "default", "contested", "first", { revision: read.revision })).toBe(
+      "changed",
+    );
+    expect((await call("DELETE", `${NS}/contested/secrets/first`)).status).toBe(409); // SecretInUse, decided again
+    // Credentials naming a secret deleted after it was checked do not go through either.
+    await secret("contested", "second");
+    const secrets = t.deps.repos.secrets;
+    const get = secrets.get;
+    secrets.get = async (...args) => {
+      const found = await get(...args);
+      if (found?.name === "second") await removeSecret(t.deps, "default", "contested", "second", {});
+      return found;
+    };
+    try {
+      const res = await call("PATCH", `${NS}/contested`, auth("second"));
+      expect(await errorOf(res)).toMatchObject({
+        status: 400,
+        message: expect.stringContaining("secret second not found"),
+      });
+    } finally {
+      secrets.get = get;
+    }
+    const ns = await json<{ config: unknown }>(call("GET", `${NS}/contested`));
+    expect(ns.config).toEqual(auth("first").config);
   });
 
   it("names registry credentials only by an Environment secret of the namespace, which cannot be deleted under it", async () => {

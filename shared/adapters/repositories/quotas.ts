@@ -88,12 +88,13 @@ export function quotaRepository(store: Store): QuotaRepository {
         if: c.and(value === undefined ? c.absent(limit) : c.eq(limit, value), room),
       });
     },
-    // Unconditional: objects stored before they were counted would otherwise never be deletable (the count
-    // reads as zero at worst).
+    // Never below zero: the caller of a delete that finds nothing counted (an object stored before counts
+    // were kept) deletes without it.
     giveCount: (workspaceId, kind) =>
       write(`the ${kind} quota of workspace ${workspaceId}`, {
         update: keys.quota(workspaceId),
         changes: { add: { [COUNTED[kind].used]: -1 } },
+        if: c.ge(COUNTED[kind].used, 1),
       }),
     // Never below zero: a give without a matching take (a bug, a restore) fails instead.
     give: (workspaceId, gpus) =>

@@ -25,6 +25,11 @@ export function secretRepository(store: Store): SecretRepository {
       const out = await store.put(itemOf(key, next), { if: c.eq("revision", current.revision) });
       return out.ok ? next : undefined;
     },
+    check: (ws, ns, name, type) =>
+      write(`secret ${name}`, {
+        check: keys.secret(ws, ns, name),
+        if: c.and(c.exists(), type === undefined ? undefined : c.eq("type", type)),
+      }),
     delete: (ws, ns, name) => write(`secret ${name}`, { delete: keys.secret(ws, ns, name), if: c.exists() }),
     list: (ws, ns, page, type) =>
       queryPage(

@@ -14,6 +14,8 @@ export interface SecretRepository {
    * secret afterwards, or undefined when another change came first (read again and decide again).
    */
   replace(current: Secret, next: Secret): Promise<Secret | undefined>;
+  /** A write that fails unless the secret exists (of `type`, when given): to commit with what relies on it. */
+  check(workspaceId: string, namespace: string, name: string, type?: SecretType): Write;
   /** Deletes it (fails when there is none), committed with the namespace's and the quota's counts. */
   delete(workspaceId: string, namespace: string, name: string): Write;
   /** A namespace's secrets by name (of one type, when given: pages are full either way). */

@@ -202,12 +202,19 @@ export async function updateNamespace(
         JSON.stringify(next.config) === JSON.stringify(current.config)
       )
         return done(namespaceView(current));
-      const saved = await deps.repos.namespaces.replace(current, {
-        ...next,
-        revision: current.revision + 1,
-        updatedAt: deps.clock.now().toISOString(),
-      });
-      return saved ? done(namespaceView(saved)) : reread;
+      // Naming a secret vs its deletion: the change holds only while the secret exists (deleteSecret holds
+      // only at the revision it read), so one of the two loses and decides again.
+      const auth = next.config.registryAuthentication;
+      const committed = await deps.repos.commit([
+        deps.repos.namespaces.replaceWrite(current, {
+          ...next,
+          revision: current.revision + 1,
+          updatedAt: deps.clock.now().toISOString(),
+        }),
+        auth && deps.repos.secrets.check(workspaceId, name, auth.fromSecret, "Environment"),
+      ]);
+      if (!committed.ok) return reread;
+      return done(namespaceView((await deps.repos.namespaces.get(workspaceId, name)) ?? next));
     },
   });
 }

@@ -18,22 +18,34 @@ export async function sweepNamespace(
   /** Secrets to delete at most, this time (a request's share; the sweeper deletes the rest). */
   budget = Number.POSITIVE_INFINITY,
 ): Promise<boolean> {
+  // The deletion read may be stale (an index lags): sweep only if it is still this one, and each secret only
+  // while it is (a namespace made again under the name keeps its secrets).
+  const current = await deps.repos.namespaces.get(ns.workspaceId, ns.name);
+  if (current?.status !== "deleting" || current.id !== ns.id) return false;
+  const guard = { deletingId: ns.id };
   let removed = 0;
   for (;;) {
     if (removed >= budget) return false;
     const page = await deps.repos.secrets.list(ns.workspaceId, ns.name, {
       limit: Math.min(PAGE, budget - removed),
     });
-    for (const secret of page.items)
-      if (await removeSecret(deps, ns.workspaceId, ns.name, secret.name)) removed++;
+    for (const secret of page.items) {
+      const out = await removeSecret(deps, ns.workspaceId, ns.name, secret.name, guard);
+      if (out === "changed") return false;
+      if (out === "removed") removed++;
+    }
     if (!page.cursor) break;
   }
-  const gone = (
-    await deps.repos.commit([
-      deps.repos.namespaces.deleteEmpty(ns.workspaceId, ns.name),
-      ns.name === DEFAULT_NAMESPACE ? undefined : deps.repos.quotas.giveCount(ns.workspaceId, "namespaces"),
-    ])
-  ).ok;
+  const quota =
+    ns.name === DEFAULT_NAMESPACE ? undefined : deps.repos.quotas.giveCount(ns.workspaceId, "namespaces");
+  let committed = await deps.repos.commit([
+    deps.repos.namespaces.deleteEmpty(ns.workspaceId, ns.name),
+    quota,
+  ]);
+  // Its place in the quota was not counted (never below zero): delete it all the same.
+  if (!committed.ok && committed.failed === 1)
+    committed = await deps.repos.commit([deps.repos.namespaces.deleteEmpty(ns.workspaceId, ns.name)]);
+  const gone = committed.ok;
   if (gone)
     deps.logger.info("namespace deleted", {
       workspaceId: ns.workspaceId,

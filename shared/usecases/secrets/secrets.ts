@@ -4,7 +4,14 @@ import type {
   SecretView,
   UpdateSecretRequest,
 } from "../../contracts/secrets.ts";
-import { BerthError, conflict, ErrorCode, invalidRequest, notFound } from "../../domain/errors.ts";
+import {
+  BerthError,
+  conflict,
+  ErrorCode,
+  invalidRequest,
+  keptChanging,
+  notFound,
+} from "../../domain/errors.ts";
 import { DEFAULT_NAMESPACE, type Namespace } from "../../domain/namespace.ts";
 import type { UserPrincipal } from "../../domain/principal.ts";
 import { checkCount } from "../../domain/quota.ts";
@@ -13,7 +20,7 @@ import { encrypt, fingerprint, secretAad } from "../../domain/secret-envelope.ts
 import type { Clock } from "../../ports/clock.ts";
 import type { SecretKeyring } from "../../ports/keyring.ts";
 import type { Page, PageRequest } from "../../ports/pagination.ts";
-import type { Repositories } from "../../ports/repositories.ts";
+import type { NamespaceGuard, Repositories } from "../../ports/repositories.ts";
 import { done, mutate, reread } from "../mutate.ts";
 import { activeNamespace, namespaceNamed } from "../namespaces/namespaces.ts";
 
@@ -187,16 +194,24 @@ export async function updateSecret(
  * not placed yet fail with SecretMissing when they are; copies already delivered are not recalled.
  */
 export async function deleteSecret(deps: SecretDeps, ws: string, ns: string, name: string): Promise<void> {
-  const namespace = await namespaceNamed(deps, ws, ns);
-  const usedBy = namespaceUses(namespace, name);
-  if (usedBy.length > 0)
-    throw new BerthError(
-      ErrorCode.SecretInUse,
-      `secret ${name} is in use by ${usedBy.map((u) => `${u.kind} ${u.name}`).join(", ")}; change ${usedBy.length > 1 ? "them" : "it"} first`,
-      { usedBy },
-    );
-  if (!(await removeSecret(deps, ws, ns, name)))
-    throw notFound(`secret ${name} not found in namespace ${ns}`);
+  // Delete vs setting it as the namespace's registry credentials: the delete holds only at the namespace's
+  // revision read, and the config change only while the secret exists (updateNamespace); one of them loses.
+  await mutate({
+    what: `namespace ${ns}`,
+    read: () => namespaceNamed(deps, ws, ns),
+    async attempt(namespace) {
+      const usedBy = namespaceUses(namespace!, name);
+      if (usedBy.length > 0)
+        throw new BerthError(
+          ErrorCode.SecretInUse,
+          `secret ${name} is in use by ${usedBy.map((u) => `${u.kind} ${u.name}`).join(", ")}; change ${usedBy.length > 1 ? "them" : "it"} first`,
+          { usedBy },
+        );
+      const out = await removeSecret(deps, ws, ns, name, { revision: namespace!.revision });
+      if (out === "gone") throw notFound(`secret ${name} not found in namespace ${ns}`);
+      return out === "removed" ? done(undefined) : reread;
+    },
+  });
 }
 
 /** What names a secret: its namespace's config, and pending jobs (which need it at placement). */
@@ -236,14 +251,39 @@ export function namespaceUses(ns: Namespace, name: string): SecretUser[] {
 
 export type SecretUser = { kind: "namespace" | "application" | "labConfig"; namespace: string; name: string };
 
-/** Deletes a secret and uncounts it (namespace and quota); false when there was none. */
-export async function removeSecret(deps: SecretDeps, ws: string, ns: string, name: string): Promise<boolean> {
-  const committed = await deps.repos.commit([
-    deps.repos.secrets.delete(ws, ns, name),
-    deps.repos.namespaces.countSecret(ws, ns, -1),
-    deps.repos.quotas.giveCount(ws, "secrets"),
-  ]);
-  if (committed.ok) return true;
-  if (committed.failed === 0) return false;
-  throw new Error(`deleting secret ${name}: ${committed.what} is gone`);
+/**
+ * Deletes a secret and uncounts it (namespace and quota), if the namespace still holds to `guard`: "removed",
+ * "gone" (there was none), or "changed" (the namespace is not what the caller read: decide again). A count
+ * already at zero (a secret stored before counts were kept) is left alone: counts never go below zero.
+ */
+export async function removeSecret(
+  deps: SecretDeps,
+  ws: string,
+  ns: string,
+  name: string,
+  guard: NamespaceGuard,
+): Promise<"removed" | "gone" | "changed"> {
+  let countIn = { namespace: true, quota: true };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const committed = await deps.repos.commit([
+      deps.repos.secrets.delete(ws, ns, name),
+      countIn.namespace
+        ? deps.repos.namespaces.countSecret(ws, ns, -1, { ...guard, counted: true })
+        : deps.repos.namespaces.check(ws, ns, guard),
+      countIn.quota && deps.repos.quotas.giveCount(ws, "secrets"),
+    ]);
+    if (committed.ok) return "removed";
+    if (committed.failed === 0) return "gone";
+    if (committed.failed === 2) countIn = { ...countIn, quota: false };
+    else {
+      const now = await deps.repos.namespaces.get(ws, ns);
+      const holds =
+        now &&
+        (guard.revision === undefined || now.revision === guard.revision) &&
+        (guard.deletingId === undefined || (now.status === "deleting" && now.id === guard.deletingId));
+      if (!holds) return "changed";
+      countIn = { ...countIn, namespace: false }; // it held: the count was zero
+    }
+  }
+  throw keptChanging(`secret ${name}`);
 }
