@@ -15,7 +15,7 @@ import {
 import type { Logger } from "../shared/ports/logger.ts";
 import type { CacheRecord, ReservationCache } from "./cache.ts";
 import { type AgentClient, RejectedError, RevokedError } from "./client.ts";
-import { DEFAULT_BODY_LIMIT, MIN_BATCH_BYTES, nextOutput } from "./output.ts";
+import { DEFAULT_BODY_LIMIT, MIN_BATCH_BYTES, nextOutput, redact } from "./output.ts";
 import type { DockerRuntime } from "./runtimes/docker.ts";
 import {
   ApplyError,
@@ -268,9 +268,14 @@ export class Engine {
       // A failed apply is reported and not kept: nothing of it runs, now or on a replay (nor stays in memory).
       await this.#d.tombstones?.add(r.id, r);
       await this.#d.cache.drop(r.id);
+      const values = this.#secrets.get(r.id) ?? [];
       this.#secrets.delete(r.id);
       await removeSecrets(r.id).catch(() => {});
-      const message = err instanceof ApplyError ? err.message : `could not apply: ${(err as Error).message}`;
+      // An error may quote what it was given (spawn quotes a bad environment value): never a secret's.
+      const message = redact(
+        err instanceof ApplyError ? err.message : `could not apply: ${(err as Error).message}`,
+        values,
+      );
       this.#d.log.warn("apply failed", { reservation: r.id, error: message });
       await this.#sendResultNow(r.id, "error", message);
       return;

@@ -1,6 +1,6 @@
 import type { KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { chown, mkdir, rm, writeFile } from "node:fs/promises";
+import { chown, lstat, mkdir, realpath, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { openSealed, sealedAad } from "../shared/domain/sealed.ts";
 import { ApplyError } from "./runtimes/process.ts";
@@ -12,11 +12,13 @@ export interface SealedData {
 }
 
 /**
- * Where File secrets are written: memory only (tmpfs), never the agent's data dir (specs/secrets.md §5). The
- * first of /run/berth-agent, $XDG_RUNTIME_DIR/berth-agent, /dev/shm/berth-agent-<uid> that is on a tmpfs;
- * BERTH_AGENT_SECRETS_ROOT names another (it must be on a tmpfs too).
+ * Where secrets are written: memory only (tmpfs), never the agent's data dir (specs/secrets.md §5). The first
+ * of /run/berth-agent (root), $XDG_RUNTIME_DIR/berth-agent, /dev/shm/berth-agent-<uid> that is on a tmpfs and
+ * safe; BERTH_AGENT_SECRETS_ROOT names another (it must be on a tmpfs too). Safe: a directory of this user's
+ * own, made here 0700 or found so, not a symlink (/dev/shm is writable by everyone: another user could
+ * otherwise have made the directory first, or pointed it at a disk).
  */
-export function secretsRoot(env = process.env): string | undefined {
+export async function secretsRoot(env = process.env): Promise<string | undefined> {
   const uid = process.getuid?.() ?? 0;
   const candidates = env.BERTH_AGENT_SECRETS_ROOT
     ? [env.BERTH_AGENT_SECRETS_ROOT]
@@ -25,7 +27,15 @@ export function secretsRoot(env = process.env): string | undefined {
         env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, "berth-agent") : undefined,
         `/dev/shm/berth-agent-${uid}`,
       ];
-  return candidates.find((c): c is string => c !== undefined && inMemory(c));
+  for (const candidate of candidates) {
+    if (!candidate || !inMemory(candidate)) continue;
+    await mkdir(candidate, { mode: 0o700 }).catch(() => {}); // there already, or its parent is not
+    const st = await lstat(candidate).catch(() => undefined);
+    if (!st?.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) continue;
+    const real = await realpath(candidate);
+    if (inMemory(real)) return real;
+  }
+  return undefined;
 }
 
 /** Whether `path` is (or would be) on a tmpfs or ramfs: the mount with the longest prefix of it. */
@@ -92,7 +102,7 @@ export interface OpenedSecrets {
 
 const noTmpfs = (what: string) =>
   new ApplyError(
-    `${what} need a tmpfs (/run, $XDG_RUNTIME_DIR or /dev/shm): none here, and secrets are never written to disk`,
+    `${what} need a tmpfs (/run, $XDG_RUNTIME_DIR or /dev/shm) with a directory of the agent's own (0700, not a symlink): none here, and secrets are never written to disk`,
   );
 
 /**
@@ -113,9 +123,12 @@ export async function openSecrets(
   if (!hasSecrets(data)) return { env: {}, mounts: [], values: [] };
   const { env, files } = openAll(key, machineId, reservationId, data);
   const values = [...Object.values(env), ...files.map((f) => f.value.toString("utf8"))];
+  for (const [name, value] of Object.entries(env))
+    if (value.includes("\0"))
+      throw new ApplyError(`the secret for env ${name} holds a NUL byte, which no environment can carry`);
   const container = target.kind === "container";
   if (files.length === 0 && !(container && Object.keys(env).length > 0)) return { env, mounts: [], values };
-  const root = secretsRoot();
+  const root = await secretsRoot();
   if (!root) throw noTmpfs(files.length > 0 ? "File secrets" : "secrets for a container");
   const base = join(root, "secrets");
   const dir = join(base, reservationId);
@@ -170,7 +183,7 @@ export const removeEnvFile = (path: string | undefined) =>
 
 /** Removes a reservation's secret files (after its workload stopped). */
 export async function removeSecrets(reservationId: string): Promise<void> {
-  const root = secretsRoot();
+  const root = await secretsRoot();
   if (!root) return;
   await rm(join(root, "secrets", reservationId), { recursive: true, force: true });
   await removeEnvFile(join(root, "secrets", `${reservationId}.env`));

@@ -122,6 +122,9 @@ describe("namespaces (applications.md §1) and what lives in them", () => {
     expect((await unchanged(() => call("PATCH", `${NS}/half`, { description: "x" }))).code).toBe(
       "NamespaceDeleting",
     );
+    expect((await unchanged(() => call("PATCH", `${NS}/half/secrets/left`, { data: "new" }))).code).toBe(
+      "NamespaceDeleting",
+    );
     // Deleting again answers the same, and its sweep is what a sweeper would do.
     expect((await call("DELETE", `${NS}/half`)).status).toBe(202);
     expect((await call("GET", `${NS}/half`)).status).toBe(404);

@@ -79,6 +79,11 @@ describe("secrets (secrets.md §1, §2, §6)", () => {
       [{ name: "ok", type: "Environment", data: "not base64!", encoding: "base64" }, 400, /not valid base64/],
       [{ name: "ok", type: "Environment", data: "x".repeat(64 * 1024 + 1) }, 400, /at most 65536/],
       [
+        { name: "ok", type: "Environment", data: Buffer.from("a\0b").toString("base64"), encoding: "base64" },
+        400,
+        /an Environment secret cannot hold a NUL byte/,
+      ],
+      [
         { name: "hf", type: "Environment", data: "again" },
         409,
         /secret hf already exists in namespace default/,

@@ -57,6 +57,15 @@ function secretBytes(data: string, encoding: "utf8" | "base64"): Buffer {
   return value;
 }
 
+/** An Environment secret goes into environments, which cannot carry a NUL byte. */
+function checkFits(type: SecretType, value: Buffer): void {
+  if (type === "Environment" && value.includes(0))
+    throw invalidRequest(
+      "an Environment secret cannot hold a NUL byte (no environment can carry one): use a File secret",
+      [{ path: "data", message: "holds a NUL byte" }],
+    );
+}
+
 /** Encrypts `value` as version `version` of the secret, under the workspace's current data key. */
 async function sealedAtRest(
   deps: SecretDeps,
@@ -80,6 +89,7 @@ export async function createSecret(
   input: CreateSecretRequest,
 ): Promise<SecretView> {
   const value = secretBytes(input.data, input.encoding);
+  checkFits(input.type as SecretType, value);
   await activeNamespace(deps, user.workspaceId, ns);
   const now = deps.clock.now().toISOString();
   const place = { workspaceId: user.workspaceId, namespace: ns, name: input.name };
@@ -157,9 +167,13 @@ export async function updateSecret(
   const value = patch.data === undefined ? undefined : secretBytes(patch.data, patch.encoding);
   return mutate({
     what: `secret ${name}`,
-    read: () => found(deps, user.workspaceId, ns, name),
+    read: async () => {
+      await activeNamespace(deps, user.workspaceId, ns); // no change in a namespace being deleted
+      return found(deps, user.workspaceId, ns, name);
+    },
     async attempt(current) {
       if (!current) throw notFound(`secret ${name} not found in namespace ${ns}`);
+      if (value) checkFits(current.type, value);
       if (patch.expectedVersion !== undefined && patch.expectedVersion !== current.version)
         throw conflict(
           `secret ${name} changed since version ${patch.expectedVersion} (now ${current.version})`,
