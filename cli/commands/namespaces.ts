@@ -14,21 +14,29 @@ const columns: Column<NamespaceView>[] = [
   { header: "DESCRIPTION", value: (n) => n.description || undefined },
 ];
 
-type RegistryFlags = { registry?: string | false; registryUser?: string; registrySecret?: string };
+type RegistryFlags = {
+  registryServer?: string;
+  registryUser?: string;
+  registrySecret?: string;
+  clearRegistry?: boolean;
+};
 
-/** `--registry host --registry-user u --registry-secret s` as the config's registryAuthentication. */
+/** `--registry-server h --registry-user u --registry-secret s` as the config's registryAuthentication. */
 function registryConfig(o: RegistryFlags) {
-  if (o.registry === false) return { registryAuthentication: null };
-  const given = [o.registry, o.registryUser, o.registrySecret].filter((x) => x !== undefined).length;
+  const given = [o.registryServer, o.registryUser, o.registrySecret].filter((x) => x !== undefined).length;
+  if (o.clearRegistry) {
+    if (given > 0) throw new CliError("--clear-registry takes no other registry flag", 2);
+    return { registryAuthentication: null };
+  }
   if (given === 0) return undefined;
   if (given < 3)
     throw new CliError(
-      "registry credentials need --registry, --registry-user and --registry-secret together",
+      "registry credentials need --registry-server, --registry-user and --registry-secret together",
       2,
     );
   return {
     registryAuthentication: {
-      serverAddress: o.registry as string,
+      serverAddress: o.registryServer!,
       username: o.registryUser!,
       fromSecret: o.registrySecret!,
     },
@@ -68,10 +76,10 @@ export function namespacesCommand(program: Command) {
     .command("update <name>")
     .description("change the description or the registry credentials (admin)")
     .option("--description <text>")
-    .option("--registry <host>", "registry server address for the namespace's images")
+    .option("--registry-server <host>", "registry server address for the namespace's images")
     .option("--registry-user <name>", "registry user name")
     .option("--registry-secret <secret>", "an Environment secret of the namespace holding the password")
-    .option("--no-registry", "remove the registry credentials")
+    .option("--clear-registry", "remove the registry credentials")
     .action(async (name: string, o: RegistryFlags & { description?: string }) => {
       const config = registryConfig(o);
       const ns = await client().request<NamespaceView>("PATCH", path(name), {

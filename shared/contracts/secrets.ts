@@ -80,6 +80,10 @@ export const SecretParams = NamespaceParam.extend({
 /** What names a secret (specs/secrets.md §6): config that would break without it, and jobs not placed yet. */
 export const SecretReferences = z
   .object({
+    truncated: z
+      .boolean()
+      .optional()
+      .openapi({ description: "true when only the oldest 1,000 pending jobs were looked at" }),
     items: z.array(
       z.object({
         kind: z.enum(["namespace", "application", "labConfig", "job"]),

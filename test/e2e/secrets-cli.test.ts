@@ -85,7 +85,7 @@ describe("berth secrets against a real server", () => {
       "namespaces",
       "update",
       "team-a",
-      "--registry",
+      "--registry-server",
       "ghcr.io",
       "--registry-user",
       "bot",
@@ -102,9 +102,9 @@ describe("berth secrets against a real server", () => {
     const inUse = await cli(["secrets", "delete", "ghcr", "-n", "team-a"]);
     expect(inUse.code).toBe(1);
     expect(inUse.stderr).toContain("secret ghcr is in use by namespace team-a");
-    const half = await cli(["namespaces", "update", "team-a", "--registry", "ghcr.io"]);
+    const half = await cli(["namespaces", "update", "team-a", "--registry-server", "ghcr.io"]);
     expect(half).toMatchObject({ code: 2 });
-    expect(half.stderr).toContain("--registry, --registry-user and --registry-secret together");
+    expect(half.stderr).toContain("--registry-server, --registry-user and --registry-secret together");
     const deleted = await cli(["namespaces", "delete", "team-a", "--wait"]);
     expect(deleted, deleted.stderr).toMatchObject({ code: 0, stdout: "namespace team-a deleted\n" });
     expect((await cli(["secrets", "list", "-n", "team-a"])).stderr).toContain("namespace team-a not found");

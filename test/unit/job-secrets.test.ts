@@ -165,8 +165,12 @@ describe("jobs that use secrets (secrets.md §3, §4, §7)", () => {
       [{ name: "db", path: "/" }, "must be an absolute path in the container, not /"],
       [{ name: "db", path: "/proc/db" }, "may not be /proc/db (reserved)"],
       [{ name: "db", path: "/etc/passwd" }, "may not be /etc/passwd (reserved)"],
-      [{ name: "db", path: "/data" }, "/data is also a mount's path"],
+      [{ name: "db", path: "/data" }, "/data overlaps the mount at /data"],
+      [{ name: "db", path: "/data/db.json" }, "/data/db.json overlaps the mount at /data"],
+      [{ name: "db", path: "/srv/db/" }, "must name a file, not end in /"],
+      [{ name: "big", env: "BIG" }, "secret big is 40000 bytes; a container's variable holds at most 32768"],
     ];
+    await secret({ name: "big", type: "Environment", data: "b".repeat(40_000) });
     for (const [ref, message] of inContainer) {
       const before = await snapshot(t.db);
       const err = await errorOf(
@@ -178,6 +182,19 @@ describe("jobs that use secrets (secrets.md §3, §4, §7)", () => {
       expect(err, message).toMatchObject({ status: 400, message: expect.stringContaining(message) });
       expect(await snapshot(t.db)).toBe(before);
     }
+    const nested = await errorOf(
+      await t.call("POST", "/api/v1/jobs", {
+        token: t.admin,
+        body: {
+          exe: "true",
+          secrets: [
+            { name: "db", path: "conf" },
+            { name: "db", path: "conf/db.json" },
+          ],
+        },
+      }),
+    );
+    expect(nested.message).toContain("conf/db.json and conf overlap");
     const cloud = await errorOf(
       await t.call("POST", "/api/v1/jobs", {
         token: t.admin,

@@ -39,7 +39,10 @@ export function namespaceRoutes(deps: AppDeps) {
         path: "/namespaces",
         summary: "Create a namespace",
         request: { body: jsonBody(CreateNamespaceRequest) },
-        responses: { 201: json("the namespace", NamespaceView), ...errorResponses(400, 401, 403, 409) },
+        responses: {
+          201: json("the namespace", NamespaceView),
+          ...errorResponses(400, 401, 403, 409, 429),
+        },
       }),
       async (c) => c.json(await createNamespace(deps, ws(c), c.req.valid("json")), 201),
     )
@@ -93,7 +96,7 @@ export function namespaceRoutes(deps: AppDeps) {
         request: { params: NamespaceParam },
         responses: {
           202: json("the namespace, deleting", NamespaceView),
-          ...errorResponses(400, 401, 403, 404),
+          ...errorResponses(400, 401, 403, 404, 409),
         },
       }),
       async (c) =>

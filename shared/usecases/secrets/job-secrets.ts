@@ -6,6 +6,7 @@ import type { Job } from "../../domain/job.ts";
 import { ENV_NAME } from "../../domain/labels.ts";
 import { DEFAULT_NAMESPACE } from "../../domain/namespace.ts";
 import type { UserPrincipal } from "../../domain/principal.ts";
+import { MAX_ENV_ENTRY_BYTES } from "../../domain/reservation-data.ts";
 import { Role } from "../../domain/roles.ts";
 import { seal, sealedAad } from "../../domain/sealed.ts";
 import type { Secret } from "../../domain/secret.ts";
@@ -38,6 +39,7 @@ export async function checkJobSecrets(
     throw new BerthError(ErrorCode.RequestNotSupported, "secrets are not supported on cloud capacity yet");
   const plain = new Set(input.environment.map((e) => e.name));
   const targets = new Set<string>();
+  const files: string[] = [];
   let sealedBytes = 0;
   for (const [i, ref] of input.secrets.entries()) {
     if ((ref.env === undefined) === (ref.path === undefined))
@@ -47,14 +49,24 @@ export async function checkJobSecrets(
       if (plain.has(ref.env)) throw bad(i, "env", `${ref.env} is set both in environment and from a secret`);
     } else {
       checkPath(i, ref.path!, input.container !== undefined);
-      const mount = input.mounts.find((m) => m.mountPath === ref.path);
+      // A file inside a mount would be written into the host's directory (or fail on a read-only one); a
+      // mount inside a file's path cannot be made.
+      const mount = input.mounts.find((m) => overlap(stripSlashes(m.mountPath), ref.path!));
       if (mount)
-        throw bad(i, "path", `${ref.path} is also a mount's path; a secret file needs a path of its own`);
+        throw bad(
+          i,
+          "path",
+          `${ref.path} overlaps the mount at ${mount.mountPath}; a secret file needs a path outside every mount`,
+        );
     }
     const target = secretTarget(ref);
     if (targets.has(target))
       throw bad(i, ref.env ? "env" : "path", `${target.slice(target.indexOf(":") + 1)} is given twice`);
+    const nested = ref.path && files.find((p) => overlap(p, ref.path!));
+    if (nested)
+      throw bad(i, "path", `${ref.path} and ${nested} overlap: one would be a directory of the other`);
     targets.add(target);
+    if (ref.path) files.push(ref.path);
     const ns = ref.namespace ?? DEFAULT_NAMESPACE;
     const secret = await deps.repos.secrets.get(user.workspaceId, ns, ref.name);
     if (!secret) throw bad(i, "name", `secret ${ref.name} not found in namespace ${ns}`);
@@ -64,16 +76,29 @@ export async function checkJobSecrets(
       throw bad(i, "path", `secret ${ref.name} is an Environment secret; use env, not path`);
     if (user.role !== Role.admin && !secret.allowMemberJobs)
       throw forbidden(`secret ${ref.name} may only be used by admin jobs`);
-    sealedBytes += sealedSize(secret.sizeBytes);
+    if (input.container && ref.env !== undefined && secret.sizeBytes > MAX_ENV_ENTRY_BYTES)
+      throw bad(
+        i,
+        "env",
+        `secret ${ref.name} is ${secret.sizeBytes} bytes; a container's variable holds at most ${MAX_ENV_ENTRY_BYTES}: use a File secret`,
+      );
+    // The sealed value, and what names it in the reservation (its target twice, the secret's name).
+    sealedBytes += sealedSize(secret.sizeBytes) + 2 * target.length + ref.name.length + ns.length + 64;
   }
   if (sealedBytes > MAX_SEALED_BYTES)
     throw invalidRequest(tooLarge(sealedBytes), [{ path: "secrets", message: "too large together" }]);
 }
 
+/** Whether one path is the other or inside it. */
+const overlap = (a: string, b: string) =>
+  a === b || b.startsWith(a.endsWith("/") ? a : `${a}/`) || a.startsWith(`${b}/`);
+const stripSlashes = (p: string) => p.replace(/\/+$/, "") || "/";
+
 function checkPath(i: number, path: string, container: boolean): void {
   const normal = posix.normalize(path);
   if (normal !== path || path.includes("//") || path.split("/").includes(".."))
     throw bad(i, "path", "must be a normalised path (no '..', no '//')");
+  if (path.endsWith("/") && path !== "/") throw bad(i, "path", "must name a file, not end in /");
   if (!container) {
     if (path.startsWith("/"))
       throw bad(i, "path", "must be relative for a process job: it is written under $BERTH_SECRETS_DIR");

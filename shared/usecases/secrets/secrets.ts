@@ -237,10 +237,14 @@ export async function secretReferences(
 ): Promise<SecretReferences> {
   await found(deps, ws, ns, name);
   const namespace = await namespaceNamed(deps, ws, ns);
-  const pending = (await deps.repos.jobs.pending(ws, PENDING_SCAN)).filter((job) =>
+  const jobs = await deps.repos.jobs.pending(ws, PENDING_SCAN);
+  const scanned = jobs.length;
+  const pending = jobs.filter((job) =>
     job.secrets.some((ref) => ref.name === name && (ref.namespace ?? DEFAULT_NAMESPACE) === ns),
   );
   return {
+    // Only the oldest pending jobs were looked at: say so rather than answer a list that looks whole.
+    ...(scanned < PENDING_SCAN ? {} : { truncated: true }),
     items: [
       ...namespaceUses(namespace, name),
       ...pending.map((job) => ({
