@@ -1,10 +1,10 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../shared/adapters/logger.ts";
-import type { Secret } from "../../shared/domain/secret.ts";
 import { sweepNamespace, sweepNamespaces } from "../../shared/usecases/namespaces/sweep.ts";
 import { removeSecret } from "../../shared/usecases/secrets/secrets.ts";
 import { errorOf, type TestApp, testApp } from "../helpers/app.ts";
 import { snapshot } from "../helpers/db.ts";
+import { aSecret } from "../helpers/secrets.ts";
 
 const NS = "/api/v1/namespaces";
 
@@ -164,24 +164,7 @@ describe("namespaces (applications.md §1) and what lives in them", () => {
 
   it("deletes a secret stored before counts were kept without taking any count below zero", async () => {
     const fresh = await testApp();
-    const uncounted: Secret = {
-      workspaceId: "default",
-      namespace: "default",
-      name: "legacy",
-      type: "Environment",
-      description: "",
-      allowMemberJobs: false,
-      version: 1,
-      revision: 1,
-      fingerprint: "0123456789abcdef",
-      sizeBytes: 1,
-      keyId: "k1",
-      ciphertext: "x.y",
-      createdAt: "2026-11-01T00:00:00.000Z",
-      updatedAt: "2026-11-01T00:00:00.000Z",
-      createdBy: "k",
-      updatedBy: "k",
-    };
+    const uncounted = aSecret("default", { name: "legacy" });
     expect((await fresh.deps.repos.commit([fresh.deps.repos.secrets.create(uncounted)])).ok).toBe(true);
     expect((await fresh.call("DELETE", "/api/v1/secrets/legacy", { token: fresh.admin })).status).toBe(204);
     const raw = await fresh.db.get({ pk: "WS#default", sk: "QUOTA" });

@@ -1,27 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { Namespace } from "../../../shared/domain/namespace.ts";
 import type { Secret } from "../../../shared/domain/secret.ts";
+import { aSecret } from "../../helpers/secrets.ts";
 import { type ContractContext, commits, ws } from "./context.ts";
-
-const aSecret = (workspaceId: string, extra: Partial<Secret> = {}): Secret => ({
-  workspaceId,
-  namespace: "default",
-  name: "hf",
-  type: "Environment",
-  description: "",
-  allowMemberJobs: false,
-  version: 1,
-  revision: 1,
-  fingerprint: "0123456789abcdef",
-  sizeBytes: 9,
-  keyId: "k1",
-  ciphertext: "nonce.ct",
-  createdAt: "2026-12-01T00:00:00.000Z",
-  updatedAt: "2026-12-01T00:00:00.000Z",
-  createdBy: "key1",
-  updatedBy: "key1",
-  ...extra,
-});
 
 export function secretContract(ctx: ContractContext) {
   describe("SecretRepository", () => {
