@@ -259,6 +259,8 @@ export class Engine {
           record.result = this.#report("ok", "", { path });
           break;
         }
+        case "application":
+          throw new ApplyError("this agent does not run applications yet; upgrade it");
         case "debug":
           record.status = "finished";
           record.result = { state: "ok", error: "", data: r.data, sent: false };

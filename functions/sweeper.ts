@@ -1,4 +1,5 @@
 import { agentHostsAnswer, lambdaDeps } from "../hosts/lambda.ts";
+import { reconcileAll } from "../shared/usecases/applications/reconcile.ts";
 import { requeueQueued } from "../shared/usecases/cloud/cloud-reconcile.ts";
 import type { CloudJobDeps } from "../shared/usecases/deps.ts";
 import { sweepExpired, sweepJobs } from "../shared/usecases/feed/sweep.ts";
@@ -19,5 +20,6 @@ export const handler = async () => {
   });
   const requeued = deps.cloud ? await requeueQueued(deps as CloudJobDeps) : 0;
   const namespacesDeleted = await sweepNamespaces(deps);
-  return { expired, lost, requeued, namespacesDeleted };
+  const applications = await reconcileAll(deps);
+  return { expired, lost, requeued, namespacesDeleted, applications };
 };

@@ -11,6 +11,7 @@ import { requestLog } from "./middleware/request-log.ts";
 import { withAppErrors } from "./openapi.ts";
 import { agentRoutes } from "./routes/agent.ts";
 import { apiKeyRoutes } from "./routes/api-keys.ts";
+import { applicationRoutes } from "./routes/applications.ts";
 import { dashboardRoutes } from "./routes/dashboard.ts";
 import { deviceRoutes } from "./routes/devices.ts";
 import { docsRoutes } from "./routes/docs.ts";
@@ -47,6 +48,7 @@ export function apiRoutes(deps: AppDeps) {
     .route("/", quotaRoutes(deps))
     .route("/", metricsRoutes(deps))
     .route("/", namespaceRoutes(deps))
+    .route("/", applicationRoutes(deps))
     .route("/", secretRoutes(deps));
 }
 export type ApiRoutes = ReturnType<typeof apiRoutes>;

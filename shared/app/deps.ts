@@ -49,6 +49,7 @@ export interface AppDeps {
   meter: Meter;
   placement: PlacementState;
   capacityFreed(workspaceId: string): Promise<void>;
+  fleetChanged(workspaceId: string): Promise<void>;
   /** Cloud capacity (ECS, EKS), when configured. */
   cloud?: CloudDeps;
   /** Storage requests sent so far, by operation. */

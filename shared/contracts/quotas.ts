@@ -17,6 +17,11 @@ export const QuotaLimits = z.object({
     .int()
     .min(0)
     .openapi({ description: "namespaces besides default, at most (20 unless set)" }),
+  maxApplications: z
+    .number()
+    .int()
+    .min(0)
+    .openapi({ description: "applications in all namespaces, at most (100 unless set)" }),
 });
 
 /** A limit beyond any fleet: larger ones are a typo, not a plan. */
@@ -38,6 +43,7 @@ export const SetQuotaRequest = z
     maxRunningJobs: quotaLimit(),
     maxSecrets: quotaLimit(),
     maxNamespaces: quotaLimit(),
+    maxApplications: quotaLimit(),
   })
   .openapi("SetQuotaRequest");
 export type SetQuotaRequest = z.infer<typeof SetQuotaRequest>;
@@ -50,6 +56,7 @@ export const QuotaView = z
       runningJobs: z.number(),
       secrets: z.number(),
       namespaces: z.number(),
+      applications: z.number(),
     }),
   })
   .openapi("Quota");

@@ -1,8 +1,14 @@
 import { z } from "@hono/zod-openapi";
+import { WORKLOAD_STATES } from "../domain/application.ts";
 import { jsonBytes, MAX_SPEC_BYTES } from "../domain/bounds.ts";
 import { AgentReservation as AgentReservationSchema, SIGNED_FIELDS } from "../domain/feed.ts";
 import { OutputChunk, StoredOutputChunk } from "../domain/output.ts";
-import { RESERVATION_STATES, RESERVATION_TYPES, ReservationResult } from "../domain/reservation.ts";
+import {
+  RESERVATION_STATES,
+  RESERVATION_TYPES,
+  ReservationResult,
+  USER_RESERVATION_TYPES,
+} from "../domain/reservation.ts";
 import { RESERVATION_DATA } from "../domain/reservation-data.ts";
 import { Id, PageQuery, pageOf, text } from "./common.ts";
 
@@ -15,7 +21,7 @@ const Duration = z
   .min(1, "must be at least 1 second")
   .max(MAX_RESERVATION_SECONDS, `must be at most ${MAX_RESERVATION_SECONDS} seconds (365 days)`);
 
-const create = <T extends (typeof RESERVATION_TYPES)[number]>(type: T) =>
+const create = <T extends (typeof USER_RESERVATION_TYPES)[number]>(type: T) =>
   z
     .object({
       nodeId: Id,
@@ -34,7 +40,7 @@ export const CreateReservationRequest = z
   .discriminatedUnion(
     "type",
     [create("process"), create("container"), create("volume"), create("prepull"), create("debug")],
-    { error: `type must be one of ${RESERVATION_TYPES.join(", ")}` },
+    { error: `type must be one of ${USER_RESERVATION_TYPES.join(", ")}` },
   )
   .openapi("CreateReservationRequest");
 export type CreateReservationRequest = z.infer<typeof CreateReservationRequest>;
@@ -142,7 +148,24 @@ export type ResultRequest = z.infer<typeof ResultRequest>;
 
 /** `POST /api/v1/agent/reservations/{id}/status`: the workload started (process id when it has one). */
 export const StatusReport = z
-  .object({ state: z.literal("running"), pid: z.number().int().positive().optional() })
+  .object({
+    state: z.literal("running"),
+    pid: z.number().int().positive().optional(),
+    /** An application's containers (or programs), each as Synpse's WorkloadStatus: sent on every change. */
+    containers: z
+      .array(
+        z.object({
+          name: z.string().max(31),
+          state: z.enum(WORKLOAD_STATES),
+          message: z.string().max(1000).default(""),
+          restartCount: z.number().int().min(0).default(0),
+          exitCode: z.number().int().optional(),
+          startedAt: z.string().max(40).optional(),
+        }),
+      )
+      .max(8)
+      .optional(),
+  })
   .openapi("StatusReport");
 export type StatusReport = z.infer<typeof StatusReport>;
 

@@ -26,6 +26,7 @@ export const ErrorCode = {
   Unavailable: "Unavailable",
   SecretInUse: "SecretInUse",
   NamespaceDeleting: "NamespaceDeleting",
+  ApplicationDeleting: "ApplicationDeleting",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -52,6 +53,7 @@ export const ERROR_STATUS = {
   Unavailable: 503,
   SecretInUse: 409,
   NamespaceDeleting: 409,
+  ApplicationDeleting: 409,
 } as const satisfies Record<ErrorCode, number>;
 
 export type ErrorStatus = (typeof ERROR_STATUS)[ErrorCode];

@@ -3,8 +3,14 @@ import { BerthError, ErrorCode } from "./errors.ts";
 /** A workspace's quota: its limits and the use counted against them (jobs not yet ended, objects held). */
 export interface QuotaState {
   /** As set; a counted kind's limit unset means its default (COUNTED), the others no limit. */
-  limits: { maxGpus?: number; maxRunningJobs?: number; maxSecrets?: number; maxNamespaces?: number };
-  used: { gpus: number; runningJobs: number; secrets: number; namespaces: number };
+  limits: {
+    maxGpus?: number;
+    maxRunningJobs?: number;
+    maxSecrets?: number;
+    maxNamespaces?: number;
+    maxApplications?: number;
+  };
+  used: { gpus: number; runningJobs: number; secrets: number; namespaces: number; applications: number };
 }
 
 /**
@@ -19,12 +25,16 @@ export const COUNTED = {
     default: 20,
     noun: "namespaces besides default",
   },
+  applications: { limit: "maxApplications", used: "usedApplications", default: 100, noun: "applications" },
 } as const;
 export type Counted = keyof typeof COUNTED;
 
 /** The limit in force for a counted kind. */
 export const countLimit = (q: QuotaState, kind: Counted) =>
   q.limits[COUNTED[kind].limit] ?? COUNTED[kind].default;
+
+/** `maxSecrets` → `max-secrets`: the CLI's flag for a limit. */
+const flagOf = (limit: string) => limit.replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`);
 
 /** 429 QuotaExceeded when one more of `kind` would pass its limit, naming the limit and the use. */
 export function checkCount(q: QuotaState, kind: Counted): void {
@@ -34,7 +44,7 @@ export function checkCount(q: QuotaState, kind: Counted): void {
   if (used >= limit)
     throw new BerthError(
       ErrorCode.QuotaExceeded,
-      `quota exceeded: ${name} is ${limit} and the workspace holds ${used} ${noun}; delete some, or ask an admin to raise it (berth quotas set --${name === "maxSecrets" ? "max-secrets" : "max-namespaces"} N)`,
+      `quota exceeded: ${name} is ${limit} and the workspace holds ${used} ${noun}; delete some, or ask an admin to raise it (berth quotas set --${flagOf(name)} N)`,
       { limit: name, value: limit, used, asked: 1 },
     );
 }

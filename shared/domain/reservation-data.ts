@@ -59,6 +59,17 @@ const SecretRefs = z
   .default([]);
 const Secrets = { secretEnv: SecretEnv, secretFiles: SecretFiles, secretRefs: SecretRefs };
 
+const ContainerPorts = z
+  .array(
+    z.object({
+      containerPort: z.number().int().min(1).max(65535),
+      hostPort: z.number().int().min(1).max(65535).optional(),
+      protocol: z.enum(["tcp", "udp"]).default("tcp"),
+    }),
+  )
+  .max(64)
+  .default([]);
+
 /** A host process: argv[0] is the executable, found on PATH if not absolute. */
 export const ProcessData = z.object({
   argv: z
@@ -85,21 +96,61 @@ export const ContainerData = z.object({
     .array(z.object({ source: AbsolutePath, target: AbsolutePath, readOnly: z.boolean().default(false) }))
     .max(64)
     .default([]),
-  ports: z
-    .array(
-      z.object({
-        containerPort: z.number().int().min(1).max(65535),
-        hostPort: z.number().int().min(1).max(65535).optional(),
-        protocol: z.enum(["tcp", "udp"]).default("tcp"),
-      }),
-    )
-    .max(64)
-    .default([]),
+  ports: ContainerPorts,
   gpus: z.union([GpuIndices, z.literal("all")]).default([]),
   workingDirectory: AbsolutePath.optional(),
   user: z.string().max(64).optional(),
   stopGracePeriodSeconds: Grace,
   ...Secrets,
+});
+
+/** Docker's restart policy names; for a process application the agent applies them itself. */
+const Restart = z
+  .object({
+    name: z.enum(["always", "unless-stopped", "on-failure", "no"]),
+    maximumRetryCount: z.number().int().min(0).optional(),
+  })
+  .default({ name: "always" });
+
+/**
+ * One long-running workload of an application on this device (specs/applications.md §4), signed like any
+ * reservation: every container (or program, for `kind: process`) with its restart policy and its secrets
+ * sealed to this device. `supersedes` names the reservation it replaces: the same `specHash` is adopted as it
+ * runs (a renewal), another one is stopped first (recreate, never surge).
+ */
+export const ApplicationData = z.object({
+  application: z.object({
+    id: z.string().max(64),
+    namespace: z.string().max(63),
+    name: z.string().max(63),
+    version: z.number().int().min(1),
+    configVersion: z.number().int().min(1),
+    specHash: z.string().max(64),
+  }),
+  supersedes: z.string().max(64).optional(),
+  kind: z.enum(["container", "process"]),
+  containers: z
+    .array(
+      z.object({
+        name: z.string().max(31),
+        /** Process: the program and its arguments. */
+        argv: z.array(Arg).max(MAX_ARGS).optional(),
+        /** Container: its image, entrypoint override and arguments. */
+        image: z.string().min(1).max(MAX_IMAGE_LENGTH).optional(),
+        command: z.array(Arg).max(MAX_ARGS).optional(),
+        args: z.array(Arg).max(MAX_ARGS).default([]),
+        env: Env,
+        ports: ContainerPorts,
+        gpus: z.union([GpuIndices, z.literal("all")]).default([]),
+        workingDirectory: AbsolutePath.optional(),
+        user: z.string().max(64).optional(),
+        restartPolicy: Restart,
+        ...Secrets,
+      }),
+    )
+    .min(1)
+    .max(8),
+  stopGracePeriodSeconds: Grace,
 });
 
 export const VolumeData = z.object({
@@ -122,9 +173,11 @@ export const RESERVATION_DATA = {
   volume: VolumeData,
   prepull: PrepullData,
   debug: DebugData,
+  application: ApplicationData,
 } as const;
 
 export type ProcessData = z.infer<typeof ProcessData>;
 export type ContainerData = z.infer<typeof ContainerData>;
 export type VolumeData = z.infer<typeof VolumeData>;
 export type PrepullData = z.infer<typeof PrepullData>;
+export type ApplicationData = z.infer<typeof ApplicationData>;

@@ -46,7 +46,16 @@ export const isLive = (s: ReservationState) => (LIVE_STATES as readonly string[]
 export const isRemoval = (s: ReservationState) => (REMOVAL_STATES as readonly string[]).includes(s);
 export const isFinal = (s: ReservationState) => s === S.deleted;
 
-export const RESERVATION_TYPES = ["container", "process", "volume", "prepull", "debug"] as const;
+export const RESERVATION_TYPES = [
+  "container",
+  "process",
+  "volume",
+  "prepull",
+  "debug",
+  "application",
+] as const;
+/** What `POST /api/v1/reservations` makes: applications' reservations are the reconciler's alone. */
+export const USER_RESERVATION_TYPES = ["container", "process", "volume", "prepull", "debug"] as const;
 export type ReservationType = (typeof RESERVATION_TYPES)[number];
 
 /** Types that run once: after an `ok` result a boot sync does not hand them out again. */

@@ -1,4 +1,5 @@
 import type { ApiKeyRepository } from "./repositories/api-keys.ts";
+import type { ApplicationRepository, DeploymentRepository } from "./repositories/applications.ts";
 import type { CloudReservationRepository } from "./repositories/cloud-reservations.ts";
 import type { DataKeyRepository } from "./repositories/data-keys.ts";
 import type { DeviceRepository } from "./repositories/devices.ts";
@@ -16,6 +17,7 @@ import type { WorkspaceRepository } from "./repositories/workspaces.ts";
 import type { Committed, Write } from "./repositories/write.ts";
 
 export type { ApiKeyRepository } from "./repositories/api-keys.ts";
+export type { ApplicationRepository, DeploymentRepository } from "./repositories/applications.ts";
 export type { CloudReservationRepository } from "./repositories/cloud-reservations.ts";
 export type { DataKeyRepository, StoredDataKey } from "./repositories/data-keys.ts";
 export type {
@@ -65,6 +67,8 @@ export interface Repositories {
   dataKeys: DataKeyRepository;
   namespaces: NamespaceRepository;
   secrets: SecretRepository;
+  applications: ApplicationRepository;
+  deployments: DeploymentRepository;
   /** Commits writes of any repositories in one transaction: all of them, or (a condition failed) none. */
   commit(writes: (Write | undefined | false)[]): Promise<Committed>;
 }

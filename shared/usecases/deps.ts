@@ -39,6 +39,11 @@ export type JobDeps = ReservationDeps & {
    * callback, so the code that ends jobs does not depend on the code that places them.
    */
   capacityFreed(workspaceId: string): Promise<void>;
+  /**
+   * A device of a workspace joined, left, or changed labels or group: the host reconciles the workspace's
+   * applications (in the background). A callback for the same reason as capacityFreed.
+   */
+  fleetChanged(workspaceId: string): Promise<void>;
   /** Cloud capacity, when configured. */
   cloud?: CloudDeps;
 };

@@ -234,8 +234,8 @@ describe("quotas (jobs.md §8)", () => {
 
   it("shows limits and use; admins set them, null removes one", async () => {
     expect(await quota()).toEqual({
-      limits: { maxSecrets: 1000, maxNamespaces: 20 },
-      use: { gpus: 0, runningJobs: 0, secrets: 0, namespaces: 0 },
+      limits: { maxSecrets: 1000, maxNamespaces: 20, maxApplications: 100 },
+      use: { gpus: 0, runningJobs: 0, secrets: 0, namespaces: 0, applications: 0 },
     });
     const set = await t.call("PUT", "/api/v1/quotas", {
       token: t.admin,

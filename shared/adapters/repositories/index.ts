@@ -1,6 +1,7 @@
 import type { Repositories } from "../../ports/repositories.ts";
 import type { Store } from "../../ports/store.ts";
 import { apiKeyRepository } from "./api-keys.ts";
+import { applicationRepository, deploymentRepository } from "./applications.ts";
 import { type CorruptItemError, commitWrites, onCorruptItem } from "./base.ts";
 import { cloudReservationRepository } from "./cloud-reservations.ts";
 import { dataKeyRepository } from "./data-keys.ts";
@@ -43,6 +44,8 @@ export function repositories(
     dataKeys: dataKeyRepository(store),
     namespaces: namespaceRepository(store),
     secrets: secretRepository(store),
+    applications: applicationRepository(store),
+    deployments: deploymentRepository(store),
     commit: (writes) => commitWrites(store, writes),
   };
 }

@@ -57,6 +57,18 @@ export const keys = {
   secretsPrefix: (ns: string) => `SECRET#${ns}#`,
   /** A workspace's data key for secrets, stored wrapped. */
   dataKey: (ws: string, keyId: string) => ({ pk: `WS#${ws}`, sk: `DATAKEY#${keyId}` }),
+  application: (id: string) => ({ pk: `APP#${id}`, sk: "APP" }),
+  /** A namespace's application names (the name is unique per namespace): `{applicationId}`. */
+  applicationName: (ws: string, ns: string, name: string) => ({
+    pk: `WS#${ws}`,
+    sk: `APPNAME#${ns}#${name}`,
+  }),
+  applicationsOf: (ws: string) => `WS#${ws}#APPS`,
+  /** Every application, sharded: the reconciler's full pass. */
+  applicationShard: (shard: number) => `APPS#${shard}`,
+  deployment: (appId: string, deviceId: string) => ({ pk: `APP#${appId}`, sk: `DEP#${deviceId}` }),
+  deploymentsPrefix: "DEP#",
+  deploymentsOn: (deviceId: string) => `DEVICE#${deviceId}#APPS`,
   cloudReservation: (id: string) => ({ pk: `CLOUDRES#${id}`, sk: "CLOUDRES" }),
   cloudQueue: (shard: number) => `CLOUDQ#${shard}`,
 } as const;

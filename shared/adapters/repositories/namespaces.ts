@@ -90,6 +90,12 @@ export function namespaceRepository(store: Store): NamespaceRepository {
         changes: { add: { secretCount: delta } },
         if: delta > 0 ? c.and(c.eq("status", "active"), guarded(guard)) : guarded(guard),
       }),
+    countApplication: (ws, name, delta) =>
+      write(`namespace ${name}`, {
+        update: keys.namespace(ws, name),
+        changes: { add: { applicationCount: delta } },
+        if: delta > 0 ? c.eq("status", "active") : c.and(c.exists(), c.ge("applicationCount", 1)),
+      }),
     check: (ws, name, guard) =>
       write(`namespace ${name}`, {
         check: keys.namespace(ws, name),

@@ -10,10 +10,12 @@ const Item = z.object({
   maxRunningJobs: z.number().int().optional(),
   maxSecrets: z.number().int().optional(),
   maxNamespaces: z.number().int().optional(),
+  maxApplications: z.number().int().optional(),
   usedGpus: z.number().int().default(0),
   usedJobs: z.number().int().default(0),
   usedSecrets: z.number().int().default(0),
   usedNamespaces: z.number().int().default(0),
+  usedApplications: z.number().int().default(0),
 });
 
 const state = (item: z.infer<typeof Item>): QuotaState => ({
@@ -22,12 +24,14 @@ const state = (item: z.infer<typeof Item>): QuotaState => ({
     maxRunningJobs: item.maxRunningJobs,
     maxSecrets: item.maxSecrets,
     maxNamespaces: item.maxNamespaces,
+    maxApplications: item.maxApplications,
   },
   used: {
     gpus: item.usedGpus,
     runningJobs: item.usedJobs,
     secrets: Math.max(0, item.usedSecrets),
     namespaces: Math.max(0, item.usedNamespaces),
+    applications: Math.max(0, item.usedApplications),
   },
 });
 
@@ -46,7 +50,13 @@ export function quotaRepository(store: Store): QuotaRepository {
     async setLimits(workspaceId, limits) {
       const set: Record<string, unknown> = {};
       const remove: string[] = [];
-      for (const name of ["maxGpus", "maxRunningJobs", "maxSecrets", "maxNamespaces"] as const) {
+      for (const name of [
+        "maxGpus",
+        "maxRunningJobs",
+        "maxSecrets",
+        "maxNamespaces",
+        "maxApplications",
+      ] as const) {
         const v = limits[name];
         if (v === null) remove.push(name);
         else if (v !== undefined) set[name] = v;

@@ -26,6 +26,8 @@ export interface NamespaceRepository {
    * namespace exists), in the transaction that creates or deletes the secret.
    */
   countSecret(workspaceId: string, name: string, delta: 1 | -1, guard?: NamespaceGuard): Write;
+  /** Counts an application in (+1: only into an `active` namespace) or out (-1: never below zero). */
+  countApplication(workspaceId: string, name: string, delta: 1 | -1): Write;
   /** Only checks the guard (no count): a write that fails when the namespace no longer is what was read. */
   check(workspaceId: string, name: string, guard: NamespaceGuard): Write;
 }

@@ -11,6 +11,7 @@ export interface QuotaRepository {
       maxRunningJobs?: number | null;
       maxSecrets?: number | null;
       maxNamespaces?: number | null;
+      maxApplications?: number | null;
     },
   ): Promise<QuotaState>;
   /**

@@ -4,6 +4,11 @@ import type { OutputChunk } from "../../domain/output.ts";
 import type { DevicePrincipal } from "../../domain/principal.ts";
 import { moveReservation, type Reservation } from "../../domain/reservation.ts";
 import { verifyResult } from "../../domain/signing.ts";
+import {
+  deploymentFailed,
+  deploymentRemoved,
+  deploymentStatusReported,
+} from "../applications/deployments.ts";
 import type { JobDeps, ReservationDeps } from "../deps.ts";
 import { announce, jobTopic, outputTopic } from "../jobs/job-events.ts";
 import { jobRemoved, jobResult, jobStarted } from "../jobs/job-lifecycle.ts";
@@ -84,6 +89,8 @@ export async function recordResult(
       return saved.ok ? done({ r: saved.value, first: true }) : lost(saved);
     },
   });
+  if (stored.first && stored.r.type === "application" && body.state === "error")
+    await deploymentFailed(deps, stored.r, body.error);
   if (stored.first && stored.r.jobId) {
     await jobResult(deps, stored.r);
     if (!stored.r.outputPending) await retire(deps, stored.r);
@@ -128,6 +135,7 @@ export async function acknowledgeDeleted(deps: JobDeps, device: DevicePrincipal,
     },
   });
   if (r.jobId && !r.result) await jobRemoved(deps, r);
+  if (r.type === "application") await deploymentRemoved(deps, r);
   return reservationView(r);
 }
 
@@ -196,5 +204,7 @@ export async function reportStatus(deps: JobDeps, device: DevicePrincipal, id: s
     },
   });
   if (out.first && out.r.jobId) await jobStarted(deps, out.r, body.pid);
+  if (out.r.type === "application" && body.containers)
+    await deploymentStatusReported(deps, out.r, body.containers);
   return reservationView(out.r);
 }

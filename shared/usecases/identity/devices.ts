@@ -14,7 +14,11 @@ import type { StoreDeps } from "../deps.ts";
 import { done, mutate, reread } from "../mutate.ts";
 import { type DeviceAuthCache, forgetDeviceSession } from "./device-session.ts";
 
-type Deps = StoreDeps & { config: { deviceTtlSeconds: number } };
+type Deps = StoreDeps & {
+  config: { deviceTtlSeconds: number };
+  /** Applications follow devices that join, leave or change (the host reconciles them). */
+  fleetChanged?: (workspaceId: string) => Promise<void>;
+};
 
 /** The topic on which processes sharing a database tell each other that a device's session is revoked. */
 export const REVOKE_TOPIC = "revoke";
@@ -109,6 +113,7 @@ export async function updateDevice(deps: Deps, workspaceId: string, id: string, 
     Object.keys(rest).length > 0 || nodeGroup === undefined
       ? await deps.repos.devices.update(workspaceId, id, rest, now.toISOString())
       : await ownDevice(deps, workspaceId, id);
+  if (patch.labels !== undefined || nodeGroup !== undefined) await deps.fleetChanged?.(workspaceId);
   return deviceView(updated, now, deps.config.deviceTtlSeconds);
 }
 
@@ -204,4 +209,5 @@ export async function deleteDevice(
   });
   forgetDeviceSession(deps.deviceAuth, id);
   await deps.broadcast?.publish(REVOKE_TOPIC, id).catch(() => {});
+  await deps.fleetChanged?.(workspaceId);
 }

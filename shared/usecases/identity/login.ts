@@ -28,6 +28,8 @@ import { type DeviceAuthCache, forgetDeviceSession } from "./device-session.ts";
 
 type Deps = IdentityDeps & {
   deviceAuth: DeviceAuthCache;
+  /** A device joined or relogged in (with its labels): the host reconciles the workspace's applications. */
+  fleetChanged?: (workspaceId: string) => Promise<void>;
   config: { minAgentProtocol: number; agentEndpoint?: string };
 };
 
@@ -167,6 +169,7 @@ export async function login(deps: Deps, body: unknown, bearer: string | undefine
     forgetDeviceSession(deps.deviceAuth, device.id);
     await deps.repos.devices.seen(device.id, now.toISOString(), 0);
     await deps.repos.devices.saveMachineInfo(device.id, machineInfo);
+    await deps.fleetChanged?.(registration.workspaceId);
     return respond(refreshed);
   }
 
@@ -215,6 +218,7 @@ export async function login(deps: Deps, body: unknown, bearer: string | undefine
     if (committed.failed === 1) throw notFound(`node group ${groupRef} not found`);
     throw conflict(`device ${id} already exists; log in again`);
   }
+  await deps.fleetChanged?.(registration.workspaceId);
   return respond(device);
 }
 

@@ -7,6 +7,7 @@ const view = (q: QuotaState): QuotaView => ({
     ...q.limits,
     maxSecrets: countLimit(q, "secrets"),
     maxNamespaces: countLimit(q, "namespaces"),
+    maxApplications: countLimit(q, "applications"),
   },
   use: q.used,
 });

@@ -139,7 +139,7 @@ const tooLarge = (bytes: number) =>
  */
 export async function openJobSecrets(
   deps: SecretDeps,
-  job: Job,
+  job: Pick<Job, "workspaceId" | "secrets">,
 ): Promise<OpenedSecrets | { missing: string } | { tooLarge: string }> {
   const values: OpenedSecrets["values"] = [];
   for (const ref of job.secrets) {

@@ -194,7 +194,7 @@ export function jobContract(ctx: ContractContext) {
     it("has no limits and no use until set", async () => {
       expect(await repos().quotas.get(ws())).toEqual({
         limits: {},
-        used: { gpus: 0, runningJobs: 0, secrets: 0, namespaces: 0 },
+        used: { gpus: 0, runningJobs: 0, secrets: 0, namespaces: 0, applications: 0 },
       });
     });
 
@@ -209,6 +209,7 @@ export function jobContract(ctx: ContractContext) {
         runningJobs: 3,
         secrets: 0,
         namespaces: 0,
+        applications: 0,
       });
       expect(await commits(repos(), repos().quotas.give(w, 2))).toBe(true);
       expect((await repos().quotas.get(w)).used).toEqual({
@@ -216,6 +217,7 @@ export function jobContract(ctx: ContractContext) {
         runningJobs: 2,
         secrets: 0,
         namespaces: 0,
+        applications: 0,
       });
     });
 
@@ -234,6 +236,7 @@ export function jobContract(ctx: ContractContext) {
         runningJobs: 2,
         secrets: 0,
         namespaces: 0,
+        applications: 0,
       });
       expect(await commits(repos(), repos().quotas.give(w, 3))).toBe(true);
       expect(await commits(repos(), repos().quotas.give(w, 3))).toBe(false);
@@ -242,6 +245,7 @@ export function jobContract(ctx: ContractContext) {
         runningJobs: 1,
         secrets: 0,
         namespaces: 0,
+        applications: 0,
       });
     });
 

@@ -1,0 +1,100 @@
+import { Application, Deployment } from "../../domain/application.ts";
+import type { ApplicationRepository, DeploymentRepository } from "../../ports/repositories.ts";
+import { c, type Store } from "../../ports/store.ts";
+import { createWrite, itemOf, parseEach, parseItem, queryAll, queryPage, write } from "./base.ts";
+import { keys, shardOf } from "./keys.ts";
+
+const parseApp = (item: Record<string, unknown>) => parseItem(Application, "application", item);
+const parseDeployment = (item: Record<string, unknown>) => parseItem(Deployment, "deployment", item);
+
+/** An application's item, in its namespace's list (by name) and in its shard of every application. */
+const appItem = (app: Application) =>
+  itemOf(keys.application(app.id), app, {
+    gsi1pk: keys.applicationsOf(app.workspaceId),
+    gsi1sk: `${app.namespace}#${app.name}`,
+    gsi2pk: keys.applicationShard(shardOf(app.id)),
+    gsi2sk: app.id,
+  });
+
+/** Applications (`APP#<id>` / `APP`), their names per namespace, and their deployments (`APP#<id>` / `DEP#<device>`). */
+export function applicationRepository(store: Store): ApplicationRepository {
+  const get = async (id: string) => {
+    const item = await store.get(keys.application(id));
+    return item ? parseApp(item) : undefined;
+  };
+  return {
+    get,
+    async byName(ws, ns, name) {
+      const pointer = await store.get(keys.applicationName(ws, ns, name));
+      return typeof pointer?.applicationId === "string" ? get(pointer.applicationId) : undefined;
+    },
+    // Two creates of one name: the name pointer is put only if absent, in the same transaction.
+    create: (app) =>
+      write(`application ${app.name}`, ...createWrite(`application ${app.name}`, appItem(app)).ops, {
+        put: itemOf(keys.applicationName(app.workspaceId, app.namespace, app.name), {
+          applicationId: app.id,
+        }),
+        if: c.absent(),
+      }),
+    replace: (current, next) =>
+      write(`application ${current.name}`, { put: appItem(next), if: c.eq("revision", current.revision) }),
+    delete: (current) =>
+      write(
+        `application ${current.name}`,
+        { delete: keys.application(current.id), if: c.eq("revision", current.revision) },
+        {
+          delete: keys.applicationName(current.workspaceId, current.namespace, current.name),
+          if: c.eq("applicationId", current.id),
+        },
+      ),
+    list: (ws, ns, page) =>
+      queryPage(
+        store,
+        { index: "gsi1", partition: keys.applicationsOf(ws), range: { prefix: `${ns}#` } },
+        parseApp,
+        page,
+      ),
+    async all(shard) {
+      const items = await queryAll(store, { index: "gsi2", partition: keys.applicationShard(shard) });
+      return parseEach(store, items, parseApp);
+    },
+  };
+}
+
+const deploymentItem = (d: Deployment) =>
+  itemOf(keys.deployment(d.applicationId, d.deviceId), d, {
+    gsi1pk: keys.deploymentsOn(d.deviceId),
+    gsi1sk: d.applicationId,
+  });
+
+export function deploymentRepository(store: Store): DeploymentRepository {
+  return {
+    async get(appId, deviceId) {
+      const item = await store.get(keys.deployment(appId, deviceId));
+      return item ? parseDeployment(item) : undefined;
+    },
+    async ofApplication(appId) {
+      const items = await queryAll(store, {
+        partition: keys.application(appId).pk,
+        range: { prefix: keys.deploymentsPrefix },
+      });
+      return parseEach(store, items, parseDeployment);
+    },
+    async onDevice(deviceId) {
+      const items = await queryAll(store, { index: "gsi1", partition: keys.deploymentsOn(deviceId) });
+      return parseEach(store, items, parseDeployment);
+    },
+    // Two reconcilers on one (application, device): one creates it, the other's write fails.
+    create: (d) => createWrite(`deployment of ${d.applicationId} on ${d.deviceId}`, deploymentItem(d)),
+    replace: (current, next) =>
+      write(`deployment of ${current.applicationId} on ${current.deviceId}`, {
+        put: deploymentItem(next),
+        if: c.eq("v", current.v),
+      }),
+    delete: (current) =>
+      write(`deployment of ${current.applicationId} on ${current.deviceId}`, {
+        delete: keys.deployment(current.applicationId, current.deviceId),
+        if: c.eq("v", current.v),
+      }),
+  };
+}

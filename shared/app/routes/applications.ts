@@ -1,0 +1,163 @@
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import {
+  ApplicationPage,
+  ApplicationParams,
+  ApplicationView,
+  CreateApplicationRequest,
+  DeploymentList,
+  ListApplicationsQuery,
+  ListDeploymentsQuery,
+  UpdateApplicationRequest,
+} from "../../contracts/applications.ts";
+import { NamespaceParam } from "../../contracts/secrets.ts";
+import type { Application } from "../../domain/application.ts";
+import {
+  createApplication,
+  deleteApplication,
+  getApplication,
+  listApplications,
+  listDeployments,
+  updateApplication,
+} from "../../usecases/applications/applications.ts";
+import { reconcileApplication } from "../../usecases/applications/reconcile.ts";
+import type { AppDeps } from "../deps.ts";
+import type { AppEnv } from "../env.ts";
+import { errorResponses, json, jsonBody } from "../openapi.ts";
+import { listPage } from "../pagination.ts";
+import { access, workspaceOf } from "./access.ts";
+
+const BASE = "/namespaces/{ns}/applications";
+
+/**
+ * `/api/v1/namespaces/{ns}/applications`: long-running workloads on every matching device
+ * (specs/applications.md). Any key reads; admin keys write. Each write reconciles the application before
+ * it answers (the sweeper goes on from there).
+ */
+export function applicationRoutes(deps: AppDeps) {
+  const { read, write } = access(deps, "applications");
+  const ws = workspaceOf;
+  const reconcile = (app: Application) => reconcileApplication(deps, app.id);
+  return new OpenAPIHono<AppEnv>()
+    .openapi(
+      createRoute({
+        ...write,
+        method: "post",
+        path: BASE,
+        summary: "Create an application (version 1); it is deployed to every matching device",
+        request: { params: NamespaceParam, body: jsonBody(CreateApplicationRequest) },
+        responses: {
+          201: json("the application", ApplicationView),
+          ...errorResponses(400, 401, 403, 404, 409, 429),
+        },
+      }),
+      async (c) =>
+        c.json(
+          await createApplication(
+            deps,
+            c.get("user"),
+            c.req.valid("param").ns,
+            c.req.valid("json"),
+            reconcile,
+          ),
+          201,
+        ),
+    )
+    .openapi(
+      createRoute({
+        ...read,
+        method: "get",
+        path: BASE,
+        summary: "List a namespace's applications, with their deployment status",
+        request: { params: NamespaceParam, query: ListApplicationsQuery },
+        responses: { 200: json("a page of applications", ApplicationPage), ...errorResponses(400, 401, 404) },
+      }),
+      async (c) => {
+        const { ns } = c.req.valid("param");
+        return c.json(
+          await listPage(deps, c, c.req.valid("query"), { ns }, (page) =>
+            listApplications(deps, ws(c), ns, page),
+          ),
+          200,
+        );
+      },
+    )
+    .openapi(
+      createRoute({
+        ...read,
+        method: "get",
+        path: `${BASE}/{app}`,
+        summary: "An application (by name or id) and its deployment status",
+        request: { params: ApplicationParams },
+        responses: { 200: json("the application", ApplicationView), ...errorResponses(401, 404) },
+      }),
+      async (c) => {
+        const { ns, app } = c.req.valid("param");
+        return c.json(await getApplication(deps, ws(c), ns, app), 200);
+      },
+    )
+    .openapi(
+      createRoute({
+        ...write,
+        method: "patch",
+        path: `${BASE}/{app}`,
+        summary: "Change an application: a new spec or scheduling is a new version, rolled out",
+        request: { params: ApplicationParams, body: jsonBody(UpdateApplicationRequest) },
+        responses: {
+          200: json("the application", ApplicationView),
+          ...errorResponses(400, 401, 403, 404, 409),
+        },
+      }),
+      async (c) => {
+        const { ns, app } = c.req.valid("param");
+        return c.json(
+          await updateApplication(deps, c.get("user"), ns, app, c.req.valid("json"), reconcile),
+          200,
+        );
+      },
+    )
+    .openapi(
+      createRoute({
+        ...write,
+        method: "post",
+        path: `${BASE}/{app}/restart`,
+        summary: "Redeploy an application everywhere (its config version + 1)",
+        request: { params: ApplicationParams },
+        responses: { 200: json("the application", ApplicationView), ...errorResponses(401, 403, 404, 409) },
+      }),
+      async (c) => {
+        const { ns, app } = c.req.valid("param");
+        return c.json(
+          await updateApplication(deps, c.get("user"), ns, app, { restart: true }, reconcile),
+          200,
+        );
+      },
+    )
+    .openapi(
+      createRoute({
+        ...write,
+        method: "delete",
+        path: `${BASE}/{app}`,
+        summary: "Delete an application (202: it is deleting until every device has removed it)",
+        request: { params: ApplicationParams },
+        responses: { 202: json("the application", ApplicationView), ...errorResponses(401, 403, 404, 409) },
+      }),
+      async (c) => {
+        const { ns, app } = c.req.valid("param");
+        return c.json(await deleteApplication(deps, ws(c), ns, app, reconcile), 202);
+      },
+    )
+    .openapi(
+      createRoute({
+        ...read,
+        method: "get",
+        path: `${BASE}/{app}/deployments`,
+        summary: "An application's deployments, one per device",
+        request: { params: ApplicationParams, query: ListDeploymentsQuery },
+        responses: { 200: json("its deployments", DeploymentList), ...errorResponses(400, 401, 404) },
+      }),
+      async (c) => {
+        const { ns, app } = c.req.valid("param");
+        return c.json(await listDeployments(deps, ws(c), ns, app, c.req.valid("query").state), 200);
+      },
+    );
+}

@@ -1,0 +1,170 @@
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { labelsMatch } from "./labels.ts";
+
+/**
+ * Applications (specs/applications.md): long-running workloads on every device that matches their
+ * scheduling, one deployment per (application, device). Synpse's object, with Berth's `process` type for
+ * hosts without a container engine (the agent supervises the programs with the same restart policies).
+ */
+
+export const SCHEDULING_TYPES = ["NoDevices", "AllDevices", "Conditional"] as const;
+export type SchedulingType = (typeof SCHEDULING_TYPES)[number];
+
+/** Docker's restart policy names (Synpse's helpers "tell the Docker daemon"); the agent applies them to processes. */
+export const RESTART_POLICIES = ["always", "unless-stopped", "on-failure", "no"] as const;
+export const RestartPolicy = z.object({
+  name: z.enum(RESTART_POLICIES),
+  maximumRetryCount: z.number().int().min(0).optional(),
+});
+export type RestartPolicy = z.infer<typeof RestartPolicy>;
+
+export const APPLICATION_TYPES = ["container", "process"] as const;
+export type ApplicationType = (typeof APPLICATION_TYPES)[number];
+
+export const Scheduling = z.object({
+  type: z.enum(SCHEDULING_TYPES),
+  selectors: z.record(z.string(), z.string()).default({}),
+  /** Berth's: devices of these node groups only (any, when empty). */
+  nodeGroups: z.array(z.string()).default([]),
+});
+export type Scheduling = z.infer<typeof Scheduling>;
+
+/** One container (or, for a `process` application, one program) of an application, as stored. */
+export const AppContainer = z.object({
+  name: z.string(),
+  image: z.string().optional(),
+  command: z.string().optional(),
+  entrypoint: z.array(z.string()).default([]),
+  args: z.array(z.string()).default([]),
+  env: z
+    .array(z.object({ name: z.string(), value: z.string().optional(), fromSecret: z.string().optional() }))
+    .default([]),
+  secrets: z.array(z.object({ name: z.string(), filepath: z.string() })).default([]),
+  ports: z
+    .array(
+      z.object({
+        containerPort: z.number().int(),
+        hostPort: z.number().int().optional(),
+        protocol: z.enum(["tcp", "udp"]).default("tcp"),
+      }),
+    )
+    .default([]),
+  gpus: z.union([z.literal("all"), z.object({ count: z.number().int().min(1) })]).optional(),
+  workDir: z.string().optional(),
+  user: z.string().optional(),
+  restartPolicy: RestartPolicy.default({ name: "always" }),
+});
+export type AppContainer = z.infer<typeof AppContainer>;
+
+export const APPLICATION_STATUSES = ["active", "deleting"] as const;
+
+export const Application = z.object({
+  id: z.string(),
+  workspaceId: z.string(),
+  namespace: z.string(),
+  name: z.string(),
+  description: z.string().default(""),
+  type: z.enum(APPLICATION_TYPES),
+  /** +1 when `spec` or `scheduling` change. */
+  version: z.number().int().min(1),
+  /** +1 on a restart, or when a secret it uses changes: redeploy everywhere with the same spec. */
+  configVersion: z.number().int().min(1),
+  scheduling: Scheduling,
+  spec: z.object({ containers: z.array(AppContainer) }),
+  rollout: z.object({ maxUnavailable: z.union([z.number().int().min(1), z.string()]).default("100%") }),
+  stopGracePeriodSeconds: z.number().int().min(0).default(10),
+  status: z.enum(APPLICATION_STATUSES),
+  /** Bumped on any change: what conditional updates check. */
+  revision: z.number().int().min(1),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  createdBy: z.string(),
+});
+export type Application = z.infer<typeof Application>;
+
+/** Synpse's `WorkloadState` strings. */
+export const WORKLOAD_STATES = [
+  "pending",
+  "created",
+  "running",
+  "stopped",
+  "deleting",
+  "failed",
+  "unknown",
+  "exited",
+] as const;
+export type WorkloadState = (typeof WORKLOAD_STATES)[number];
+
+/** Synpse's `WorkloadStatus`, plus restarts and the exit code. */
+export const WorkloadStatus = z.object({
+  name: z.string(),
+  state: z.enum(WORKLOAD_STATES),
+  message: z.string().default(""),
+  timestamp: z.string().optional(),
+  startedAt: z.string().optional(),
+  completedAt: z.string().optional(),
+  restartCount: z.number().int().default(0),
+  exitCode: z.number().int().optional(),
+});
+export type WorkloadStatus = z.infer<typeof WorkloadStatus>;
+
+export const DEPLOYMENT_STATES = ["pending", "running", "failed", "unknown", "deleting"] as const;
+export type DeploymentState = (typeof DEPLOYMENT_STATES)[number];
+
+/** One application on one device (`APP#<app>` / `DEP#<device>`). */
+export const Deployment = z.object({
+  applicationId: z.string(),
+  workspaceId: z.string(),
+  deviceId: z.string(),
+  version: z.number().int(),
+  configVersion: z.number().int(),
+  /** The reservation this deployment runs (or intends to: it is written after the deployment). */
+  reservationId: z.string(),
+  state: z.enum(DEPLOYMENT_STATES),
+  message: z.string().default(""),
+  containers: z.array(WorkloadStatus).default([]),
+  availableSince: z.string().optional(),
+  updatedAt: z.string(),
+  /** Bumped on every write: what conditional updates check (two reconcilers, a status report). */
+  v: z.number().int().min(1),
+});
+export type Deployment = z.infer<typeof Deployment>;
+
+/** Whether a device is in an application's desired set D (applications.md §3). */
+export function wants(
+  app: Pick<Application, "scheduling" | "status">,
+  device: { labels: Record<string, string>; nodeGroup: string },
+): boolean {
+  if (app.status !== "active") return false;
+  const s = app.scheduling;
+  if (s.type === "NoDevices") return false;
+  if (s.nodeGroups.length > 0 && !s.nodeGroups.includes(device.nodeGroup)) return false;
+  return s.type === "AllDevices" || labelsMatch(device.labels, s.selectors);
+}
+
+/**
+ * What a device runs, hashed: a successor with the same hash (a renewal, a change of scheduling only) is
+ * adopted without a restart. The config version is in it: a restart or a secret's change must recreate.
+ */
+export function specHash(
+  app: Pick<Application, "type" | "spec" | "stopGracePeriodSeconds" | "configVersion">,
+) {
+  const canonical = JSON.stringify([app.type, app.spec, app.stopGracePeriodSeconds, app.configVersion]);
+  return createHash("sha256").update(canonical).digest("hex").slice(0, 32);
+}
+
+/** Synpse's three numbers (and Berth's three more), from the deployments as they are. */
+export function deploymentStatus(app: Application, deployments: Deployment[]) {
+  const current = (d: Deployment) => d.version === app.version && d.configVersion === app.configVersion;
+  const live = deployments.filter((d) => d.state !== "deleting");
+  const available = live.filter((d) => d.state === "running" && current(d)).length;
+  return {
+    total: live.length,
+    available,
+    pending: live.length - available,
+    updated: live.filter(current).length,
+    failed: live.filter((d) => d.state === "failed").length,
+    unknown: live.filter((d) => d.state === "unknown").length,
+  };
+}

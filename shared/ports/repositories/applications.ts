@@ -1,0 +1,33 @@
+import type { Application, Deployment } from "../../domain/application.ts";
+import type { Page, PageRequest } from "../pagination.ts";
+import type { Write } from "./write.ts";
+
+export interface ApplicationRepository {
+  get(id: string): Promise<Application | undefined>;
+  /** By its name in its namespace (the name pointer, then the item). */
+  byName(workspaceId: string, namespace: string, name: string): Promise<Application | undefined>;
+  /** Stores a new application and claims its name in its namespace (fails when the name is taken). */
+  create(app: Application): Write;
+  /** Replaces `current` with `next` (revision + 1) if it is still at `current.revision`. */
+  replace(current: Application, next: Application): Write;
+  /** Deletes the application and frees its name (fails unless it is still at `current.revision`). */
+  delete(current: Application): Write;
+  /** A namespace's applications by name. */
+  list(workspaceId: string, namespace: string, page: PageRequest): Promise<Page<Application>>;
+  /** Every application of every workspace, a shard at a time (the reconciler's full pass). */
+  all(shard: number): Promise<Application[]>;
+}
+
+export interface DeploymentRepository {
+  get(applicationId: string, deviceId: string): Promise<Deployment | undefined>;
+  /** An application's deployments, by device id. */
+  ofApplication(applicationId: string): Promise<Deployment[]>;
+  /** The deployments on a device (an index: it may lag). */
+  onDevice(deviceId: string): Promise<Deployment[]>;
+  /** A new deployment (fails when the device already has one of this application). */
+  create(d: Deployment): Write;
+  /** `next` (v + 1) in place of `current`, if it is still at `current.v`. */
+  replace(current: Deployment, next: Deployment): Write;
+  /** Deletes it, if it is still at `current.v`. */
+  delete(current: Deployment): Write;
+}

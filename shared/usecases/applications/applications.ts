@@ -1,0 +1,343 @@
+import type {
+  ApplicationView,
+  CreateApplicationRequest,
+  DeploymentView,
+  UpdateApplicationRequest,
+} from "../../contracts/applications.ts";
+import {
+  type AppContainer,
+  type Application,
+  type Deployment,
+  deploymentStatus,
+  type Scheduling,
+} from "../../domain/application.ts";
+import { BerthError, conflict, ErrorCode, invalidRequest, notFound } from "../../domain/errors.ts";
+import { newId } from "../../domain/ids.ts";
+import type { UserPrincipal } from "../../domain/principal.ts";
+import { checkCount } from "../../domain/quota.ts";
+import type { Page, PageRequest } from "../../ports/pagination.ts";
+import type { JobDeps } from "../deps.ts";
+import { done, mutate, reread } from "../mutate.ts";
+import { activeNamespace, namespaceNamed } from "../namespaces/namespaces.ts";
+
+export type ApplicationDeps = JobDeps;
+
+type ContainerInput = CreateApplicationRequest["spec"]["containers"][number];
+type SchedulingInput = CreateApplicationRequest["scheduling"];
+
+const bad = (path: string, message: string) => invalidRequest(message, [{ path, message }]);
+
+/** Synpse's defaults (seed 219-221): no type and no selectors is NoDevices, no type but selectors Conditional. */
+export function schedulingOf(input: SchedulingInput): Scheduling {
+  if (input.selector !== undefined)
+    throw bad("scheduling.selector", "use scheduling.selectors (plural): selector would schedule nowhere");
+  const selectors = input.selectors ?? {};
+  const some = Object.keys(selectors).length > 0;
+  const type = input.type ?? (some ? "Conditional" : "NoDevices");
+  if (type === "Conditional" && !some) throw bad("scheduling.selectors", "Conditional needs selectors");
+  if (type !== "Conditional" && some)
+    throw bad("scheduling.selectors", "selectors are used only with Conditional");
+  return { type, selectors, nodeGroups: input.nodeGroups };
+}
+
+/** The containers as stored, each checked against the application's type. */
+function containersOf(type: "container" | "process", input: ContainerInput[]): AppContainer[] {
+  if (input.length === 0) throw bad("spec.containers", "an application needs at least one container");
+  const names = new Set<string>();
+  return input.map((c, i) => {
+    const at = (field: string) => `spec.containers.${i}.${field}`;
+    if (names.has(c.name)) throw bad(at("name"), `container name ${c.name} is given twice`);
+    names.add(c.name);
+    for (const field of ["volumeDriver", "securityOpt"] as const)
+      if (c[field] !== undefined)
+        throw new BerthError(
+          ErrorCode.RequestNotSupported,
+          `${field} is not supported (container ${c.name})`,
+          [{ path: at(field), message: "not supported" }],
+        );
+    if (type === "container" && !c.image) throw bad(at("image"), `container ${c.name} needs an image`);
+    if (type === "process") {
+      if (c.image) throw bad(at("image"), `a process application runs programs, not images (${c.name})`);
+      if (!c.command && c.entrypoint.length === 0)
+        throw bad(at("command"), `program ${c.name} needs a command (or an entrypoint)`);
+      if (c.ports.length > 0 || c.gpus === "all" || c.user)
+        throw bad(at("ports"), `ports, gpus "all" and user are for containers (${c.name})`);
+    }
+    for (const [j, e] of c.env.entries())
+      if ((e.value === undefined) === (e.fromSecret === undefined))
+        throw bad(`${at("env")}.${j}`, `env ${e.name} of ${c.name} needs a value or fromSecret: one of them`);
+    const policy = c.restartPolicy;
+    if (policy.maximumRetryCount !== undefined && policy.name !== "on-failure")
+      throw bad(at("restartPolicy"), "maximumRetryCount goes with on-failure only");
+    return {
+      name: c.name,
+      image: c.image,
+      command: c.command,
+      entrypoint: c.entrypoint,
+      args: c.args,
+      env: c.env,
+      secrets: c.secrets,
+      ports: c.ports,
+      gpus: c.gpus,
+      workDir: c.workDir,
+      user: c.user,
+      restartPolicy: policy,
+    };
+  });
+}
+
+/** The secrets the containers name exist in the application's namespace, each of the type its use needs. */
+async function checkSecrets(deps: ApplicationDeps, ws: string, ns: string, containers: AppContainer[]) {
+  for (const [i, c] of containers.entries()) {
+    const uses = [
+      ...c.env.flatMap((e, j) =>
+        e.fromSecret
+          ? [{ name: e.fromSecret, type: "Environment", path: `spec.containers.${i}.env.${j}` }]
+          : [],
+      ),
+      ...c.secrets.map((s, j) => ({ name: s.name, type: "File", path: `spec.containers.${i}.secrets.${j}` })),
+    ];
+    for (const use of uses) {
+      const secret = await deps.repos.secrets.get(ws, ns, use.name);
+      if (!secret)
+        throw bad(use.path, `secret ${use.name} not found in namespace ${ns} (container ${c.name})`);
+      if (secret.type !== use.type)
+        throw bad(
+          use.path,
+          `secret ${use.name} is a ${secret.type} secret; container ${c.name} uses it as ${use.type}`,
+        );
+    }
+  }
+}
+
+export function applicationView(app: Application, deployments: Deployment[]): ApplicationView {
+  return {
+    id: app.id,
+    name: app.name,
+    namespace: app.namespace,
+    description: app.description,
+    type: app.type,
+    version: app.version,
+    configVersion: app.configVersion,
+    scheduling: app.scheduling,
+    spec: { containers: app.spec.containers as unknown as Record<string, unknown>[] },
+    rollout: app.rollout,
+    stopGracePeriodSeconds: app.stopGracePeriodSeconds,
+    status: app.status,
+    deploymentStatus: deploymentStatus(app, deployments),
+    createdAt: app.createdAt,
+    updatedAt: app.updatedAt,
+    createdBy: app.createdBy,
+  };
+}
+
+export const deploymentView = (d: Deployment): DeploymentView => ({
+  applicationId: d.applicationId,
+  deviceId: d.deviceId,
+  version: d.version,
+  configVersion: d.configVersion,
+  reservationId: d.reservationId,
+  state: d.state,
+  message: d.message,
+  containers: d.containers,
+  ...(d.availableSince ? { availableSince: d.availableSince } : {}),
+  updatedAt: d.updatedAt,
+});
+
+const view = async (deps: ApplicationDeps, app: Application) =>
+  applicationView(app, await deps.repos.deployments.ofApplication(app.id));
+
+export async function createApplication(
+  deps: ApplicationDeps,
+  user: UserPrincipal,
+  ns: string,
+  input: CreateApplicationRequest,
+  reconcile: (app: Application) => Promise<void>,
+): Promise<ApplicationView> {
+  if (input.type !== "container" && input.type !== "process")
+    throw new BerthError(
+      ErrorCode.RequestNotSupported,
+      `type ${input.type} is not supported: container, or process (programs the agent supervises)`,
+    );
+  const scheduling = schedulingOf(input.scheduling);
+  const containers = containersOf(input.type, input.spec.containers);
+  const ws = user.workspaceId;
+  await activeNamespace(deps, ws, ns);
+  await checkSecrets(deps, ws, ns, containers);
+  const now = deps.clock.now().toISOString();
+  const app: Application = {
+    id: newId(),
+    workspaceId: ws,
+    namespace: ns,
+    name: input.name,
+    description: input.description,
+    type: input.type,
+    version: 1,
+    configVersion: 1,
+    scheduling,
+    spec: { containers },
+    rollout: input.rollout,
+    stopGracePeriodSeconds: input.stopGracePeriodSeconds,
+    status: "active",
+    revision: 1,
+    createdAt: now,
+    updatedAt: now,
+    createdBy: user.keyId,
+  };
+  // Create vs create of one name, vs the namespace's deletion, vs the quota: one transaction.
+  await mutate({
+    what: `the application quota of workspace ${ws}`,
+    read: () => deps.repos.quotas.get(ws),
+    async attempt(quota) {
+      checkCount(quota!, "applications");
+      const committed = await deps.repos.commit([
+        deps.repos.applications.create(app),
+        deps.repos.namespaces.countApplication(ws, ns, 1),
+        deps.repos.quotas.takeCount(ws, quota!, "applications"),
+      ]);
+      if (committed.ok) return done(undefined);
+      if (committed.failed === 0) {
+        const taken = await deps.repos.applications.byName(ws, ns, input.name);
+        if (taken) throw conflict(`application ${input.name} already exists in namespace ${ns}`);
+        throw new Error(`application ${app.id}: the id is taken`);
+      }
+      if (committed.failed === 1) await activeNamespace(deps, ws, ns);
+      return reread;
+    },
+  });
+  await reconcile(app);
+  return view(deps, app);
+}
+
+/** By name or id, in its namespace of the caller's workspace; 404 otherwise. */
+export async function findApplication(deps: ApplicationDeps, ws: string, ns: string, ref: string) {
+  await namespaceNamed(deps, ws, ns);
+  const app =
+    (await deps.repos.applications.byName(ws, ns, ref)) ??
+    (await deps.repos.applications
+      .get(ref)
+      .then((a) => (a?.workspaceId === ws && a.namespace === ns ? a : undefined)));
+  if (!app) throw notFound(`application ${ref} not found in namespace ${ns}`);
+  return app;
+}
+
+export const getApplication = async (deps: ApplicationDeps, ws: string, ns: string, ref: string) =>
+  view(deps, await findApplication(deps, ws, ns, ref));
+
+export async function listApplications(
+  deps: ApplicationDeps,
+  ws: string,
+  ns: string,
+  page: PageRequest,
+): Promise<Page<ApplicationView>> {
+  await namespaceNamed(deps, ws, ns);
+  const out = await deps.repos.applications.list(ws, ns, page);
+  return { items: await Promise.all(out.items.map((a) => view(deps, a))), cursor: out.cursor };
+}
+
+export async function listDeployments(
+  deps: ApplicationDeps,
+  ws: string,
+  ns: string,
+  ref: string,
+  state?: Deployment["state"],
+) {
+  const app = await findApplication(deps, ws, ns, ref);
+  const all = await deps.repos.deployments.ofApplication(app.id);
+  return { items: all.filter((d) => !state || d.state === state).map(deploymentView) };
+}
+
+const applicationDeleting = (name: string) =>
+  new BerthError(ErrorCode.ApplicationDeleting, `application ${name} is being deleted`);
+
+/**
+ * Changes an application: a new spec or scheduling is a new version (redeployed within the rollout budget);
+ * the same object again changes nothing; `restart` bumps the config version (a redeploy everywhere).
+ */
+export async function updateApplication(
+  deps: ApplicationDeps,
+  user: UserPrincipal,
+  ns: string,
+  ref: string,
+  patch: UpdateApplicationRequest | { restart: true },
+  reconcile: (app: Application) => Promise<void>,
+): Promise<ApplicationView> {
+  const ws = user.workspaceId;
+  const saved = await mutate({
+    what: `application ${ref}`,
+    read: () => findApplication(deps, ws, ns, ref),
+    async attempt(current) {
+      const app = current!;
+      if (app.status === "deleting") throw applicationDeleting(app.name);
+      await activeNamespace(deps, ws, ns);
+      const next: Application = { ...app };
+      if ("restart" in patch) next.configVersion = app.configVersion + 1;
+      else {
+        if (patch.expectedVersion !== undefined && patch.expectedVersion !== app.version)
+          throw conflict(
+            `application ${app.name} changed since version ${patch.expectedVersion} (now ${app.version})`,
+            {
+              current: app.version,
+            },
+          );
+        if (patch.description !== undefined) next.description = patch.description;
+        if (patch.scheduling !== undefined) next.scheduling = schedulingOf(patch.scheduling);
+        if (patch.spec !== undefined) {
+          next.spec = { containers: containersOf(app.type, patch.spec.containers) };
+          await checkSecrets(deps, ws, ns, next.spec.containers);
+        }
+        if (patch.rollout !== undefined) next.rollout = patch.rollout;
+        if (patch.stopGracePeriodSeconds !== undefined)
+          next.stopGracePeriodSeconds = patch.stopGracePeriodSeconds;
+        const changed =
+          JSON.stringify([next.spec, next.scheduling, next.stopGracePeriodSeconds]) !==
+          JSON.stringify([app.spec, app.scheduling, app.stopGracePeriodSeconds]);
+        if (changed) next.version = app.version + 1;
+        if (
+          !changed &&
+          next.description === app.description &&
+          JSON.stringify(next.rollout) === JSON.stringify(app.rollout)
+        )
+          return done(app);
+      }
+      next.revision = app.revision + 1;
+      next.updatedAt = deps.clock.now().toISOString();
+      const committed = await deps.repos.commit([deps.repos.applications.replace(app, next)]);
+      return committed.ok ? done(next) : reread;
+    },
+  });
+  await reconcile(saved);
+  return view(deps, saved);
+}
+
+/** 202: it turns `deleting`; the reconciler removes every deployment, then the application. */
+export async function deleteApplication(
+  deps: ApplicationDeps,
+  ws: string,
+  ns: string,
+  ref: string,
+  reconcile: (app: Application) => Promise<void>,
+): Promise<ApplicationView> {
+  const deleting = await mutate({
+    what: `application ${ref}`,
+    read: () => findApplication(deps, ws, ns, ref),
+    async attempt(current) {
+      const app = current!;
+      if (app.status === "deleting") return done(app);
+      const next: Application = {
+        ...app,
+        status: "deleting",
+        revision: app.revision + 1,
+        updatedAt: deps.clock.now().toISOString(),
+      };
+      const committed = await deps.repos.commit([deps.repos.applications.replace(app, next)]);
+      return committed.ok ? done(next) : reread;
+    },
+  });
+  await reconcile(deleting);
+  const gone = await deps.repos.applications.get(deleting.id);
+  return applicationView(
+    gone ?? deleting,
+    gone ? await deps.repos.deployments.ofApplication(deleting.id) : [],
+  );
+}

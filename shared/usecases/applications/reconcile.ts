@@ -1,0 +1,296 @@
+import {
+  type AppContainer,
+  type Application,
+  type Deployment,
+  specHash,
+  wants,
+} from "../../domain/application.ts";
+import type { Device } from "../../domain/device.ts";
+import { newId } from "../../domain/ids.ts";
+import type { ApplicationData } from "../../domain/reservation-data.ts";
+import { newReservation, placeReservation, removeReservation } from "../feed/reservations.ts";
+import { noteDeliveries, type OpenedSecrets, openJobSecrets, sealFor } from "../secrets/job-secrets.ts";
+import type { ApplicationDeps } from "./applications.ts";
+
+/** An application's reservation lasts the longest a reservation may (365 days) and is renewed before its end. */
+export const APPLICATION_DURATION = 365 * 86_400;
+/** A successor with the same spec is written when less than this is left. */
+export const RENEW_BEFORE_SECONDS = 30 * 86_400;
+/** Reservations one pass writes per application, at most: a fleet of 10,000 fans out over several passes. */
+export const PER_PASS = 200;
+
+/** `maxUnavailable` as a count of devices: N, or N% of `total` rounded up; at least 1. */
+export function unavailableBudget(maxUnavailable: number | string, total: number): number {
+  if (typeof maxUnavailable === "number") return Math.max(1, maxUnavailable);
+  return Math.max(1, Math.ceil((Number.parseInt(maxUnavailable, 10) / 100) * total));
+}
+
+/**
+ * Brings an application's deployments to what it wants (applications.md §5): a deployment on every device of
+ * its desired set (an offline device's reservation waits in its feed), none elsewhere, each at the current
+ * version within the rollout budget, each reservation renewed before it ends. Every step re-reads and writes
+ * conditionally, so overlapping passes (a write, a device's change, the sweeper) agree; a deleting application
+ * goes once its last deployment has.
+ */
+export async function reconcileApplication(deps: ApplicationDeps, appId: string): Promise<void> {
+  const app = await deps.repos.applications.get(appId);
+  if (!app) return;
+  const [devices, deployments] = await Promise.all([
+    deps.repos.devices.listAll(app.workspaceId),
+    deps.repos.deployments.ofApplication(app.id),
+  ]);
+  const desired = new Map(devices.filter((d) => wants(app, d)).map((d) => [d.id, d]));
+  const byDevice = new Map(deployments.map((d) => [d.deviceId, d]));
+  let written = 0;
+
+  // Devices that left the set (or an application being deleted): their deployments go.
+  for (const d of deployments)
+    if (!desired.has(d.deviceId) && d.state !== "deleting") await retire(deps, d, devices);
+
+  // Devices that joined: a deployment, then its reservation.
+  for (const device of desired.values()) {
+    if (byDevice.has(device.id)) continue;
+    if (written++ >= PER_PASS) break;
+    await deploy(deps, app, device);
+  }
+
+  // Deployments behind the current version, within the budget: those already unavailable first (they cost
+  // nothing more), then running ones while fewer than maxUnavailable are not available.
+  const current = (d: Deployment) => d.version === app.version && d.configVersion === app.configVersion;
+  const live = deployments.filter((d) => desired.has(d.deviceId) && d.state !== "deleting");
+  const behind = live
+    .filter((d) => !current(d))
+    .sort((a, b) => Number(a.state === "running") - Number(b.state === "running"));
+  let unavailable = live.filter((d) => !(d.state === "running" && current(d))).length;
+  const budget = unavailableBudget(app.rollout.maxUnavailable, desired.size);
+  for (const d of behind) {
+    if (written >= PER_PASS) break;
+    const costs = d.state === "running";
+    if (costs && unavailable >= budget) break;
+    if (costs) unavailable++;
+    written++;
+    await deploy(deps, app, desired.get(d.deviceId)!, d);
+  }
+
+  // Renewal: a successor with the same spec (adopted by the agent without a restart).
+  const now = deps.clock.now().getTime();
+  for (const d of live.filter(current)) {
+    if (written >= PER_PASS) break;
+    const r = await deps.repos.reservations.get(d.deviceId, d.reservationId);
+    if (r && Date.parse(r.expiresAt) - now < RENEW_BEFORE_SECONDS * 1000) {
+      written++;
+      await deploy(deps, app, desired.get(d.deviceId)!, d);
+    }
+  }
+
+  if (app.status === "deleting") await finishDelete(deps, app);
+}
+
+/** Deletes a deleting application once no deployment is left, giving back its counts. */
+async function finishDelete(deps: ApplicationDeps, app: Application): Promise<void> {
+  if ((await deps.repos.deployments.ofApplication(app.id)).length > 0) return;
+  const committed = await deps.repos.commit([
+    deps.repos.applications.delete(app),
+    deps.repos.namespaces.countApplication(app.workspaceId, app.namespace, -1),
+    deps.repos.quotas.giveCount(app.workspaceId, "applications"),
+  ]);
+  if (committed.ok) deps.logger.info("application deleted", { applicationId: app.id, name: app.name });
+}
+
+/**
+ * A deployment leaving its device: its reservation is removed (the agent stops it, then says `deleted`, and
+ * the deployment item goes: acknowledged). A device that is gone takes its deployment with it now.
+ */
+async function retire(deps: ApplicationDeps, d: Deployment, devices: Device[]): Promise<void> {
+  const now = deps.clock.now().toISOString();
+  const gone = !devices.some((x) => x.id === d.deviceId);
+  const r = gone ? undefined : await deps.repos.reservations.get(d.deviceId, d.reservationId);
+  if (!r) {
+    await deps.repos.commit([deps.repos.deployments.delete(d)]);
+    return;
+  }
+  const next: Deployment = {
+    ...d,
+    state: "deleting",
+    message: "removed from the device",
+    updatedAt: now,
+    v: d.v + 1,
+  };
+  if ((await deps.repos.commit([deps.repos.deployments.replace(d, next)])).ok)
+    await removeReservation(deps, r, "toDelete");
+}
+
+/** A deployment acknowledged gone by its device (its reservation `deleted`): the item goes; maybe the app. */
+export async function deploymentGone(
+  deps: ApplicationDeps,
+  appId: string,
+  deviceId: string,
+  reservationId: string,
+) {
+  const d = await deps.repos.deployments.get(appId, deviceId);
+  if (!d || d.reservationId !== reservationId || d.state !== "deleting") return;
+  await deps.repos.commit([deps.repos.deployments.delete(d)]);
+  const app = await deps.repos.applications.get(appId);
+  if (app?.status === "deleting") await finishDelete(deps, app);
+}
+
+/**
+ * Writes (or moves) the deployment of `app` on `device` with the reservation id it intends, then that
+ * reservation: a crash in between leaves a deployment whose reservation is missing, which the next pass
+ * writes under the same id. A successor names the reservation it supersedes, which is then removed.
+ */
+async function deploy(deps: ApplicationDeps, app: Application, device: Device, previous?: Deployment) {
+  const now = deps.clock.now().toISOString();
+  const reservationId = newId();
+  const next: Deployment = {
+    applicationId: app.id,
+    workspaceId: app.workspaceId,
+    deviceId: device.id,
+    version: app.version,
+    configVersion: app.configVersion,
+    reservationId,
+    state: "pending",
+    message: previous ? `updating to version ${app.version}` : "waiting for the device",
+    containers: [],
+    updatedAt: now,
+    v: (previous?.v ?? 0) + 1,
+  };
+  const built = await applicationData(deps, app, device, reservationId, previous?.reservationId);
+  if ("failed" in built) {
+    // Nothing to deliver (a secret is gone): the deployment says why; creating the secret redeploys.
+    const failed = {
+      ...next,
+      reservationId: previous?.reservationId ?? reservationId,
+      state: "failed" as const,
+      message: built.failed,
+    };
+    await deps.repos.commit([
+      previous ? deps.repos.deployments.replace(previous, failed) : deps.repos.deployments.create(failed),
+    ]);
+    return;
+  }
+  const recorded = await deps.repos.commit([
+    previous ? deps.repos.deployments.replace(previous, next) : deps.repos.deployments.create(next),
+  ]);
+  if (!recorded.ok) return; // another pass got there first
+  const r = newReservation(deps, {
+    id: reservationId,
+    nodeId: device.id,
+    workspaceId: app.workspaceId,
+    user: `application:${app.namespace}/${app.name}`,
+    type: "application",
+    data: built.data,
+    duration: APPLICATION_DURATION,
+  });
+  const placed = await placeReservation(deps, r);
+  if (!placed.ok) return; // the device went: the next pass retires the deployment
+  if (built.opened) for (const o of built.opened) await noteDeliveries(deps, o);
+  if (previous) {
+    const old = await deps.repos.reservations.get(device.id, previous.reservationId);
+    if (old) await removeReservation(deps, old, "toDelete");
+  }
+}
+
+/** The signed bundle a device runs (applications.md §4), with each container's secrets sealed to it. */
+async function applicationData(
+  deps: ApplicationDeps,
+  app: Application,
+  device: Device,
+  reservationId: string,
+  supersedes: string | undefined,
+): Promise<{ data: ApplicationData; opened?: OpenedSecrets[] } | { failed: string }> {
+  const containers: ApplicationData["containers"] = [];
+  const opened: OpenedSecrets[] = [];
+  for (const c of app.spec.containers) {
+    const refs = secretRefs(app, c);
+    let sealed = { secretEnv: {}, secretFiles: [], secretRefs: [] } as ReturnType<typeof sealFor>;
+    if (refs.length > 0) {
+      if (!device.encryptionKey)
+        return { failed: "this device cannot receive secrets (it has no encryption key)" };
+      const open = await openJobSecrets(deps, { workspaceId: app.workspaceId, secrets: refs });
+      if ("missing" in open)
+        return { failed: `secret ${open.missing} not found in namespace ${app.namespace}` };
+      if ("tooLarge" in open) return { failed: open.tooLarge };
+      opened.push(open);
+      sealed = sealFor(open, device, reservationId);
+    }
+    containers.push({
+      name: c.name,
+      ...(app.type === "process" ? { argv: argvOf(c) } : containerRun(c)),
+      args: app.type === "process" ? [] : c.args,
+      env: Object.fromEntries(c.env.flatMap((e) => (e.value !== undefined ? [[e.name, e.value]] : []))),
+      ports: c.ports,
+      gpus: c.gpus === "all" ? "all" : [],
+      ...(c.workDir ? { workingDirectory: c.workDir } : {}),
+      ...(c.user ? { user: c.user } : {}),
+      restartPolicy: c.restartPolicy,
+      ...sealed,
+    });
+  }
+  return {
+    data: {
+      application: {
+        id: app.id,
+        namespace: app.namespace,
+        name: app.name,
+        version: app.version,
+        configVersion: app.configVersion,
+        specHash: specHash(app),
+      },
+      ...(supersedes ? { supersedes } : {}),
+      kind: app.type,
+      containers,
+      stopGracePeriodSeconds: app.stopGracePeriodSeconds,
+    },
+    opened,
+  };
+}
+
+/** What a container's env and files take from secrets, as job references (the application's namespace). */
+function secretRefs(app: Application, c: AppContainer) {
+  return [
+    ...c.env.flatMap((e) =>
+      e.fromSecret ? [{ name: e.fromSecret, namespace: app.namespace, env: e.name }] : [],
+    ),
+    ...c.secrets.map((s) => ({ name: s.name, namespace: app.namespace, path: s.filepath })),
+  ];
+}
+
+/** A program: its entrypoint and arguments, or its shell command. */
+const argvOf = (c: AppContainer) =>
+  c.entrypoint.length > 0 ? [...c.entrypoint, ...c.args] : ["/bin/sh", "-c", c.command!, "sh", ...c.args];
+
+/** A container: its image, and the entrypoint override (or the command, through sh). */
+const containerRun = (c: AppContainer) => ({
+  image: c.image!,
+  ...(c.entrypoint.length > 0
+    ? { command: c.entrypoint }
+    : c.command
+      ? { command: ["/bin/sh", "-c", c.command] }
+      : {}),
+});
+
+/** Every application of a workspace (a device joined, left or changed). */
+export async function reconcileWorkspace(deps: ApplicationDeps, workspaceId: string): Promise<void> {
+  for (let shard = 0; shard < 4; shard++)
+    for (const app of await deps.repos.applications.all(shard))
+      if (app.workspaceId === workspaceId) await reconcileApplication(deps, app.id);
+}
+
+/** The sweeper's full pass over every application. */
+export async function reconcileAll(deps: ApplicationDeps): Promise<number> {
+  let n = 0;
+  for (let shard = 0; shard < 4; shard++)
+    for (const app of await deps.repos.applications.all(shard)) {
+      try {
+        await reconcileApplication(deps, app.id);
+        n++;
+      } catch (err) {
+        deps.logger.error("reconciling an application failed; the next sweep tries again", {
+          applicationId: app.id,
+          error: (err as Error).message,
+        });
+      }
+    }
+  return n;
+}

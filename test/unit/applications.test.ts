@@ -1,0 +1,269 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import type { AgentReservation } from "../../shared/contracts/reservations.ts";
+import type { ApplicationData } from "../../shared/domain/reservation-data.ts";
+import { reconcileAll } from "../../shared/usecases/applications/reconcile.ts";
+import { registerAgent, type SimAgent } from "../helpers/agents.ts";
+import { errorOf, type TestApp, testApp } from "../helpers/app.ts";
+import { snapshot } from "../helpers/db.ts";
+
+const APPS = "/api/v1/namespaces/default/applications";
+
+type App = {
+  id: string;
+  version: number;
+  status: string;
+  deploymentStatus: { total: number; available: number; pending: number };
+};
+type Dep = { deviceId: string; state: string; version: number; reservationId: string; containers: unknown[] };
+
+/** Applications on simulated agents (specs/applications.md §2-§6): the control plane's side. */
+describe("applications", () => {
+  let t: TestApp;
+  let a100: SimAgent;
+  let h100: SimAgent;
+  const cursors = new Map<SimAgent, number>();
+  const call = (method: string, path: string, body?: unknown, token = t.admin) =>
+    t.call(method, path, { token, body });
+  const json = async <T>(res: Promise<Response>) => (await (await res).json()) as T;
+  /** What a device's feed handed over since the last look: applies and removals. */
+  const feed = async (agent: SimAgent) => {
+    const res = await agent.poll(cursors.get(agent) ?? 0);
+    cursors.set(agent, res.next);
+    return res.reservations;
+  };
+  const applies = (rs: AgentReservation[]) =>
+    rs.filter((r) => !r.toDelete && !r.control && r.type === "application");
+  const removals = (rs: AgentReservation[]) => rs.filter((r) => r.toDelete);
+  const dataOf = (r: AgentReservation) => JSON.parse(r.data) as ApplicationData;
+  const deployments = async (name: string) =>
+    (await json<{ items: Dep[] }>(call("GET", `${APPS}/${name}/deployments`))).items;
+  const app = (name: string, extra: Record<string, unknown> = {}) => ({
+    name,
+    type: "process",
+    scheduling: { type: "Conditional", selectors: { gpu: "a100" } },
+    spec: { containers: [{ name: "server", command: "exec sleep 1000" }] },
+    ...extra,
+  });
+
+  beforeAll(async () => {
+    t = await testApp();
+    a100 = await registerAgent(t, { login: { nodeLabels: { gpu: "a100" } } });
+    h100 = await registerAgent(t, { login: { nodeLabels: { gpu: "h100" } } });
+    for (const agent of [a100, h100]) await feed(agent);
+  });
+
+  it("lands on exactly the devices its selectors match, as a signed application reservation", async () => {
+    const res = await call("POST", APPS, app("web"));
+    expect(res.status).toBe(201);
+    const created = (await res.json()) as App;
+    expect(created).toMatchObject({
+      version: 1,
+      status: "active",
+      deploymentStatus: { total: 1, available: 0, pending: 1 },
+    });
+    const [r] = applies(await feed(a100));
+    expect(applies(await feed(h100))).toEqual([]);
+    expect(dataOf(r!)).toMatchObject({
+      application: { id: created.id, namespace: "default", name: "web", version: 1, configVersion: 1 },
+      kind: "process",
+      containers: [
+        {
+          name: "server",
+          argv: ["/bin/sh", "-c", "exec sleep 1000", "sh"],
+          restartPolicy: { name: "always" },
+        },
+      ],
+    });
+    expect(await deployments("web")).toEqual([
+      expect.objectContaining({
+        deviceId: a100.deviceId,
+        state: "pending",
+        version: 1,
+        reservationId: r!.id,
+      }),
+    ]);
+    // The device says its program runs: the deployment is running and available.
+    const status = await call(
+      "POST",
+      `/api/v1/agent/reservations/${r!.id}/status`,
+      { state: "running", pid: 7, containers: [{ name: "server", state: "running", restartCount: 0 }] },
+      a100.session,
+    );
+    expect(status.status).toBe(200);
+    expect((await json<App>(call("GET", `${APPS}/web`))).deploymentStatus).toMatchObject({
+      total: 1,
+      available: 1,
+    });
+    // Another reconcile pass changes nothing.
+    await reconcileAll(t.deps);
+    expect(applies(await feed(a100))).toEqual([]);
+  });
+
+  it("moves with the labels: a device that stops matching loses it, one that starts matching gets it", async () => {
+    await call("PATCH", `/api/v1/devices/${h100.deviceId}`, { labels: { gpu: "a100" } });
+    await call("PATCH", `/api/v1/devices/${a100.deviceId}`, { labels: { gpu: "h100" } });
+    const [gained] = applies(await feed(h100));
+    expect(dataOf(gained!).application.name).toBe("web");
+    const lost = removals(await feed(a100));
+    expect(lost).toHaveLength(1);
+    expect((await deployments("web")).map((d) => [d.deviceId, d.state]).sort()).toEqual(
+      [
+        [a100.deviceId, "deleting"],
+        [h100.deviceId, "pending"],
+      ].sort(),
+    );
+    // Once the old device says it removed it, its deployment is gone.
+    expect((await a100.deleted(lost[0]!.id)).status).toBe(200);
+    expect((await deployments("web")).map((d) => d.deviceId)).toEqual([h100.deviceId]);
+    // Back as they were, for what follows.
+    await call("PATCH", `/api/v1/devices/${h100.deviceId}`, { labels: { gpu: "h100" } });
+    await call("PATCH", `/api/v1/devices/${a100.deviceId}`, { labels: { gpu: "a100" } });
+    for (const r of removals(await feed(h100))) await h100.deleted(r.id);
+    await feed(a100);
+  });
+
+  it("redeploys a new version as a successor that supersedes the running one; the same object again changes nothing", async () => {
+    const before = (await deployments("web"))[0]!;
+    const same = await json<App>(
+      call("PATCH", `${APPS}/web`, {
+        spec: { containers: [{ name: "server", command: "exec sleep 1000" }] },
+      }),
+    );
+    expect(same.version).toBe(1);
+    const updated = await json<App>(
+      call("PATCH", `${APPS}/web`, {
+        spec: { containers: [{ name: "server", command: "exec sleep 2000" }] },
+      }),
+    );
+    expect(updated.version).toBe(2);
+    const got = await feed(a100);
+    const [successor] = applies(got);
+    expect(dataOf(successor!)).toMatchObject({
+      supersedes: before.reservationId,
+      application: { version: 2 },
+    });
+    expect(removals(got).map((r) => r.id)).toEqual([before.reservationId]);
+    expect((await deployments("web"))[0]).toMatchObject({
+      version: 2,
+      state: "pending",
+      reservationId: successor!.id,
+    });
+    // A restart: the config version, the same spec, everywhere.
+    const restarted = await json<{ configVersion: number }>(call("POST", `${APPS}/web/restart`));
+    expect(restarted.configVersion).toBe(2);
+    const [again] = applies(await feed(a100));
+    expect(dataOf(again!).application).toMatchObject({ version: 2, configVersion: 2 });
+  });
+
+  it("marks a deployment failed with the device's error, and a container without restarts left", async () => {
+    const [d] = await deployments("web");
+    const r = (await t.deps.repos.reservations.get(a100.deviceId, d!.reservationId))!;
+    await call(
+      "POST",
+      `/api/v1/agent/reservations/${r.id}/status`,
+      {
+        state: "running",
+        containers: [
+          { name: "server", state: "failed", message: "exited with 3", restartCount: 5, exitCode: 3 },
+        ],
+      },
+      a100.session,
+    );
+    expect((await deployments("web"))[0]).toMatchObject({
+      state: "failed",
+      containers: [expect.objectContaining({ name: "server", restartCount: 5, exitCode: 3 })],
+    });
+  });
+
+  it("deletes an application: 202 deleting, every deployment removed, then it is gone", async () => {
+    const res = await call("DELETE", `${APPS}/web`);
+    expect(res.status).toBe(202);
+    expect(await res.json()).toMatchObject({ status: "deleting" });
+    for (const r of removals(await feed(a100))) await a100.deleted(r.id);
+    expect((await call("GET", `${APPS}/web`)).status).toBe(404);
+    const ns = await json<{ applicationCount: number }>(call("GET", "/api/v1/namespaces/default"));
+    expect(ns.applicationCount).toBe(0);
+  });
+
+  it("refuses bad input with a 400 naming the field, a taken name with 409, a member key with 403; nothing is stored", async () => {
+    await call("POST", APPS, app("taken"));
+    const member = await t.key("member");
+    const cases: [Record<string, unknown>, number, RegExp, string?][] = [
+      [app("x", { type: "systemd" }), 400, /type systemd is not supported/],
+      [
+        app("x", { scheduling: { type: "AllDevices", selectors: { a: "b" } } }),
+        400,
+        /selectors are used only with Conditional/,
+      ],
+      [app("x", { scheduling: { type: "Conditional" } }), 400, /Conditional needs selectors/],
+      [app("x", { scheduling: { selector: { a: "b" } } }), 400, /use scheduling.selectors/],
+      [
+        app("x", { scheduling: { type: "Sometimes" } }),
+        400,
+        /type must be NoDevices, AllDevices or Conditional/,
+      ],
+      [app("x", { spec: { containers: [] } }), 400, /at least one container/],
+      [
+        app("x", {
+          spec: {
+            containers: [
+              { name: "a", command: "x" },
+              { name: "a", command: "y" },
+            ],
+          },
+        }),
+        400,
+        /container name a is given twice/,
+      ],
+      [
+        app("x", {
+          spec: {
+            containers: [{ name: "a", command: "x", env: [{ name: "K", value: "v", fromSecret: "s" }] }],
+          },
+        }),
+        400,
+        /needs a value or fromSecret: one of them/,
+      ],
+      [
+        app("x", {
+          spec: { containers: [{ name: "a", command: "x", env: [{ name: "K", fromSecret: "nope" }] }] },
+        }),
+        400,
+        /secret nope not found in namespace default/,
+      ],
+      [
+        app("x", {
+          spec: {
+            containers: [
+              { name: "a", command: "x", restartPolicy: { name: "always", maximumRetryCount: 3 } },
+            ],
+          },
+        }),
+        400,
+        /maximumRetryCount goes with on-failure only/,
+      ],
+      [
+        app("x", { type: "container", spec: { containers: [{ name: "a", command: "x" }] } }),
+        400,
+        /needs an image/,
+      ],
+      [
+        app("x", { spec: { containers: [{ name: "a", image: "busybox" }] } }),
+        400,
+        /runs programs, not images/,
+      ],
+      [app("taken"), 409, /application taken already exists in namespace default/],
+      [app("x"), 403, /admin/, member],
+    ];
+    for (const [body, status, message, token] of cases) {
+      const before = await snapshot(t.db);
+      const err = await errorOf(await call("POST", APPS, body, token));
+      expect(err.status, JSON.stringify(body).slice(0, 100)).toBe(status);
+      expect(`${err.message} ${JSON.stringify(err.details ?? "")}`).toMatch(message);
+      expect(await snapshot(t.db)).toBe(before);
+    }
+    expect((await call("GET", "/api/v1/namespaces/nowhere/applications/x")).status).toBe(404);
+    const other = await t.workspace("apps-other");
+    expect((await call("GET", `${APPS}/taken`, undefined, other)).status).toBe(404);
+  });
+});
