@@ -2,12 +2,15 @@ import { readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { AgentReservation } from "../shared/contracts/reservations.ts";
 import { readJson, writeAtomic } from "./files.ts";
+import type { AppProgram } from "./runtimes/apps.ts";
 
 /** How the agent ran something, enough to find it again after a restart. */
 export type Workload =
   | { kind: "process"; pid: number; startTicks?: string; dir: string; grace: number }
   | { kind: "container"; name: string; dir: string; grace: number; logsPid?: number }
   | { kind: "volume"; path: string }
+  /** A `process` application: its programs, supervised with their restart policies. */
+  | { kind: "app"; appId: string; specHash: string; grace: number; programs: AppProgram[] }
   | { kind: "none" };
 
 export interface Report {
@@ -42,6 +45,8 @@ export interface CacheRecord {
   outputInFlight?: { to: { seq: number; stdout: number; stderr: number }; budget: number };
   /** Why it was stopped, when the agent stopped it (`kill` and `stop` show in its exit code). */
   stoppedBy?: "removal" | "expiry" | "agent-exit" | "stop" | "kill";
+  /** An application's program states as last reported (to report again only on a change). */
+  appStatusSent?: string;
   /** The feed sequence of the last control applied (protocol 2): an older one is ignored. */
   lastControlSeq?: number;
   updatedAt: string;

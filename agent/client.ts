@@ -216,7 +216,22 @@ export class AgentClient {
     await this.#send("PUT", `/api/v1/agent/reservations/${encodeURIComponent(id)}/result`, { body });
   }
 
-  async status(id: string, body: { state: "running"; pid?: number }) {
+  async status(
+    id: string,
+    body: {
+      state: "running";
+      pid?: number;
+      /** An application's programs (Synpse's WorkloadStatus). */
+      containers?: {
+        name: string;
+        state: string;
+        message: string;
+        restartCount: number;
+        exitCode?: number;
+        startedAt?: string;
+      }[];
+    },
+  ) {
     await this.#send("POST", `/api/v1/agent/reservations/${encodeURIComponent(id)}/status`, { body });
   }
 

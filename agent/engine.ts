@@ -16,6 +16,7 @@ import type { Logger } from "../shared/ports/logger.ts";
 import type { CacheRecord, ReservationCache } from "./cache.ts";
 import { type AgentClient, RejectedError, RevokedError } from "./client.ts";
 import { DEFAULT_BODY_LIMIT, MIN_BATCH_BYTES, nextOutput, redact } from "./output.ts";
+import { type AppProgram, afterExit, programEnded, restartBackoffMs, startProgram } from "./runtimes/apps.ts";
 import type { DockerRuntime } from "./runtimes/docker.ts";
 import {
   ApplyError,
@@ -259,8 +260,48 @@ export class Engine {
           record.result = this.#report("ok", "", { path });
           break;
         }
-        case "application":
-          throw new ApplyError("this agent does not run applications yet; upgrade it");
+        case "application": {
+          const data = RESERVATION_DATA.application.parse(JSON.parse(r.data));
+          if (data.kind !== "process")
+            throw new ApplyError("this agent runs process applications only, for now (no containers yet)");
+          if (await this.#adopt(r, data, record)) break;
+          const programs: AppProgram[] = [];
+          record.workload = {
+            kind: "app",
+            appId: data.application.id,
+            specHash: data.application.specHash,
+            grace: data.stopGracePeriodSeconds,
+            programs,
+          };
+          await this.#d.cache.put(record);
+          const values: string[] = [];
+          for (const p of data.containers) {
+            const opened = await openSecrets(this.#d.keys.encryption, this.#d.machineId, r.id, p, {
+              kind: "process",
+              subdir: p.name,
+            });
+            values.push(...opened.values);
+            const env = { ...p.env, ...opened.env, ...(opened.dir ? { BERTH_SECRETS_DIR: opened.dir } : {}) };
+            const started = await startProgram(
+              r.id,
+              p,
+              env,
+              this.#d.paths.workloads,
+              data.stopGracePeriodSeconds,
+            );
+            programs.push({
+              name: p.name,
+              ...started,
+              state: "running",
+              restartCount: 0,
+              startedAt: this.#now().toISOString(),
+              message: "",
+            });
+          }
+          if (values.length) this.#secrets.set(r.id, values);
+          record.status = "running";
+          break;
+        }
         case "debug":
           record.status = "finished";
           record.result = { state: "ok", error: "", data: r.data, sent: false };
@@ -268,6 +309,8 @@ export class Engine {
       }
     } catch (err) {
       // A failed apply is reported and not kept: nothing of it runs, now or on a replay (nor stays in memory).
+      const w = record.workload;
+      if (w.kind === "app") await Promise.all(w.programs.map((p) => stopProcess(p, 0)));
       await this.#d.tombstones?.add(r.id, r);
       await this.#d.cache.drop(r.id);
       const values = this.#secrets.get(r.id) ?? [];
@@ -327,6 +370,8 @@ export class Engine {
           record.result = this.#report("ok", "", { exitCode: code, stoppedBy: record.stoppedBy });
       } else if (w.kind === "volume") {
         await rm(w.path, { recursive: true, force: true });
+      } else if (w.kind === "app") {
+        await Promise.all(w.programs.filter((p) => p.pid > 0).map((p) => stopProcess(p, w.grace)));
       }
       if (reason !== "agent-exit") {
         // The workload has stopped: its secret files go (they are in memory: a reboot took them anyway).
@@ -415,6 +460,7 @@ export class Engine {
   /** A running workload that ended: its result is recorded (and goes out after its output, see #ship). */
   async #supervise(record: CacheRecord): Promise<void> {
     const w = record.workload;
+    if (w.kind === "app") return this.#superviseApp(record, w);
     let code: number | undefined;
     if (w.kind === "process") {
       code = await exitStatus(w.dir);
@@ -453,6 +499,101 @@ export class Engine {
   }
 
   /**
+   * An application's programs: one that ended is started again as its restart policy says (after a backoff
+   * that doubles up to a minute), or stays `exited`/`failed`. Its reservation runs on either way: it ends only
+   * when the control plane removes it.
+   */
+  async #superviseApp(record: CacheRecord, w: Extract<CacheRecord["workload"], { kind: "app" }>) {
+    const data = RESERVATION_DATA.application.parse(JSON.parse(record.reservation.data));
+    let changed = false;
+    for (const p of w.programs) {
+      const spec = data.containers.find((c) => c.name === p.name);
+      if (!spec) continue;
+      if (p.state === "running") {
+        const code = await programEnded(p);
+        if (code === undefined) continue;
+        p.exitCode = code;
+        const next = afterExit(spec.restartPolicy, code, p.restartCount);
+        p.state = next === "restart" ? "pending" : next;
+        p.message = `exited with code ${code}`;
+        if (next === "restart") p.nextStartAt = Date.now() + restartBackoffMs(p.restartCount);
+        changed = true;
+        this.#d.log.info("application program ended", {
+          reservation: record.reservation.id,
+          program: p.name,
+          exitCode: code,
+          restart: next === "restart",
+        });
+      } else if (p.state === "pending" && (p.nextStartAt ?? 0) <= Date.now()) {
+        try {
+          const opened = await openSecrets(
+            this.#d.keys.encryption,
+            this.#d.machineId,
+            record.reservation.id,
+            spec,
+            {
+              kind: "process",
+              subdir: p.name,
+            },
+          );
+          const env = {
+            ...spec.env,
+            ...opened.env,
+            ...(opened.dir ? { BERTH_SECRETS_DIR: opened.dir } : {}),
+          };
+          Object.assign(
+            p,
+            await startProgram(record.reservation.id, spec, env, this.#d.paths.workloads, w.grace),
+          );
+          p.state = "running";
+          p.restartCount += 1;
+          p.startedAt = this.#now().toISOString();
+          p.message = "";
+          p.nextStartAt = undefined;
+        } catch (err) {
+          p.message = (err as Error).message;
+          p.nextStartAt = Date.now() + restartBackoffMs(p.restartCount + 1);
+        }
+        changed = true;
+      }
+    }
+    if (changed) await this.#d.cache.put(record);
+  }
+
+  /**
+   * A reservation that supersedes another (applications.md §4): one with the same spec hash takes over the
+   * running programs as they are (a renewal, a change of scheduling: no restart) and the old one is left to be
+   * acknowledged; any other first stops the old one (recreate, never surge: ports and GPUs would collide).
+   */
+  async #adopt(
+    r: AgentReservation,
+    data: ReturnType<typeof RESERVATION_DATA.application.parse>,
+    record: CacheRecord,
+  ): Promise<boolean> {
+    if (!data.supersedes) return false;
+    const old = this.#d.cache.get(data.supersedes);
+    if (!old || old.status === "decommissioned") return false;
+    const w = old.workload;
+    if (w.kind === "app" && w.specHash === data.application.specHash && old.status === "running") {
+      record.workload = w;
+      record.status = "running";
+      old.workload = { kind: "none" };
+      old.status = "decommissioned";
+      old.deletedSent = false;
+      await this.#d.cache.put(old);
+      const values = this.#secrets.get(old.reservation.id);
+      if (values) this.#secrets.set(r.id, values);
+      this.#d.log.info("adopted the programs of the reservation this one supersedes", {
+        reservation: r.id,
+        supersedes: old.reservation.id,
+      });
+      return true;
+    }
+    await this.decommission(old.reservation.id, "removal");
+    return false;
+  }
+
+  /**
    * Sends what the control plane does not have yet: the start, output, the result, `deleted`. Output goes
    * before the result, but an ended workload's result waits for it only briefly and never on a failure:
    * it then goes out marked `outputPending`, and the output follows, closed by a `last` request.
@@ -469,6 +610,22 @@ export class Engine {
         });
         record.startedSent = true;
         await this.#d.cache.put(record);
+      }
+      if (w.kind === "app" && record.status === "running") {
+        const containers = w.programs.map((p) => ({
+          name: p.name,
+          state: p.state,
+          message: p.message,
+          restartCount: p.restartCount,
+          ...(p.exitCode === undefined ? {} : { exitCode: p.exitCode }),
+          ...(p.startedAt ? { startedAt: p.startedAt } : {}),
+        }));
+        const text = JSON.stringify(containers);
+        if (text !== record.appStatusSent) {
+          await this.#d.client.status(id, { state: "running", containers });
+          record.appStatusSent = text;
+          await this.#d.cache.put(record);
+        }
       }
       const hasOutput = record.output !== undefined && (w.kind === "process" || w.kind === "container");
       // A running process or container has no result yet (and its output may grow).

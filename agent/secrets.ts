@@ -85,7 +85,9 @@ const hasSecrets = (data: SealedData) =>
   Object.keys(data.secretEnv).length > 0 || data.secretFiles.length > 0;
 
 /** Where a reservation's values go: a host process, or a container (`user`: its runAsUserId[:gid], if named). */
-export type SecretTarget = { kind: "process" } | { kind: "container"; user?: string };
+export type SecretTarget =
+  | { kind: "process" /** A directory of its own per program of an application. */; subdir?: string }
+  | { kind: "container"; user?: string };
 
 export interface OpenedSecrets {
   /** Process: merged into the program's environment. */
@@ -131,7 +133,10 @@ export async function openSecrets(
   const root = await secretsRoot();
   if (!root) throw noTmpfs(files.length > 0 ? "File secrets" : "secrets for a container");
   const base = join(root, "secrets");
-  const dir = join(base, reservationId);
+  const dir =
+    target.kind === "process" && target.subdir
+      ? join(base, reservationId, target.subdir)
+      : join(base, reservationId);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const owner = container ? fileOwner(target.user) : undefined;
   const mounts: OpenedSecrets["mounts"] = [];

@@ -16,6 +16,7 @@ const show = (q: QuotaView) => ({
   runningJobs: `${q.use.runningJobs} of ${q.limits.maxRunningJobs ?? "unlimited"}`,
   secrets: `${q.use.secrets} of ${q.limits.maxSecrets}`,
   namespaces: `${q.use.namespaces} of ${q.limits.maxNamespaces} (besides default)`,
+  applications: `${q.use.applications} of ${q.limits.maxApplications}`,
 });
 
 /** `berth quotas [set]` */
@@ -36,12 +37,14 @@ export function quotasCommand(program: Command) {
     .option("--max-running-jobs <n>", "jobs not yet ended, at most")
     .option("--max-secrets <n>", "secrets in all namespaces, at most (none: the default, 1000)")
     .option("--max-namespaces <n>", "namespaces besides default, at most (none: the default, 20)")
+    .option("--max-applications <n>", "applications in all namespaces, at most (none: the default, 100)")
     .action(
       async (o: {
         maxGpus?: string;
         maxRunningJobs?: string;
         maxSecrets?: string;
         maxNamespaces?: string;
+        maxApplications?: string;
       }) => {
         const q = await client().request<QuotaView>("PUT", "/quotas", {
           body: {
@@ -49,6 +52,7 @@ export function quotasCommand(program: Command) {
             maxRunningJobs: limit(o.maxRunningJobs, "--max-running-jobs"),
             maxSecrets: limit(o.maxSecrets, "--max-secrets"),
             maxNamespaces: limit(o.maxNamespaces, "--max-namespaces"),
+            maxApplications: limit(o.maxApplications, "--max-applications"),
           },
         });
         printObject(outputFormat(globals()), outputFormat(globals()) === "json" ? q : show(q));

@@ -61,7 +61,8 @@ export async function reconcileApplication(deps: ApplicationDeps, appId: string)
   const behind = live
     .filter((d) => !current(d))
     .sort((a, b) => Number(a.state === "running") - Number(b.state === "running"));
-  let unavailable = live.filter((d) => !(d.state === "running" && current(d))).length;
+  // Running at an older version still serves (a DaemonSet's old pod): what is not running is unavailable.
+  let unavailable = live.filter((d) => d.state !== "running").length;
   const budget = unavailableBudget(app.rollout.maxUnavailable, desired.size);
   for (const d of behind) {
     if (written >= PER_PASS) break;

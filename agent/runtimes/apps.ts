@@ -1,0 +1,81 @@
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { ApplicationData } from "../../shared/domain/reservation-data.ts";
+import { exitStatus, isAlive, startProcess } from "./process.ts";
+
+/** Synpse's workload states, as the agent reports each program of an application. */
+export type ProgramState = "pending" | "running" | "exited" | "failed";
+
+/** One supervised program of a `process` application, as the agent keeps it (cache record). */
+export interface AppProgram {
+  name: string;
+  pid: number;
+  startTicks?: string;
+  dir: string;
+  state: ProgramState;
+  restartCount: number;
+  exitCode?: number;
+  startedAt?: string;
+  /** When a program that ended starts again (its restart policy's backoff). */
+  nextStartAt?: number;
+  message: string;
+}
+
+type Program = ApplicationData["containers"][number];
+
+/** 1 s, 2 s, 4 s ... up to a minute between restarts, as Docker backs off. */
+export const restartBackoffMs = (restarts: number) => Math.min(60_000, 1000 * 2 ** Math.min(restarts, 6));
+
+/**
+ * What a program's end leads to under its restart policy (Docker's rules): `always` and `unless-stopped`
+ * start it again whatever its code; `on-failure` only after a failure, at most `maximumRetryCount` times;
+ * `no` never. A program that is not started again has `exited` (code 0) or `failed`.
+ */
+export function afterExit(
+  policy: Program["restartPolicy"],
+  code: number,
+  restarts: number,
+): "restart" | "exited" | "failed" {
+  const again =
+    policy.name === "always" ||
+    policy.name === "unless-stopped" ||
+    (policy.name === "on-failure" &&
+      code !== 0 &&
+      (policy.maximumRetryCount === undefined || restarts < policy.maximumRetryCount));
+  if (again) return "restart";
+  return code === 0 ? "exited" : "failed";
+}
+
+/** Starts (or starts again) one program under the process wrapper, in its own directory. */
+export async function startProgram(
+  reservationId: string,
+  p: Program,
+  env: Record<string, string>,
+  workloadsDir: string,
+  grace: number,
+): Promise<{ pid: number; startTicks?: string; dir: string }> {
+  const dir = join(workloadsDir, reservationId, p.name);
+  // The last run's status and pid go: the wrapper writes them again (its output is appended to).
+  await Promise.all(["exit", "pid"].map((f) => rm(join(dir, f), { force: true })));
+  return startProcess(
+    `${reservationId}/${p.name}`,
+    {
+      argv: p.argv!,
+      env,
+      gpus: [],
+      stopGracePeriodSeconds: grace,
+      secretEnv: {},
+      secretFiles: [],
+      secretRefs: [],
+      ...(p.workingDirectory ? { workingDirectory: p.workingDirectory } : {}),
+    },
+    workloadsDir,
+  );
+}
+
+/** A running program's exit code once it has ended (137: gone without one), else undefined. */
+export async function programEnded(p: AppProgram): Promise<number | undefined> {
+  const code = await exitStatus(p.dir);
+  if (code !== undefined) return code;
+  return (await isAlive(p.pid, p.startTicks)) ? undefined : 137;
+}
