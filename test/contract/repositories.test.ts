@@ -4,6 +4,7 @@ import type { Repositories } from "../../shared/ports/repositories.ts";
 import type { Store } from "../../shared/ports/store.ts";
 import { forEachEngine, openStore } from "../helpers/engines.ts";
 import { apiKeyContract } from "./suites/api-keys.ts";
+import { applicationContract } from "./suites/applications.ts";
 import { cloudReservationContract } from "./suites/cloud-reservations.ts";
 import { dataKeyContract } from "./suites/data-keys.ts";
 import { deviceContract } from "./suites/devices.ts";
@@ -44,4 +45,5 @@ forEachEngine("repositories", (engine) => {
   cloudReservationContract(ctx);
   dataKeyContract(ctx);
   secretContract(ctx);
+  applicationContract(ctx);
 });

@@ -1,0 +1,100 @@
+import { describe, expect, it } from "vitest";
+import type { Application, Deployment } from "../../../shared/domain/application.ts";
+import { newId } from "../../../shared/domain/ids.ts";
+import { type ContractContext, commits, ws } from "./context.ts";
+
+const anApp = (workspaceId: string, extra: Partial<Application> = {}): Application => ({
+  id: newId(),
+  workspaceId,
+  namespace: "default",
+  name: "exporter",
+  description: "",
+  type: "process",
+  version: 1,
+  configVersion: 1,
+  scheduling: { type: "AllDevices", selectors: {}, nodeGroups: [] },
+  spec: {
+    containers: [
+      {
+        name: "server",
+        command: "sleep 1",
+        entrypoint: [],
+        args: [],
+        env: [],
+        secrets: [],
+        ports: [],
+        restartPolicy: { name: "always" },
+      },
+    ],
+  },
+  rollout: { maxUnavailable: "100%" },
+  stopGracePeriodSeconds: 10,
+  status: "active",
+  revision: 1,
+  createdAt: "2026-12-01T00:00:00.000Z",
+  updatedAt: "2026-12-01T00:00:00.000Z",
+  createdBy: "key1",
+  ...extra,
+});
+
+const aDeployment = (app: Application, deviceId: string, extra: Partial<Deployment> = {}): Deployment => ({
+  applicationId: app.id,
+  workspaceId: app.workspaceId,
+  deviceId,
+  version: 1,
+  configVersion: 1,
+  reservationId: newId(),
+  state: "pending",
+  message: "",
+  containers: [],
+  updatedAt: "2026-12-01T00:00:00.000Z",
+  v: 1,
+  ...extra,
+});
+
+export function applicationContract(ctx: ContractContext) {
+  describe("ApplicationRepository and DeploymentRepository", () => {
+    it("claims a name once per namespace; finds by name and id; replaces at a revision; deletes with its name", async () => {
+      const w = ws();
+      const repos = () => ctx.repos();
+      const app = anApp(w);
+      expect(await commits(repos(), repos().applications.create(app))).toBe(true);
+      expect(await commits(repos(), repos().applications.create(anApp(w)))).toBe(false); // the name is taken
+      expect(await commits(repos(), repos().applications.create(anApp(w, { namespace: "team-a" })))).toBe(
+        true,
+      );
+      expect((await repos().applications.byName(w, "default", "exporter"))?.id).toBe(app.id);
+      expect((await repos().applications.get(app.id))?.name).toBe("exporter");
+      const next = { ...app, version: 2, revision: 2 };
+      expect(await commits(repos(), repos().applications.replace(app, next))).toBe(true);
+      expect(await commits(repos(), repos().applications.replace(app, { ...app, revision: 2 }))).toBe(false);
+      expect(
+        (await repos().applications.list(w, "default", { limit: 10 })).items.map((a) => a.version),
+      ).toEqual([2]);
+      const everywhere = (await Promise.all([0, 1, 2, 3].map((s) => repos().applications.all(s)))).flat();
+      expect(everywhere.filter((a) => a.workspaceId === w)).toHaveLength(2);
+      expect(await commits(repos(), repos().applications.delete(app))).toBe(false); // not at revision 1 any more
+      expect(await commits(repos(), repos().applications.delete(next))).toBe(true);
+      expect(await repos().applications.byName(w, "default", "exporter")).toBeUndefined();
+      expect(await commits(repos(), repos().applications.create(anApp(w)))).toBe(true); // the name is free
+    });
+
+    it("keeps one deployment per device, changed only at the version read, found per application and per device", async () => {
+      const repos = () => ctx.repos();
+      const app = anApp(ws());
+      const device = `dev-${newId().slice(-8)}`;
+      const d = aDeployment(app, device);
+      expect(await commits(repos(), repos().deployments.create(d))).toBe(true);
+      expect(await commits(repos(), repos().deployments.create(aDeployment(app, device)))).toBe(false);
+      const running = { ...d, state: "running" as const, v: 2 };
+      expect(await commits(repos(), repos().deployments.replace(d, running))).toBe(true);
+      expect(await commits(repos(), repos().deployments.replace(d, { ...d, v: 2 }))).toBe(false);
+      expect(await repos().deployments.get(app.id, device)).toEqual(running);
+      expect((await repos().deployments.ofApplication(app.id)).map((x) => x.deviceId)).toEqual([device]);
+      expect((await repos().deployments.onDevice(device)).map((x) => x.applicationId)).toEqual([app.id]);
+      expect(await commits(repos(), repos().deployments.delete(d))).toBe(false);
+      expect(await commits(repos(), repos().deployments.delete(running))).toBe(true);
+      expect(await repos().deployments.ofApplication(app.id)).toEqual([]);
+    });
+  });
+}
