@@ -14,8 +14,8 @@ import {
 import { BerthError, conflict, ErrorCode, invalidRequest, notFound } from "../../domain/errors.ts";
 import { newId } from "../../domain/ids.ts";
 import type { UserPrincipal } from "../../domain/principal.ts";
-import { checkCount } from "../../domain/quota.ts";
 import type { Page, PageRequest } from "../../ports/pagination.ts";
+import { createCounted } from "../counted.ts";
 import type { JobDeps } from "../deps.ts";
 import { done, mutate, reread } from "../mutate.ts";
 import { activeNamespace, namespaceNamed } from "../namespaces/namespaces.ts";
@@ -185,26 +185,18 @@ export async function createApplication(
     createdBy: user.keyId,
   };
   // Create vs create of one name, vs the namespace's deletion, vs the quota: one transaction.
-  await mutate({
-    what: `the application quota of workspace ${ws}`,
-    read: () => deps.repos.quotas.get(ws),
-    async attempt(quota) {
-      checkCount(quota!, "applications");
-      const committed = await deps.repos.commit([
-        deps.repos.applications.create(app),
-        deps.repos.namespaces.countApplication(ws, ns, 1),
-        deps.repos.quotas.takeCount(ws, quota!, "applications"),
-      ]);
-      if (committed.ok) return done(undefined);
-      if (committed.failed === 0) {
-        const taken = await deps.repos.applications.byName(ws, ns, input.name);
-        if (taken) throw conflict(`application ${input.name} already exists in namespace ${ns}`);
-        throw new Error(`application ${app.id}: the id is taken`);
-      }
-      if (committed.failed === 1) await activeNamespace(deps, ws, ns);
-      return reread;
+  await createCounted(
+    deps,
+    ws,
+    "applications",
+    () => [deps.repos.applications.create(app), deps.repos.namespaces.countApplication(ws, ns, 1)],
+    async (failed) => {
+      if (failed === 1) return void (await activeNamespace(deps, ws, ns));
+      if (await deps.repos.applications.byName(ws, ns, input.name))
+        throw conflict(`application ${input.name} already exists in namespace ${ns}`);
+      throw new Error(`application ${app.id}: the id is taken`);
     },
-  });
+  );
   await reconcile(app);
   return view(deps, app);
 }

@@ -6,10 +6,10 @@ import type {
 import { BerthError, conflict, ErrorCode, invalidRequest, notFound } from "../../domain/errors.ts";
 import { newId } from "../../domain/ids.ts";
 import { DEFAULT_NAMESPACE, type Namespace, type NamespaceConfig } from "../../domain/namespace.ts";
-import { checkCount } from "../../domain/quota.ts";
 import type { Background } from "../../ports/background.ts";
 import type { Logger } from "../../ports/logger.ts";
 import type { Page, PageRequest } from "../../ports/pagination.ts";
+import { createCounted } from "../counted.ts";
 import type { StoreDeps } from "../deps.ts";
 import { done, mutate, reread } from "../mutate.ts";
 
@@ -149,21 +149,18 @@ export async function createNamespace(
       [{ path: "config.registryAuthentication", message: "set it once the namespace has the secret" }],
     );
   // Create vs create, and creates near the limit: the namespace only with its count, under the limit read.
-  await mutate({
-    what: `the namespace quota of workspace ${workspaceId}`,
-    read: () => deps.repos.quotas.get(workspaceId),
-    async attempt(quota) {
+  await createCounted(
+    deps,
+    workspaceId,
+    "namespaces",
+    async () => {
       const taken = await deps.repos.namespaces.get(workspaceId, input.name);
       if (taken?.status === "deleting") throw namespaceDeleting(input.name);
       if (taken || input.name === DEFAULT_NAMESPACE) throw conflict(`namespace ${input.name} already exists`);
-      checkCount(quota!, "namespaces");
-      const committed = await deps.repos.commit([
-        deps.repos.namespaces.create(ns),
-        deps.repos.quotas.takeCount(workspaceId, quota!, "namespaces"),
-      ]);
-      return committed.ok ? done(undefined) : reread; // taken meanwhile (seen by the next read), or the quota
+      return [deps.repos.namespaces.create(ns)];
     },
-  });
+    async () => {}, // taken meanwhile: the next read says by whom
+  );
   return namespaceView(ns);
 }
 

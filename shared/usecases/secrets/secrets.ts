@@ -14,13 +14,13 @@ import {
 } from "../../domain/errors.ts";
 import { DEFAULT_NAMESPACE, type Namespace } from "../../domain/namespace.ts";
 import type { UserPrincipal } from "../../domain/principal.ts";
-import { checkCount } from "../../domain/quota.ts";
 import { MAX_SECRET_BYTES, type Secret, type SecretType } from "../../domain/secret.ts";
 import { encrypt, fingerprint, secretAad } from "../../domain/secret-envelope.ts";
 import type { Clock } from "../../ports/clock.ts";
 import type { SecretKeyring } from "../../ports/keyring.ts";
 import type { Page, PageRequest } from "../../ports/pagination.ts";
 import type { NamespaceGuard, Repositories } from "../../ports/repositories.ts";
+import { createCounted } from "../counted.ts";
 import { done, mutate, reread } from "../mutate.ts";
 import { activeNamespace, namespaceNamed } from "../namespaces/namespaces.ts";
 
@@ -109,22 +109,16 @@ export async function createSecret(
   const ws = user.workspaceId;
   // Create vs create, vs the namespace's deletion, vs other creates near the quota: one transaction, so a
   // secret is stored only counted, in a namespace that is not being deleted, under the limit.
-  await mutate({
-    what: `the secret quota of workspace ${ws}`,
-    read: () => deps.repos.quotas.get(ws),
-    async attempt(quota) {
-      checkCount(quota!, "secrets");
-      const committed = await deps.repos.commit([
-        deps.repos.secrets.create(secret),
-        deps.repos.namespaces.countSecret(ws, ns, 1),
-        deps.repos.quotas.takeCount(ws, quota!, "secrets"),
-      ]);
-      if (committed.ok) return done(undefined);
-      if (committed.failed === 0) throw conflict(`secret ${input.name} already exists in namespace ${ns}`);
-      if (committed.failed === 1) await activeNamespace(deps, ws, ns); // deleted or deleting meanwhile
-      return reread;
+  await createCounted(
+    deps,
+    ws,
+    "secrets",
+    () => [deps.repos.secrets.create(secret), deps.repos.namespaces.countSecret(ws, ns, 1)],
+    async (failed) => {
+      if (failed === 0) throw conflict(`secret ${input.name} already exists in namespace ${ns}`);
+      await activeNamespace(deps, ws, ns); // deleted or deleting meanwhile
     },
-  });
+  );
   return secretView(secret);
 }
 
