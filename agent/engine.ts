@@ -861,6 +861,12 @@ export class Engine {
     for (const record of this.#d.cache.all()) {
       const w = record.workload;
       if (w.kind === "container" && record.status === "running") await this.#rewriteSecrets(record);
+      if (w.kind === "app" && record.status === "starting") {
+        // Cut short while starting its programs: stop those it started; the boot sync offers it again.
+        await Promise.all(w.programs.filter((p) => p.pid > 0).map((p) => stopProcess(p, 0)));
+        await this.#d.cache.drop(record.reservation.id);
+        continue;
+      }
       if (record.status !== "starting" || w.kind !== "process") continue;
       const pid = await recordedPid(w.dir);
       if (pid === undefined && (await exitStatus(w.dir)) === undefined) {
