@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { BERTH_VERSION } from "../shared/version.ts";
 import { agentCommand } from "./commands/agent.ts";
+import { appsCommand } from "./commands/apps.ts";
 import { completionCommand } from "./commands/completion.ts";
 import { devicesCommand } from "./commands/devices.ts";
 import { jobsCommand } from "./commands/jobs.ts";
@@ -49,6 +50,7 @@ export function buildProgram(): Command {
   profilesCommand(program);
   quotasCommand(program);
   namespacesCommand(program);
+  appsCommand(program);
   secretsCommand(program);
   agentCommand(program);
   workspacesCommand(program);

@@ -1,0 +1,116 @@
+import { readFile } from "node:fs/promises";
+import type { Command } from "commander";
+import type { ApplicationView, DeploymentView } from "../../shared/contracts/applications.ts";
+import { type GlobalOptions, outputFormat, resolveClient } from "../context.ts";
+import { CliError } from "../errors.ts";
+import { ago, type Column, printObject, printRows } from "../output.ts";
+
+const columns: Column<ApplicationView>[] = [
+  { header: "NAME", value: (a) => a.name },
+  { header: "TYPE", value: (a) => a.type },
+  { header: "VERSION", value: (a) => a.version },
+  { header: "AVAILABLE", value: (a) => `${a.deploymentStatus.available}/${a.deploymentStatus.total}` },
+  { header: "FAILED", value: (a) => a.deploymentStatus.failed || undefined },
+  { header: "STATUS", value: (a) => a.status },
+  { header: "UPDATED", value: (a) => ago(a.updatedAt) },
+];
+
+const deploymentColumns: Column<DeploymentView>[] = [
+  { header: "DEVICE", value: (d) => d.deviceId },
+  { header: "STATE", value: (d) => d.state },
+  { header: "VERSION", value: (d) => d.version },
+  {
+    header: "CONTAINERS",
+    value: (d) => d.containers.map((c) => `${c.name}:${c.state}`).join(",") || undefined,
+  },
+  { header: "RESTARTS", value: (d) => d.containers.reduce((n, c) => n + c.restartCount, 0) },
+  { header: "MESSAGE", value: (d) => d.message || undefined },
+];
+
+/** An application spec file: YAML (or JSON, which is YAML), as `POST .../applications` takes it. */
+async function specFile(path: string): Promise<Record<string, unknown>> {
+  const text = await readFile(path, "utf8").catch((err: Error) => {
+    throw new CliError(`cannot read ${path}: ${err.message}`);
+  });
+  const { parseDocument } = await import("yaml");
+  const doc = parseDocument(text);
+  const error = doc.errors[0];
+  if (error) {
+    const at = error.linePos?.[0];
+    throw new CliError(`${path}${at ? `:${at.line}:${at.col}` : ""}: ${error.message.split("\n")[0]}`, 2);
+  }
+  const value = doc.toJS() as unknown;
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw new CliError(`${path}: an application spec is a mapping (name, scheduling, spec.containers)`, 2);
+  return value as Record<string, unknown>;
+}
+
+/** `berth apps create|update|list|get|status|restart|delete` */
+export function appsCommand(program: Command) {
+  const apps = program
+    .command("apps")
+    .description("applications: long-running workloads on every matching device");
+  const globals = () => program.opts<GlobalOptions>();
+  const client = () => resolveClient(globals(), process.env);
+  const base = (ns: string) => `/namespaces/${encodeURIComponent(ns)}/applications`;
+  const path = (ns: string, app: string) => `${base(ns)}/${encodeURIComponent(app)}`;
+  const ns = (cmd: Command) => cmd.option("-n, --namespace <ns>", "namespace", "default");
+
+  ns(apps.command("create").description("create an application from a spec file (admin)"))
+    .requiredOption("-f, --file <path>", "the application, as YAML or JSON")
+    .action(async (o: { file: string; namespace: string }) => {
+      const app = await client().request<ApplicationView>("POST", base(o.namespace), {
+        body: await specFile(o.file),
+      });
+      printObject(outputFormat(globals()), app);
+    });
+
+  ns(
+    apps.command("update <app>").description("change an application from a spec file: a new version (admin)"),
+  )
+    .requiredOption("-f, --file <path>", "the application, as YAML or JSON")
+    .option("--expected-version <n>", "refuse unless it is still at this version")
+    .action(async (name: string, o: { file: string; namespace: string; expectedVersion?: string }) => {
+      const { name: _name, type: _type, ...patch } = await specFile(o.file);
+      const app = await client().request<ApplicationView>("PATCH", path(o.namespace, name), {
+        body: { ...patch, ...(o.expectedVersion ? { expectedVersion: Number(o.expectedVersion) } : {}) },
+      });
+      printObject(outputFormat(globals()), app);
+    });
+
+  ns(apps.command("list")).action(async (o: { namespace: string }) => {
+    printRows(outputFormat(globals()), await client().listAll<ApplicationView>(base(o.namespace)), columns);
+  });
+
+  ns(apps.command("get <app>")).action(async (name: string, o: { namespace: string }) => {
+    printObject(
+      outputFormat(globals()),
+      await client().request<ApplicationView>("GET", path(o.namespace, name)),
+    );
+  });
+
+  ns(apps.command("status <app>").description("its deployments, one per device"))
+    .option("--state <state>", "only deployments in this state (e.g. failed)")
+    .action(async (name: string, o: { namespace: string; state?: string }) => {
+      const q = o.state ? `?state=${encodeURIComponent(o.state)}` : "";
+      const { items } = await client().request<{ items: DeploymentView[] }>(
+        "GET",
+        `${path(o.namespace, name)}/deployments${q}`,
+      );
+      printRows(outputFormat(globals()), items, deploymentColumns);
+    });
+
+  ns(apps.command("restart <app>").description("redeploy it everywhere (admin)")).action(
+    async (name: string, o: { namespace: string }) => {
+      const app = await client().request<ApplicationView>("POST", `${path(o.namespace, name)}/restart`);
+      process.stdout.write(`application ${name} restarting (config version ${app.configVersion})\n`);
+    },
+  );
+
+  ns(apps.command("delete <app>").description("remove it from every device, then delete it (admin)")).action(
+    async (name: string, o: { namespace: string }) => {
+      await client().request("DELETE", path(o.namespace, name));
+      process.stdout.write(`application ${name} is being removed from its devices\n`);
+    },
+  );
+}
