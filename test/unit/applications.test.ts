@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { AgentReservation } from "../../shared/contracts/reservations.ts";
 import type { ApplicationData } from "../../shared/domain/reservation-data.ts";
-import { reconcileAll } from "../../shared/usecases/applications/reconcile.ts";
+import { reconcileAll, reconcileApplication } from "../../shared/usecases/applications/reconcile.ts";
 import { registerAgent, type SimAgent } from "../helpers/agents.ts";
 import { errorOf, type TestApp, testApp } from "../helpers/app.ts";
 import { snapshot } from "../helpers/db.ts";
@@ -183,6 +183,30 @@ describe("applications", () => {
     expect((await call("GET", `${APPS}/web`)).status).toBe(404);
     const ns = await json<{ applicationCount: number }>(call("GET", "/api/v1/namespaces/default"));
     expect(ns.applicationCount).toBe(0);
+  });
+
+  it("closes the race of two reconcilers on one application: one deployment and one reservation per device", async () => {
+    const created = await json<App>(call("POST", APPS, app("raced", { scheduling: { type: "NoDevices" } })));
+    // Stored as AllDevices without a pass of its own: the passes below race to deploy it.
+    const stored = (await t.deps.repos.applications.get(created.id))!;
+    const next = {
+      ...stored,
+      scheduling: { type: "AllDevices" as const, selectors: {}, nodeGroups: [] },
+      revision: 2,
+    };
+    expect((await t.deps.repos.commit([t.deps.repos.applications.replace(stored, next)])).ok).toBe(true);
+    await Promise.all(Array.from({ length: 4 }, () => reconcileApplication(t.deps, created.id)));
+    expect((await deployments("raced")).map((d) => d.deviceId).sort()).toEqual(
+      [a100.deviceId, h100.deviceId].sort(),
+    );
+    for (const agent of [a100, h100]) {
+      const mine = applies(await feed(agent)).filter((r) => dataOf(r).application.id === created.id);
+      expect(mine).toHaveLength(1);
+      const [d] = (await deployments("raced")).filter((x) => x.deviceId === agent.deviceId);
+      expect(d!.reservationId).toBe(mine[0]!.id);
+    }
+    await call("DELETE", `${APPS}/raced`);
+    for (const agent of [a100, h100]) for (const r of removals(await feed(agent))) await agent.deleted(r.id);
   });
 
   it("refuses bad input with a 400 naming the field, a taken name with 409, a member key with 403; nothing is stored", async () => {

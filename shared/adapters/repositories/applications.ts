@@ -2,7 +2,7 @@ import { Application, Deployment } from "../../domain/application.ts";
 import type { ApplicationRepository, DeploymentRepository } from "../../ports/repositories.ts";
 import { c, type Store } from "../../ports/store.ts";
 import { createWrite, itemOf, parseEach, parseItem, queryAll, queryPage, write } from "./base.ts";
-import { keys, shardOf } from "./keys.ts";
+import { ALL_SHARDS, keys, shardOf } from "./keys.ts";
 
 const parseApp = (item: Record<string, unknown>) => parseItem(Application, "application", item);
 const parseDeployment = (item: Record<string, unknown>) => parseItem(Deployment, "deployment", item);
@@ -54,9 +54,17 @@ export function applicationRepository(store: Store): ApplicationRepository {
         parseApp,
         page,
       ),
-    async all(shard) {
-      const items = await queryAll(store, { index: "gsi2", partition: keys.applicationShard(shard) });
+    async ofWorkspace(ws) {
+      const items = await queryAll(store, { index: "gsi1", partition: keys.applicationsOf(ws) });
       return parseEach(store, items, parseApp);
+    },
+    async all() {
+      const shards = await Promise.all(
+        ALL_SHARDS.map((shard) =>
+          queryAll(store, { index: "gsi2", partition: keys.applicationShard(shard) }),
+        ),
+      );
+      return parseEach(store, shards.flat(), parseApp);
     },
   };
 }

@@ -14,8 +14,10 @@ export interface ApplicationRepository {
   delete(current: Application): Write;
   /** A namespace's applications by name. */
   list(workspaceId: string, namespace: string, page: PageRequest): Promise<Page<Application>>;
-  /** Every application of every workspace, a shard at a time (the reconciler's full pass). */
-  all(shard: number): Promise<Application[]>;
+  /** A workspace's applications, in every namespace (an index: it may lag). */
+  ofWorkspace(workspaceId: string): Promise<Application[]>;
+  /** Every application of every workspace (the reconciler's full pass). */
+  all(): Promise<Application[]>;
 }
 
 export interface DeploymentRepository {

@@ -271,27 +271,25 @@ const containerRun = (c: AppContainer) => ({
       : {}),
 });
 
-/** Every application of a workspace (a device joined, left or changed). */
+/** Every application of a workspace (a device joined, left or changed): one index query when it has none. */
 export async function reconcileWorkspace(deps: ApplicationDeps, workspaceId: string): Promise<void> {
-  for (let shard = 0; shard < 4; shard++)
-    for (const app of await deps.repos.applications.all(shard))
-      if (app.workspaceId === workspaceId) await reconcileApplication(deps, app.id);
+  for (const app of await deps.repos.applications.ofWorkspace(workspaceId))
+    await reconcileApplication(deps, app.id);
 }
 
 /** The sweeper's full pass over every application. */
 export async function reconcileAll(deps: ApplicationDeps): Promise<number> {
   let n = 0;
-  for (let shard = 0; shard < 4; shard++)
-    for (const app of await deps.repos.applications.all(shard)) {
-      try {
-        await reconcileApplication(deps, app.id);
-        n++;
-      } catch (err) {
-        deps.logger.error("reconciling an application failed; the next sweep tries again", {
-          applicationId: app.id,
-          error: (err as Error).message,
-        });
-      }
+  for (const app of await deps.repos.applications.all()) {
+    try {
+      await reconcileApplication(deps, app.id);
+      n++;
+    } catch (err) {
+      deps.logger.error("reconciling an application failed; the next sweep tries again", {
+        applicationId: app.id,
+        error: (err as Error).message,
+      });
     }
+  }
   return n;
 }
