@@ -42,7 +42,12 @@ export interface CacheRecord {
    * The batch being sent: where it ends and the budget it was cut with. Kept until the control plane has
    * it, so a retry (after a timeout or a crash) sends exactly the same chunks under the same seqs.
    */
-  outputInFlight?: { to: { seq: number; stdout: number; stderr: number }; budget: number };
+  outputInFlight?: {
+    to: { seq: number; stdout: number; stderr: number };
+    budget: number;
+    /** An application's: the program whose output the batch holds. */
+    container?: string;
+  };
   /** Why it was stopped, when the agent stopped it (`kill` and `stop` show in its exit code). */
   stoppedBy?: "removal" | "expiry" | "agent-exit" | "stop" | "kill";
   /** An application's program states as last reported (to report again only on a change). */

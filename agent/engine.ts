@@ -15,7 +15,7 @@ import {
 import type { Logger } from "../shared/ports/logger.ts";
 import type { CacheRecord, ReservationCache } from "./cache.ts";
 import { type AgentClient, RejectedError, RevokedError } from "./client.ts";
-import { DEFAULT_BODY_LIMIT, MIN_BATCH_BYTES, nextOutput, redact } from "./output.ts";
+import { DEFAULT_BODY_LIMIT, MIN_BATCH_BYTES, nextOutput, type OutputPosition, redact } from "./output.ts";
 import { type AppProgram, afterExit, programEnded, restartBackoffMs, startProgram } from "./runtimes/apps.ts";
 import type { DockerRuntime } from "./runtimes/docker.ts";
 import {
@@ -300,6 +300,7 @@ export class Engine {
           }
           if (values.length) this.#secrets.set(r.id, values);
           record.status = "running";
+          record.output = { seq: 1, stdout: 0, stderr: 0 };
           break;
         }
         case "debug":
@@ -577,6 +578,8 @@ export class Engine {
     if (w.kind === "app" && w.specHash === data.application.specHash && old.status === "running") {
       record.workload = w;
       record.status = "running";
+      // The programs' output goes on under the new reservation, from where the old one had shipped it.
+      record.output = { seq: 1, stdout: 0, stderr: 0 };
       old.workload = { kind: "none" };
       old.status = "decommissioned";
       old.deletedSent = false;
@@ -627,7 +630,8 @@ export class Engine {
           await this.#d.cache.put(record);
         }
       }
-      const hasOutput = record.output !== undefined && (w.kind === "process" || w.kind === "container");
+      const hasOutput =
+        record.output !== undefined && (w.kind === "process" || w.kind === "container" || w.kind === "app");
       // A running process or container has no result yet (and its output may grow).
       const ended = !(record.status === "running" && (w.kind === "process" || w.kind === "container"));
       const resultDue = record.result !== undefined && !record.result.sent && ended;
@@ -695,24 +699,65 @@ export class Engine {
     if (record.reservation.type === "process" || record.reservation.type === "container") {
       const data = RESERVATION_DATA[record.reservation.type].safeParse(JSON.parse(record.reservation.data));
       if (data.success) values = openedValues(this.#d.keys.encryption, this.#d.machineId, id, data.data);
+    } else if (record.reservation.type === "application") {
+      const data = RESERVATION_DATA.application.safeParse(JSON.parse(record.reservation.data));
+      if (data.success)
+        values = data.data.containers.flatMap((c) =>
+          openedValues(this.#d.keys.encryption, this.#d.machineId, id, c),
+        );
     }
     this.#secrets.set(id, values);
     return values;
   }
 
+  /**
+   * Ships a workload's output: one directory's, or each program's of an application (its chunks name the
+   * program; the reservation numbers them all). A batch sent once and not acknowledged goes again first.
+   */
   async #shipOutput(
     id: string,
     record: CacheRecord,
     deadline: number,
   ): Promise<{ done: boolean; error?: Error }> {
-    const w = record.workload as { dir: string };
+    const w = record.workload;
+    if (w.kind !== "app") return this.#shipOutputOf(id, record, deadline);
+    const again = record.outputInFlight?.container;
+    const programs = [...w.programs].sort((a, b) => Number(b.name === again) - Number(a.name === again));
+    for (const p of programs) {
+      const shipped = await this.#shipOutputOf(id, record, deadline, p);
+      if (!shipped.done || shipped.error || !record.output) return shipped;
+    }
+    return { done: true };
+  }
+
+  /** Ships output of one directory (a program's, or the workload's) until it is all out or the deadline. */
+  async #shipOutputOf(
+    id: string,
+    record: CacheRecord,
+    deadline: number,
+    program?: AppProgram,
+  ): Promise<{ done: boolean; error?: Error }> {
+    const dir = program?.dir ?? (record.workload as { dir: string }).dir;
+    const at = (): OutputPosition =>
+      program
+        ? { seq: record.output!.seq, ...(program.shipped ?? { stdout: 0, stderr: 0 }) }
+        : record.output!;
+    const save = (to: OutputPosition) => {
+      if (!program) record.output = to;
+      else {
+        record.output = { ...record.output!, seq: to.seq };
+        program.shipped = { stdout: to.stdout, stderr: to.stderr };
+      }
+    };
     while (record.output) {
       if (Date.now() >= deadline) return { done: false };
-      const inFlight = record.outputInFlight;
+      const sent = record.outputInFlight;
+      const inFlight = sent && sent.container === program?.name ? sent : undefined;
       const budget = inFlight?.budget ?? this.#outputBudget;
       const values = this.#secretValues(record);
       const mask = values.length ? { values, final: record.status !== "running" } : undefined;
-      const batch = await nextOutput(w.dir, record.output, budget, inFlight?.to, mask);
+      const batch = await nextOutput(dir, at(), budget, inFlight?.to, mask);
+      if (program) for (const c of batch.chunks) c.container = program.name;
       if (batch.chunks.length === 0) {
         if (inFlight) {
           record.outputInFlight = undefined;
@@ -721,7 +766,11 @@ export class Engine {
         return { done: true };
       }
       if (!inFlight) {
-        record.outputInFlight = { to: batch.to, budget };
+        record.outputInFlight = {
+          to: batch.to,
+          budget,
+          ...(program ? { container: program.name } : {}),
+        };
         await this.#d.cache.put(record);
       }
       try {
@@ -753,7 +802,7 @@ export class Engine {
           error: err.message,
         });
       }
-      record.output = batch.to;
+      save(batch.to);
       record.outputInFlight = undefined;
       await this.#d.cache.put(record);
     }

@@ -22,6 +22,8 @@ export interface Chunk {
   stream: "stdout" | "stderr";
   seq: number;
   data: string;
+  /** An application's program (container) the chunk comes from. */
+  container?: string;
 }
 
 async function readFrom(path: string, offset: number, max: number): Promise<Buffer> {

@@ -12,7 +12,11 @@ import type { CloudDeps } from "../shared/ports/cloud.ts";
 import type { FeedWatcher } from "../shared/ports/feed-watcher.ts";
 import type { Logger } from "../shared/ports/logger.ts";
 import type { Store } from "../shared/ports/store.ts";
-import { reconcileWorkspace } from "../shared/usecases/applications/reconcile.ts";
+import {
+  coalescing,
+  reconcileApplication,
+  reconcileWorkspace,
+} from "../shared/usecases/applications/reconcile.ts";
 import { deviceAuthCache, forgetDeviceSession } from "../shared/usecases/identity/device-session.ts";
 import { REVOKE_TOPIC } from "../shared/usecases/identity/devices.ts";
 import { placePending } from "../shared/usecases/jobs/placement.ts";
@@ -104,6 +108,8 @@ export function buildAppDeps(input: {
     feedWatcher,
     capacityFreed: (workspaceId) => deps.background.run(() => placePending(deps, workspaceId)),
     fleetChanged: (workspaceId) => deps.background.run(() => reconcileWorkspace(deps, workspaceId)),
+    applicationChanged: (applicationId) => deps.background.run(() => rollouts(applicationId)),
   };
+  const rollouts = coalescing((applicationId: string) => reconcileApplication(deps, applicationId));
   return deps;
 }

@@ -19,6 +19,8 @@ export interface AppProgram {
   /** When a program that ended starts again (its restart policy's backoff). */
   nextStartAt?: number;
   message: string;
+  /** How far its stdout and stderr have been shipped (the reservation numbers the chunks of all programs). */
+  shipped?: { stdout: number; stderr: number };
 }
 
 type Program = ApplicationData["containers"][number];

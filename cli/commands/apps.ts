@@ -4,6 +4,7 @@ import type { ApplicationView, DeploymentView } from "../../shared/contracts/app
 import { type GlobalOptions, outputFormat, resolveClient } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { ago, type Column, printObject, printRows } from "../output.ts";
+import { followSse } from "../sse.ts";
 
 const columns: Column<ApplicationView>[] = [
   { header: "NAME", value: (a) => a.name },
@@ -45,7 +46,32 @@ async function specFile(path: string): Promise<Record<string, unknown>> {
   return value as Record<string, unknown>;
 }
 
-/** `berth apps create|update|list|get|status|restart|delete` */
+type LogLine = { stream: "stdout" | "stderr"; container?: string; data: string };
+
+/**
+ * Writes log lines to stdout or stderr as their stream says; with `prefix`, each line starts with its
+ * container's name (`server | ...`), as `docker compose logs` does, a line cut across chunks prefixed once.
+ */
+export function linePrinter(prefix: boolean, out = process.stdout, err = process.stderr) {
+  const midLine = new Set<string>();
+  return (line: LogLine) => {
+    const to = line.stream === "stderr" ? err : out;
+    if (!prefix || !line.container) return void to.write(line.data);
+    const key = `${line.container}\n${line.stream}`;
+    const tag = `${line.container} | `;
+    const parts = line.data.split("\n");
+    const text = parts
+      .map((part, i) =>
+        (i === 0 && midLine.has(key)) || (i === parts.length - 1 && part === "") ? part : tag + part,
+      )
+      .join("\n");
+    if (line.data.endsWith("\n")) midLine.delete(key);
+    else midLine.add(key);
+    to.write(text);
+  };
+}
+
+/** `berth apps create|update|list|get|status|logs|restart|delete` */
 export function appsCommand(program: Command) {
   const apps = program
     .command("apps")
@@ -99,6 +125,58 @@ export function appsCommand(program: Command) {
       );
       printRows(outputFormat(globals()), items, deploymentColumns);
     });
+
+  ns(apps.command("logs <app>").description("its output on one device (each line names its container)"))
+    .requiredOption("--device <id>", "the device")
+    .option("--container <name>", "one container only")
+    .option("--stream <stream>", "stdout, stderr or mixed", "mixed")
+    .option("--tail <n>", "the last N lines only")
+    .option("-f, --follow", "go on printing lines as they come (Ctrl-C to stop)")
+    .action(
+      async (
+        name: string,
+        o: {
+          namespace: string;
+          device: string;
+          container?: string;
+          stream: string;
+          tail?: string;
+          follow?: boolean;
+        },
+      ) => {
+        if (o.tail !== undefined && !/^\d+$/.test(o.tail))
+          throw new CliError(`--tail takes a number of lines, not ${o.tail}`, 2);
+        const at = `${path(o.namespace, name)}/devices/${encodeURIComponent(o.device)}/logs`;
+        const query: Record<string, string> = {
+          stream: o.stream,
+          ...(o.container ? { container: o.container } : {}),
+          ...(o.tail !== undefined ? { tail: o.tail } : {}),
+        };
+        const print = linePrinter(o.container === undefined);
+        if (!o.follow) {
+          const { output } = await client().request<{ output: LogLine[] }>("GET", at, { query });
+          for (const line of output) print(line);
+          return;
+        }
+        const say = (line: string) => process.stderr.write(`berth: ${line}\n`);
+        for await (const e of followSse(
+          client(),
+          at,
+          { ...query, follow: "true" },
+          {
+            onLost: (reason) =>
+              say(`connection lost (${reason}); reconnecting, to resume where this left off`),
+            onBack: () => say("reconnected"),
+          },
+        )) {
+          if (e.event === "output") print(JSON.parse(e.data) as LogLine);
+          if (e.event === "gone") {
+            say(`the application was removed from device ${o.device}`);
+            return;
+          }
+        }
+      },
+    );
 
   ns(apps.command("restart <app>").description("redeploy it everywhere (admin)")).action(
     async (name: string, o: { namespace: string }) => {

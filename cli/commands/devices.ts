@@ -1,10 +1,24 @@
 import type { Command } from "commander";
+import type { DeviceApplicationView } from "../../shared/contracts/applications.ts";
 import type { DeviceView } from "../../shared/contracts/devices.ts";
 import { parseDuration } from "../../shared/domain/duration.ts";
 import { collect, labelText } from "../args.ts";
 import { type GlobalOptions, outputFormat, resolveClient } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { ago, type Column, printObject, printRows } from "../output.ts";
+
+const appColumns: Column<DeviceApplicationView>[] = [
+  { header: "NAMESPACE", value: (d) => d.namespace },
+  { header: "APPLICATION", value: (d) => d.name },
+  { header: "STATE", value: (d) => d.state },
+  { header: "VERSION", value: (d) => d.version },
+  {
+    header: "CONTAINERS",
+    value: (d) => d.containers.map((c) => `${c.name}:${c.state}`).join(",") || undefined,
+  },
+  { header: "RESTARTS", value: (d) => d.containers.reduce((n, c) => n + c.restartCount, 0) },
+  { header: "MESSAGE", value: (d) => d.message || undefined },
+];
 
 const columns: Column<DeviceView>[] = [
   { header: "ID", value: (d) => d.id },
@@ -63,6 +77,18 @@ export function devicesCommand(program: Command) {
     const client = resolveClient(globals(), process.env);
     printObject(outputFormat(globals()), await client.request<DeviceView>("GET", path(id)));
   });
+
+  devices
+    .command("apps <id>")
+    .description("the applications deployed on a device, with their state there")
+    .action(async (id: string) => {
+      const client = resolveClient(globals(), process.env);
+      const { items } = await client.request<{ items: DeviceApplicationView[] }>(
+        "GET",
+        `${path(id)}/applications`,
+      );
+      printRows(outputFormat(globals()), items, appColumns);
+    });
 
   devices
     .command("label <id> <edits...>")

@@ -1,3 +1,4 @@
+import { z } from "@hono/zod-openapi";
 import { ErrorEnvelope } from "../contracts/common.ts";
 
 const DESCRIPTIONS = {
@@ -67,3 +68,9 @@ export function withAppErrors<D extends { paths?: object }>(doc: D): D {
   }
   return doc;
 }
+
+/** A server-sent event stream's response. */
+export const sse = (description: string) => ({
+  description,
+  content: { "text/event-stream": { schema: z.string() } },
+});

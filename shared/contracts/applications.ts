@@ -188,3 +188,69 @@ export const ApplicationParams = z.object({
   ns: Id.openapi({ param: { name: "ns", in: "path" } }),
   app: Id.openapi({ param: { name: "app", in: "path" }, description: "name or id" }),
 });
+
+export const DeploymentParams = ApplicationParams.extend({
+  device: Id.openapi({ param: { name: "device", in: "path" } }),
+});
+
+/** Where a log follower resumes: `<reservation id>.<seq>` (the `id:` of the last event received). */
+export const LogCursor = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}\.\d{1,15}$/, "a log cursor is the id of the last event received")
+  .transform((v) => {
+    const [reservationId, seq] = v.split(".");
+    return { reservationId: reservationId!, seq: Number(seq) };
+  });
+
+export const AppLogsQuery = z.object({
+  container: z
+    .string()
+    .max(31)
+    .optional()
+    .openapi({ param: { name: "container", in: "query" }, description: "one container's lines only" }),
+  stream: z
+    .enum(["stdout", "stderr", "mixed"])
+    .default("mixed")
+    .openapi({ param: { name: "stream", in: "query" } }),
+  tail: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(100_000)
+    .optional()
+    .openapi({ param: { name: "tail", in: "query" }, description: "the last N lines only" }),
+  follow: z
+    .enum(["true", "false"])
+    .default("false")
+    .transform((v) => v === "true")
+    .openapi({
+      param: { name: "follow", in: "query" },
+      description: "server-sent `output` events as lines arrive, until the deployment is removed",
+    }),
+  after: LogCursor.optional().openapi({
+    param: { name: "after", in: "query" },
+    description: "with follow=true: resume after this cursor; a `Last-Event-ID` header wins over it",
+  }),
+});
+
+export const AppLogLine = z
+  .object({
+    seqId: z.number().int(),
+    stream: z.enum(["stdout", "stderr"]),
+    container: z.string().optional(),
+    data: z.string(),
+  })
+  .openapi("ApplicationLogLine");
+
+export const AppLogs = z
+  .object({ output: z.array(AppLogLine), reservationId: z.string() })
+  .openapi("ApplicationLogs");
+
+export const DeviceApplicationView = DeploymentView.extend({
+  name: z.string(),
+  namespace: z.string(),
+}).openapi("DeviceApplication");
+export type DeviceApplicationView = z.infer<typeof DeviceApplicationView>;
+export const DeviceApplicationList = z
+  .object({ items: z.array(DeviceApplicationView) })
+  .openapi("DeviceApplicationList");

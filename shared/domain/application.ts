@@ -125,6 +125,8 @@ export const Deployment = z.object({
   message: z.string().default(""),
   containers: z.array(WorkloadStatus).default([]),
   availableSince: z.string().optional(),
+  /** When its reservation ends (the renewal is judged from it, without reading the reservation). */
+  expiresAt: z.string().optional(),
   updatedAt: z.string(),
   /** Bumped on every write: what conditional updates check (two reconcilers, a status report). */
   v: z.number().int().min(1),

@@ -10,9 +10,17 @@ export const OutputChunk = z.object({
   seq: z.number().int().min(1),
   // Bytes, not characters: a chunk is one item (256 KiB of 3-byte characters would not fit one).
   data: text(MAX_CHUNK_BYTES),
+  /** An application's: the container (or program) that wrote it. */
+  container: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,30}$/)
+    .optional(),
 });
 export type OutputChunk = z.infer<typeof OutputChunk>;
 
 // Read back as stored (chunks written before the byte bound may be longer).
 export const StoredOutputChunk = OutputChunk.extend({ data: z.string(), receivedAt: z.string() });
 export type StoredOutputChunk = z.infer<typeof StoredOutputChunk>;
+
+/** How long output is kept after its reservation ends (a job's), or after it arrives (an application's). */
+export const OUTPUT_RETENTION_DAYS = { afterReservation: 30, application: 7 } as const;

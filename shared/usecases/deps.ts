@@ -44,6 +44,12 @@ export type JobDeps = ReservationDeps & {
    * applications (in the background). A callback for the same reason as capacityFreed.
    */
   fleetChanged(workspaceId: string): Promise<void>;
+  /**
+   * One of an application's deployments changed state (it came up, it failed): the host reconciles the
+   * application, so a rollout held by its budget goes on (in the background; calls that overlap a pass
+   * of the same application run it once more after it, not once each).
+   */
+  applicationChanged(applicationId: string): Promise<void>;
   /** Cloud capacity, when configured. */
   cloud?: CloudDeps;
 };

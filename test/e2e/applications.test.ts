@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AgentProcess, startAgentProcess } from "../helpers/agent-process.ts";
 import { type TestApp, testApp } from "../helpers/app.ts";
 import { createToken } from "../helpers/fleet.ts";
+import { runCli } from "../helpers/processes.ts";
 import { until } from "../helpers/wait.ts";
 
 const LONG = 60_000;
@@ -92,6 +93,7 @@ describe("process applications on two real agents", () => {
         },
       });
       expect(res.status).toBe(201);
+      const appId = ((await res.json()) as { id: string }).id;
       const [a100, h100] = agents;
       await until(async () => {
         const [d] = await deployments("exporter");
@@ -132,8 +134,183 @@ describe("process applications on two real agents", () => {
       // Deleted: every deployment goes, then the application.
       expect((await call("DELETE", `${APPS}/exporter`)).status).toBe(202);
       await until(async () => (await call("GET", `${APPS}/exporter`)).status === 404, LONG);
-      expect(await t.deps.repos.deployments.ofApplication(d!.deviceId)).toEqual([]);
+      expect(await t.deps.repos.deployments.ofApplication(appId)).toEqual([]);
     },
     4 * LONG,
+  );
+
+  /** Whether a process is alive. */
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  /** The pids a program appended to a file of the test's, one per start. */
+  const pidsIn = async (file: string) =>
+    (await readFile(file, "utf8").catch(() => "")).split("\n").filter(Boolean).map(Number);
+  const everywhere = async (name: string, version: number) => {
+    const all = await deployments(name);
+    return all.length === 2 && all.every((d) => d.state === "running" && d.version === version);
+  };
+  /** Reads a follow stream's `output` events until `seen` says it has what it waited for. */
+  async function followUntil(path: string, seen: (text: string) => boolean) {
+    const abort = new AbortController();
+    const res = await fetch(`${url}${path}`, {
+      headers: { authorization: `Bearer ${t.admin}` },
+      signal: abort.signal,
+    });
+    expect(res.status).toBe(200);
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    try {
+      while (!seen(text)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += value;
+      }
+    } finally {
+      abort.abort();
+    }
+    return text;
+  }
+
+  it(
+    "logs per container (tail, follow across an update); an update redeploys everywhere; a device offline during it gets it when it returns",
+    async () => {
+      const out = await mkdtemp(join(tmpdir(), "berth-app-out-"));
+      cleanup.push(out);
+      const program = (v: number) => ({
+        name: "main",
+        command: `echo $$ >> ${out}/v${v}; echo "main v${v} up"; echo "main v${v} warns" >&2; exec sleep 600`,
+      });
+      const res = await call("POST", APPS, {
+        name: "web",
+        type: "process",
+        scheduling: { type: "AllDevices" },
+        spec: {
+          containers: [program(1), { name: "side", command: "echo side one; echo side two; exec sleep 600" }],
+        },
+      });
+      expect(res.status).toBe(201);
+      await until(() => everywhere("web", 1), LONG);
+      const [a, b] = agents;
+      const logs = `${APPS}/web/devices/${a!.deviceId}/logs`;
+      type Logs = { output: { stream: string; container?: string; data: string }[] };
+      const text = (l: Logs) => l.output.map((x) => x.data).join("");
+      await until(async () => {
+        const r = await call("GET", `${logs}?container=side`);
+        return r.status === 200 && text((await r.json()) as Logs) === "side one\nside two\n";
+      }, LONG);
+      await until(async () => (await call("GET", `${logs}?container=main`)).status === 200, LONG);
+      const main = (await (await call("GET", `${logs}?container=main&stream=stderr`)).json()) as Logs;
+      expect(main.output.every((x) => x.container === "main" && x.stream === "stderr")).toBe(true);
+      expect(text(main)).toBe("main v1 warns\n");
+      const tail = (await (await call("GET", `${logs}?container=side&tail=1`)).json()) as Logs;
+      expect(text(tail)).toBe("side two\n");
+      // Through the CLI too, each line named by its container.
+      const cli = await runCli([
+        "--endpoint",
+        url,
+        "--api-key",
+        t.admin,
+        "apps",
+        "logs",
+        "web",
+        "--device",
+        a!.deviceId!,
+        "--container",
+        "side",
+      ]);
+      expect(cli.stdout).toBe("side one\nside two\n");
+      const both = await runCli([
+        "--endpoint",
+        url,
+        "--api-key",
+        t.admin,
+        "apps",
+        "logs",
+        "web",
+        "--device",
+        a!.deviceId!,
+      ]);
+      expect(both.stdout).toContain("side | side one\n");
+      expect(both.stdout).toContain("main | main v1 up\n");
+      expect((await call("GET", `${APPS}/web/devices/nope/logs`)).status).toBe(404);
+      const onDevice = (await (await call("GET", `/api/v1/devices/${a!.deviceId}/applications`)).json()) as {
+        items: { name: string; state: string }[];
+      };
+      expect(onDevice.items).toContainEqual(expect.objectContaining({ name: "web", state: "running" }));
+
+      // Device b goes offline; the update is written meanwhile.
+      await until(async () => (await pidsIn(join(out, "v1"))).length === 2, LONG);
+      const [v1a, v1b] = await pidsIn(join(out, "v1"));
+      await b!.proc.stop("SIGTERM");
+      const following = followUntil(`${logs}?container=main&follow=true&tail=0`, (t) =>
+        t.includes("main v2 up"),
+      );
+      const patched = await call("PATCH", `${APPS}/web`, {
+        spec: {
+          containers: [program(2), { name: "side", command: "echo side one; echo side two; exec sleep 600" }],
+        },
+      });
+      expect(((await patched.json()) as { version: number }).version).toBe(2);
+      // The follower is carried onto the successor's output on device a.
+      expect(await following).toContain("main v2 up");
+      await until(async () => {
+        const all = await deployments("web");
+        return (
+          all.find((d) => d.deviceId === a!.deviceId)?.state === "running" &&
+          all.find((d) => d.deviceId === a!.deviceId)?.version === 2
+        );
+      }, LONG);
+      const offline = (await deployments("web")).find((d) => d.deviceId === b!.deviceId);
+      expect(offline?.version).toBe(2);
+      expect(offline?.state).toBe("pending");
+      // Its old program ran on while its agent was away; back, it takes the update.
+      expect(alive(v1b!) || alive(v1a!)).toBe(true);
+      b!.proc = start(b!);
+      await until(() => everywhere("web", 2), LONG);
+      await until(async () => (await pidsIn(join(out, "v2"))).length === 2, LONG);
+      await until(async () => !alive(v1a!) && !alive(v1b!), LONG);
+      for (const pid of await pidsIn(join(out, "v2"))) expect(alive(pid)).toBe(true);
+      expect((await call("DELETE", `${APPS}/web`)).status).toBe(202);
+      await until(async () => (await call("GET", `${APPS}/web`)).status === 404, LONG);
+    },
+    5 * LONG,
+  );
+
+  it(
+    "an agent killed mid-rollout converges when it comes back: every device at the new version, one program each",
+    async () => {
+      const out = await mkdtemp(join(tmpdir(), "berth-app-out-"));
+      cleanup.push(out);
+      const program = (v: number) => ({ name: "main", command: `echo $$ >> ${out}/v${v}; exec sleep 600` });
+      const res = await call("POST", APPS, {
+        name: "roll",
+        type: "process",
+        scheduling: { type: "AllDevices" },
+        rollout: { maxUnavailable: 1 },
+        spec: { containers: [program(1)] },
+      });
+      expect(res.status).toBe(201);
+      await until(() => everywhere("roll", 1), LONG);
+      await until(async () => (await pidsIn(join(out, "v1"))).length === 2, LONG);
+      const [a] = agents;
+      await call("PATCH", `${APPS}/roll`, { spec: { containers: [program(2)] } });
+      // Killed outright while the rollout goes (one device at a time): it may or may not have applied it.
+      expect(await a!.proc.stop("SIGKILL")).toBeNull();
+      a!.proc = start(a!);
+      await until(() => everywhere("roll", 2), 2 * LONG);
+      await until(async () => (await pidsIn(join(out, "v1"))).every((pid) => !alive(pid)), LONG);
+      const v2 = await pidsIn(join(out, "v2"));
+      expect(v2.filter(alive)).toHaveLength(2);
+      expect((await call("DELETE", `${APPS}/roll`)).status).toBe(202);
+      await until(async () => (await call("GET", `${APPS}/roll`)).status === 404, LONG);
+      for (const pid of v2) await until(async () => !alive(pid), LONG);
+    },
+    5 * LONG,
   );
 });

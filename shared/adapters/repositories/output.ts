@@ -8,14 +8,10 @@ const parse = (item: Record<string, unknown>) => parseItem(StoredOutputChunk, "o
 
 export function outputRepository(store: Store): OutputRepository {
   return {
-    async append(reservationId, chunk, receivedAt, expiresAt) {
+    async append(reservationId, chunk, receivedAt, keepUntil) {
       // An agent retrying a batch: a seq already stored is ignored, never overwritten.
       const out = await store.put(
-        itemOf(
-          keys.output(reservationId, chunk.seq),
-          { ...chunk, receivedAt },
-          { ttl: ttlOf(expiresAt, 30) },
-        ),
+        itemOf(keys.output(reservationId, chunk.seq), { ...chunk, receivedAt }, { ttl: ttlOf(keepUntil, 0) }),
         { if: c.absent() },
       );
       return out.ok;

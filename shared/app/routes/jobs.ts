@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { IdParam } from "../../contracts/common.ts";
 import {
   ControlJobRequest,
@@ -26,13 +26,8 @@ import type { AppDeps } from "../deps.ts";
 import type { AppEnv } from "../env.ts";
 import { type FollowMessage, type FollowWindow, followStream, resumeCursor } from "../follow-stream.ts";
 import { requireUser } from "../middleware/auth.ts";
-import { bearerSecurity, errorResponses, json, jsonBody } from "../openapi.ts";
+import { bearerSecurity, errorResponses, json, jsonBody, sse } from "../openapi.ts";
 import { listPage } from "../pagination.ts";
-
-const sse = (description: string) => ({
-  description,
-  content: { "text/event-stream": { schema: z.string() } },
-});
 
 /** What every follow stream does, for the OpenAPI descriptions. */
 const RESUME =
@@ -101,7 +96,7 @@ async function* messages<I extends FollowItem<string | number, object>>(
  * Where a follow request goes when this host cannot hold a stream (`followMode: redirect`, AWS Lambda): the
  * same path and query on the agent endpoint (the long-running service). Undefined: served here.
  */
-function followElsewhere(deps: AppDeps, requestUrl: string): string | undefined {
+export function followElsewhere(deps: AppDeps, requestUrl: string): string | undefined {
   const target = deps.config.agentEndpoint;
   if (deps.config.followMode !== "redirect" || !target) return undefined;
   const from = new URL(requestUrl);
@@ -115,7 +110,7 @@ function followElsewhere(deps: AppDeps, requestUrl: string): string | undefined 
 const WINDOW_LINGER_MS = 1000;
 
 /** The bounds of a follow response on a host that buffers and has nowhere to redirect to (`followMode: window`). */
-const followWindow = (deps: AppDeps): FollowWindow | undefined =>
+export const followWindow = (deps: AppDeps): FollowWindow | undefined =>
   deps.config.followMode === "window"
     ? { ms: deps.config.followWindowSeconds * 1000, lingerMs: WINDOW_LINGER_MS }
     : undefined;

@@ -17,6 +17,7 @@ import type { UserPrincipal } from "../../domain/principal.ts";
 import type { Page, PageRequest } from "../../ports/pagination.ts";
 import { createCounted } from "../counted.ts";
 import type { JobDeps } from "../deps.ts";
+import { ownDevice } from "../identity/devices.ts";
 import { done, mutate, reread } from "../mutate.ts";
 import { activeNamespace, namespaceNamed } from "../namespaces/namespaces.ts";
 
@@ -332,4 +333,16 @@ export async function deleteApplication(
     gone ?? deleting,
     gone ? await deps.repos.deployments.ofApplication(deleting.id) : [],
   );
+}
+
+/** `GET /devices/{id}/applications`: the deployments on a device (Synpse `Device.applications`). */
+export async function deviceApplications(deps: ApplicationDeps, ws: string, deviceId: string) {
+  await ownDevice(deps, ws, deviceId);
+  const items = [];
+  for (const d of await deps.repos.deployments.onDevice(deviceId)) {
+    const app = await deps.repos.applications.get(d.applicationId);
+    if (app?.workspaceId === ws)
+      items.push({ ...deploymentView(d), name: app.name, namespace: app.namespace });
+  }
+  return { items };
 }

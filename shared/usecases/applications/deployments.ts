@@ -30,7 +30,11 @@ async function changeDeployment(
     if (!d || d.reservationId !== r.id || d.state === "deleting") return;
     const next = change(d);
     if (!next) return;
-    if ((await deps.repos.commit([deps.repos.deployments.replace(d, { ...next, v: d.v + 1 })])).ok) return;
+    if ((await deps.repos.commit([deps.repos.deployments.replace(d, { ...next, v: d.v + 1 })])).ok) {
+      // Up, or failed: a rollout that waits on its budget may go on.
+      if (next.state !== d.state) await deps.applicationChanged(appId);
+      return;
+    }
   }
 }
 

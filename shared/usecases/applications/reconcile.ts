@@ -77,8 +77,9 @@ export async function reconcileApplication(deps: ApplicationDeps, appId: string)
   const now = deps.clock.now().getTime();
   for (const d of live.filter(current)) {
     if (written >= PER_PASS) break;
-    const r = await deps.repos.reservations.get(d.deviceId, d.reservationId);
-    if (r && Date.parse(r.expiresAt) - now < RENEW_BEFORE_SECONDS * 1000) {
+    const expiresAt =
+      d.expiresAt ?? (await deps.repos.reservations.get(d.deviceId, d.reservationId))?.expiresAt;
+    if (expiresAt && Date.parse(expiresAt) - now < RENEW_BEFORE_SECONDS * 1000) {
       written++;
       await deploy(deps, app, desired.get(d.deviceId)!, d);
     }
@@ -143,6 +144,19 @@ export async function deploymentGone(
 async function deploy(deps: ApplicationDeps, app: Application, device: Device, previous?: Deployment) {
   const now = deps.clock.now().toISOString();
   const reservationId = newId();
+  const built = await applicationData(deps, app, device, reservationId, previous?.reservationId);
+  const r =
+    "data" in built
+      ? newReservation(deps, {
+          id: reservationId,
+          nodeId: device.id,
+          workspaceId: app.workspaceId,
+          user: `application:${app.namespace}/${app.name}`,
+          type: "application",
+          data: built.data,
+          duration: APPLICATION_DURATION,
+        })
+      : undefined;
   const next: Deployment = {
     applicationId: app.id,
     workspaceId: app.workspaceId,
@@ -153,17 +167,17 @@ async function deploy(deps: ApplicationDeps, app: Application, device: Device, p
     state: "pending",
     message: previous ? `updating to version ${app.version}` : "waiting for the device",
     containers: [],
+    ...(r ? { expiresAt: r.expiresAt } : {}),
     updatedAt: now,
     v: (previous?.v ?? 0) + 1,
   };
-  const built = await applicationData(deps, app, device, reservationId, previous?.reservationId);
-  if ("failed" in built) {
+  if ("failed" in built || !r) {
     // Nothing to deliver (a secret is gone): the deployment says why; creating the secret redeploys.
     const failed = {
       ...next,
       reservationId: previous?.reservationId ?? reservationId,
       state: "failed" as const,
-      message: built.failed,
+      message: "failed" in built ? built.failed : "",
     };
     await deps.repos.commit([
       previous ? deps.repos.deployments.replace(previous, failed) : deps.repos.deployments.create(failed),
@@ -174,15 +188,6 @@ async function deploy(deps: ApplicationDeps, app: Application, device: Device, p
     previous ? deps.repos.deployments.replace(previous, next) : deps.repos.deployments.create(next),
   ]);
   if (!recorded.ok) return; // another pass got there first
-  const r = newReservation(deps, {
-    id: reservationId,
-    nodeId: device.id,
-    workspaceId: app.workspaceId,
-    user: `application:${app.namespace}/${app.name}`,
-    type: "application",
-    data: built.data,
-    duration: APPLICATION_DURATION,
-  });
   const placed = await placeReservation(deps, r);
   if (!placed.ok) return; // the device went: the next pass retires the deployment
   if (built.opened) for (const o of built.opened) await noteDeliveries(deps, o);
@@ -292,4 +297,32 @@ export async function reconcileAll(deps: ApplicationDeps): Promise<number> {
     }
   }
   return n;
+}
+
+/**
+ * `run`, once at a time per key: a call while the key's run goes on makes it run once more after it (every
+ * call's change is then seen), however many such calls came; each call resolves when that last run has.
+ */
+export function coalescing(run: (key: string) => Promise<void>): (key: string) => Promise<void> {
+  const inFlight = new Map<string, { again: boolean; done: Promise<void> }>();
+  return (key) => {
+    const current = inFlight.get(key);
+    if (current) {
+      current.again = true;
+      return current.done;
+    }
+    const entry = { again: false, done: Promise.resolve() };
+    entry.done = (async () => {
+      try {
+        do {
+          entry.again = false;
+          await run(key);
+        } while (entry.again);
+      } finally {
+        inFlight.delete(key);
+      }
+    })();
+    inFlight.set(key, entry);
+    return entry.done;
+  };
 }

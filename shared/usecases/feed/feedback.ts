@@ -1,6 +1,6 @@
 import type { ReservationView, ResultRequest, StatusReport } from "../../contracts/reservations.ts";
 import { conflict, invalidRequest, notFound } from "../../domain/errors.ts";
-import type { OutputChunk } from "../../domain/output.ts";
+import { OUTPUT_RETENTION_DAYS, type OutputChunk } from "../../domain/output.ts";
 import type { DevicePrincipal } from "../../domain/principal.ts";
 import { moveReservation, type Reservation } from "../../domain/reservation.ts";
 import { verifyResult } from "../../domain/signing.ts";
@@ -152,10 +152,16 @@ export async function appendOutput(
 ) {
   const r = await deviceReservation(deps, device, id);
   const now = deps.clock.now().toISOString();
+  // A job's output outlives its reservation; an application's (a year long) is for debugging: a week.
+  const days = OUTPUT_RETENTION_DAYS;
+  const keepUntil =
+    r.type === "application"
+      ? new Date(Date.parse(now) + days.application * 86_400_000).toISOString()
+      : new Date(Date.parse(r.expiresAt) + days.afterReservation * 86_400_000).toISOString();
   // In order, one after the other: a reader never sees a later chunk before an earlier one of the batch.
   const stored: boolean[] = [];
   for (const c of [...chunks].sort((a, b) => a.seq - b.seq))
-    stored.push(await deps.repos.output.append(id, c, now, r.expiresAt));
+    stored.push(await deps.repos.output.append(id, c, now, keepUntil));
   const added = stored.filter(Boolean).length;
   const sealed = last && r.outputPending ? await sealOutput(deps, device, r) : undefined;
   if (added > 0 || sealed) announce(deps.feedWatcher, outputTopic(id));

@@ -86,7 +86,7 @@ export async function listDevices(
   };
 }
 
-async function ownDevice(deps: Deps, workspaceId: string, id: string): Promise<Device> {
+export async function ownDevice(deps: Deps, workspaceId: string, id: string): Promise<Device> {
   const device = await deps.repos.devices.get(id);
   if (!device || device.workspaceId !== workspaceId) throw notFound(`device ${id} not found`);
   return device;

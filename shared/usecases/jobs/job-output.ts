@@ -10,12 +10,16 @@ type Stream = "stdout" | "stderr" | "mixed";
 export type OutputLine = { seqId: number; stream: "stdout" | "stderr"; data: string };
 
 /** How long a follower waits for a wake-up before reading anyway (writes by other processes). */
-const RECHECK_MS = 2000;
+export const RECHECK_MS = 2000;
 
 const noOutput = (id: string) => new BerthError(ErrorCode.JobOutputNotFound, `job ${id} has no output yet`);
 
 /** Reads a reservation's chunks after `seq`, only as far as they are consecutive (a gap is a write in flight). */
-async function nextChunks(deps: JobDeps, reservationId: string, seq: number): Promise<StoredOutputChunk[]> {
+export async function nextChunks(
+  deps: JobDeps,
+  reservationId: string,
+  seq: number,
+): Promise<StoredOutputChunk[]> {
   const taken: StoredOutputChunk[] = [];
   for (;;) {
     const batch = await deps.repos.output.since(reservationId, seq, 500);
@@ -117,7 +121,7 @@ export async function followJobOutput(
  * A server that is stopping answers new followers 503 (they come back with their cursor) rather than a
  * stream that would only say `closing`: a client on a kept-alive connection would otherwise spin on it.
  */
-function refuseWhileStopping(deps: JobDeps) {
+export function refuseWhileStopping(deps: JobDeps) {
   if (deps.feedWatcher.closed())
     throw new BerthError(
       ErrorCode.Unavailable,
