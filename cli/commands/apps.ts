@@ -52,7 +52,8 @@ type LogLine = { stream: "stdout" | "stderr"; container?: string; data: string }
  * Writes log lines to stdout or stderr as their stream says; with `prefix`, each line starts with its
  * container's name (`server | ...`), as `docker compose logs` does, a line cut across chunks prefixed once.
  */
-export function linePrinter(prefix: boolean, out = process.stdout, err = process.stderr) {
+type Sink = { write(text: string): unknown };
+export function linePrinter(prefix: boolean, out: Sink = process.stdout, err: Sink = process.stderr) {
   const midLine = new Set<string>();
   return (line: LogLine) => {
     const to = line.stream === "stderr" ? err : out;

@@ -23,7 +23,7 @@ describe("linePrinter: each line named by its container", () => {
       out += s;
       return true;
     };
-    const sink = { write } as unknown as NodeJS.WriteStream;
+    const sink = { write };
     const print = linePrinter(true, sink, sink);
     print({ stream: "stdout", container: "web", data: "one\ntw" });
     print({ stream: "stdout", container: "db", data: "up\n" });
