@@ -267,6 +267,34 @@ withBrowser("the dashboard in a real browser", () => {
     expect(await member.page.getByRole("button", { name: "Cordon" }).count()).toBe(0);
   }, 120_000);
 
+  it("lists applications with their availability and shows one's per-device status and log", async () => {
+    await api("POST", "/namespaces/default/applications", {
+      name: "exporter",
+      type: "process",
+      scheduling: { type: "AllDevices" },
+      spec: { containers: [{ name: "metrics", command: "echo serving metrics on :9400; exec sleep 600" }] },
+    });
+    const { page, errors } = await signedIn(admin);
+    await page.getByRole("link", { name: "Applications" }).click();
+    await page.getByRole("cell", { name: "1/1 available" }).waitFor({ timeout: 60_000 });
+    await page.screenshot({ path: join(SHOTS, "applications.png") });
+    await page.getByRole("link", { name: "exporter" }).click();
+    await page.getByTestId("deployment-status").getByText("1 of 1 available").waitFor();
+    await page.locator("td .status.good", { hasText: "running" }).first().waitFor();
+    await page
+      .getByRole("log", { name: "application log" })
+      .getByText("metrics | serving metrics on :9400")
+      .waitFor({ timeout: 60_000 });
+    await page.screenshot({ path: join(SHOTS, "application.png") });
+    expect(errors).toEqual([]);
+    await api("DELETE", "/namespaces/default/applications/exporter");
+    await until(
+      async () =>
+        (await api<{ items: unknown[] }>("GET", "/namespaces/default/applications")).items.length === 0,
+      60_000,
+    );
+  }, 120_000);
+
   it("cordons a device and relabels it from its row, as an admin", async () => {
     const { page } = await signedIn(admin);
     await page.getByRole("link", { name: "Devices", exact: true }).click();

@@ -122,6 +122,67 @@ describe("applications", () => {
     await feed(a100);
   });
 
+  it("a cordoned device gets no new application (what it runs stays); uncordoned, it gets it", async () => {
+    expect((await call("POST", `/api/v1/devices/${h100.deviceId}/cordon`)).status).toBe(200);
+    const res = await call("POST", APPS, app("daemon", { scheduling: { type: "AllDevices" } }));
+    expect(res.status).toBe(201);
+    expect(applies(await feed(h100))).toEqual([]);
+    expect((await deployments("daemon")).map((d) => d.deviceId)).toEqual([a100.deviceId]);
+    await reconcileAll(t.deps);
+    expect(applies(await feed(h100))).toEqual([]);
+    expect((await call("POST", `/api/v1/devices/${h100.deviceId}/uncordon`)).status).toBe(200);
+    await t.deps.background.drain();
+    expect(applies(await feed(h100)).map((r) => dataOf(r).application.name)).toEqual(["daemon"]);
+    // Cordoned again, it keeps it.
+    await call("POST", `/api/v1/devices/${h100.deviceId}/cordon`);
+    await reconcileAll(t.deps);
+    expect(removals(await feed(h100))).toEqual([]);
+    await call("POST", `/api/v1/devices/${h100.deviceId}/uncordon`);
+    expect((await call("DELETE", `${APPS}/daemon`)).status).toBe(202);
+    for (const agent of [a100, h100])
+      for (const r of removals(await feed(agent))) expect((await agent.deleted(r.id)).status).toBe(200);
+    expect((await call("GET", `${APPS}/daemon`)).status).toBe(404);
+  });
+
+  it("rolls out one device at a time under maxUnavailable 1: a device coming up at the new version moves it on", async () => {
+    const res = await call(
+      "POST",
+      APPS,
+      app("rolling", { scheduling: { type: "AllDevices" }, rollout: { maxUnavailable: 1 } }),
+    );
+    expect(res.status).toBe(201);
+    const up = async (agent: SimAgent, r: AgentReservation) =>
+      call(
+        "POST",
+        `/api/v1/agent/reservations/${r.id}/status`,
+        { state: "running", containers: [{ name: "server", state: "running", restartCount: 0 }] },
+        agent.session,
+      );
+    for (const agent of [a100, h100]) for (const r of applies(await feed(agent))) await up(agent, r);
+    await call("PATCH", `${APPS}/rolling`, {
+      spec: { containers: [{ name: "server", command: "exec sleep 2000" }] },
+    });
+    const first = [...applies(await feed(a100)), ...applies(await feed(h100))];
+    expect(first).toHaveLength(1);
+    const [r] = first;
+    const agent = r!.nodeId === a100.deviceId ? a100 : h100;
+    const other = agent === a100 ? h100 : a100;
+    // Nothing more until the first is up at version 2, however often the reconciler runs.
+    await reconcileAll(t.deps);
+    expect(applies(await feed(other))).toEqual([]);
+    expect((await up(agent, r!)).status).toBe(200);
+    await t.deps.background.drain();
+    const next = applies(await feed(other));
+    expect(next.map((x) => dataOf(x).application.version)).toEqual([2]);
+    await up(other, next[0]!);
+    expect((await json<App>(call("GET", `${APPS}/rolling`))).deploymentStatus).toMatchObject({
+      total: 2,
+      available: 2,
+    });
+    await call("DELETE", `${APPS}/rolling`);
+    for (const a of [a100, h100]) for (const x of removals(await feed(a))) await a.deleted(x.id);
+  });
+
   it("redeploys a new version as a successor that supersedes the running one; the same object again changes nothing", async () => {
     const before = (await deployments("web"))[0]!;
     const same = await json<App>(

@@ -52,6 +52,14 @@ const TONE: Record<string, string> = {
   Killed: "bad",
   offline: "bad",
   Canceled: "muted",
+  // Applications and their deployments (Synpse's states).
+  active: "good",
+  running: "good",
+  pending: "wait",
+  created: "wait",
+  deleting: "wait",
+  failed: "bad",
+  unknown: "bad",
 };
 
 /** A status as a word with a colour (the word carries the meaning; the colour only helps). */

@@ -5,7 +5,7 @@ import {
   specHash,
   wants,
 } from "../../domain/application.ts";
-import type { Device } from "../../domain/device.ts";
+import { type Device, scheduling } from "../../domain/device.ts";
 import { newId } from "../../domain/ids.ts";
 import type { ApplicationData } from "../../domain/reservation-data.ts";
 import { newReservation, placeReservation, removeReservation } from "../feed/reservations.ts";
@@ -47,9 +47,10 @@ export async function reconcileApplication(deps: ApplicationDeps, appId: string)
   for (const d of deployments)
     if (!desired.has(d.deviceId) && d.state !== "deleting") await retire(deps, d, devices);
 
-  // Devices that joined: a deployment, then its reservation.
+  // Devices that joined: a deployment, then its reservation. A cordoned one takes nothing new (what it runs
+  // stays, and is updated): it gets the application once uncordoned.
   for (const device of desired.values()) {
-    if (byDevice.has(device.id)) continue;
+    if (byDevice.has(device.id) || scheduling(device) !== "eligible") continue;
     if (written++ >= PER_PASS) break;
     await deploy(deps, app, device);
   }

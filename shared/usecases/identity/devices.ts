@@ -154,6 +154,8 @@ export async function cordonDevice(deps: Deps, workspaceId: string, id: string, 
     cordon ? { eligibility: "ineligible" } : { eligibility: "eligible", drain: null },
     now.toISOString(),
   );
+  // Applications wait for a cordoned device: uncordoned, it gets them.
+  if (!cordon) await deps.fleetChanged?.(workspaceId);
   return deviceView(updated, now, deps.config.deviceTtlSeconds);
 }
 

@@ -1,4 +1,5 @@
 import type { Page } from "../page.ts";
+import { application, applications } from "./applications.tsx";
 import { cloud } from "./cloud.tsx";
 import { devices } from "./devices.tsx";
 import { job } from "./job.tsx";
@@ -9,4 +10,15 @@ import { secrets } from "./secrets.tsx";
 import { tokens } from "./tokens.tsx";
 
 /** Every page, in navigation order. A new page (applications, secrets, labs, GPU health) is one more module. */
-export const PAGES: Page[] = [overview, devices, jobs, job, tokens, profiles, secrets, cloud];
+export const PAGES: Page[] = [
+  overview,
+  devices,
+  jobs,
+  job,
+  applications,
+  application,
+  tokens,
+  profiles,
+  secrets,
+  cloud,
+];
