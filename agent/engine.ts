@@ -16,7 +16,17 @@ import type { Logger } from "../shared/ports/logger.ts";
 import type { CacheRecord, ReservationCache } from "./cache.ts";
 import { type AgentClient, RejectedError, RevokedError } from "./client.ts";
 import { DEFAULT_BODY_LIMIT, MIN_BATCH_BYTES, nextOutput, type OutputPosition, redact } from "./output.ts";
-import { type AppProgram, afterExit, programEnded, restartBackoffMs, startProgram } from "./runtimes/apps.ts";
+import {
+  type AppProgram,
+  afterExit,
+  appContainerName,
+  appNetworkName,
+  containerState,
+  networkOf,
+  programEnded,
+  restartBackoffMs,
+  startProgram,
+} from "./runtimes/apps.ts";
 import type { DockerRuntime } from "./runtimes/docker.ts";
 import {
   ApplyError,
@@ -262,8 +272,7 @@ export class Engine {
         }
         case "application": {
           const data = RESERVATION_DATA.application.parse(JSON.parse(r.data));
-          if (data.kind !== "process")
-            throw new ApplyError("this agent runs process applications only, for now (no containers yet)");
+          const docker = data.kind === "container" ? await this.#dockerOrThrow() : undefined;
           if (await this.#adopt(r, data, record)) break;
           const programs: AppProgram[] = [];
           record.workload = {
@@ -275,6 +284,13 @@ export class Engine {
           };
           await this.#d.cache.put(record);
           const values: string[] = [];
+          if (docker) {
+            await this.#startAppContainers(r.id, data, docker, programs, values);
+            if (values.length) this.#secrets.set(r.id, values);
+            record.status = "running";
+            record.output = { seq: 1, stdout: 0, stderr: 0 };
+            break;
+          }
           for (const p of data.containers) {
             const opened = await openSecrets(this.#d.keys.encryption, this.#d.machineId, r.id, p, {
               kind: "process",
@@ -311,7 +327,7 @@ export class Engine {
     } catch (err) {
       // A failed apply is reported and not kept: nothing of it runs, now or on a replay (nor stays in memory).
       const w = record.workload;
-      if (w.kind === "app") await Promise.all(w.programs.map((p) => stopProcess(p, 0)));
+      if (w.kind === "app") await this.#stopPrograms(w, 0);
       await this.#d.tombstones?.add(r.id, r);
       await this.#d.cache.drop(r.id);
       const values = this.#secrets.get(r.id) ?? [];
@@ -372,7 +388,8 @@ export class Engine {
       } else if (w.kind === "volume") {
         await rm(w.path, { recursive: true, force: true });
       } else if (w.kind === "app") {
-        await Promise.all(w.programs.filter((p) => p.pid > 0).map((p) => stopProcess(p, w.grace)));
+        await this.#stopPrograms(w, w.grace);
+        await this.#leaveNetwork(id, w);
       }
       if (reason !== "agent-exit") {
         // The workload has stopped: its secret files go (they are in memory: a reboot took them anyway).
@@ -510,6 +527,10 @@ export class Engine {
     for (const p of w.programs) {
       const spec = data.containers.find((c) => c.name === p.name);
       if (!spec) continue;
+      if (p.container) {
+        if (await this.#superviseContainer(p, p.container, spec.restartPolicy)) changed = true;
+        continue;
+      }
       if (p.state === "running") {
         const code = await programEnded(p);
         if (code === undefined) continue;
@@ -559,6 +580,114 @@ export class Engine {
       }
     }
     if (changed) await this.#d.cache.put(record);
+  }
+
+  /**
+   * An application container, as Docker runs it (Docker applies its restart policy): its state, restarts and
+   * exit code from `docker inspect`, and a new log follower once a restart ended the last one (reading from
+   * the new run's start). Returns whether anything changed.
+   */
+  async #superviseContainer(
+    p: AppProgram,
+    name: string,
+    policy: Parameters<typeof containerState>[1],
+  ): Promise<boolean> {
+    const docker = this.#d.docker;
+    if (!docker) return false;
+    const s = await docker.appState(name);
+    if (s.problem !== undefined) return false; // Docker did not answer: nothing is known
+    const before = JSON.stringify(p);
+    p.state = containerState(s, policy);
+    p.restartCount = s.restartCount;
+    if (s.status === "exited" || s.status === "dead") {
+      p.exitCode = s.exitCode;
+      p.message = `exited with code ${s.exitCode}`;
+    } else if (s.status === undefined) p.message = "the container is gone (removed outside the agent?)";
+    else if (p.state === "running") {
+      p.message = "";
+      if (s.startedAt) p.startedAt = s.startedAt;
+    }
+    if (s.status === "running" && !(await docker.following(p.logsPid, name)))
+      p.logsPid = docker.followLogs(name, p.dir, s.startedAt);
+    return JSON.stringify(p) !== before;
+  }
+
+  /**
+   * Starts the containers of an application (applications.md §4): its bridge network first (mode `bridge`),
+   * then each container with its secrets (an env file deleted once `docker run` has read it, files mounted
+   * read-only) and Docker's restart policy. Each is recorded as it starts: a failure stops those before it.
+   */
+  async #startAppContainers(
+    id: string,
+    data: ReturnType<typeof RESERVATION_DATA.application.parse>,
+    docker: DockerRuntime,
+    programs: AppProgram[],
+    values: string[],
+  ): Promise<void> {
+    const appId = data.application.id;
+    if (data.containers.some((c) => (c.networkMode ?? "bridge") === "bridge"))
+      await docker.ensureNetwork(appNetworkName(appId), appId);
+    for (const c of data.containers) {
+      const opened = await openSecrets(this.#d.keys.encryption, this.#d.machineId, id, c, {
+        kind: "container",
+        user: c.user,
+      });
+      values.push(...opened.values);
+      const name = appContainerName(appId, c.name);
+      const program: AppProgram = {
+        name: c.name,
+        pid: 0,
+        container: name,
+        dir: join(this.#d.paths.workloads, id, c.name),
+        state: "pending",
+        restartCount: 0,
+        message: "",
+      };
+      programs.push(program);
+      const { logsPid } = await docker
+        .startApp(
+          id,
+          { ...c, image: c.image!, mounts: [], stopGracePeriodSeconds: data.stopGracePeriodSeconds },
+          program.dir,
+          opened,
+          {
+            name,
+            applicationId: appId,
+            restartPolicy: c.restartPolicy,
+            network: networkOf(appId, c.networkMode),
+          },
+        )
+        .finally(() => removeEnvFile(opened.envFile));
+      program.logsPid = logsPid;
+      program.startedAt = this.#now().toISOString();
+    }
+  }
+
+  /** Stops an application's programs or containers (SIGTERM or `docker stop`, then the grace period). */
+  async #stopPrograms(w: Extract<CacheRecord["workload"], { kind: "app" }>, grace: number): Promise<void> {
+    await Promise.all(
+      w.programs.map(async (p) => {
+        if (p.container) {
+          if (this.#d.docker) await this.#d.docker.stop(p.container, grace, true, p.logsPid);
+        } else if (p.pid > 0) await stopProcess(p, grace);
+      }),
+    );
+  }
+
+  /** The application's last reservation on this device is gone: its bridge network goes too. */
+  async #leaveNetwork(id: string, w: Extract<CacheRecord["workload"], { kind: "app" }>): Promise<void> {
+    const appId = w.appId;
+    if (!this.#d.docker || !w.programs.some((p) => p.container)) return;
+    const others = this.#d.cache
+      .all()
+      .some(
+        (r) =>
+          r.reservation.id !== id &&
+          r.workload.kind === "app" &&
+          r.workload.appId === appId &&
+          r.status !== "decommissioned",
+      );
+    if (!others) await this.#d.docker.removeNetwork(appNetworkName(appId));
   }
 
   /**
@@ -912,7 +1041,7 @@ export class Engine {
       if (w.kind === "container" && record.status === "running") await this.#rewriteSecrets(record);
       if (w.kind === "app" && record.status === "starting") {
         // Cut short while starting its programs: stop those it started; the boot sync offers it again.
-        await Promise.all(w.programs.filter((p) => p.pid > 0).map((p) => stopProcess(p, 0)));
+        await this.#stopPrograms(w, 0);
         await this.#d.cache.drop(record.reservation.id);
         continue;
       }

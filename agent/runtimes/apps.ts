@@ -3,8 +3,8 @@ import { join } from "node:path";
 import type { ApplicationData } from "../../shared/domain/reservation-data.ts";
 import { exitStatus, isAlive, startProcess } from "./process.ts";
 
-/** Synpse's workload states, as the agent reports each program of an application. */
-export type ProgramState = "pending" | "running" | "exited" | "failed";
+/** Synpse's workload states, as the agent reports each program (or container) of an application. */
+export type ProgramState = "pending" | "created" | "running" | "stopped" | "exited" | "failed" | "unknown";
 
 /** One supervised program of a `process` application, as the agent keeps it (cache record). */
 export interface AppProgram {
@@ -19,6 +19,9 @@ export interface AppProgram {
   /** When a program that ended starts again (its restart policy's backoff). */
   nextStartAt?: number;
   message: string;
+  /** A container application's: the Docker container (its pid is 0) and its log follower. */
+  container?: string;
+  logsPid?: number;
   /** How far its stdout and stderr have been shipped (the reservation numbers the chunks of all programs). */
   shipped?: { stdout: number; stderr: number };
 }
@@ -80,4 +83,47 @@ export async function programEnded(p: AppProgram): Promise<number | undefined> {
   const code = await exitStatus(p.dir);
   if (code !== undefined) return code;
   return (await isAlive(p.pid, p.startTicks)) ? undefined : 137;
+}
+
+/** An application's container on this device: found again by a successor with the same spec. */
+export const appContainerName = (applicationId: string, container: string) =>
+  `berth-app-${applicationId.toLowerCase()}-${container}`;
+/** The application's own bridge network (network mode `bridge`). */
+export const appNetworkName = (applicationId: string) => `berth-app-${applicationId.toLowerCase()}`;
+
+/** The `--network` of a container: the application's bridge, the host's, or Docker's default (isolated). */
+export function networkOf(applicationId: string, mode: Program["networkMode"]): string | undefined {
+  if (mode === "host") return "host";
+  if (mode === "isolated") return undefined;
+  return appNetworkName(applicationId);
+}
+
+/**
+ * A container's Docker state as Synpse's (applications.md §4): `restarting` is `pending` (Synpse: "retries
+ * are returned to this state too"), an `exited` one with a restart to come is `exited`, with none left
+ * `failed` (or `exited` after code 0), `paused` is `stopped`, gone is `unknown`.
+ */
+export function containerState(
+  s: { status?: string; exitCode: number; restartCount: number },
+  policy: Program["restartPolicy"],
+): ProgramState {
+  switch (s.status) {
+    case "running":
+      return "running";
+    case "restarting":
+      return "pending";
+    case "created":
+      return "created";
+    case "paused":
+      return "stopped";
+    case "exited":
+    case "dead":
+      return afterExit(policy, s.exitCode, s.restartCount) === "restart"
+        ? "exited"
+        : s.exitCode === 0
+          ? "exited"
+          : "failed";
+    default:
+      return "unknown";
+  }
 }

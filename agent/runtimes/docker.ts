@@ -40,8 +40,28 @@ export function dockerRunArgs(
   id: string,
   data: ContainerData,
   secrets: ContainerSecrets = NO_SECRETS,
+  app?: AppContainerOptions,
 ): string[] {
-  const args = ["run", "-d", "--init", "--name", containerName(id), "--label", `berth.reservation=${id}`];
+  const args = [
+    "run",
+    "-d",
+    "--init",
+    "--name",
+    app?.name ?? containerName(id),
+    "--label",
+    `berth.reservation=${id}`,
+  ];
+  if (app) {
+    args.push("--label", `berth.application=${app.applicationId}`);
+    const r = app.restartPolicy;
+    args.push(
+      "--restart",
+      r.name === "on-failure" && r.maximumRetryCount !== undefined
+        ? `on-failure:${r.maximumRetryCount}`
+        : r.name,
+    );
+    if (app.network) args.push("--network", app.network);
+  }
   if (data.gpus === "all") args.push("--gpus", "all");
   else if (data.gpus.length > 0) args.push("--gpus", `"device=${data.gpus.join(",")}"`);
   for (const [k, v] of Object.entries(data.env)) args.push("-e", `${k}=${v}`);
@@ -66,6 +86,27 @@ export function dockerRunArgs(
     args.push("--entrypoint", data.command[0]!, data.image, ...data.command.slice(1), ...data.args);
   } else args.push(data.image, ...data.args);
   return args;
+}
+
+/** An application's container (specs/applications.md §4): its own name, Docker's restart policy, its network. */
+export interface AppContainerOptions {
+  /** `berth-app-<app id>-<container>`: what a successor with the same spec finds running. */
+  name: string;
+  applicationId: string;
+  restartPolicy: { name: "always" | "unless-stopped" | "on-failure" | "no"; maximumRetryCount?: number };
+  /** The app's own bridge, `host`, or undefined: Docker's default bridge (`isolated`). */
+  network?: string;
+}
+
+/** An application container as `docker inspect` sees it. */
+export interface AppContainerState {
+  /** created, running, restarting, paused, exited, dead; undefined: no such container. */
+  status?: string;
+  exitCode: number;
+  restartCount: number;
+  startedAt?: string;
+  /** Docker did not answer. */
+  problem?: string;
 }
 
 /**
@@ -185,12 +226,87 @@ export class DockerRuntime {
     throw new ApplyError(message);
   }
 
-  /** `docker logs -f` into the workload's stdout/stderr files, detached like the workload itself. */
-  followLogs(name: string, dir: string): number | undefined {
+  /**
+   * Starts one container of an application (`--restart` per its policy: Docker brings it back, also while
+   * the agent is down) and follows its logs. A container of that name is a leftover of an earlier
+   * reservation of the application (one whose record is lost, or cut short while starting): it goes first.
+   */
+  async startApp(
+    id: string,
+    data: ContainerData,
+    dir: string,
+    secrets: ContainerSecrets,
+    app: AppContainerOptions,
+  ): Promise<{ logsPid?: number }> {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await this.#run("docker", ["rm", "-f", app.name]);
+    const res = await this.#run("docker", dockerRunArgs(id, data, secrets, app), { timeoutMs: 30 * 60_000 });
+    if (res.code !== 0)
+      await this.#failed(
+        app.name,
+        pullFailed(res.stderr)
+          ? `container ${data.image}: could not pull it: ${dockerError(res.stderr)}`
+          : `docker run failed: ${dockerError(res.stderr)}`,
+      );
+    return { logsPid: this.followLogs(app.name, dir) };
+  }
+
+  /** Creates an application's bridge network once (`docker network create`; one already there is fine). */
+  async ensureNetwork(name: string, applicationId: string): Promise<void> {
+    if ((await this.#run("docker", ["network", "inspect", name])).code === 0) return;
+    const res = await this.#run("docker", [
+      "network",
+      "create",
+      "--label",
+      `berth.application=${applicationId}`,
+      name,
+    ]);
+    if (res.code !== 0 && !/already exists/.test(res.stderr))
+      throw new ApplyError(`docker network create ${name} failed: ${dockerError(res.stderr)}`);
+  }
+
+  /** Removes an application's network once its last container is gone (errors are only logged by Docker). */
+  async removeNetwork(name: string): Promise<void> {
+    await this.#run("docker", ["network", "rm", name]);
+  }
+
+  /** Removes a container at once, whatever its state (a failed apply's leftovers). */
+  async remove(name: string): Promise<void> {
+    await this.#run("docker", ["rm", "-f", name]);
+  }
+
+  /** An application container's state, restarts and exit code (`docker inspect`). */
+  async appState(name: string): Promise<AppContainerState> {
+    const res = await this.#run("docker", [
+      "inspect",
+      "--type",
+      "container",
+      "-f",
+      "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}} {{.State.StartedAt}}",
+      name,
+    ]);
+    if (res.code !== 0)
+      return /No such (container|object)/i.test(res.stderr)
+        ? { exitCode: 0, restartCount: 0 }
+        : { exitCode: 0, restartCount: 0, problem: dockerError(res.stderr) };
+    const [status, code, restarts, startedAt] = res.stdout.trim().split(" ");
+    return { status, exitCode: Number(code), restartCount: Number(restarts), startedAt };
+  }
+
+  /** Whether `pid` is still following `name`'s logs. */
+  following(pid: number | undefined, name: string): Promise<boolean> {
+    return pid ? following(pid, name) : Promise.resolve(false);
+  }
+
+  /**
+   * `docker logs -f` into the workload's stdout/stderr files, detached like the workload itself; `since`
+   * (a container restarted: the follower of its last run ended with it) reads from then on only.
+   */
+  followLogs(name: string, dir: string, since?: string): number | undefined {
     const out = openSync(join(dir, "stdout"), "a", 0o600);
     const err = openSync(join(dir, "stderr"), "a", 0o600);
     try {
-      const child = spawn("docker", ["logs", "--follow", name], {
+      const child = spawn("docker", ["logs", "--follow", ...(since ? ["--since", since] : []), name], {
         detached: true,
         stdio: ["ignore", out, err],
       });

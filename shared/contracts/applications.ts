@@ -69,6 +69,10 @@ const Container = z
         maximumRetryCount: z.number().int().min(0).max(1000).optional(),
       })
       .default({ name: "always" }),
+    networkMode: z
+      .enum(["bridge", "host", "isolated"], { error: "networkMode must be bridge, host or isolated" })
+      .optional()
+      .openapi({ description: "bridge (default: the application's own network), host, or isolated" }),
     // Accepted by Synpse, not (yet) by Berth: named so that a spec using them is refused, not half-applied.
     volumeDriver: z.unknown().optional(),
     securityOpt: z.unknown().optional(),

@@ -54,6 +54,8 @@ export const AppContainer = z.object({
   workDir: z.string().optional(),
   user: z.string().optional(),
   restartPolicy: RestartPolicy.default({ name: "always" }),
+  /** Synpse's: `bridge` (the application's own network), `host`, or `isolated` (Docker's default bridge). */
+  networkMode: z.enum(["bridge", "host", "isolated"]).optional(),
 });
 export type AppContainer = z.infer<typeof AppContainer>;
 

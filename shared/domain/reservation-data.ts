@@ -145,6 +145,8 @@ export const ApplicationData = z.object({
         workingDirectory: AbsolutePath.optional(),
         user: z.string().max(64).optional(),
         restartPolicy: Restart,
+        /** Containers: the application's bridge (default), the host's network, or Docker's default bridge. */
+        networkMode: z.enum(["bridge", "host", "isolated"]).optional(),
         ...Secrets,
       }),
     )

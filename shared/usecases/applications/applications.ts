@@ -61,8 +61,8 @@ function containersOf(type: "container" | "process", input: ContainerInput[]): A
       if (c.image) throw bad(at("image"), `a process application runs programs, not images (${c.name})`);
       if (!c.command && c.entrypoint.length === 0)
         throw bad(at("command"), `program ${c.name} needs a command (or an entrypoint)`);
-      if (c.ports.length > 0 || c.gpus === "all" || c.user)
-        throw bad(at("ports"), `ports, gpus "all" and user are for containers (${c.name})`);
+      if (c.ports.length > 0 || c.gpus === "all" || c.user || c.networkMode)
+        throw bad(at("ports"), `ports, gpus "all", user and networkMode are for containers (${c.name})`);
     }
     for (const [j, e] of c.env.entries())
       if ((e.value === undefined) === (e.fromSecret === undefined))
@@ -83,6 +83,7 @@ function containersOf(type: "container" | "process", input: ContainerInput[]): A
       workDir: c.workDir,
       user: c.user,
       restartPolicy: policy,
+      ...(c.networkMode ? { networkMode: c.networkMode } : {}),
     };
   });
 }

@@ -231,6 +231,7 @@ async function applicationData(
       ...(c.workDir ? { workingDirectory: c.workDir } : {}),
       ...(c.user ? { user: c.user } : {}),
       restartPolicy: c.restartPolicy,
+      ...(c.networkMode ? { networkMode: c.networkMode } : {}),
       ...sealed,
     });
   }

@@ -1,0 +1,162 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { serve } from "@hono/node-server";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { appContainerName, appNetworkName } from "../../agent/runtimes/apps.ts";
+import { type AgentProcess, startAgentProcess } from "../helpers/agent-process.ts";
+import { firstDevice } from "../helpers/agents.ts";
+import { type TestApp, testApp } from "../helpers/app.ts";
+import { describeWithDocker, TEST_IMAGE } from "../helpers/docker-engine.ts";
+import { createToken } from "../helpers/fleet.ts";
+import { until } from "../helpers/wait.ts";
+
+const LONG = 60_000;
+const APPS = "/api/v1/namespaces/default/applications";
+
+type Dep = {
+  state: string;
+  version: number;
+  containers: { name: string; state: string; restartCount: number; exitCode?: number }[];
+};
+
+/**
+ * Container applications on a real Docker engine (a dockerd of the test's own), run by the real agent
+ * process: Docker's restart policies, the application's bridge network, secrets, per-container logs, a
+ * same-spec update adopted as it runs and a changed one recreated, and removal of everything on delete.
+ */
+describeWithDocker("container applications on a real Docker engine", (engine) => {
+  let t: TestApp;
+  let http: Server;
+  let agent: AgentProcess;
+  let deviceId: string;
+  const cleanup: string[] = [];
+  const call = (method: string, path: string, body?: unknown) =>
+    t.call(method, path, { token: t.admin, body });
+  const deployment = async (name: string) =>
+    ((await (await call("GET", `${APPS}/${name}/deployments`)).json()) as { items: Dep[] }).items[0];
+  const containerId = async (name: string) =>
+    (await engine().docker(["inspect", "-f", "{{.Id}}", name])).stdout.trim();
+
+  beforeAll(async () => {
+    t = await testApp({ config: { pollWaitCapSeconds: 5 } });
+    http = await new Promise((resolve) => {
+      const s = serve({ fetch: t.app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s as Server));
+    });
+    const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    const agentDir = await mkdtemp(join(tmpdir(), "berth-app-docker-"));
+    const secretsRoot = await mkdtemp("/dev/shm/berth-test-secrets-");
+    cleanup.push(agentDir, secretsRoot);
+    const { token } = await createToken(t);
+    agent = startAgentProcess(
+      ["--endpoint", url, "--token", token, "--data-dir", agentDir, "--runtime", "docker"],
+      { DOCKER_HOST: engine().host, BERTH_AGENT_SECRETS_ROOT: secretsRoot },
+    );
+    deviceId = await firstDevice(t, LONG);
+  }, 90_000);
+  afterAll(async () => {
+    await agent?.stop("SIGKILL");
+    http?.closeAllConnections();
+    http?.close();
+    await Promise.all(cleanup.map((d) => rm(d, { recursive: true, force: true })));
+  });
+
+  it(
+    "runs each container under Docker's restart policy on the app's network, with its secret and logs; an update recreates, a same-spec change adopts, delete removes it all",
+    async () => {
+      expect(
+        (
+          await call("POST", "/api/v1/namespaces/default/secrets", {
+            name: "token",
+            type: "Environment",
+            data: "s3cret-value-42",
+          })
+        ).status,
+      ).toBe(201);
+      const server = (v: number) => ({
+        name: "server",
+        image: TEST_IMAGE,
+        command: `[ "$TOKEN" = s3cret-value-42 ] && echo token-ok; echo server v${v} up; exec sleep 600`,
+        env: [{ name: "TOKEN", fromSecret: "token" }],
+      });
+      const res = await call("POST", APPS, {
+        name: "web",
+        scheduling: { type: "AllDevices" },
+        spec: {
+          containers: [
+            server(1),
+            {
+              name: "flaky",
+              image: TEST_IMAGE,
+              command: "echo try; exit 3",
+              restartPolicy: { name: "on-failure", maximumRetryCount: 2 },
+            },
+          ],
+        },
+      });
+      expect(res.status).toBe(201);
+      const appId = ((await res.json()) as { id: string }).id;
+      const serverName = appContainerName(appId, "server");
+      const flakyName = appContainerName(appId, "flaky");
+      // The server runs; the flaky one is restarted by Docker twice, then fails with its code.
+      await until(async () => {
+        const d = await deployment("web");
+        const flaky = d?.containers.find((c) => c.name === "flaky");
+        return (
+          d?.containers.find((c) => c.name === "server")?.state === "running" && flaky?.state === "failed"
+        );
+      }, LONG);
+      const d = (await deployment("web"))!;
+      expect(d.state).toBe("failed");
+      expect(d.containers.find((c) => c.name === "flaky")).toMatchObject({ restartCount: 2, exitCode: 3 });
+      expect(
+        (
+          await engine().docker(["inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}", serverName])
+        ).stdout.trim(),
+      ).toBe("always");
+      // Both on the application's own bridge.
+      const network = appNetworkName(appId);
+      for (const name of [serverName, flakyName])
+        expect(
+          (await engine().docker(["inspect", "-f", "{{.HostConfig.NetworkMode}}", name])).stdout.trim(),
+        ).toBe(network);
+      expect((await engine().docker(["network", "inspect", network])).code).toBe(0);
+      // Each container's log, the secret used (and never shown).
+      const logs = (container: string) =>
+        call("GET", `${APPS}/web/devices/${deviceId}/logs?container=${container}`).then(async (r) =>
+          r.status === 200
+            ? ((await r.json()) as { output: { data: string }[] }).output.map((l) => l.data).join("")
+            : "",
+        );
+      await until(async () => (await logs("server")).includes("server v1 up"), LONG);
+      expect(await logs("server")).toContain("token-ok");
+      await until(async () => (await logs("flaky")).includes("try"), LONG);
+      expect(await logs("server")).not.toContain("s3cret-value-42");
+
+      // A change of scheduling only: a new version with the same spec, adopted as it runs.
+      const before = await containerId(serverName);
+      await call("PATCH", `${APPS}/web`, { scheduling: { type: "AllDevices", nodeGroups: ["default"] } });
+      await until(async () => (await deployment("web"))?.version === 2, LONG);
+      await until(async () => (await deployment("web"))?.containers.length === 2, LONG);
+      expect(await containerId(serverName)).toBe(before);
+      // A new spec: recreated (never two at once: the old one is removed first).
+      await call("PATCH", `${APPS}/web`, { spec: { containers: [server(3)] } });
+      await until(async () => {
+        const now = await deployment("web");
+        return now?.version === 3 && now.state === "running";
+      }, LONG);
+      expect(await containerId(serverName)).not.toBe(before);
+      expect(await containerId(flakyName)).toBe("");
+      await until(async () => (await logs("server")).includes("server v3 up"), LONG);
+
+      // Deleted: its containers and its network go.
+      expect((await call("DELETE", `${APPS}/web`)).status).toBe(202);
+      await until(async () => (await call("GET", `${APPS}/web`)).status === 404, LONG);
+      expect(await containerId(serverName)).toBe("");
+      await until(async () => (await engine().docker(["network", "inspect", network])).code !== 0, LONG);
+    },
+    5 * LONG,
+  );
+});
