@@ -38,6 +38,9 @@ export interface AgentOptions {
   runtime: "auto" | "process" | "docker";
   refreshSessionToken?: boolean;
   stopWorkloadsOnExit?: boolean;
+  /** Honour the control plane's reboot operations (off by default); `rebootCommand` replaces systemctl reboot. */
+  allowReboot?: boolean;
+  rebootCommand?: string;
   log: Logger;
   /** How often the engine's clock runs (tests shorten it). */
   tickMs?: number;
@@ -243,6 +246,12 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Ag
     tombstones,
     paths,
     docker,
+    reboot: {
+      allowed: o.allowReboot === true,
+      ...(o.rebootCommand ? { command: o.rebootCommand } : {}),
+      // Tests stand in for /proc's (a reboot they cannot do).
+      ...(process.env.BERTH_AGENT_BOOT_ID_FILE ? { bootIdFile: process.env.BERTH_AGENT_BOOT_ID_FILE } : {}),
+    },
     log: o.log,
   });
   await engine.recover();

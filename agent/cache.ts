@@ -11,6 +11,8 @@ export type Workload =
   | { kind: "volume"; path: string }
   /** A `process` application: its programs, supervised with their restart policies. */
   | { kind: "app"; appId: string; specHash: string; grace: number; programs: AppProgram[] }
+  /** A reboot under way: the boot id it started in (another one after the restart: done). */
+  | { kind: "operation"; bootId: string }
   | { kind: "none" };
 
 export interface Report {

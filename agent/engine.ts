@@ -1,4 +1,4 @@
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { AgentReservation } from "../shared/contracts/reservations.ts";
 import { isExpired } from "../shared/domain/reservation.ts";
@@ -15,6 +15,8 @@ import {
 import type { Logger } from "../shared/ports/logger.ts";
 import type { CacheRecord, ReservationCache } from "./cache.ts";
 import { type AgentClient, RejectedError, RevokedError } from "./client.ts";
+import { run } from "./exec.ts";
+import { writeDurable } from "./files.ts";
 import { DEFAULT_BODY_LIMIT, MIN_BATCH_BYTES, nextOutput, type OutputPosition, redact } from "./output.ts";
 import {
   type AppProgram,
@@ -65,7 +67,12 @@ export interface EngineDeps {
   machineId?: string;
   /** Reservations done with (never applied again); absent: none kept. */
   tombstones?: Tombstones;
-  paths: { workloads: string; volumes: string };
+  paths: { workloads: string; volumes: string; ops?: string };
+  /**
+   * Device reboots (applications.md §8): refused unless `allowed` (--allow-reboot); `command` replaces
+   * `systemctl reboot` (which needs root); the boot id is read from `bootIdFile` (/proc's, unless a test's).
+   */
+  reboot?: { allowed: boolean; command?: string; bootIdFile?: string };
   /** undefined when containers are disabled (--runtime process). */
   docker?: DockerRuntime;
   log: Logger;
@@ -323,6 +330,33 @@ export class Engine {
           record.status = "finished";
           record.result = { state: "ok", error: "", data: r.data, sent: false };
           break;
+        case "operation": {
+          RESERVATION_DATA.operation.parse(JSON.parse(r.data));
+          const reboot = this.#d.reboot;
+          const refusal = !reboot?.allowed
+            ? "rejected: this agent does not allow reboots (start it with --allow-reboot)"
+            : !reboot.command && process.getuid?.() !== 0
+              ? "rejected: the agent is not root, so systemctl reboot would fail (run it as root, or give --reboot-command)"
+              : undefined;
+          if (refusal) {
+            record.status = "finished";
+            record.result = this.#report("error", refusal, {});
+            break;
+          }
+          const bootId = await readBootId(reboot?.bootIdFile);
+          record.workload = { kind: "operation", bootId };
+          record.status = "running";
+          record.startedSent = false;
+          // On disk before anything happens: after the boot, this record says the reboot was this one's.
+          await this.#d.cache.put(record);
+          if (this.#d.paths.ops)
+            await writeDurable(
+              join(this.#d.paths.ops, `${r.id}.json`),
+              JSON.stringify({ id: r.id, action: "reboot", bootId, at: this.#now().toISOString() }),
+            );
+          setTimeout(() => void this.#reboot(r.id), 0);
+          break;
+        }
       }
     } catch (err) {
       // A failed apply is reported and not kept: nothing of it runs, now or on a replay (nor stays in memory).
@@ -580,6 +614,33 @@ export class Engine {
       }
     }
     if (changed) await this.#d.cache.put(record);
+  }
+
+  /**
+   * Carries out a reboot once its record is on disk: tells the control plane it started (and sends what
+   * else it owes: results, output), then runs `systemctl reboot` (or --reboot-command). A command that
+   * fails ends the operation `failed`; one that succeeds takes the machine down, and the agent reports
+   * `done` after the boot (see recover).
+   */
+  async #reboot(id: string): Promise<void> {
+    while (this.#busy.has(id)) await this.#busy.get(id);
+    await this.report().catch(() => {});
+    const command = this.#d.reboot?.command;
+    this.#d.log.warn("rebooting the machine, as the control plane asked", { operation: id });
+    const res = await run("sh", ["-c", command ?? "systemctl reboot"], { timeoutMs: 120_000 }).catch(
+      (err: Error) => ({ code: -1, stdout: "", stderr: err.message }),
+    );
+    if (res.code === 0) return;
+    const record = this.#d.cache.get(id);
+    if (!record || record.status !== "running") return;
+    record.status = "finished";
+    record.result = this.#report(
+      "error",
+      `failed: the reboot command exited with ${res.code}: ${res.stderr.trim().slice(-500) || "no message"}`,
+      {},
+    );
+    await this.#d.cache.put(record);
+    this.#d.log.error("the reboot command failed", { operation: id, code: res.code });
   }
 
   /**
@@ -1038,6 +1099,20 @@ export class Engine {
   async recover(): Promise<void> {
     for (const record of this.#d.cache.all()) {
       const w = record.workload;
+      if (w.kind === "operation" && record.status === "running") {
+        // A reboot was under way: a new boot id says it happened.
+        const now = await readBootId(this.#d.reboot?.bootIdFile);
+        record.status = "finished";
+        record.result =
+          now !== w.bootId
+            ? this.#report("ok", "", { rebooted: true, bootId: now })
+            : this.#report("error", "failed: the machine did not reboot (its boot id is the same)", {});
+        await this.#d.cache.put(record);
+        this.#d.log.info(now !== w.bootId ? "back after the reboot" : "the reboot did not happen", {
+          operation: record.reservation.id,
+        });
+        continue;
+      }
       if (w.kind === "container" && record.status === "running") await this.#rewriteSecrets(record);
       if (w.kind === "app" && record.status === "starting") {
         // Cut short while starting its programs: stop those it started; the boot sync offers it again.
@@ -1098,4 +1173,9 @@ export class Engine {
         .map((r) => this.decommission(r.reservation.id, "agent-exit")),
     );
   }
+}
+
+/** This boot's id (Linux: /proc/sys/kernel/random/boot_id); "" where there is none. */
+async function readBootId(file = "/proc/sys/kernel/random/boot_id"): Promise<string> {
+  return (await readFile(file, "utf8").catch(() => "")).trim();
 }

@@ -55,6 +55,8 @@ export function agentPaths(dir: string) {
     cache: join(dir, "cache"),
     workloads: join(dir, "workloads"),
     volumes: join(dir, "volumes"),
+    /** One record per device operation started (a reboot), fsynced before it is carried out. */
+    ops: join(dir, "ops"),
   };
 }
 
@@ -64,6 +66,7 @@ export async function ensureAgentDir(dir: string) {
   await privateDir(paths.cache);
   await privateDir(paths.workloads);
   await privateDir(paths.volumes);
+  await privateDir(paths.ops);
   return paths;
 }
 

@@ -19,6 +19,8 @@ interface AgentFlags {
   runtime: string;
   refreshSessionToken?: boolean;
   stopWorkloadsOnExit?: boolean;
+  allowReboot?: boolean;
+  rebootCommand?: string;
   logLevel?: string;
   logFormat?: "text" | "json";
 }
@@ -104,6 +106,17 @@ export function agentCommand(program: Command) {
       "--stop-workloads-on-exit",
       "stop running workloads when the agent stops (default: leave them running)",
     )
+    .addOption(
+      new Option(
+        "--allow-reboot",
+        "reboot the machine when the control plane asks (berth devices reboot); off by default",
+      ).env("BERTH_AGENT_ALLOW_REBOOT"),
+    )
+    .addOption(
+      new Option("--reboot-command <command>", "how to reboot (default: systemctl reboot, as root)").env(
+        "BERTH_AGENT_REBOOT_COMMAND",
+      ),
+    )
     .option("--log-level <level>", "debug, info, warn or error", "info")
     .addOption(
       new Option(
@@ -159,6 +172,8 @@ export function agentCommand(program: Command) {
           runtime: o.runtime as "auto" | "process" | "docker",
           refreshSessionToken: o.refreshSessionToken,
           stopWorkloadsOnExit: o.stopWorkloadsOnExit,
+          allowReboot: o.allowReboot === true || String(o.allowReboot) === "true",
+          ...(o.rebootCommand ? { rebootCommand: o.rebootCommand } : {}),
           ...(fallback ? { endpointFallbackMs: Number(fallback) * 1000 } : {}),
           log: ((o.logFormat ?? (process.stderr.isTTY ? "text" : "json")) === "text"
             ? textLogger

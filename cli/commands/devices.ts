@@ -1,11 +1,20 @@
 import type { Command } from "commander";
 import type { DeviceApplicationView } from "../../shared/contracts/applications.ts";
-import type { DeviceView } from "../../shared/contracts/devices.ts";
+import type { DeviceOperationView, DeviceView } from "../../shared/contracts/devices.ts";
 import { parseDuration } from "../../shared/domain/duration.ts";
 import { collect, labelText } from "../args.ts";
 import { type GlobalOptions, outputFormat, resolveClient } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { ago, type Column, printObject, printRows } from "../output.ts";
+
+const operationColumns: Column<DeviceOperationView>[] = [
+  { header: "ID", value: (o) => o.id },
+  { header: "ACTION", value: (o) => o.action },
+  { header: "STATE", value: (o) => o.state },
+  { header: "ISSUED", value: (o) => ago(o.issuedAt) },
+  { header: "BY", value: (o) => o.issuedBy },
+  { header: "MESSAGE", value: (o) => o.message || o.reason || undefined },
+];
 
 const appColumns: Column<DeviceApplicationView>[] = [
   { header: "NAMESPACE", value: (d) => d.namespace },
@@ -88,6 +97,35 @@ export function devicesCommand(program: Command) {
         `${path(id)}/applications`,
       );
       printRows(outputFormat(globals()), items, appColumns);
+    });
+
+  devices
+    .command("reboot <id>")
+    .description(
+      "reboot a device (its agent must run with --allow-reboot); refused while it runs jobs unless --force",
+    )
+    .option("--reason <text>", "why (kept with the operation)")
+    .option("--force", "reboot even though it runs jobs (they fail)")
+    .action(async (id: string, o: { reason?: string; force?: boolean }) => {
+      const client = resolveClient(globals(), process.env);
+      const op = await client.request<DeviceOperationView>("POST", `${path(id)}/reboot`, {
+        query: o.force ? { force: "true" } : {},
+        body: { reason: o.reason ?? "" },
+      });
+      if (outputFormat(globals()) === "json") return printObject("json", op);
+      process.stdout.write(
+        `reboot ${op.id} sent to device ${id}; it happens when the device takes it (before ${op.expiresAt}), if its agent allows reboots\n` +
+          `follow it: berth devices operations ${id}\n`,
+      );
+    });
+
+  devices
+    .command("operations <id>")
+    .description("a device's operations (reboots) and how they went")
+    .action(async (id: string) => {
+      const client = resolveClient(globals(), process.env);
+      const { items } = await client.request<{ items: DeviceOperationView[] }>("GET", `${path(id)}/operations`);
+      printRows(outputFormat(globals()), items, operationColumns);
     });
 
   devices

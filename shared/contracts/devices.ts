@@ -117,3 +117,50 @@ export const ListDevicesQuery = PageQuery.extend({
 });
 
 export const DevicePage = pageOf(DeviceView).openapi("DevicePage");
+
+export const OPERATION_STATES = [
+  "pending",
+  "delivered",
+  "started",
+  "done",
+  "rejected",
+  "failed",
+  "expired",
+] as const;
+
+/** An operation on a device (applications.md §8): a reboot, as its signed reservation goes. */
+export const DeviceOperationView = z
+  .object({
+    id: z.string(),
+    deviceId: z.string(),
+    action: z.enum(["reboot"]),
+    reason: z.string(),
+    state: z.enum(OPERATION_STATES),
+    message: z.string().openapi({ description: "why it was rejected or failed" }),
+    issuedAt: z.string(),
+    expiresAt: z.string().openapi({ description: "a device that has not started it by then never does" }),
+    startedAt: z.string().optional(),
+    endedAt: z.string().optional(),
+    issuedBy: z.string(),
+  })
+  .openapi("DeviceOperation");
+export type DeviceOperationView = z.infer<typeof DeviceOperationView>;
+
+export const DeviceOperationList = z
+  .object({ items: z.array(DeviceOperationView) })
+  .openapi("DeviceOperationList");
+
+export const RebootDeviceRequest = z
+  .object({ reason: z.string().max(500).default("") })
+  .openapi("RebootDeviceRequest");
+
+export const RebootDeviceQuery = z.object({
+  force: z
+    .enum(["true", "false"])
+    .default("false")
+    .transform((v) => v === "true")
+    .openapi({
+      param: { name: "force", in: "query" },
+      description: "reboot a device that runs jobs (they fail)",
+    }),
+});

@@ -27,6 +27,7 @@ export const ErrorCode = {
   SecretInUse: "SecretInUse",
   NamespaceDeleting: "NamespaceDeleting",
   ApplicationDeleting: "ApplicationDeleting",
+  DeviceBusy: "DeviceBusy",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -54,6 +55,7 @@ export const ERROR_STATUS = {
   SecretInUse: 409,
   NamespaceDeleting: 409,
   ApplicationDeleting: 409,
+  DeviceBusy: 409,
 } as const satisfies Record<ErrorCode, number>;
 
 export type ErrorStatus = (typeof ERROR_STATUS)[ErrorCode];

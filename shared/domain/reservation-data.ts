@@ -169,6 +169,17 @@ export const PrepullData = z.object({ image: z.string().min(1).max(MAX_IMAGE_LEN
 /** Anything: the agent echoes it back as its result. */
 export const DebugData = z.record(z.string(), z.unknown());
 
+/**
+ * An operation on the device itself (specs/applications.md §8): a reboot, which the agent honours only when
+ * started with --allow-reboot. Its reservation (10 minutes long) is the signed operation: its id is the
+ * operation's, and a late or re-delivered one is never acted on (expiry, and the agent's record of it).
+ */
+export const OperationData = z.object({
+  action: z.enum(["reboot"]),
+  reason: z.string().max(500).default(""),
+});
+export type OperationData = z.infer<typeof OperationData>;
+
 export const RESERVATION_DATA = {
   process: ProcessData,
   container: ContainerData,
@@ -176,6 +187,7 @@ export const RESERVATION_DATA = {
   prepull: PrepullData,
   debug: DebugData,
   application: ApplicationData,
+  operation: OperationData,
 } as const;
 
 export type ProcessData = z.infer<typeof ProcessData>;

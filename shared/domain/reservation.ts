@@ -53,13 +53,17 @@ export const RESERVATION_TYPES = [
   "prepull",
   "debug",
   "application",
+  "operation",
 ] as const;
-/** What `POST /api/v1/reservations` makes: applications' reservations are the reconciler's alone. */
+/**
+ * What `POST /api/v1/reservations` makes: applications' reservations are the reconciler's alone, and device
+ * operations (a reboot) go through their own route.
+ */
 export const USER_RESERVATION_TYPES = ["container", "process", "volume", "prepull", "debug"] as const;
 export type ReservationType = (typeof RESERVATION_TYPES)[number];
 
 /** Types that run once: after an `ok` result a boot sync does not hand them out again. */
-export const ONE_SHOT_TYPES: readonly ReservationType[] = ["process", "prepull", "debug"];
+export const ONE_SHOT_TYPES: readonly ReservationType[] = ["process", "prepull", "debug", "operation"];
 
 /** A device's result, kept as received (data is the JSON text the node signed). */
 export const ReservationResult = z.object({

@@ -76,13 +76,13 @@ export function reservationRepository(store: Store): ReservationRepository {
       const found = (await store.getMany(ids.map((id) => keys.reservation(deviceId, id)))).map(parse);
       return found.sort((a, b) => a.seq - b.seq);
     },
-    async listForDevice(deviceId) {
+    async listForDevice(deviceId, opts = {}) {
       const all = await queryAll(store, {
         partition: keys.reservation(deviceId, "").pk,
         range: { prefix: keys.reservationsPrefix },
       });
       return parseEach(store, all, parse)
-        .filter((r) => r.state !== "deleted")
+        .filter((r) => opts.withDeleted || r.state !== "deleted")
         .sort((a, b) => a.seq - b.seq);
     },
     list(workspaceId, page, keep) {

@@ -1,10 +1,14 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
-import { IdParam } from "../../contracts/common.ts";
+import { Id, IdParam } from "../../contracts/common.ts";
 import {
+  DeviceOperationList,
+  DeviceOperationView,
   DevicePage,
   DeviceView,
   DrainDeviceRequest,
   ListDevicesQuery,
+  RebootDeviceQuery,
+  RebootDeviceRequest,
   UpdateDeviceRequest,
 } from "../../contracts/devices.ts";
 import { invalidRequest } from "../../domain/errors.ts";
@@ -18,6 +22,7 @@ import {
   listDevices,
   updateDevice,
 } from "../../usecases/identity/devices.ts";
+import { deviceOperation, deviceOperations, rebootDevice } from "../../usecases/identity/operations.ts";
 import type { AppDeps } from "../deps.ts";
 import type { AppEnv } from "../env.ts";
 import { errorResponses, json, jsonBody } from "../openapi.ts";
@@ -177,5 +182,63 @@ export function deviceRoutes(deps: AppDeps) {
         const { deadlineSeconds } = DrainDeviceRequest.parse(c.req.valid("json") ?? {});
         return c.json(await drainDevice(deps, ws(c), c.req.valid("param").id, deadlineSeconds), 200);
       },
+    )
+    .openapi(
+      createRoute({
+        ...write,
+        method: "post",
+        path: "/devices/{id}/reboot",
+        summary: "Reboot a device: a signed operation its agent honours only when started with --allow-reboot",
+        description:
+          "202 with the operation. It reaches the device on its feed and is done once the agent is back " +
+          "after the reboot (a new boot id); an agent without --allow-reboot rejects it; one that has not " +
+          "started it within 10 minutes never does. A device running jobs is 409 DeviceBusy unless force=true.",
+        request: {
+          params: IdParam,
+          query: RebootDeviceQuery,
+          body: { required: false, content: { "application/json": { schema: RebootDeviceRequest } } },
+        },
+        responses: {
+          202: json("the operation", DeviceOperationView),
+          ...errorResponses(400, 401, 403, 404, 409),
+        },
+      }),
+      async (c) => {
+        const { reason } = RebootDeviceRequest.parse(c.req.valid("json") ?? {});
+        const { force } = c.req.valid("query");
+        return c.json(
+          await rebootDevice(deps, c.get("user"), c.req.valid("param").id, { reason, force }),
+          202,
+        );
+      },
+    )
+    .openapi(
+      createRoute({
+        ...read,
+        method: "get",
+        path: "/devices/{id}/operations",
+        summary: "A device's operations (reboots), newest first",
+        request: { params: IdParam },
+        responses: { 200: json("its operations", DeviceOperationList), ...errorResponses(401, 404) },
+      }),
+      async (c) => c.json(await deviceOperations(deps, ws(c), c.req.valid("param").id), 200),
+    )
+    .openapi(
+      createRoute({
+        ...read,
+        method: "get",
+        path: "/devices/{id}/operations/{op}",
+        summary: "One operation of a device",
+        request: { params: OperationParams },
+        responses: { 200: json("the operation", DeviceOperationView), ...errorResponses(401, 404) },
+      }),
+      async (c) => {
+        const { id, op } = c.req.valid("param");
+        return c.json(await deviceOperation(deps, ws(c), id, op), 200);
+      },
     );
 }
+
+const OperationParams = IdParam.extend({
+  op: Id.openapi({ param: { name: "op", in: "path" } }),
+});

@@ -11,8 +11,8 @@ export interface ReservationRepository {
   getById(id: string): Promise<Reservation | undefined>;
   /** Several reservations of one device, strongly consistent; missing ids are left out. */
   getMany(deviceId: string, ids: string[]): Promise<Reservation[]>;
-  /** Every reservation of a device that is not yet `deleted` (boot sync), by feed order. */
-  listForDevice(deviceId: string): Promise<Reservation[]>;
+  /** Every reservation of a device that is not yet `deleted` (boot sync; `withDeleted`: all), by feed order. */
+  listForDevice(deviceId: string, opts?: { withDeleted?: boolean }): Promise<Reservation[]>;
   /** A workspace's reservations, oldest first. */
   list(
     workspaceId: string,
