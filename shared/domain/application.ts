@@ -158,17 +158,66 @@ export function specHash(
   return createHash("sha256").update(canonical).digest("hex").slice(0, 32);
 }
 
-/** Synpse's three numbers (and Berth's three more), from the deployments as they are. */
-export function deploymentStatus(app: Application, deployments: Deployment[]) {
-  const current = (d: Deployment) => d.version === app.version && d.configVersion === app.configVersion;
-  const live = deployments.filter((d) => d.state !== "deleting");
-  const available = live.filter((d) => d.state === "running" && current(d)).length;
+/**
+ * What one deployment adds to its application's counts (applications.md §3): one to `total` unless it is
+ * leaving, to `available` when running at the current version and config, to `updated` when at them, to
+ * `failed` and `unknown` by its state.
+ */
+export const DeploymentCounts = z.object({
+  total: z.number().int(),
+  available: z.number().int(),
+  updated: z.number().int(),
+  failed: z.number().int(),
+  unknown: z.number().int(),
+});
+export type DeploymentCounts = z.infer<typeof DeploymentCounts>;
+export const NO_COUNTS: DeploymentCounts = { total: 0, available: 0, updated: 0, failed: 0, unknown: 0 };
+
+export function countsOf(
+  app: Pick<Application, "version" | "configVersion">,
+  d: Pick<Deployment, "state" | "version" | "configVersion"> | undefined,
+): DeploymentCounts {
+  if (!d || d.state === "deleting") return NO_COUNTS;
+  const current = d.version === app.version && d.configVersion === app.configVersion;
   return {
-    total: live.length,
-    available,
-    pending: live.length - available,
-    updated: live.filter(current).length,
-    failed: live.filter((d) => d.state === "failed").length,
-    unknown: live.filter((d) => d.state === "unknown").length,
+    total: 1,
+    available: Number(current && d.state === "running"),
+    updated: Number(current),
+    failed: Number(d.state === "failed"),
+    unknown: Number(d.state === "unknown"),
   };
+}
+
+/** How a deployment's change moves its application's counts (zero everywhere: no change). */
+export function countsDelta(
+  app: Pick<Application, "version" | "configVersion">,
+  before: Deployment | undefined,
+  after: Deployment | undefined,
+): DeploymentCounts | undefined {
+  const a = countsOf(app, before);
+  const b = countsOf(app, after);
+  const delta = Object.fromEntries(
+    Object.keys(a).map((k) => [k, b[k as keyof DeploymentCounts] - a[k as keyof DeploymentCounts]]),
+  ) as DeploymentCounts;
+  return Object.values(delta).some((n) => n !== 0) ? delta : undefined;
+}
+
+/** Synpse's three numbers (and Berth's three more), from the counts. */
+export const statusOfCounts = (c: DeploymentCounts) => ({
+  total: c.total,
+  available: c.available,
+  pending: c.total - c.available,
+  updated: c.updated,
+  failed: c.failed,
+  unknown: c.unknown,
+});
+
+/** The counts of the deployments as they are (a full pass's recount). */
+export function deploymentStatus(app: Application, deployments: Deployment[]) {
+  const sum = { ...NO_COUNTS };
+  for (const d of deployments) {
+    const c = countsOf(app, d);
+    for (const k of Object.keys(sum) as (keyof DeploymentCounts)[]) sum[k] += c[k];
+  }
+  return sum;
 }

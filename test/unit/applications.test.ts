@@ -183,6 +183,45 @@ describe("applications", () => {
     for (const a of [a100, h100]) for (const x of removals(await feed(a))) await a.deleted(x.id);
   });
 
+  it("keeps deployment counts on the application: moved by each deployment's change, repaired by a full pass", async () => {
+    const created = await json<App>(
+      call("POST", APPS, app("counted", { scheduling: { type: "AllDevices" } })),
+    );
+    expect(created.deploymentStatus).toMatchObject({ total: 2, available: 0, pending: 2 });
+    for (const agent of [a100, h100])
+      for (const r of applies(await feed(agent)))
+        await call(
+          "POST",
+          `/api/v1/agent/reservations/${r.id}/status`,
+          { state: "running", containers: [{ name: "server", state: "running", restartCount: 0 }] },
+          agent.session,
+        );
+    const listed = await json<{ items: App[] }>(call("GET", APPS));
+    expect(listed.items.find((a) => a.id === created.id)?.deploymentStatus).toMatchObject({
+      total: 2,
+      available: 2,
+      pending: 0,
+    });
+    // A count gone wrong (a lost change): the next full pass counts again.
+    const wrong = { total: 7, available: 0, updated: 0, failed: 3, unknown: 0 };
+    await t.deps.repos.commit([t.deps.repos.deployments.recount(created.id, wrong)]);
+    expect((await json<App>(call("GET", `${APPS}/counted`))).deploymentStatus.total).toBe(7);
+    await reconcileAll(t.deps);
+    expect((await json<App>(call("GET", `${APPS}/counted`))).deploymentStatus).toMatchObject({
+      total: 2,
+      available: 2,
+    });
+    await call("DELETE", `${APPS}/counted`);
+    for (const a of [a100, h100]) for (const x of removals(await feed(a))) await a.deleted(x.id);
+    expect(await t.deps.repos.deployments.counts(created.id)).toEqual({
+      total: 0,
+      available: 0,
+      updated: 0,
+      failed: 0,
+      unknown: 0,
+    });
+  });
+
   it("redeploys a new version as a successor that supersedes the running one; the same object again changes nothing", async () => {
     const before = (await deployments("web"))[0]!;
     const same = await json<App>(

@@ -1,4 +1,4 @@
-import { Application, Deployment } from "../../domain/application.ts";
+import { Application, Deployment, type DeploymentCounts, NO_COUNTS } from "../../domain/application.ts";
 import type { ApplicationRepository, DeploymentRepository } from "../../ports/repositories.ts";
 import { c, type Store } from "../../ports/store.ts";
 import { createWrite, itemOf, parseEach, parseItem, queryAll, queryPage, write } from "./base.ts";
@@ -104,5 +104,31 @@ export function deploymentRepository(store: Store): DeploymentRepository {
         delete: keys.deployment(current.applicationId, current.deviceId),
         if: c.eq("v", current.v),
       }),
+    async counts(appId) {
+      const item = await store.get(keys.deploymentCounts(appId));
+      return item ? countsItem(item) : { ...NO_COUNTS };
+    },
+    async countsOf(appIds) {
+      const items = await store.getMany(appIds.map((id) => keys.deploymentCounts(id)));
+      return new Map(items.map((item) => [String(item.applicationId), countsItem(item)]));
+    },
+    count: (appId, delta) =>
+      write(`the deployment counts of ${appId}`, {
+        update: keys.deploymentCounts(appId),
+        changes: { add: { ...delta }, set: { applicationId: appId } },
+      }),
+    recount: (appId, counts) =>
+      write(`the deployment counts of ${appId}`, {
+        update: keys.deploymentCounts(appId),
+        changes: { set: { ...counts, applicationId: appId } },
+      }),
+    dropCounts: (appId) =>
+      write(`the deployment counts of ${appId}`, { delete: keys.deploymentCounts(appId) }),
   };
 }
+
+/** Counts as stored (a field never moved is 0). */
+const countsItem = (item: Record<string, unknown>): DeploymentCounts =>
+  Object.fromEntries(
+    Object.keys(NO_COUNTS).map((k) => [k, typeof item[k] === "number" ? (item[k] as number) : 0]),
+  ) as DeploymentCounts;

@@ -68,6 +68,8 @@ export const keys = {
   applicationShard: (shard: number) => `APPS#${shard}`,
   deployment: (appId: string, deviceId: string) => ({ pk: `APP#${appId}`, sk: `DEP#${deviceId}` }),
   deploymentsPrefix: "DEP#",
+  /** An application's deployment counts, beside its deployments. */
+  deploymentCounts: (appId: string) => ({ pk: `APP#${appId}`, sk: "COUNTS" }),
   deploymentsOn: (deviceId: string) => `DEVICE#${deviceId}#APPS`,
   cloudReservation: (id: string) => ({ pk: `CLOUDRES#${id}`, sk: "CLOUDRES" }),
   cloudQueue: (shard: number) => `CLOUDQ#${shard}`,

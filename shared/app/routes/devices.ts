@@ -188,7 +188,8 @@ export function deviceRoutes(deps: AppDeps) {
         ...write,
         method: "post",
         path: "/devices/{id}/reboot",
-        summary: "Reboot a device: a signed operation its agent honours only when started with --allow-reboot",
+        summary:
+          "Reboot a device: a signed operation its agent honours only when started with --allow-reboot",
         description:
           "202 with the operation. It reaches the device on its feed and is done once the agent is back " +
           "after the reboot (a new boot id); an agent without --allow-reboot rejects it; one that has not " +

@@ -1,4 +1,4 @@
-import type { Application, Deployment } from "../../domain/application.ts";
+import type { Application, Deployment, DeploymentCounts } from "../../domain/application.ts";
 import type { Page, PageRequest } from "../pagination.ts";
 import type { Write } from "./write.ts";
 
@@ -32,4 +32,14 @@ export interface DeploymentRepository {
   replace(current: Deployment, next: Deployment): Write;
   /** Deletes it, if it is still at `current.v`. */
   delete(current: Deployment): Write;
+  /** The application's deployment counts (zeros before any). */
+  counts(applicationId: string): Promise<DeploymentCounts>;
+  /** Several applications' counts, by id. */
+  countsOf(applicationIds: string[]): Promise<Map<string, DeploymentCounts>>;
+  /** Moves the counts by `delta` (in the transaction of the deployment's change: counted once). */
+  count(applicationId: string, delta: DeploymentCounts): Write;
+  /** Sets them to a recount (a full pass repairs a lost change). */
+  recount(applicationId: string, counts: DeploymentCounts): Write;
+  /** Removes them (the application is deleted). */
+  dropCounts(applicationId: string): Write;
 }

@@ -8,8 +8,10 @@ import {
   type AppContainer,
   type Application,
   type Deployment,
-  deploymentStatus,
+  type DeploymentCounts,
+  NO_COUNTS,
   type Scheduling,
+  statusOfCounts,
 } from "../../domain/application.ts";
 import { BerthError, conflict, ErrorCode, invalidRequest, notFound } from "../../domain/errors.ts";
 import { newId } from "../../domain/ids.ts";
@@ -112,7 +114,7 @@ async function checkSecrets(deps: ApplicationDeps, ws: string, ns: string, conta
   }
 }
 
-export function applicationView(app: Application, deployments: Deployment[]): ApplicationView {
+export function applicationView(app: Application, counts: DeploymentCounts): ApplicationView {
   return {
     id: app.id,
     name: app.name,
@@ -126,7 +128,7 @@ export function applicationView(app: Application, deployments: Deployment[]): Ap
     rollout: app.rollout,
     stopGracePeriodSeconds: app.stopGracePeriodSeconds,
     status: app.status,
-    deploymentStatus: deploymentStatus(app, deployments),
+    deploymentStatus: statusOfCounts(counts),
     createdAt: app.createdAt,
     updatedAt: app.updatedAt,
     createdBy: app.createdBy,
@@ -147,7 +149,7 @@ export const deploymentView = (d: Deployment): DeploymentView => ({
 });
 
 const view = async (deps: ApplicationDeps, app: Application) =>
-  applicationView(app, await deps.repos.deployments.ofApplication(app.id));
+  applicationView(app, await deps.repos.deployments.counts(app.id));
 
 export async function createApplication(
   deps: ApplicationDeps,
@@ -226,7 +228,12 @@ export async function listApplications(
 ): Promise<Page<ApplicationView>> {
   await namespaceNamed(deps, ws, ns);
   const out = await deps.repos.applications.list(ws, ns, page);
-  return { items: await Promise.all(out.items.map((a) => view(deps, a))), cursor: out.cursor };
+  // One read for the page's counts, not one per application.
+  const counts = await deps.repos.deployments.countsOf(out.items.map((a) => a.id));
+  return {
+    items: out.items.map((a) => applicationView(a, counts.get(a.id) ?? NO_COUNTS)),
+    cursor: out.cursor,
+  };
 }
 
 export async function listDeployments(
@@ -329,10 +336,10 @@ export async function deleteApplication(
     },
   });
   await reconcile(deleting);
-  const gone = await deps.repos.applications.get(deleting.id);
+  const still = await deps.repos.applications.get(deleting.id);
   return applicationView(
-    gone ?? deleting,
-    gone ? await deps.repos.deployments.ofApplication(deleting.id) : [],
+    still ?? deleting,
+    still ? await deps.repos.deployments.counts(deleting.id) : NO_COUNTS,
   );
 }
 

@@ -2,7 +2,7 @@ import type { StatusReport } from "../../contracts/reservations.ts";
 import type { Deployment, DeploymentState, WorkloadStatus } from "../../domain/application.ts";
 import type { Reservation } from "../../domain/reservation.ts";
 import type { JobDeps } from "../deps.ts";
-import { deploymentGone } from "./reconcile.ts";
+import { deploymentGone, withCount } from "./reconcile.ts";
 
 /** The application an `application` reservation belongs to (its signed data names it). */
 function applicationOf(r: Reservation): string | undefined {
@@ -26,13 +26,23 @@ async function changeDeployment(
   const appId = applicationOf(r);
   if (!appId) return;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const d = await deps.repos.deployments.get(appId, r.nodeId);
-    if (!d || d.reservationId !== r.id || d.state === "deleting") return;
+    const [d, app] = await Promise.all([
+      deps.repos.deployments.get(appId, r.nodeId),
+      deps.repos.applications.get(appId),
+    ]);
+    if (!d || !app || d.reservationId !== r.id || d.state === "deleting") return;
     const next = change(d);
     if (!next) return;
-    if ((await deps.repos.commit([deps.repos.deployments.replace(d, { ...next, v: d.v + 1 })])).ok) {
-      // Up, or failed: a rollout that waits on its budget may go on.
-      if (next.state !== d.state) await deps.applicationChanged(appId);
+    const moved = { ...next, v: d.v + 1 };
+    if (
+      (await deps.repos.commit(withCount(deps, app, d, moved, [deps.repos.deployments.replace(d, moved)]))).ok
+    ) {
+      // Up, or failed, while a rollout is under way: one that waits on its budget may go on.
+      if (next.state !== d.state) {
+        const counts = await deps.repos.deployments.counts(appId);
+        if (counts.updated < counts.total)
+          await deps.applicationChanged(appId);
+      }
       return;
     }
   }

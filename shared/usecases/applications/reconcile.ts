@@ -1,13 +1,16 @@
 import {
   type AppContainer,
   type Application,
+  countsDelta,
   type Deployment,
+  deploymentStatus,
   specHash,
   wants,
 } from "../../domain/application.ts";
 import { type Device, scheduling } from "../../domain/device.ts";
 import { newId } from "../../domain/ids.ts";
 import type { ApplicationData } from "../../domain/reservation-data.ts";
+import type { Write } from "../../ports/repositories/write.ts";
 import { newReservation, placeReservation, removeReservation } from "../feed/reservations.ts";
 import { noteDeliveries, type OpenedSecrets, openJobSecrets, sealFor } from "../secrets/job-secrets.ts";
 import type { ApplicationDeps } from "./applications.ts";
@@ -45,7 +48,7 @@ export async function reconcileApplication(deps: ApplicationDeps, appId: string)
 
   // Devices that left the set (or an application being deleted): their deployments go.
   for (const d of deployments)
-    if (!desired.has(d.deviceId) && d.state !== "deleting") await retire(deps, d, devices);
+    if (!desired.has(d.deviceId) && d.state !== "deleting") await retire(deps, app, d, devices);
 
   // Devices that joined: a deployment, then its reservation. A cordoned one takes nothing new (what it runs
   // stays, and is updated): it gets the application once uncordoned.
@@ -87,6 +90,21 @@ export async function reconcileApplication(deps: ApplicationDeps, appId: string)
   }
 
   if (app.status === "deleting") await finishDelete(deps, app);
+  else await recount(deps, app);
+}
+
+/**
+ * Counts the deployments again and sets the application's counts when they differ (applications.md §3):
+ * a change counted against a version that moved since, or a count lost, is repaired by the next pass.
+ */
+async function recount(deps: ApplicationDeps, app: Application): Promise<void> {
+  const [deployments, stored] = await Promise.all([
+    deps.repos.deployments.ofApplication(app.id),
+    deps.repos.deployments.counts(app.id),
+  ]);
+  const counted = deploymentStatus(app, deployments);
+  if (JSON.stringify(counted) !== JSON.stringify(stored))
+    await deps.repos.commit([deps.repos.deployments.recount(app.id, counted)]);
 }
 
 /** Deletes a deleting application once no deployment is left, giving back its counts. */
@@ -96,6 +114,7 @@ async function finishDelete(deps: ApplicationDeps, app: Application): Promise<vo
     deps.repos.applications.delete(app),
     deps.repos.namespaces.countApplication(app.workspaceId, app.namespace, -1),
     deps.repos.quotas.giveCount(app.workspaceId, "applications"),
+    deps.repos.deployments.dropCounts(app.id),
   ]);
   if (committed.ok) deps.logger.info("application deleted", { applicationId: app.id, name: app.name });
 }
@@ -104,12 +123,17 @@ async function finishDelete(deps: ApplicationDeps, app: Application): Promise<vo
  * A deployment leaving its device: its reservation is removed (the agent stops it, then says `deleted`, and
  * the deployment item goes: acknowledged). A device that is gone takes its deployment with it now.
  */
-async function retire(deps: ApplicationDeps, d: Deployment, devices: Device[]): Promise<void> {
+async function retire(
+  deps: ApplicationDeps,
+  app: Application,
+  d: Deployment,
+  devices: Device[],
+): Promise<void> {
   const now = deps.clock.now().toISOString();
   const gone = !devices.some((x) => x.id === d.deviceId);
   const r = gone ? undefined : await deps.repos.reservations.get(d.deviceId, d.reservationId);
   if (!r) {
-    await deps.repos.commit([deps.repos.deployments.delete(d)]);
+    await deps.repos.commit(withCount(deps, app, d, undefined, [deps.repos.deployments.delete(d)]));
     return;
   }
   const next: Deployment = {
@@ -119,7 +143,7 @@ async function retire(deps: ApplicationDeps, d: Deployment, devices: Device[]): 
     updatedAt: now,
     v: d.v + 1,
   };
-  if ((await deps.repos.commit([deps.repos.deployments.replace(d, next)])).ok)
+  if ((await deps.repos.commit(withCount(deps, app, d, next, [deps.repos.deployments.replace(d, next)]))).ok)
     await removeReservation(deps, r, "toDelete");
 }
 
@@ -180,14 +204,18 @@ async function deploy(deps: ApplicationDeps, app: Application, device: Device, p
       state: "failed" as const,
       message: "failed" in built ? built.failed : "",
     };
-    await deps.repos.commit([
-      previous ? deps.repos.deployments.replace(previous, failed) : deps.repos.deployments.create(failed),
-    ]);
+    await deps.repos.commit(
+      withCount(deps, app, previous, failed, [
+        previous ? deps.repos.deployments.replace(previous, failed) : deps.repos.deployments.create(failed),
+      ]),
+    );
     return;
   }
-  const recorded = await deps.repos.commit([
-    previous ? deps.repos.deployments.replace(previous, next) : deps.repos.deployments.create(next),
-  ]);
+  const recorded = await deps.repos.commit(
+    withCount(deps, app, previous, next, [
+      previous ? deps.repos.deployments.replace(previous, next) : deps.repos.deployments.create(next),
+    ]),
+  );
   if (!recorded.ok) return; // another pass got there first
   const placed = await placeReservation(deps, r);
   if (!placed.ok) return; // the device went: the next pass retires the deployment
@@ -196,6 +224,18 @@ async function deploy(deps: ApplicationDeps, app: Application, device: Device, p
     const old = await deps.repos.reservations.get(device.id, previous.reservationId);
     if (old) await removeReservation(deps, old, "toDelete");
   }
+}
+
+/** A deployment's write, with what it moves in its application's counts (in the same transaction). */
+export function withCount(
+  deps: ApplicationDeps,
+  app: Pick<Application, "id" | "version" | "configVersion">,
+  before: Deployment | undefined,
+  after: Deployment | undefined,
+  writes: Write[],
+): Write[] {
+  const delta = countsDelta(app, before, after);
+  return delta ? [...writes, deps.repos.deployments.count(app.id, delta)] : writes;
 }
 
 /** The signed bundle a device runs (applications.md §4), with each container's secrets sealed to it. */

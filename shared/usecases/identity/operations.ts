@@ -1,8 +1,8 @@
 import type { DeviceOperationView } from "../../contracts/devices.ts";
 import { BerthError, ErrorCode, notFound } from "../../domain/errors.ts";
+import type { UserPrincipal } from "../../domain/principal.ts";
 import { isLive, type Reservation } from "../../domain/reservation.ts";
 import { OperationData } from "../../domain/reservation-data.ts";
-import type { UserPrincipal } from "../../domain/principal.ts";
 import type { JobDeps } from "../deps.ts";
 import { newReservation, placeReservation } from "../feed/reservations.ts";
 import { ownDevice } from "./devices.ts";

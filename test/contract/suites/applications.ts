@@ -99,5 +99,39 @@ export function applicationContract(ctx: ContractContext) {
       expect(await commits(repos(), repos().deployments.delete(running))).toBe(true);
       expect(await repos().deployments.ofApplication(app.id)).toEqual([]);
     });
+
+    it("keeps an application's deployment counts: moved with a deployment's write (or not at all), recounted, dropped", async () => {
+      const repos = () => ctx.repos();
+      const app = anApp(ws());
+      const other = anApp(ws());
+      const zero = { total: 0, available: 0, updated: 0, failed: 0, unknown: 0 };
+      expect(await repos().deployments.counts(app.id)).toEqual(zero);
+      const d = aDeployment(app, `dev-${newId().slice(-8)}`);
+      const one = { ...zero, total: 1, updated: 1 };
+      expect(
+        await commits(repos(), repos().deployments.create(d), repos().deployments.count(app.id, one)),
+      ).toBe(true);
+      // A deployment write that fails moves no count.
+      expect(
+        await commits(
+          repos(),
+          repos().deployments.create(d),
+          repos().deployments.count(app.id, { ...zero, total: 1 }),
+        ),
+      ).toBe(false);
+      expect(
+        await commits(repos(), repos().deployments.count(app.id, { ...zero, available: 1, failed: -0 })),
+      ).toBe(true);
+      expect(await repos().deployments.counts(app.id)).toEqual({ ...one, available: 1 });
+      expect(
+        await commits(repos(), repos().deployments.recount(other.id, { ...zero, total: 5, failed: 2 })),
+      ).toBe(true);
+      const both = await repos().deployments.countsOf([app.id, other.id, "nope"]);
+      expect(both.get(app.id)).toEqual({ ...one, available: 1 });
+      expect(both.get(other.id)).toEqual({ ...zero, total: 5, failed: 2 });
+      expect(both.has("nope")).toBe(false);
+      expect(await commits(repos(), repos().deployments.dropCounts(other.id))).toBe(true);
+      expect(await repos().deployments.counts(other.id)).toEqual(zero);
+    });
   });
 }
