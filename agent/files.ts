@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { dirname } from "node:path";
 import { chmod, mkdir, open, readFile, rename, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
 
 /** A directory only its owner can enter. */
 export async function privateDir(dir: string): Promise<void> {

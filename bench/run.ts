@@ -9,6 +9,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 import { benchAgent } from "./agent.ts";
 import { benchApi } from "./api.ts";
+import { benchApplications } from "./applications.ts";
 import { benchCost } from "./cost.ts";
 import { benchDashboard } from "./dashboard.ts";
 import { benchDelivery } from "./delivery.ts";
@@ -30,6 +31,7 @@ const BENCHMARKS: Record<string, () => Promise<Record<string, string | number>[]
   requests: () => benchRequests(),
   cost: () => benchCost(),
   dashboard: () => benchDashboard(),
+  applications: () => benchApplications(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

@@ -108,8 +108,16 @@ export function buildAppDeps(input: {
     feedWatcher,
     capacityFreed: (workspaceId) => deps.background.run(() => placePending(deps, workspaceId)),
     fleetChanged: (workspaceId) => deps.background.run(() => reconcileWorkspace(deps, workspaceId)),
-    applicationChanged: (applicationId) => deps.background.run(() => rollouts(applicationId)),
+    applicationChanged: async (applicationId, why = "changed") => {
+      if (why === "more" && input.background !== "detached") return;
+      await deps.background.run(() => rollouts(applicationId));
+    },
   };
-  const rollouts = coalescing((applicationId: string) => reconcileApplication(deps, applicationId));
+  // A long-running host takes a second's changes of an application in one pass; one that awaits its
+  // background work (Lambda) passes at once.
+  const rollouts = coalescing(
+    (applicationId: string) => reconcileApplication(deps, applicationId),
+    input.background === "detached" ? 1000 : 0,
+  );
   return deps;
 }

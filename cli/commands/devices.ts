@@ -124,7 +124,10 @@ export function devicesCommand(program: Command) {
     .description("a device's operations (reboots) and how they went")
     .action(async (id: string) => {
       const client = resolveClient(globals(), process.env);
-      const { items } = await client.request<{ items: DeviceOperationView[] }>("GET", `${path(id)}/operations`);
+      const { items } = await client.request<{ items: DeviceOperationView[] }>(
+        "GET",
+        `${path(id)}/operations`,
+      );
       printRows(outputFormat(globals()), items, operationColumns);
     });
 

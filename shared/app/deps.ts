@@ -50,7 +50,7 @@ export interface AppDeps {
   placement: PlacementState;
   capacityFreed(workspaceId: string): Promise<void>;
   fleetChanged(workspaceId: string): Promise<void>;
-  applicationChanged(applicationId: string): Promise<void>;
+  applicationChanged(applicationId: string, why?: "changed" | "more"): Promise<void>;
   /** Cloud capacity (ECS, EKS), when configured. */
   cloud?: CloudDeps;
   /** Storage requests sent so far, by operation. */

@@ -47,9 +47,10 @@ export type JobDeps = ReservationDeps & {
   /**
    * One of an application's deployments changed state (it came up, it failed): the host reconciles the
    * application, so a rollout held by its budget goes on (in the background; calls that overlap a pass
-   * of the same application run it once more after it, not once each).
+   * of the same application run it once more after it, not once each). `more`: a pass stopped at its
+   * bound with work left; a host that awaits its background work leaves that to the next sweep.
    */
-  applicationChanged(applicationId: string): Promise<void>;
+  applicationChanged(applicationId: string, why?: "changed" | "more"): Promise<void>;
   /** Cloud capacity, when configured. */
   cloud?: CloudDeps;
 };

@@ -56,4 +56,15 @@ describe("coalescing", () => {
     await run("a");
     expect(runs.filter((k) => k === "a")).toHaveLength(3);
   });
+
+  it("with a minimum interval, takes the calls that come while it waits in one run", async () => {
+    let runs = 0;
+    const run = coalescing(async () => {
+      runs++;
+    }, 50);
+    await run("a");
+    // Within the interval of the first: these wait for it to pass, then are one run.
+    await Promise.all([run("a"), run("a"), run("a")]);
+    expect(runs).toBe(2);
+  });
 });

@@ -40,8 +40,7 @@ async function changeDeployment(
       // Up, or failed, while a rollout is under way: one that waits on its budget may go on.
       if (next.state !== d.state) {
         const counts = await deps.repos.deployments.counts(appId);
-        if (counts.updated < counts.total)
-          await deps.applicationChanged(appId);
+        if (counts.updated < counts.total) await deps.applicationChanged(appId);
       }
       return;
     }

@@ -36,6 +36,7 @@ export function unavailableBudget(maxUnavailable: number | string, total: number
  * goes once its last deployment has.
  */
 export async function reconcileApplication(deps: ApplicationDeps, appId: string): Promise<void> {
+  const started = Date.now();
   const app = await deps.repos.applications.get(appId);
   if (!app) return;
   const [devices, deployments] = await Promise.all([
@@ -91,6 +92,14 @@ export async function reconcileApplication(deps: ApplicationDeps, appId: string)
 
   if (app.status === "deleting") await finishDelete(deps, app);
   else await recount(deps, app);
+  // Cut short at PER_PASS: the next pass goes on (at once on a long-running host; else the next sweep).
+  if (written >= PER_PASS) await deps.applicationChanged(app.id, "more");
+  deps.logger.debug("reconciled an application", {
+    applicationId: app.id,
+    devices: desired.size,
+    written,
+    ms: Date.now() - started,
+  });
 }
 
 /**
@@ -344,9 +353,15 @@ export async function reconcileAll(deps: ApplicationDeps): Promise<number> {
 /**
  * `run`, once at a time per key: a call while the key's run goes on makes it run once more after it (every
  * call's change is then seen), however many such calls came; each call resolves when that last run has.
+ * Runs of a key start at least `minIntervalMs` apart: the changes of that time are taken in one run (a
+ * rollout of a thousand devices coming up is a few passes, not a thousand).
  */
-export function coalescing(run: (key: string) => Promise<void>): (key: string) => Promise<void> {
+export function coalescing(
+  run: (key: string) => Promise<void>,
+  minIntervalMs = 0,
+): (key: string) => Promise<void> {
   const inFlight = new Map<string, { again: boolean; done: Promise<void> }>();
+  const lastStart = new Map<string, number>();
   return (key) => {
     const current = inFlight.get(key);
     if (current) {
@@ -357,11 +372,15 @@ export function coalescing(run: (key: string) => Promise<void>): (key: string) =
     entry.done = (async () => {
       try {
         do {
+          const wait = (lastStart.get(key) ?? 0) + minIntervalMs - Date.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
           entry.again = false;
+          lastStart.set(key, Date.now());
           await run(key);
         } while (entry.again);
       } finally {
         inFlight.delete(key);
+        if (minIntervalMs === 0) lastStart.delete(key);
       }
     })();
     inFlight.set(key, entry);
