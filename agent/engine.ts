@@ -632,7 +632,7 @@ export class Engine {
     );
     if (res.code === 0) return;
     const record = this.#d.cache.get(id);
-    if (!record || record.status !== "running") return;
+    if (record?.status !== "running") return;
     record.status = "finished";
     record.result = this.#report(
       "error",

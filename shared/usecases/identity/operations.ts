@@ -95,6 +95,6 @@ export async function deviceOperations(deps: JobDeps, ws: string, deviceId: stri
 export async function deviceOperation(deps: JobDeps, ws: string, deviceId: string, opId: string) {
   const device = await ownDevice(deps, ws, deviceId);
   const r = await deps.repos.reservations.get(device.id, opId);
-  if (!r || r.type !== "operation") throw notFound(`operation ${opId} not found on device ${deviceId}`);
+  if (r?.type !== "operation") throw notFound(`operation ${opId} not found on device ${deviceId}`);
   return operationView(r, deps.clock.now());
 }
