@@ -171,9 +171,8 @@ export async function deploymentGone(
 }
 
 /**
- * Writes (or moves) the deployment of `app` on `device` with the reservation id it intends, then that
- * reservation: a crash in between leaves a deployment whose reservation is missing, which the next pass
- * writes under the same id. A successor names the reservation it supersedes, which is then removed.
+ * Writes (or moves) the deployment of `app` on `device` and its reservation, in one transaction. A
+ * successor names the reservation it supersedes, which is then removed.
  */
 async function deploy(deps: ApplicationDeps, app: Application, device: Device, previous?: Deployment) {
   const now = deps.clock.now().toISOString();
@@ -220,14 +219,16 @@ async function deploy(deps: ApplicationDeps, app: Application, device: Device, p
     );
     return;
   }
-  const recorded = await deps.repos.commit(
+  // The deployment, its count and its reservation in one transaction: another pass that got there first, or
+  // a device that went, and nothing is written; a crash leaves all of it or none.
+  const placed = await placeReservation(
+    deps,
+    r,
     withCount(deps, app, previous, next, [
       previous ? deps.repos.deployments.replace(previous, next) : deps.repos.deployments.create(next),
     ]),
   );
-  if (!recorded.ok) return; // another pass got there first
-  const placed = await placeReservation(deps, r);
-  if (!placed.ok) return; // the device went: the next pass retires the deployment
+  if (!placed.ok) return;
   if (built.opened) for (const o of built.opened) await noteDeliveries(deps, o);
   if (previous) {
     const old = await deps.repos.reservations.get(device.id, previous.reservationId);
