@@ -67,7 +67,8 @@ export async function startProgram(
     {
       argv: p.argv!,
       env,
-      gpus: [],
+      // Its share of the GPUs the application holds here (CUDA_VISIBLE_DEVICES); none for "all".
+      gpus: Array.isArray(p.gpus) ? p.gpus : [],
       stopGracePeriodSeconds: grace,
       secretEnv: {},
       secretFiles: [],

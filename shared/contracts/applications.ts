@@ -140,6 +140,10 @@ export const DeploymentView = z
     message: z.string(),
     containers: z.array(WorkloadStatusView),
     availableSince: z.string().optional(),
+    gpus: z
+      .array(z.number().int())
+      .optional()
+      .openapi({ description: "GPU indices it holds on the device (its containers' gpus: {count})" }),
     updatedAt: z.string(),
   })
   .openapi("Deployment");

@@ -129,6 +129,10 @@ export const Deployment = z.object({
   availableSince: z.string().optional(),
   /** When its reservation ends (the renewal is judged from it, without reading the reservation). */
   expiresAt: z.string().optional(),
+  /** The GPU indices claimed on the device for its containers' `gpus: {count}` (owner `app:<id>`). */
+  gpus: z.array(z.number().int()).optional(),
+  /** Not enough free GPUs: no reservation was written; each pass tries again. */
+  waitingFor: z.literal("gpus").optional(),
   updatedAt: z.string(),
   /** Bumped on every write: what conditional updates check (two reconcilers, a status report). */
   v: z.number().int().min(1),
@@ -221,3 +225,10 @@ export function deploymentStatus(app: Application, deployments: Deployment[]) {
   }
   return sum;
 }
+
+/** The owner a GPU claimed by an application has in its device's `gpuOwners` (a job's is its id). */
+export const appGpuOwner = (applicationId: string) => `app:${applicationId}`;
+
+/** How many GPUs an application claims on each device: its containers' `gpus: {count}` together. */
+export const gpusNeeded = (app: Pick<Application, "spec">): number =>
+  app.spec.containers.reduce((n, c) => n + (typeof c.gpus === "object" ? c.gpus.count : 0), 0);

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { appGpuOwner } from "../../domain/application.ts";
 import { Device } from "../../domain/device.ts";
 import { notFound } from "../../domain/errors.ts";
 import type { DeviceRepository } from "../../ports/repositories.ts";
@@ -178,6 +179,22 @@ export function deviceRepository(store: Store): DeviceRepository {
         },
         if: c.and(c.exists(), ...gpus.map((i) => c.eq(`gpuOwners.${i}`, jobId))),
       }),
+    // An application and a job (or another application) racing for an index: it is set only while absent.
+    appGpus: (deviceId, appId, claim, release) => {
+      const owner = appGpuOwner(appId);
+      return write(`GPUs of device ${deviceId} for application ${appId}`, {
+        update: keys.device(deviceId),
+        changes: {
+          ...(claim.length ? { set: Object.fromEntries(claim.map((i) => [`gpuOwners.${i}`, owner])) } : {}),
+          ...(release.length ? { remove: release.map((i) => `gpuOwners.${i}`) } : {}),
+        },
+        if: c.and(
+          c.exists(),
+          ...claim.map((i) => c.absent(`gpuOwners.${i}`)),
+          ...release.map((i) => c.eq(`gpuOwners.${i}`, owner)),
+        ),
+      });
+    },
     // Two moves racing: the second finds the device no longer in `from` and decides again, so no group's
     // count is given back twice (test/unit/scheduling.test.ts makes the race happen).
     moveGroup: (device, from, to, at) =>

@@ -60,6 +60,11 @@ export interface DeviceRepository {
    * `held` is absent for jobs placed before the counters existed (they give back GPUs only).
    */
   release(deviceId: string, jobId: string, gpus: number[], held?: JobHold): Write;
+  /**
+   * Moves an application's GPU claim on the device (owner `app:<id>`): `claim` indices each only while free,
+   * `release` ones only while the application holds them; fails unless the device exists.
+   */
+  appGpus(deviceId: string, applicationId: string, claim: number[], release: number[]): Write;
   /** A condition: the device exists in that workspace (a reservation for it may be written). */
   exists(id: string, workspaceId: string): Write;
   /**

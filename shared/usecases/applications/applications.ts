@@ -145,6 +145,7 @@ export const deploymentView = (d: Deployment): DeploymentView => ({
   message: d.message,
   containers: d.containers,
   ...(d.availableSince ? { availableSince: d.availableSince } : {}),
+  ...(d.gpus?.length ? { gpus: d.gpus } : {}),
   updatedAt: d.updatedAt,
 });
 

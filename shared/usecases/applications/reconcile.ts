@@ -4,11 +4,13 @@ import {
   countsDelta,
   type Deployment,
   deploymentStatus,
+  gpusNeeded,
   specHash,
   wants,
 } from "../../domain/application.ts";
 import { type Device, scheduling } from "../../domain/device.ts";
 import { newId } from "../../domain/ids.ts";
+import { gpuIndices } from "../../domain/placement.ts";
 import type { ApplicationData } from "../../domain/reservation-data.ts";
 import type { Write } from "../../ports/repositories/write.ts";
 import { newReservation, placeReservation, removeReservation } from "../feed/reservations.ts";
@@ -78,9 +80,16 @@ export async function reconcileApplication(deps: ApplicationDeps, appId: string)
     await deploy(deps, app, desired.get(d.deviceId)!, d);
   }
 
+  // Waiting for GPUs at the current version: tried again.
+  for (const d of live.filter((x) => current(x) && x.waitingFor === "gpus")) {
+    if (written >= PER_PASS) break;
+    written++;
+    await deploy(deps, app, desired.get(d.deviceId)!, d);
+  }
+
   // Renewal: a successor with the same spec (adopted by the agent without a restart).
   const now = deps.clock.now().getTime();
-  for (const d of live.filter(current)) {
+  for (const d of live.filter((x) => current(x) && !x.waitingFor)) {
     if (written >= PER_PASS) break;
     const expiresAt =
       d.expiresAt ?? (await deps.repos.reservations.get(d.deviceId, d.reservationId))?.expiresAt;
@@ -142,7 +151,13 @@ async function retire(
   const gone = !devices.some((x) => x.id === d.deviceId);
   const r = gone ? undefined : await deps.repos.reservations.get(d.deviceId, d.reservationId);
   if (!r) {
-    await deps.repos.commit(withCount(deps, app, d, undefined, [deps.repos.deployments.delete(d)]));
+    // Its device is gone (and its GPUs with it), or it never had a reservation (waiting for GPUs).
+    await deps.repos.commit(
+      withCount(deps, app, d, undefined, [
+        deps.repos.deployments.delete(d),
+        ...(gone ? [] : releaseGpus(deps, d)),
+      ]),
+    );
     return;
   }
   const next: Deployment = {
@@ -156,6 +171,10 @@ async function retire(
     await removeReservation(deps, r, "toDelete");
 }
 
+/** Gives back the GPUs a deployment held (in the transaction that removes it). */
+const releaseGpus = (deps: ApplicationDeps, d: Deployment) =>
+  d.gpus?.length ? [deps.repos.devices.appGpus(d.deviceId, d.applicationId, [], d.gpus)] : [];
+
 /** A deployment acknowledged gone by its device (its reservation `deleted`): the item goes; maybe the app. */
 export async function deploymentGone(
   deps: ApplicationDeps,
@@ -165,7 +184,7 @@ export async function deploymentGone(
 ) {
   const d = await deps.repos.deployments.get(appId, deviceId);
   if (!d || d.reservationId !== reservationId || d.state !== "deleting") return;
-  await deps.repos.commit([deps.repos.deployments.delete(d)]);
+  await deps.repos.commit([deps.repos.deployments.delete(d), ...releaseGpus(deps, d)]);
   const app = await deps.repos.applications.get(appId);
   if (app?.status === "deleting") await finishDelete(deps, app);
 }
@@ -177,7 +196,34 @@ export async function deploymentGone(
 async function deploy(deps: ApplicationDeps, app: Application, device: Device, previous?: Deployment) {
   const now = deps.clock.now().toISOString();
   const reservationId = newId();
-  const built = await applicationData(deps, app, device, reservationId, previous?.reservationId);
+  const gpus = gpusFor(app, device, previous);
+  if ("short" in gpus) {
+    // Not enough free: nothing goes to the device; the deployment says why, and each pass tries again.
+    const waiting: Deployment = {
+      applicationId: app.id,
+      workspaceId: app.workspaceId,
+      deviceId: device.id,
+      version: app.version,
+      configVersion: app.configVersion,
+      reservationId: previous?.reservationId ?? reservationId,
+      state: "pending",
+      message: `waiting for ${gpus.short} free GPU${gpus.short === 1 ? "" : "s"} (held by jobs or other applications)`,
+      containers: previous?.containers ?? [],
+      ...(previous?.gpus ? { gpus: previous.gpus } : {}),
+      waitingFor: "gpus",
+      updatedAt: now,
+      v: (previous?.v ?? 0) + 1,
+    };
+    if (previous?.waitingFor && previous.message === waiting.message && previous.version === app.version)
+      return;
+    await deps.repos.commit(
+      withCount(deps, app, previous, waiting, [
+        previous ? deps.repos.deployments.replace(previous, waiting) : deps.repos.deployments.create(waiting),
+      ]),
+    );
+    return;
+  }
+  const built = await applicationData(deps, app, device, reservationId, previous?.reservationId, gpus.held);
   const r =
     "data" in built
       ? newReservation(deps, {
@@ -201,6 +247,7 @@ async function deploy(deps: ApplicationDeps, app: Application, device: Device, p
     message: previous ? `updating to version ${app.version}` : "waiting for the device",
     containers: [],
     ...(r ? { expiresAt: r.expiresAt } : {}),
+    ...(gpus.held.length ? { gpus: gpus.held } : {}),
     updatedAt: now,
     v: (previous?.v ?? 0) + 1,
   };
@@ -221,12 +268,16 @@ async function deploy(deps: ApplicationDeps, app: Application, device: Device, p
   }
   // The deployment, its count and its reservation in one transaction: another pass that got there first, or
   // a device that went, and nothing is written; a crash leaves all of it or none.
+  // With a GPU claim, its write (on the device's item, which it requires to exist) checks the device.
+  const claim = gpus.claim.length > 0 || gpus.release.length > 0;
   const placed = await placeReservation(
     deps,
     r,
     withCount(deps, app, previous, next, [
       previous ? deps.repos.deployments.replace(previous, next) : deps.repos.deployments.create(next),
+      ...(claim ? [deps.repos.devices.appGpus(device.id, app.id, gpus.claim, gpus.release)] : []),
     ]),
+    { checkDevice: !claim },
   );
   if (!placed.ok) return;
   if (built.opened) for (const o of built.opened) await noteDeliveries(deps, o);
@@ -248,6 +299,31 @@ export function withCount(
   return delta ? [...writes, deps.repos.deployments.count(app.id, delta)] : writes;
 }
 
+/**
+ * The GPUs a deployment holds for `gpus: {count}` (applications.md §7): those it holds already when the
+ * count is the same, else free ones (its own first), lowest first; or how many are missing.
+ */
+function gpusFor(
+  app: Application,
+  device: Device,
+  previous: Deployment | undefined,
+): { held: number[]; claim: number[]; release: number[] } | { short: number } {
+  const needed = gpusNeeded(app);
+  const had = previous?.gpus ?? [];
+  if (had.length === needed) return { held: had, claim: [], release: [] };
+  const mine = new Set(had);
+  const free = gpuIndices(device).filter((i) => mine.has(i) || !(String(i) in device.gpuOwners));
+  if (free.length < needed) return { short: needed - free.length };
+  const held = [...free.filter((i) => mine.has(i)), ...free.filter((i) => !mine.has(i))]
+    .slice(0, needed)
+    .sort((a, b) => a - b);
+  return {
+    held,
+    claim: held.filter((i) => !mine.has(i)),
+    release: had.filter((i) => !held.includes(i)),
+  };
+}
+
 /** The signed bundle a device runs (applications.md §4), with each container's secrets sealed to it. */
 async function applicationData(
   deps: ApplicationDeps,
@@ -255,10 +331,16 @@ async function applicationData(
   device: Device,
   reservationId: string,
   supersedes: string | undefined,
+  gpus: number[],
 ): Promise<{ data: ApplicationData; opened?: OpenedSecrets[] } | { failed: string }> {
   const containers: ApplicationData["containers"] = [];
   const opened: OpenedSecrets[] = [];
+  // Each container with a count takes the next of the deployment's GPUs.
+  let nextGpu = 0;
   for (const c of app.spec.containers) {
+    const count = typeof c.gpus === "object" ? c.gpus.count : 0;
+    const own = gpus.slice(nextGpu, nextGpu + count);
+    nextGpu += count;
     const refs = secretRefs(app, c);
     let sealed = { secretEnv: {}, secretFiles: [], secretRefs: [] } as ReturnType<typeof sealFor>;
     if (refs.length > 0) {
@@ -277,7 +359,7 @@ async function applicationData(
       args: app.type === "process" ? [] : c.args,
       env: Object.fromEntries(c.env.flatMap((e) => (e.value !== undefined ? [[e.name, e.value]] : []))),
       ports: c.ports,
-      gpus: c.gpus === "all" ? "all" : [],
+      gpus: c.gpus === "all" ? "all" : own,
       ...(c.workDir ? { workingDirectory: c.workDir } : {}),
       ...(c.user ? { user: c.user } : {}),
       restartPolicy: c.restartPolicy,

@@ -141,6 +141,37 @@ export function deviceContract(ctx: ContractContext) {
       expect(await commits(repos(), repos().devices.claim(newId(), "j5", gpus(0)))).toBe(false);
     });
 
+    it("moves an application's GPUs: claims only free ones, gives back only its own, racing a job's claim", async () => {
+      const device = aDevice(ws(), { resources: { gpus: 4 } });
+      await commits(repos(), repos().devices.create(device));
+      const job = (indices: number[]) =>
+        repos().devices.claim(device.id, "j1", {
+          gpus: indices,
+          cpus: 0,
+          memoryGiB: 0,
+          capacity: { cpus: 0, memoryGiB: 0 },
+        });
+      const [app, byJob] = await Promise.all([
+        commits(repos(), repos().devices.appGpus(device.id, "a1", [0, 1], [])),
+        commits(repos(), job([1, 2])),
+      ]);
+      expect([app, byJob].filter(Boolean)).toHaveLength(1);
+      const owners = async () => (await repos().devices.get(device.id))!.gpuOwners;
+      if (app) {
+        expect(await owners()).toEqual({ "0": "app:a1", "1": "app:a1" });
+        // Moving from 1 to 3 (keeping 0), and refusing to give back what another holds.
+        expect(await commits(repos(), repos().devices.appGpus(device.id, "a1", [3], [1]))).toBe(true);
+        expect(await owners()).toEqual({ "0": "app:a1", "3": "app:a1" });
+        expect(await commits(repos(), repos().devices.appGpus(device.id, "a2", [], [0]))).toBe(false);
+        expect(await commits(repos(), repos().devices.appGpus(device.id, "a1", [], [0, 3]))).toBe(true);
+        expect(await owners()).toEqual({});
+      } else {
+        expect(await commits(repos(), repos().devices.appGpus(device.id, "a1", [0, 1], []))).toBe(false);
+        expect(await commits(repos(), repos().devices.appGpus(device.id, "a1", [0, 3], []))).toBe(true);
+      }
+      expect(await commits(repos(), repos().devices.appGpus(newId(), "a1", [0], []))).toBe(false);
+    });
+
     it("claims CPUs and memory under the device's capacity, racing claims never passing it, and gives them back", async () => {
       const device = aDevice(ws(), { resources: { gpus: 0, cpu: 8 } });
       await commits(repos(), repos().devices.create(device));

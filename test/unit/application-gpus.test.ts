@@ -1,0 +1,74 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import type { AgentReservation } from "../../shared/contracts/reservations.ts";
+import type { ApplicationData } from "../../shared/domain/reservation-data.ts";
+import { reconcileAll } from "../../shared/usecases/applications/reconcile.ts";
+import { type TestApp, testApp } from "../helpers/app.ts";
+import { type GpuAgent, gpuAgent, job, submit } from "../helpers/jobs.ts";
+
+const APPS = "/api/v1/namespaces/default/applications";
+
+type Dep = { state: string; message: string; gpus?: number[] };
+
+/** `gpus: {count: N}` (applications.md §7): claimed per device like a job's, never given twice. */
+describe("applications claiming GPUs", () => {
+  let t: TestApp;
+  let agent: GpuAgent;
+  const call = (method: string, path: string, body?: unknown) =>
+    t.call(method, path, { token: t.admin, body });
+  const deployment = async (name: string) =>
+    ((await (await call("GET", `${APPS}/${name}/deployments`)).json()) as { items: Dep[] }).items[0];
+  const owners = async () => (await t.deps.repos.devices.get(agent.deviceId))!.gpuOwners;
+  const applies = (rs: AgentReservation[]) => rs.filter((r) => r.type === "application" && !r.toDelete);
+  const app = (name: string, count: number) => ({
+    name,
+    scheduling: { type: "AllDevices" },
+    spec: { containers: [{ name: "worker", image: "vllm:1", gpus: { count } }] },
+  });
+
+  beforeAll(async () => {
+    t = await testApp();
+    agent = await gpuAgent(t, 4);
+  });
+
+  it("claims its GPUs on the device, hands them to its container, keeps jobs off them, and gives them back", async () => {
+    const created = (await (await call("POST", APPS, app("inference", 2))).json()) as { id: string };
+    expect(await deployment("inference")).toMatchObject({ state: "pending", gpus: [0, 1] });
+    expect(await owners()).toEqual({ 0: `app:${created.id}`, 1: `app:${created.id}` });
+    const [r] = applies(await agent.take());
+    expect((JSON.parse(r!.data) as ApplicationData).containers[0]!.gpus).toEqual([0, 1]);
+
+    // A job gets the others, and one that needs more than are left waits.
+    const { body: small } = await submit(t, { gpus: { count: 2 } });
+    expect((await job(t, small.id)).statusMessage).toMatch(/\(GPU 2, 3\)$/);
+    expect(Object.keys(await owners()).sort()).toEqual(["0", "1", "2", "3"]);
+    const { body: big } = await submit(t, { gpus: { count: 1 } });
+    expect((await job(t, big.id)).statusCode).not.toBe("Placed");
+
+    // Another application needing two: it waits, saying why, and no reservation goes out.
+    await call("POST", APPS, app("trainer", 2));
+    expect(await deployment("trainer")).toMatchObject({
+      state: "pending",
+      message: "waiting for 2 free GPUs (held by jobs or other applications)",
+    });
+    expect(applies(await agent.take())).toEqual([]);
+
+    // The first application goes: its device removes it, and its GPUs come free for the one waiting.
+    await call("DELETE", `${APPS}/inference`);
+    const removal = (await agent.take()).find((x) => x.toDelete && x.id === r!.id);
+    expect(removal).toBeDefined();
+    expect((await agent.deleted(r!.id)).status).toBe(200);
+    await reconcileAll(t.deps);
+    const trainer = await deployment("trainer");
+    expect(trainer?.gpus).toHaveLength(2);
+    const mine = Object.values(await owners()).filter((o) => o.startsWith("app:"));
+    expect(mine).toHaveLength(2);
+    expect(
+      applies(await agent.take()).map((x) => (JSON.parse(x.data) as ApplicationData).application.name),
+    ).toEqual(["trainer"]);
+    // An update that keeps the count keeps the same GPUs.
+    await call("PATCH", `${APPS}/trainer`, {
+      spec: { containers: [{ name: "worker", image: "vllm:2", gpus: { count: 2 } }] },
+    });
+    expect((await deployment("trainer"))?.gpus).toEqual(trainer!.gpus);
+  });
+});
