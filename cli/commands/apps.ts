@@ -16,8 +16,9 @@ const columns: Column<ApplicationView>[] = [
   { header: "UPDATED", value: (a) => ago(a.updatedAt) },
 ];
 
-const deploymentColumns: Column<DeploymentView>[] = [
-  { header: "DEVICE", value: (d) => d.deviceId },
+/** A deployment's columns (its application's, or its device's, go in front). */
+export const deploymentColumns = <D extends DeploymentView>(first: Column<D>[]): Column<D>[] => [
+  ...first,
   { header: "STATE", value: (d) => d.state },
   { header: "VERSION", value: (d) => d.version },
   {
@@ -124,7 +125,11 @@ export function appsCommand(program: Command) {
         "GET",
         `${path(o.namespace, name)}/deployments${q}`,
       );
-      printRows(outputFormat(globals()), items, deploymentColumns);
+      printRows(
+        outputFormat(globals()),
+        items,
+        deploymentColumns([{ header: "DEVICE", value: (d) => d.deviceId }]),
+      );
     });
 
   ns(apps.command("logs <app>").description("its output on one device (each line names its container)"))

@@ -6,6 +6,7 @@ import { collect, labelText } from "../args.ts";
 import { type GlobalOptions, outputFormat, resolveClient } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { ago, type Column, printObject, printRows } from "../output.ts";
+import { deploymentColumns } from "./apps.ts";
 
 const operationColumns: Column<DeviceOperationView>[] = [
   { header: "ID", value: (o) => o.id },
@@ -16,18 +17,10 @@ const operationColumns: Column<DeviceOperationView>[] = [
   { header: "MESSAGE", value: (o) => o.message || o.reason || undefined },
 ];
 
-const appColumns: Column<DeviceApplicationView>[] = [
+const appColumns = deploymentColumns<DeviceApplicationView>([
   { header: "NAMESPACE", value: (d) => d.namespace },
   { header: "APPLICATION", value: (d) => d.name },
-  { header: "STATE", value: (d) => d.state },
-  { header: "VERSION", value: (d) => d.version },
-  {
-    header: "CONTAINERS",
-    value: (d) => d.containers.map((c) => `${c.name}:${c.state}`).join(",") || undefined,
-  },
-  { header: "RESTARTS", value: (d) => d.containers.reduce((n, c) => n + c.restartCount, 0) },
-  { header: "MESSAGE", value: (d) => d.message || undefined },
-];
+]);
 
 const columns: Column<DeviceView>[] = [
   { header: "ID", value: (d) => d.id },

@@ -11,7 +11,7 @@ import { NamespaceName } from "../domain/namespace.ts";
 import { MAX_ARG_BYTES, MAX_ENV_ENTRY_BYTES, MAX_IMAGE_LENGTH } from "../domain/reservation-data.ts";
 import { SecretName } from "../domain/secret.ts";
 import { parsePort, SpecError } from "../domain/spec-strings.ts";
-import { Id, PageQuery, pageOf } from "./common.ts";
+import { BooleanQuery, Id, PageQuery, pageOf } from "./common.ts";
 import { LabelsInput } from "./labels.ts";
 
 /** `"8080"` or `"18080:8080"` (`host:container`, Synpse's order), `/udp` optional. */
@@ -227,14 +227,11 @@ export const AppLogsQuery = z.object({
     .max(100_000)
     .optional()
     .openapi({ param: { name: "tail", in: "query" }, description: "the last N lines only" }),
-  follow: z
-    .enum(["true", "false"])
-    .default("false")
-    .transform((v) => v === "true")
-    .openapi({
-      param: { name: "follow", in: "query" },
-      description: "server-sent `output` events as lines arrive, until the deployment is removed",
-    }),
+  follow: BooleanQuery(
+    "follow",
+    false,
+    "server-sent `output` events as lines arrive, until the deployment is removed",
+  ),
   after: LogCursor.optional().openapi({
     param: { name: "after", in: "query" },
     description: "with follow=true: resume after this cursor; a `Last-Event-ID` header wins over it",

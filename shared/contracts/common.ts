@@ -58,3 +58,11 @@ export const IdParam = z.object({
 });
 
 export { text } from "../domain/bounds.ts";
+
+/** A `true`/`false` query parameter, as a boolean (`fallback` when it is absent). */
+export const BooleanQuery = (name: string, fallback: boolean, description?: string) =>
+  z
+    .enum(["true", "false"])
+    .default(fallback ? "true" : "false")
+    .transform((v) => v === "true")
+    .openapi({ param: { name, in: "query" }, ...(description ? { description } : {}) });

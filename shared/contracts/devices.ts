@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { DEVICE_STATUSES, SCHEDULING } from "../domain/device.ts";
 import { MAX_DEVICE_LABELS } from "../domain/labels.ts";
-import { Id, PageQuery, pageOf } from "./common.ts";
+import { BooleanQuery, Id, PageQuery, pageOf } from "./common.ts";
 import { LabelsInput, StringMap } from "./labels.ts";
 
 const GpuView = z.object({
@@ -155,12 +155,5 @@ export const RebootDeviceRequest = z
   .openapi("RebootDeviceRequest");
 
 export const RebootDeviceQuery = z.object({
-  force: z
-    .enum(["true", "false"])
-    .default("false")
-    .transform((v) => v === "true")
-    .openapi({
-      param: { name: "force", in: "query" },
-      description: "reboot a device that runs jobs (they fail)",
-    }),
+  force: BooleanQuery("force", false, "reboot a device that runs jobs (they fail)"),
 });

@@ -24,7 +24,7 @@ import {
   MAX_STDIN_BYTES,
 } from "../domain/reservation-data.ts";
 import { parseEnv, parseMount, parsePort, SpecError } from "../domain/spec-strings.ts";
-import { Id, PageQuery, pageOf } from "./common.ts";
+import { BooleanQuery, Id, PageQuery, pageOf } from "./common.ts";
 
 export const MAX_JOB_SECONDS = 30 * 24 * 3600;
 
@@ -300,14 +300,7 @@ export const JobOutputQuery = z.object({
     .enum(["stdout", "stderr", "mixed"])
     .default("mixed")
     .openapi({ param: { name: "stream", in: "query" } }),
-  follow: z
-    .enum(["true", "false"])
-    .default("false")
-    .transform((v) => v === "true")
-    .openapi({
-      param: { name: "follow", in: "query" },
-      description: "server-sent events until the job is final",
-    }),
+  follow: BooleanQuery("follow", false, "server-sent events until the job is final"),
   after: OutputCursor.optional().openapi({
     param: { name: "after", in: "query" },
     description:
@@ -316,11 +309,7 @@ export const JobOutputQuery = z.object({
 });
 
 export const JobEventsQuery = z.object({
-  follow: z
-    .enum(["true", "false"])
-    .default("true")
-    .transform((v) => v === "true")
-    .openapi({ param: { name: "follow", in: "query" }, description: "false: the events so far, as JSON" }),
+  follow: BooleanQuery("follow", true, "false: the events so far, as JSON"),
   after: EventCursor.optional().openapi({
     param: { name: "after", in: "query" },
     description:

@@ -7,6 +7,7 @@ import { type AgentProcess, startAgentProcess } from "../helpers/agent-process.t
 import { freePort } from "../helpers/ports.ts";
 import {
   adminKeyOf,
+  alive,
   apiClient,
   type ServerProcess,
   startServerProcess,
@@ -19,15 +20,6 @@ interface View {
   state: string;
   result?: { state: string; error: string; data: string };
 }
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe("berth agent against the real server", () => {
   let server: ServerProcess;

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AgentProcess, startAgentProcess } from "../helpers/agent-process.ts";
 import { type TestApp, testApp } from "../helpers/app.ts";
 import { createToken } from "../helpers/fleet.ts";
-import { runCli } from "../helpers/processes.ts";
+import { alive, runCli } from "../helpers/processes.ts";
 import { until } from "../helpers/wait.ts";
 
 const LONG = 60_000;
@@ -122,14 +122,7 @@ describe("process applications on two real agents", () => {
         const all = await deployments("exporter");
         return all.length === 1 && all[0]!.deviceId === h100!.deviceId && all[0]!.state === "running";
       }, LONG);
-      await until(async () => {
-        try {
-          process.kill(pid, 0);
-          return false;
-        } catch {
-          return true;
-        }
-      }, LONG);
+      await until(() => !alive(pid), LONG);
 
       // Deleted: every deployment goes, then the application.
       expect((await call("DELETE", `${APPS}/exporter`)).status).toBe(202);
@@ -139,15 +132,6 @@ describe("process applications on two real agents", () => {
     4 * LONG,
   );
 
-  /** Whether a process is alive. */
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
   /** The pids a program appended to a file of the test's, one per start. */
   const pidsIn = async (file: string) =>
     (await readFile(file, "utf8").catch(() => "")).split("\n").filter(Boolean).map(Number);
