@@ -292,7 +292,9 @@ export class Engine {
           await this.#d.cache.put(record);
           const values: string[] = [];
           if (docker) {
-            await this.#startAppContainers(r.id, data, docker, programs, values);
+            await this.#startAppContainers(r.id, data, docker, programs, values, () =>
+              this.#d.cache.put(record),
+            );
             if (values.length) this.#secrets.set(r.id, values);
             record.status = "running";
             record.output = { seq: 1, stdout: 0, stderr: 0 };
@@ -361,7 +363,10 @@ export class Engine {
     } catch (err) {
       // A failed apply is reported and not kept: nothing of it runs, now or on a replay (nor stays in memory).
       const w = record.workload;
-      if (w.kind === "app") await this.#stopPrograms(w, 0);
+      if (w.kind === "app") {
+        await this.#stopPrograms(w, 0);
+        await this.#leaveNetwork(r.id, w);
+      }
       await this.#d.tombstones?.add(r.id, r);
       await this.#d.cache.drop(r.id);
       const values = this.#secrets.get(r.id) ?? [];
@@ -668,8 +673,15 @@ export class Engine {
       p.message = "";
       if (s.startedAt) p.startedAt = s.startedAt;
     }
-    if (s.status === "running" && !(await docker.following(p.logsPid, name)))
-      p.logsPid = docker.followLogs(name, p.dir, s.startedAt);
+    const followed = s.status === "running" && (await docker.following(p.logsPid, name));
+    if (followed) p.followedRun ??= s.startedAt;
+    if (s.status === "running" && !followed) {
+      // A new run (a restart ended the last follower): from its start. The same run (the follower went with
+      // an agent restart): from now, not the whole run again.
+      const since = s.startedAt && s.startedAt !== p.followedRun ? s.startedAt : this.#now().toISOString();
+      p.logsPid = docker.followLogs(name, p.dir, since);
+      p.followedRun = s.startedAt;
+    }
     return JSON.stringify(p) !== before;
   }
 
@@ -684,6 +696,7 @@ export class Engine {
     docker: DockerRuntime,
     programs: AppProgram[],
     values: string[],
+    save: () => Promise<void>,
   ): Promise<void> {
     const appId = data.application.id;
     if (data.containers.some((c) => (c.networkMode ?? "bridge") === "bridge"))
@@ -705,6 +718,8 @@ export class Engine {
         message: "",
       };
       programs.push(program);
+      // On disk before `docker run`: an agent cut short here stops it at its next start (recover).
+      await save();
       const { logsPid } = await docker
         .startApp(
           id,
@@ -721,6 +736,7 @@ export class Engine {
         .finally(() => removeEnvFile(opened.envFile));
       program.logsPid = logsPid;
       program.startedAt = this.#now().toISOString();
+      await save();
     }
   }
 

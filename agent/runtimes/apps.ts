@@ -22,6 +22,8 @@ export interface AppProgram {
   /** A container application's: the Docker container (its pid is 0) and its log follower. */
   container?: string;
   logsPid?: number;
+  /** The container run (its StartedAt) whose logs the follower reads. */
+  followedRun?: string;
   /** How far its stdout and stderr have been shipped (the reservation numbers the chunks of all programs). */
   shipped?: { stdout: number; stderr: number };
 }

@@ -25,6 +25,18 @@ interface AgentFlags {
   logFormat?: "text" | "json";
 }
 
+/**
+ * BERTH_AGENT_ALLOW_REBOOT: on only for true, 1 or yes (Commander takes any value of a flag's variable as
+ * on, `false` included: not for a setting that lets the control plane reboot the machine).
+ */
+export function allowRebootFromEnv(value: string | undefined): boolean {
+  if (value === undefined || value === "") return false;
+  const v = value.trim().toLowerCase();
+  if (["true", "1", "yes"].includes(v)) return true;
+  if (["false", "0", "no"].includes(v)) return false;
+  throw new CliError(`BERTH_AGENT_ALLOW_REBOOT=${value}: expected true or false`, 2);
+}
+
 /** Where the agent keeps its state when --data-dir is not given. */
 export const defaultAgentDataDir = () =>
   process.env.BERTH_AGENT_DATA_DIR ||
@@ -106,11 +118,9 @@ export function agentCommand(program: Command) {
       "--stop-workloads-on-exit",
       "stop running workloads when the agent stops (default: leave them running)",
     )
-    .addOption(
-      new Option(
-        "--allow-reboot",
-        "reboot the machine when the control plane asks (berth devices reboot); off by default",
-      ).env("BERTH_AGENT_ALLOW_REBOOT"),
+    .option(
+      "--allow-reboot",
+      "reboot the machine when the control plane asks (berth devices reboot; env BERTH_AGENT_ALLOW_REBOOT=true); off by default",
     )
     .addOption(
       new Option("--reboot-command <command>", "how to reboot (default: systemctl reboot, as root)").env(
@@ -172,7 +182,7 @@ export function agentCommand(program: Command) {
           runtime: o.runtime as "auto" | "process" | "docker",
           refreshSessionToken: o.refreshSessionToken,
           stopWorkloadsOnExit: o.stopWorkloadsOnExit,
-          allowReboot: o.allowReboot === true || String(o.allowReboot) === "true",
+          allowReboot: o.allowReboot === true || allowRebootFromEnv(process.env.BERTH_AGENT_ALLOW_REBOOT),
           ...(o.rebootCommand ? { rebootCommand: o.rebootCommand } : {}),
           ...(fallback ? { endpointFallbackMs: Number(fallback) * 1000 } : {}),
           log: ((o.logFormat ?? (process.stderr.isTTY ? "text" : "json")) === "text"

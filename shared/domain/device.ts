@@ -83,14 +83,15 @@ export type DeviceStatus = (typeof DEVICE_STATUSES)[number];
 
 /**
  * How placement treats a device: `eligible`, `cordoned` (no new jobs) or `draining` (no new jobs, and its
- * jobs end by the drain's deadline). A drain is over when no job is left on the device: it is cordoned.
+ * jobs end by the drain's deadline). A drain is over when no job is left on the device: it is cordoned
+ * (applications stay, as a DaemonSet's pods do: their GPUs do not hold a drain).
  */
 export const SCHEDULING = ["eligible", "cordoned", "draining"] as const;
 export type Scheduling = (typeof SCHEDULING)[number];
 export const scheduling = (
   d: Pick<Device, "eligibility" | "drain" | "heldJobs" | "gpuOwners">,
 ): Scheduling =>
-  d.drain && (d.heldJobs > 0 || Object.keys(d.gpuOwners).length > 0)
+  d.drain && (d.heldJobs > 0 || Object.values(d.gpuOwners).some((o) => !o.startsWith("app:")))
     ? "draining"
     : d.eligibility === "ineligible" || d.drain
       ? "cordoned"

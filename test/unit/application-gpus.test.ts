@@ -71,4 +71,32 @@ describe("applications claiming GPUs", () => {
     });
     expect((await deployment("trainer"))?.gpus).toEqual(trainer!.gpus);
   });
+
+  it("records no GPUs for a deployment that could not go out (a secret the device cannot receive)", async () => {
+    const t2 = await testApp();
+    const other = await gpuAgent(t2, 2);
+    const call2 = (method: string, path: string, body?: unknown) =>
+      t2.call(method, path, { token: t2.admin, body });
+    expect(
+      (
+        await call2("POST", "/api/v1/namespaces/default/secrets", {
+          name: "tok",
+          type: "Environment",
+          data: "v-123456",
+        })
+      ).status,
+    ).toBe(201);
+    await call2("POST", APPS, {
+      ...app("sealed", 1),
+      spec: {
+        containers: [
+          { name: "worker", image: "vllm:1", gpus: { count: 1 }, env: [{ name: "T", fromSecret: "tok" }] },
+        ],
+      },
+    });
+    const [d] = ((await (await call2("GET", `${APPS}/sealed/deployments`)).json()) as { items: Dep[] }).items;
+    expect(d).toMatchObject({ state: "failed" });
+    expect(d?.gpus).toBeUndefined();
+    expect((await t2.deps.repos.devices.get(other.deviceId))!.gpuOwners).toEqual({});
+  });
 });

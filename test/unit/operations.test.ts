@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { allowRebootFromEnv } from "../../cli/commands/agent.ts";
+import { scheduling } from "../../shared/domain/device.ts";
 import type { Reservation } from "../../shared/domain/reservation.ts";
 import { operationState } from "../../shared/usecases/identity/operations.ts";
+import { registerAgent } from "../helpers/agents.ts";
+import { testApp } from "../helpers/app.ts";
 
 const op = (extra: Partial<Reservation> = {}): Reservation => ({
   id: "op1",
@@ -53,5 +57,39 @@ describe("a device operation's state, from its reservation (applications.md §8)
     expect(operationState(op({ state: "delivered", startedAt: during.toISOString() }), after)).toBe(
       "started",
     );
+  });
+});
+
+describe("reboot requests", () => {
+  it("refuses a second reboot while one is under way (it would reboot the machine twice)", async () => {
+    const t = await testApp();
+    const agent = await registerAgent(t);
+    const reboot = () =>
+      t.call("POST", `/api/v1/devices/${agent.deviceId}/reboot`, { token: t.admin, body: {} });
+    const first = await reboot();
+    expect(first.status).toBe(202);
+    const second = await reboot();
+    expect(second.status).toBe(409);
+    expect(((await second.json()) as { error: { message: string } }).error.message).toContain(
+      ((await first.json()) as { id: string }).id,
+    );
+    const ops = await t.call("GET", `/api/v1/devices/${agent.deviceId}/operations`, { token: t.admin });
+    expect(((await ops.json()) as { items: unknown[] }).items).toHaveLength(1);
+  });
+
+  it("reads BERTH_AGENT_ALLOW_REBOOT as on only for true, 1 or yes", () => {
+    expect(allowRebootFromEnv(undefined)).toBe(false);
+    expect(allowRebootFromEnv("")).toBe(false);
+    expect(allowRebootFromEnv("false")).toBe(false);
+    expect(allowRebootFromEnv("0")).toBe(false);
+    expect(allowRebootFromEnv("TRUE")).toBe(true);
+    expect(allowRebootFromEnv("1")).toBe(true);
+    expect(() => allowRebootFromEnv("maybe")).toThrow(/expected true or false/);
+  });
+
+  it("lets a drain end with applications' GPUs still held (a DaemonSet's pods stay)", () => {
+    const drain = { startedAt: "2026-12-02T00:00:00.000Z", deadline: "2026-12-02T01:00:00.000Z" };
+    expect(scheduling({ drain, heldJobs: 0, gpuOwners: { "0": "app:a1" } })).toBe("cordoned");
+    expect(scheduling({ drain, heldJobs: 0, gpuOwners: { "0": "job1" } })).toBe("draining");
   });
 });

@@ -117,10 +117,20 @@ export function deploymentRepository(store: Store): DeploymentRepository {
         update: keys.deploymentCounts(appId),
         changes: { add: { ...delta }, set: { applicationId: appId } },
       }),
-    recount: (appId, counts) =>
+    recount: (appId, counts, read) =>
       write(`the deployment counts of ${appId}`, {
         update: keys.deploymentCounts(appId),
         changes: { set: { ...counts, applicationId: appId } },
+        // A field never moved is absent (it reads as 0).
+        ...(read
+          ? {
+              if: c.and(
+                ...Object.entries(read).map(([k, v]) =>
+                  v === 0 ? c.or(c.absent(k), c.eq(k, 0)) : c.eq(k, v),
+                ),
+              ),
+            }
+          : {}),
       }),
     dropCounts: (appId) =>
       write(`the deployment counts of ${appId}`, { delete: keys.deploymentCounts(appId) }),

@@ -38,8 +38,8 @@ export interface DeploymentRepository {
   countsOf(applicationIds: string[]): Promise<Map<string, DeploymentCounts>>;
   /** Moves the counts by `delta` (in the transaction of the deployment's change: counted once). */
   count(applicationId: string, delta: DeploymentCounts): Write;
-  /** Sets them to a recount (a full pass repairs a lost change). */
-  recount(applicationId: string, counts: DeploymentCounts): Write;
+  /** Sets them to a recount (a full pass repairs a lost change), if they are still as `read`. */
+  recount(applicationId: string, counts: DeploymentCounts, read?: DeploymentCounts): Write;
   /** Removes them (the application is deleted). */
   dropCounts(applicationId: string): Write;
 }

@@ -30,7 +30,8 @@ async function changeDeployment(
       deps.repos.deployments.get(appId, r.nodeId),
       deps.repos.applications.get(appId),
     ]);
-    if (!d || !app || d.reservationId !== r.id || d.state === "deleting") return;
+    // Waiting for GPUs, it still names the reservation it will supersede: that one's reports are not its.
+    if (!d || !app || d.reservationId !== r.id || d.state === "deleting" || d.waitingFor) return;
     const next = change(d);
     if (!next) return;
     const moved = { ...next, v: d.v + 1 };

@@ -52,6 +52,15 @@ export function tailOf<T extends { data: string }>(chunks: T[], n: number): T[] 
   return chunks;
 }
 
+/**
+ * Where a reservation's kept output starts: an application's chunks expire a week after they came (its
+ * reservation lasts a year), and reads go on only over consecutive seqs, so they start at the oldest kept.
+ */
+async function keptFrom(deps: ApplicationDeps, reservationId: string, after = 0): Promise<number> {
+  const [first] = await deps.repos.output.since(reservationId, after, 1);
+  return first ? Math.max(after, first.seq - 1) : after;
+}
+
 const noLogs = (deviceId: string) =>
   new BerthError(ErrorCode.JobOutputNotFound, `no output from the application on device ${deviceId} yet`);
 
@@ -65,7 +74,9 @@ export async function deploymentLogs(
   opts: LogsOptions,
 ): Promise<{ output: AppLogLine[]; reservationId: string }> {
   const d = await deploymentOn(deps, ws, ns, ref, deviceId);
-  let chunks = (await nextChunks(deps, d.reservationId, 0)).filter(selects(opts));
+  let chunks = (await nextChunks(deps, d.reservationId, await keptFrom(deps, d.reservationId))).filter(
+    selects(opts),
+  );
   if (opts.tail !== undefined) chunks = tailOf(chunks, opts.tail);
   if (chunks.length === 0) throw noLogs(deviceId);
   return { output: chunks.map((c, i) => lineOf(c, i + 1)), reservationId: d.reservationId };
@@ -113,7 +124,11 @@ async function* follow(
 ): AsyncGenerator<LogItem> {
   let d: Deployment | undefined = first;
   let reservationId = first.reservationId;
-  let seq = opts.after?.reservationId === reservationId ? opts.after.seq : 0;
+  let seq = await keptFrom(
+    deps,
+    reservationId,
+    opts.after?.reservationId === reservationId ? opts.after.seq : 0,
+  );
   let tail = opts.after ? undefined : opts.tail;
   let seqId = 0;
   const cursor = () => `${reservationId}.${seq}`;

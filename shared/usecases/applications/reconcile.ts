@@ -11,6 +11,7 @@ import {
 import { type Device, scheduling } from "../../domain/device.ts";
 import { newId } from "../../domain/ids.ts";
 import { gpuIndices } from "../../domain/placement.ts";
+import { isLive } from "../../domain/reservation.ts";
 import type { ApplicationData } from "../../domain/reservation-data.ts";
 import type { Write } from "../../ports/repositories/write.ts";
 import { newReservation, placeReservation, removeReservation } from "../feed/reservations.ts";
@@ -116,13 +117,12 @@ export async function reconcileApplication(deps: ApplicationDeps, appId: string)
  * a change counted against a version that moved since, or a count lost, is repaired by the next pass.
  */
 async function recount(deps: ApplicationDeps, app: Application): Promise<void> {
-  const [deployments, stored] = await Promise.all([
-    deps.repos.deployments.ofApplication(app.id),
-    deps.repos.deployments.counts(app.id),
-  ]);
+  const stored = await deps.repos.deployments.counts(app.id);
+  const deployments = await deps.repos.deployments.ofApplication(app.id);
   const counted = deploymentStatus(app, deployments);
+  // Only over the counts it read: a change counted since (after the deployments were read) is not lost.
   if (JSON.stringify(counted) !== JSON.stringify(stored))
-    await deps.repos.commit([deps.repos.deployments.recount(app.id, counted)]);
+    await deps.repos.commit([deps.repos.deployments.recount(app.id, counted, stored)]);
 }
 
 /** Deletes a deleting application once no deployment is left, giving back its counts. */
@@ -149,7 +149,9 @@ async function retire(
 ): Promise<void> {
   const now = deps.clock.now().toISOString();
   const gone = !devices.some((x) => x.id === d.deviceId);
-  const r = gone ? undefined : await deps.repos.reservations.get(d.deviceId, d.reservationId);
+  const found = gone ? undefined : await deps.repos.reservations.get(d.deviceId, d.reservationId);
+  // A reservation already being removed (or deleted by hand) brings no `deleted` for this deployment.
+  const r = found && isLive(found.state) ? found : undefined;
   if (!r) {
     // Its device is gone (and its GPUs with it), or it never had a reservation (waiting for GPUs).
     await deps.repos.commit(
@@ -253,8 +255,11 @@ async function deploy(deps: ApplicationDeps, app: Application, device: Device, p
   };
   if ("failed" in built || !r) {
     // Nothing to deliver (a secret is gone): the deployment says why; creating the secret redeploys.
+    // Its GPUs stay as they were claimed (none is claimed or given back without a reservation).
+    const { gpus: _claimedNot, ...rest } = next;
     const failed = {
-      ...next,
+      ...rest,
+      ...(previous?.gpus ? { gpus: previous.gpus } : {}),
       reservationId: previous?.reservationId ?? reservationId,
       state: "failed" as const,
       message: "failed" in built ? built.failed : "",
@@ -453,18 +458,29 @@ export function coalescing(
     }
     const entry = { again: false, done: Promise.resolve() };
     entry.done = (async () => {
+      let failure: unknown;
       try {
         do {
           const wait = (lastStart.get(key) ?? 0) + minIntervalMs - Date.now();
           if (wait > 0) await new Promise((r) => setTimeout(r, wait));
           entry.again = false;
           lastStart.set(key, Date.now());
-          await run(key);
+          // A run that fails does not cancel the one asked for meanwhile; the last one's failure is thrown.
+          failure = undefined;
+          await run(key).catch((err: unknown) => {
+            failure = err;
+          });
         } while (entry.again);
       } finally {
         inFlight.delete(key);
+        // Forgotten once its interval is over (one entry per application ever seen would only grow).
         if (minIntervalMs === 0) lastStart.delete(key);
+        else
+          setTimeout(() => {
+            if (!inFlight.has(key)) lastStart.delete(key);
+          }, minIntervalMs).unref();
       }
+      if (failure !== undefined) throw failure;
     })();
     inFlight.set(key, entry);
     return entry.done;

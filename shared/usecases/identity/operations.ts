@@ -1,5 +1,5 @@
 import type { DeviceOperationView } from "../../contracts/devices.ts";
-import { BerthError, ErrorCode, notFound } from "../../domain/errors.ts";
+import { BerthError, conflict, ErrorCode, notFound } from "../../domain/errors.ts";
 import type { UserPrincipal } from "../../domain/principal.ts";
 import { isLive, type Reservation } from "../../domain/reservation.ts";
 import { OperationData } from "../../domain/reservation-data.ts";
@@ -16,8 +16,9 @@ export function operationState(r: Reservation, now: Date): DeviceOperationView["
     if (r.result.state === "ok") return "done";
     return r.result.error.startsWith("rejected") ? "rejected" : "failed";
   }
-  if (r.state === "expired" || r.state === "toDelete" || r.state === "deleted") return "expired";
+  // Started in time: a reboot that takes longer than the operation's ten minutes is still under way.
   if (r.startedAt) return "started";
+  if (r.state === "expired" || r.state === "toDelete" || r.state === "deleted") return "expired";
   if (now.getTime() > Date.parse(r.expiresAt)) return "expired";
   return r.state === "delivered" ? "delivered" : "pending";
 }
@@ -51,10 +52,18 @@ export async function rebootDevice(
   input: { reason: string; force: boolean },
 ): Promise<DeviceOperationView> {
   const device = await ownDevice(deps, user.workspaceId, deviceId);
+  const live = await deps.repos.reservations.listForDevice(device.id);
+  const now = deps.clock.now();
+  const under = live.find(
+    (r) => r.type === "operation" && ["pending", "delivered", "started"].includes(operationState(r, now)),
+  );
+  // Two reboots asked for at once would reboot it twice (the second delivered after the first boot).
+  if (under)
+    throw conflict(`device ${device.id} has a reboot under way (${under.id}); see berth devices operations`, {
+      operation: under.id,
+    });
   if (!input.force) {
-    const running = (await deps.repos.reservations.listForDevice(device.id)).filter(
-      (r) => r.jobId && isLive(r.state) && !r.result,
-    );
+    const running = live.filter((r) => r.jobId && isLive(r.state) && !r.result);
     if (running.length > 0)
       throw new BerthError(
         ErrorCode.DeviceBusy,

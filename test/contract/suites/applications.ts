@@ -130,6 +130,17 @@ export function applicationContract(ctx: ContractContext) {
       expect(both.get(app.id)).toEqual({ ...one, available: 1 });
       expect(both.get(other.id)).toEqual({ ...zero, total: 5, failed: 2 });
       expect(both.has("nope")).toBe(false);
+      // A recount over counts that moved since it read them is refused (the change is not lost).
+      const read = await repos().deployments.counts(app.id);
+      expect(await commits(repos(), repos().deployments.count(app.id, { ...zero, failed: 1 }))).toBe(true);
+      expect(await commits(repos(), repos().deployments.recount(app.id, zero, read))).toBe(false);
+      expect(
+        await commits(
+          repos(),
+          repos().deployments.recount(app.id, zero, await repos().deployments.counts(app.id)),
+        ),
+      ).toBe(true);
+      expect(await repos().deployments.counts(app.id)).toEqual(zero);
       expect(await commits(repos(), repos().deployments.dropCounts(other.id))).toBe(true);
       expect(await repos().deployments.counts(other.id)).toEqual(zero);
     });
