@@ -10,6 +10,8 @@ import {
   UpdateSecretRequest,
 } from "../../contracts/secrets.ts";
 import { DEFAULT_NAMESPACE } from "../../domain/namespace.ts";
+import { secretChanged } from "../../usecases/applications/applications.ts";
+import { reconcileApplication } from "../../usecases/applications/reconcile.ts";
 import {
   createSecret,
   deleteSecret,
@@ -49,6 +51,9 @@ function secretRoutesAt<B extends "/namespaces/{ns}/secrets" | "/secrets">(
 ) {
   const shorthand = base === "/secrets" ? " (in the default namespace)" : "";
   const { read, write } = access(deps, "secrets");
+  // A value applications use changed: they are redeployed with it (their configVersion + 1).
+  const redeploy = (ws: string, ns: string, name: string) =>
+    secretChanged(deps, ws, ns, name, (app) => reconcileApplication(deps, app.id));
   return new OpenAPIHono<AppEnv>()
     .openapi(
       createRoute({
@@ -62,8 +67,12 @@ function secretRoutesAt<B extends "/namespaces/{ns}/secrets" | "/secrets">(
           ...errorResponses(400, 401, 403, 404, 409, 429),
         },
       }),
-      async (c) =>
-        c.json(await createSecret(deps, c.get("user"), nsOf(c.req.valid("param")), c.req.valid("json")), 201),
+      async (c) => {
+        const ns = nsOf(c.req.valid("param"));
+        const created = await createSecret(deps, c.get("user"), ns, c.req.valid("json"));
+        await redeploy(c.get("user").workspaceId, ns, created.name);
+        return c.json(created, 201);
+      },
     )
     .openapi(
       createRoute({
@@ -124,7 +133,13 @@ function secretRoutesAt<B extends "/namespaces/{ns}/secrets" | "/secrets">(
       }),
       async (c) => {
         const p = c.req.valid("param");
-        return c.json(await updateSecret(deps, c.get("user"), nsOf(p), p.name, c.req.valid("json")), 200);
+        const ws = c.get("user").workspaceId;
+        return c.json(
+          await updateSecret(deps, c.get("user"), nsOf(p), p.name, c.req.valid("json"), () =>
+            redeploy(ws, nsOf(p), p.name),
+          ),
+          200,
+        );
       },
     )
     .openapi(

@@ -355,3 +355,44 @@ export async function deviceApplications(deps: ApplicationDeps, ws: string, devi
   }
   return { items };
 }
+
+/**
+ * A secret of a namespace was created or given a new value: every application there that uses it gets
+ * `configVersion + 1` (applications.md §2), so it is redeployed through its rollout budget with the new value
+ * (and a deployment that failed for want of it is tried again).
+ */
+export async function secretChanged(
+  deps: ApplicationDeps,
+  ws: string,
+  ns: string,
+  name: string,
+  reconcile: (app: Application) => Promise<void>,
+): Promise<void> {
+  const uses = (a: Application) =>
+    a.spec.containers.some(
+      (c) => c.env.some((e) => e.fromSecret === name) || c.secrets.some((x) => x.name === name),
+    );
+  for (const app of await deps.repos.applications.ofWorkspace(ws)) {
+    if (app.namespace !== ns || app.status !== "active" || !uses(app)) continue;
+    const saved = await mutate({
+      what: `application ${app.name}`,
+      read: () => deps.repos.applications.get(app.id),
+      async attempt(current) {
+        if (current?.status !== "active") return done(undefined);
+        const next: Application = {
+          ...current,
+          configVersion: current.configVersion + 1,
+          revision: current.revision + 1,
+          updatedAt: deps.clock.now().toISOString(),
+        };
+        return (await deps.repos.commit([deps.repos.applications.replace(current, next)])).ok
+          ? done(next)
+          : reread;
+      },
+    });
+    if (saved) {
+      deps.logger.info("a secret changed: application redeployed", { applicationId: app.id, secret: name });
+      await reconcile(saved);
+    }
+  }
+}

@@ -155,11 +155,14 @@ export async function updateSecret(
   ns: string,
   name: string,
   patch: UpdateSecretRequest,
+  /** The value changed (a new version): applications that use it are redeployed. */
+  onValueChange?: () => Promise<void>,
 ): Promise<SecretView> {
   if (patch.type !== undefined)
     throw invalidRequest("secret type cannot be changed", [{ path: "type", message: "cannot be changed" }]);
   const value = patch.data === undefined ? undefined : secretBytes(patch.data, patch.encoding);
-  return mutate({
+  let valueChanged = false;
+  const view = await mutate({
     what: `secret ${name}`,
     read: async () => {
       await activeNamespace(deps, user.workspaceId, ns); // no change in a namespace being deleted
@@ -192,9 +195,12 @@ export async function updateSecret(
         next.allowMemberJobs === current.allowMemberJobs;
       if (unchanged) return done(secretView(current));
       const saved = await deps.repos.secrets.replace(current, next);
+      valueChanged = changed;
       return saved ? done(secretView(saved)) : reread;
     },
   });
+  if (valueChanged) await onValueChange?.();
+  return view;
 }
 
 /**
