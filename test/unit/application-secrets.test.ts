@@ -10,7 +10,7 @@ const APPS = "/api/v1/namespaces/default/applications";
 
 /** A secret's new value redeploys the applications that use it (configVersion + 1, applications.md §2). */
 describe("applications and their secrets", () => {
-  it("redeploys on a new value of a secret it uses, not on another's, nor on a description change", async () => {
+  it("redeploys on a new value of a secret it uses, not on another's, nor on a description change; keeps it from deletion", async () => {
     const t = await testApp();
     const keys = generateKeyPairSync("x25519");
     const agent = await registerAgent(t, { login: { encryptionKey: publicKeyToBase64(keys.publicKey) } });
@@ -52,5 +52,19 @@ describe("applications and their secrets", () => {
     expect((await app()).configVersion).toBe(2);
     const [r] = await applies();
     expect((JSON.parse(r!.data) as ApplicationData).application.configVersion).toBe(2);
+
+    // In use: listed among its references, and not deleted (409 SecretInUse naming the application).
+    const refs = (await (await call("GET", "/api/v1/namespaces/default/secrets/tok/references")).json()) as {
+      items: { kind: string; name: string }[];
+    };
+    expect(refs.items).toContainEqual(expect.objectContaining({ kind: "application", name: "web" }));
+    const refused = await call("DELETE", "/api/v1/namespaces/default/secrets/tok");
+    expect(refused.status).toBe(409);
+    const error = ((await refused.json()) as { error: { code: string; message: string } }).error;
+    expect(error).toMatchObject({ code: "SecretInUse" });
+    expect(error.message).toContain("application web");
+    expect((await call("GET", "/api/v1/namespaces/default/secrets/tok")).status).toBe(200);
+    // Another secret, used by nobody, goes.
+    expect((await call("DELETE", "/api/v1/namespaces/default/secrets/other")).status).toBe(204);
   });
 });

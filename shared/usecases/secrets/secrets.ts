@@ -204,7 +204,7 @@ export async function updateSecret(
 }
 
 /**
- * Deletes a secret no namespace config names (409 SecretInUse naming the users). Jobs that name it and are
+ * Deletes a secret no namespace config or application names (409 SecretInUse naming the users). Jobs that name it and are
  * not placed yet fail with SecretMissing when they are; copies already delivered are not recalled.
  */
 export async function deleteSecret(deps: SecretDeps, ws: string, ns: string, name: string): Promise<void> {
@@ -214,7 +214,7 @@ export async function deleteSecret(deps: SecretDeps, ws: string, ns: string, nam
     what: `namespace ${ns}`,
     read: () => namespaceNamed(deps, ws, ns),
     async attempt(namespace) {
-      const usedBy = namespaceUses(namespace!, name);
+      const usedBy = [...namespaceUses(namespace!, name), ...(await applicationUses(deps, ws, ns, name))];
       if (usedBy.length > 0)
         throw new BerthError(
           ErrorCode.SecretInUse,
@@ -228,7 +228,7 @@ export async function deleteSecret(deps: SecretDeps, ws: string, ns: string, nam
   });
 }
 
-/** What names a secret: its namespace's config, and pending jobs (which need it at placement). */
+/** What names a secret: its namespace's config, its applications, and pending jobs (which need it at placement). */
 export async function secretReferences(
   deps: SecretDeps,
   ws: string,
@@ -247,6 +247,7 @@ export async function secretReferences(
     ...(scanned < PENDING_SCAN ? {} : { truncated: true }),
     items: [
       ...namespaceUses(namespace, name),
+      ...(await applicationUses(deps, ws, ns, name)),
       ...pending.map((job) => ({
         kind: "job" as const,
         id: job.id,
@@ -268,6 +269,30 @@ export function namespaceUses(ns: Namespace, name: string): SecretUser[] {
 }
 
 export type SecretUser = { kind: "namespace" | "application" | "labConfig"; namespace: string; name: string };
+
+/**
+ * The applications of the namespace whose containers use the secret (env `fromSecret`, `secrets`). A delete
+ * racing an application's create can still pass (both only read): that application's deployments fail until
+ * the secret is created again, which redeploys it (specs/secrets.md, races).
+ */
+export async function applicationUses(
+  deps: SecretDeps,
+  ws: string,
+  ns: string,
+  name: string,
+): Promise<SecretUser[]> {
+  const apps = await deps.repos.applications.ofWorkspace(ws);
+  return apps
+    .filter(
+      (a) =>
+        a.namespace === ns &&
+        a.status === "active" &&
+        a.spec.containers.some(
+          (c) => c.env.some((e) => e.fromSecret === name) || c.secrets.some((x) => x.name === name),
+        ),
+    )
+    .map((a) => ({ kind: "application" as const, namespace: ns, name: a.name }));
+}
 
 /**
  * Deletes a secret and uncounts it (namespace and quota), if the namespace still holds to `guard`: "removed",
