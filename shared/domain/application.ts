@@ -232,3 +232,9 @@ export const appGpuOwner = (applicationId: string) => `app:${applicationId}`;
 /** How many GPUs an application claims on each device: its containers' `gpus: {count}` together. */
 export const gpusNeeded = (app: Pick<Application, "spec">): number =>
   app.spec.containers.reduce((n, c) => n + (typeof c.gpus === "object" ? c.gpus.count : 0), 0);
+
+/** Whether an application's containers use the secret `name` of its namespace (env `fromSecret`, `secrets`). */
+export const usesSecret = (app: Pick<Application, "spec">, name: string): boolean =>
+  app.spec.containers.some(
+    (c) => c.env.some((e) => e.fromSecret === name) || c.secrets.some((x) => x.name === name),
+  );

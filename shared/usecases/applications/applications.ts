@@ -12,6 +12,7 @@ import {
   NO_COUNTS,
   type Scheduling,
   statusOfCounts,
+  usesSecret,
 } from "../../domain/application.ts";
 import { BerthError, conflict, ErrorCode, invalidRequest, notFound } from "../../domain/errors.ts";
 import { newId } from "../../domain/ids.ts";
@@ -368,12 +369,8 @@ export async function secretChanged(
   name: string,
   reconcile: (app: Application) => Promise<void>,
 ): Promise<void> {
-  const uses = (a: Application) =>
-    a.spec.containers.some(
-      (c) => c.env.some((e) => e.fromSecret === name) || c.secrets.some((x) => x.name === name),
-    );
   for (const app of await deps.repos.applications.ofWorkspace(ws)) {
-    if (app.namespace !== ns || app.status !== "active" || !uses(app)) continue;
+    if (app.namespace !== ns || app.status !== "active" || !usesSecret(app, name)) continue;
     const saved = await mutate({
       what: `application ${app.name}`,
       read: () => deps.repos.applications.get(app.id),

@@ -4,6 +4,7 @@ import type {
   SecretView,
   UpdateSecretRequest,
 } from "../../contracts/secrets.ts";
+import { usesSecret } from "../../domain/application.ts";
 import {
   BerthError,
   conflict,
@@ -283,14 +284,7 @@ export async function applicationUses(
 ): Promise<SecretUser[]> {
   const apps = await deps.repos.applications.ofWorkspace(ws);
   return apps
-    .filter(
-      (a) =>
-        a.namespace === ns &&
-        a.status === "active" &&
-        a.spec.containers.some(
-          (c) => c.env.some((e) => e.fromSecret === name) || c.secrets.some((x) => x.name === name),
-        ),
-    )
+    .filter((a) => a.namespace === ns && a.status === "active" && usesSecret(a, name))
     .map((a) => ({ kind: "application" as const, namespace: ns, name: a.name }));
 }
 
