@@ -40,7 +40,14 @@ import {
   startTicks,
   stopProcess,
 } from "./runtimes/process.ts";
-import { openedValues, openSecrets, removeEnvFile, removeSecrets } from "./secrets.ts";
+import {
+  dockerConfig,
+  openedValues,
+  openSecrets,
+  removeDockerConfig,
+  removeEnvFile,
+  removeSecrets,
+} from "./secrets.ts";
 import type { NodeKeys } from "./state.ts";
 import type { Tombstones } from "./tombstones.ts";
 
@@ -707,6 +714,13 @@ export class Engine {
         user: c.user,
       });
       values.push(...opened.values);
+      const config = await dockerConfig(this.#d.keys.encryption, this.#d.machineId, id, c.name, c.auth).catch(
+        async (err) => {
+          await removeEnvFile(opened.envFile);
+          throw err;
+        },
+      );
+      values.push(...(config?.values ?? []));
       const name = appContainerName(appId, c.name);
       const program: AppProgram = {
         name: c.name,
@@ -731,9 +745,10 @@ export class Engine {
             applicationId: appId,
             restartPolicy: c.restartPolicy,
             network: networkOf(appId, c.networkMode),
+            ...(config ? { dockerConfig: config.dir } : {}),
           },
         )
-        .finally(() => removeEnvFile(opened.envFile));
+        .finally(() => Promise.all([removeEnvFile(opened.envFile), removeDockerConfig(config?.dir)]));
       program.logsPid = logsPid;
       program.startedAt = this.#now().toISOString();
       await save();

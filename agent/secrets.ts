@@ -2,7 +2,7 @@ import type { KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { chown, lstat, mkdir, realpath, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { openSealed, sealedAad } from "../shared/domain/sealed.ts";
+import { openSealed, registryTarget, sealedAad } from "../shared/domain/sealed.ts";
 import { ApplyError } from "./runtimes/process.ts";
 
 /** What a reservation carries of its secrets (reservation-data.ts): sealed to this node. */
@@ -209,3 +209,53 @@ export function openedValues(
     return [];
   }
 }
+
+/** An application container's registry credentials, as its reservation carries them (password sealed). */
+export type SealedAuth = { serverAddress: string; username: string; password: string }[];
+
+/**
+ * A Docker client config directory holding a container's registry credentials (specs/applications.md §4:
+ * "`auth` through a per-reservation `DOCKER_CONFIG` in tmpfs"): `config.json` 0600 with one `auths` entry per
+ * server, under the tmpfs secrets root, for `docker --config <dir> run` to pull with. Deleted once the run has
+ * pulled (removeDockerConfig): Docker's own restarts need no pull. Undefined when there are none.
+ */
+export async function dockerConfig(
+  key: KeyObject,
+  machineId: string | undefined,
+  reservationId: string,
+  container: string,
+  auth: SealedAuth | undefined,
+): Promise<{ dir: string; values: string[] } | undefined> {
+  if (!auth || auth.length === 0) return undefined;
+  if (!machineId)
+    throw new ApplyError("cannot open registry credentials: this agent does not know its machine id");
+  const auths: Record<string, { auth: string }> = {};
+  const values: string[] = [];
+  for (const a of auth) {
+    let password: string;
+    try {
+      password = openSealed(
+        key,
+        a.password,
+        sealedAad(machineId, reservationId, registryTarget(a.serverAddress)),
+      ).toString("utf8");
+    } catch {
+      throw new ApplyError(
+        `cannot decrypt the registry password for ${a.serverAddress} (sealed to another key?)`,
+      );
+    }
+    values.push(password);
+    auths[a.serverAddress] = { auth: Buffer.from(`${a.username}:${password}`).toString("base64") };
+  }
+  const root = await secretsRoot();
+  if (!root) throw noTmpfs("registry credentials");
+  const dir = join(root, "secrets", `${reservationId}.docker-${container}`);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await writeFile(join(dir, "config.json"), JSON.stringify({ auths }), { mode: 0o600 });
+  return { dir, values };
+}
+
+/** Deletes a registry config directory (once `docker run` has pulled). */
+export const removeDockerConfig = (dir: string | undefined) =>
+  dir ? rm(dir, { recursive: true, force: true }).catch(() => {}) : Promise.resolve();

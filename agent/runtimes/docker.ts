@@ -96,6 +96,8 @@ export interface AppContainerOptions {
   restartPolicy: { name: "always" | "unless-stopped" | "on-failure" | "no"; maximumRetryCount?: number };
   /** The app's own bridge, `host`, or undefined: Docker's default bridge (`isolated`). */
   network?: string;
+  /** A client config directory with registry credentials (`docker --config <dir> run`: the pull uses them). */
+  dockerConfig?: string;
 }
 
 /** An application container as `docker inspect` sees it. */
@@ -240,7 +242,11 @@ export class DockerRuntime {
   ): Promise<{ logsPid?: number }> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await this.#run("docker", ["rm", "-f", app.name]);
-    const res = await this.#run("docker", dockerRunArgs(id, data, secrets, app), { timeoutMs: 30 * 60_000 });
+    const res = await this.#run(
+      "docker",
+      [...(app.dockerConfig ? ["--config", app.dockerConfig] : []), ...dockerRunArgs(id, data, secrets, app)],
+      { timeoutMs: 30 * 60_000 },
+    );
     if (res.code !== 0)
       await this.#failed(
         app.name,

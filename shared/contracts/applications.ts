@@ -13,6 +13,7 @@ import { SecretName } from "../domain/secret.ts";
 import { parsePort, SpecError } from "../domain/spec-strings.ts";
 import { BooleanQuery, Id, PageQuery, pageOf } from "./common.ts";
 import { LabelsInput } from "./labels.ts";
+import { RegistryAuthentication } from "./namespaces.ts";
 
 /** `"8080"` or `"18080:8080"` (`host:container`, Synpse's order), `/udp` optional. */
 const PortSpec = z.string().transform((input, ctx) => {
@@ -73,6 +74,10 @@ const Container = z
       .enum(["bridge", "host", "isolated"], { error: "networkMode must be bridge, host or isolated" })
       .optional()
       .openapi({ description: "bridge (default: the application's own network), host, or isolated" }),
+    auth: RegistryAuthentication.optional().openapi({
+      description:
+        "credentials to pull this container's image (the namespace's registryAuthentication is used too)",
+    }),
     // Accepted by Synpse, not (yet) by Berth: named so that a spec using them is refused, not half-applied.
     volumeDriver: z.unknown().optional(),
     securityOpt: z.unknown().optional(),

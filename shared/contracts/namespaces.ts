@@ -3,7 +3,8 @@ import { NAMESPACE_STATUSES, NamespaceName } from "../domain/namespace.ts";
 import { SecretName } from "../domain/secret.ts";
 import { PageQuery, pageOf } from "./common.ts";
 
-const RegistryAuthentication = z
+/** Synpse's `DockerAuth` (namespace `registryAuthentication`, container `auth`): the password from a secret. */
+export const RegistryAuthentication = z
   .object({
     serverAddress: z.string().min(1).max(253).openapi({ example: "ghcr.io" }),
     username: z.string().min(1).max(256),

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { labelsMatch } from "./labels.ts";
+import { type Namespace, RegistryAuthentication } from "./namespace.ts";
 
 /**
  * Applications (specs/applications.md): long-running workloads on every device that matches their
@@ -56,6 +57,8 @@ export const AppContainer = z.object({
   restartPolicy: RestartPolicy.default({ name: "always" }),
   /** Synpse's: `bridge` (the application's own network), `host`, or `isolated` (Docker's default bridge). */
   networkMode: z.enum(["bridge", "host", "isolated"]).optional(),
+  /** Synpse's `DockerAuth`: credentials to pull this container's image, the password from a secret. */
+  auth: RegistryAuthentication.optional(),
 });
 export type AppContainer = z.infer<typeof AppContainer>;
 
@@ -233,8 +236,31 @@ export const appGpuOwner = (applicationId: string) => `app:${applicationId}`;
 export const gpusNeeded = (app: Pick<Application, "spec">): number =>
   app.spec.containers.reduce((n, c) => n + (typeof c.gpus === "object" ? c.gpus.count : 0), 0);
 
-/** Whether an application's containers use the secret `name` of its namespace (env `fromSecret`, `secrets`). */
-export const usesSecret = (app: Pick<Application, "spec">, name: string): boolean =>
+/**
+ * Whether an application uses the secret `name` of its namespace: in its containers' env (`fromSecret`),
+ * files (`secrets`) or registry credentials (`auth`), or as its namespace's registry password.
+ */
+export const usesSecret = (
+  app: Pick<Application, "spec" | "type">,
+  name: string,
+  ns?: Pick<Namespace, "config">,
+): boolean =>
+  (app.type === "container" && ns?.config.registryAuthentication?.fromSecret === name) ||
   app.spec.containers.some(
-    (c) => c.env.some((e) => e.fromSecret === name) || c.secrets.some((x) => x.name === name),
+    (c) =>
+      c.env.some((e) => e.fromSecret === name) ||
+      c.secrets.some((x) => x.name === name) ||
+      c.auth?.fromSecret === name,
   );
+
+/**
+ * The registries a container's image may be pulled from with credentials: its own `auth`, and its
+ * namespace's `registryAuthentication` (Docker picks the one for the image's registry). One per server.
+ */
+export function registryCredentials(
+  c: Pick<AppContainer, "auth">,
+  ns: Pick<Namespace, "config"> | undefined,
+): RegistryAuthentication[] {
+  const all = [c.auth, ns?.config.registryAuthentication].filter((a) => a !== undefined);
+  return all.filter((a, i) => all.findIndex((b) => b.serverAddress === a.serverAddress) === i);
+}

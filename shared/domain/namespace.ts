@@ -16,6 +16,7 @@ export const RegistryAuthentication = z.object({
   username: z.string().min(1).max(256),
   fromSecret: z.string(),
 });
+export type RegistryAuthentication = z.infer<typeof RegistryAuthentication>;
 
 export const NamespaceConfig = z.object({ registryAuthentication: RegistryAuthentication.optional() });
 export type NamespaceConfig = z.infer<typeof NamespaceConfig>;

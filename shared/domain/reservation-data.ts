@@ -147,6 +147,17 @@ export const ApplicationData = z.object({
         restartPolicy: Restart,
         /** Containers: the application's bridge (default), the host's network, or Docker's default bridge. */
         networkMode: z.enum(["bridge", "host", "isolated"]).optional(),
+        /** Containers: credentials for `docker pull`, each password sealed to this node (`registry:<server>`). */
+        auth: z
+          .array(
+            z.object({
+              serverAddress: z.string().min(1).max(253),
+              username: z.string().min(1).max(256),
+              password: SEALED,
+            }),
+          )
+          .max(2)
+          .optional(),
         ...Secrets,
       }),
     )

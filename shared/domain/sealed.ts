@@ -21,9 +21,12 @@ const INFO = "berth-sealed-v1";
 // SPKI DER header of an X25519 public key; the 32 raw bytes follow it.
 const X25519_SPKI_PREFIX = Buffer.from("302a300506032b656e032100", "hex");
 
-/** Where a sealed value goes: `env:HF_TOKEN` or `file:/run/secrets/db.json`. */
+/** Where a sealed value goes: `env:HF_TOKEN`, `file:/run/secrets/db.json` or `registry:ghcr.io`. */
 export const sealedAad = (nodeId: string, reservationId: string, target: string) =>
   `${PREFIX}|${nodeId}|${reservationId}|${target}`;
+
+/** The target of a registry password (an application container's `auth`). */
+export const registryTarget = (serverAddress: string) => `registry:${serverAddress}`;
 
 const rawOf = (key: KeyObject) => key.export({ format: "der", type: "spki" }).subarray(-32);
 

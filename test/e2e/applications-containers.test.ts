@@ -1,4 +1,5 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -11,9 +12,19 @@ import { firstDevice } from "../helpers/agents.ts";
 import { type TestApp, testApp } from "../helpers/app.ts";
 import { describeWithDocker, TEST_IMAGE } from "../helpers/docker-engine.ts";
 import { createToken } from "../helpers/fleet.ts";
+import { freePort } from "../helpers/ports.ts";
 import { until } from "../helpers/wait.ts";
 
 const LONG = 60_000;
+
+/** Debian's docker-registry (the CNCF distribution registry), for a private registry of the test's own. */
+const registryBin = spawnSync("sh", ["-c", "command -v docker-registry"], { encoding: "utf8" }).stdout.trim();
+if (!registryBin && process.env.CI !== "true")
+  console.warn(
+    '[docker] skipping "pulls a private image": no docker-registry (install Debian\'s docker-registry)',
+  );
+/** htpasswd line for user `berth`, password `berth-registry-pw` (bcrypt, cost 5). */
+const HTPASSWD = "berth:$2b$05$QUc4XTzkm1Fjz4CaVI4HtOsYy4wC06tc/vAHzAdB8UZxyEksMsG2O";
 const APPS = "/api/v1/namespaces/default/applications";
 
 type Dep = {
@@ -32,6 +43,7 @@ describeWithDocker("container applications on a real Docker engine", (engine) =>
   let http: Server;
   let agent: AgentProcess;
   let deviceId: string;
+  let secretsRoot: string;
   const cleanup: string[] = [];
   const call = (method: string, path: string, body?: unknown) =>
     t.call(method, path, { token: t.admin, body });
@@ -47,7 +59,7 @@ describeWithDocker("container applications on a real Docker engine", (engine) =>
     });
     const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
     const agentDir = await mkdtemp(join(tmpdir(), "berth-app-docker-"));
-    const secretsRoot = await mkdtemp("/dev/shm/berth-test-secrets-");
+    secretsRoot = await mkdtemp("/dev/shm/berth-test-secrets-");
     cleanup.push(agentDir, secretsRoot);
     const { token } = await createToken(t);
     agent = startAgentProcess(
@@ -156,6 +168,94 @@ describeWithDocker("container applications on a real Docker engine", (engine) =>
       await until(async () => (await call("GET", `${APPS}/web`)).status === 404, LONG);
       expect(await containerId(serverName)).toBe("");
       await until(async () => (await engine().docker(["network", "inspect", network])).code !== 0, LONG);
+    },
+    5 * LONG,
+  );
+
+  // In CI (.ci/run installs docker-registry) a missing registry fails the test instead of skipping it.
+  it.skipIf(!registryBin && process.env.CI !== "true")(
+    "pulls a private image with the namespace's registry credentials, redeploying when they are set, and leaves no credentials behind",
+    async () => {
+      const dir = await mkdtemp(join(tmpdir(), "berth-registry-"));
+      cleanup.push(dir);
+      const port = await freePort();
+      const server = `127.0.0.1:${port}`;
+      await writeFile(join(dir, "htpasswd"), `${HTPASSWD}\n`);
+      await writeFile(
+        join(dir, "config.yml"),
+        `version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: ${dir}/data}}\nhttp: {addr: "${server}"}\nauth: {htpasswd: {realm: berth-test, path: ${dir}/htpasswd}}\n`,
+      );
+      const registry = spawn(registryBin, ["serve", join(dir, "config.yml")], { stdio: "ignore" });
+      try {
+        // The test image, pushed to the private registry and removed here: the agent must pull it.
+        const image = `${server}/berth/private:1`;
+        const login = join(dir, "login");
+        await until(
+          async () =>
+            (
+              await engine().docker([
+                "--config",
+                login,
+                "login",
+                "-u",
+                "berth",
+                "-p",
+                "berth-registry-pw",
+                server,
+              ])
+            ).code === 0,
+          LONG,
+        );
+        expect((await engine().docker(["tag", TEST_IMAGE, image])).code).toBe(0);
+        const pushed = await engine().docker(["--config", login, "push", image]);
+        expect(pushed.stderr).toBe("");
+        expect((await engine().docker(["rmi", image])).code).toBe(0);
+
+        const res = await call("POST", APPS, {
+          name: "private",
+          scheduling: { type: "AllDevices" },
+          spec: { containers: [{ name: "main", image, command: "echo pulled-ok; exec sleep 600" }] },
+        });
+        expect(res.status).toBe(201);
+        // Without credentials the pull is refused, and the deployment says so.
+        await until(async () => (await deployment("private"))?.state === "failed", LONG);
+        expect((await deployment("private")) as unknown as { message: string }).toMatchObject({
+          message: expect.stringContaining("could not pull it"),
+        });
+        // The namespace's credentials: its container applications are redeployed (configVersion + 1) and pull.
+        expect(
+          (
+            await call("POST", "/api/v1/namespaces/default/secrets", {
+              name: "registry-pw",
+              type: "Environment",
+              data: "berth-registry-pw",
+            })
+          ).status,
+        ).toBe(201);
+        const patched = await call("PATCH", "/api/v1/namespaces/default", {
+          config: {
+            registryAuthentication: { serverAddress: server, username: "berth", fromSecret: "registry-pw" },
+          },
+        });
+        expect(patched.status).toBe(200);
+        await until(async () => (await deployment("private"))?.state === "running", LONG);
+        expect(
+          ((await (await call("GET", `${APPS}/private`)).json()) as { configVersion: number }).configVersion,
+        ).toBe(2);
+        const logs = async () => {
+          const r = await call("GET", `${APPS}/private/devices/${deviceId}/logs`);
+          if (r.status !== 200) return "";
+          return ((await r.json()) as { output: { data: string }[] }).output.map((l) => l.data).join("");
+        };
+        await until(async () => (await logs()).includes("pulled-ok"), LONG);
+        // The credentials were on the tmpfs only while `docker run` pulled.
+        const left = await readdir(join(secretsRoot, "secrets")).catch(() => []);
+        expect(left.filter((f) => f.includes(".docker-"))).toEqual([]);
+        expect((await call("DELETE", `${APPS}/private`)).status).toBe(202);
+        await until(async () => (await call("GET", `${APPS}/private`)).status === 404, LONG);
+      } finally {
+        registry.kill("SIGKILL");
+      }
     },
     5 * LONG,
   );

@@ -7,6 +7,8 @@ import {
   UpdateNamespaceRequest,
 } from "../../contracts/namespaces.ts";
 import { NamespaceParam } from "../../contracts/secrets.ts";
+import { registryChanged } from "../../usecases/applications/applications.ts";
+import { reconcileApplication } from "../../usecases/applications/reconcile.ts";
 import {
   createNamespace,
   deleteNamespace,
@@ -84,8 +86,12 @@ export function namespaceRoutes(deps: AppDeps) {
           ...errorResponses(400, 401, 403, 404, 409),
         },
       }),
-      async (c) =>
-        c.json(await updateNamespace(deps, ws(c), c.req.valid("param").ns, c.req.valid("json")), 200),
+      async (c) => {
+        const { ns } = c.req.valid("param");
+        // New registry credentials: the namespace's container applications are redeployed with them.
+        const redeploy = () => registryChanged(deps, ws(c), ns, (app) => reconcileApplication(deps, app.id));
+        return c.json(await updateNamespace(deps, ws(c), ns, c.req.valid("json"), redeploy), 200);
+      },
     )
     .openapi(
       createRoute({

@@ -60,7 +60,13 @@ function containersOf(type: "container" | "process", input: ContainerInput[]): A
           [{ path: at(field), message: "not supported" }],
         );
     if (type === "container" && !c.image) throw bad(at("image"), `container ${c.name} needs an image`);
+    if (c.auth?.password !== undefined)
+      throw bad(
+        at("auth.password"),
+        `use auth.fromSecret: a password is never stored in an application (${c.name})`,
+      );
     if (type === "process") {
+      if (c.auth) throw bad(at("auth"), `a process application pulls no image (${c.name})`);
       if (c.image) throw bad(at("image"), `a process application runs programs, not images (${c.name})`);
       if (!c.command && c.entrypoint.length === 0)
         throw bad(at("command"), `program ${c.name} needs a command (or an entrypoint)`);
@@ -87,6 +93,15 @@ function containersOf(type: "container" | "process", input: ContainerInput[]): A
       user: c.user,
       restartPolicy: policy,
       ...(c.networkMode ? { networkMode: c.networkMode } : {}),
+      ...(c.auth
+        ? {
+            auth: {
+              serverAddress: c.auth.serverAddress,
+              username: c.auth.username,
+              fromSecret: c.auth.fromSecret,
+            },
+          }
+        : {}),
     };
   });
 }
@@ -101,6 +116,9 @@ async function checkSecrets(deps: ApplicationDeps, ws: string, ns: string, conta
           : [],
       ),
       ...c.secrets.map((s, j) => ({ name: s.name, type: "File", path: `spec.containers.${i}.secrets.${j}` })),
+      ...(c.auth
+        ? [{ name: c.auth.fromSecret, type: "Environment", path: `spec.containers.${i}.auth.fromSecret` }]
+        : []),
     ];
     for (const use of uses) {
       const secret = await deps.repos.secrets.get(ws, ns, use.name);
@@ -358,9 +376,10 @@ export async function deviceApplications(deps: ApplicationDeps, ws: string, devi
 }
 
 /**
- * A secret of a namespace was created or given a new value: every application there that uses it gets
- * `configVersion + 1` (applications.md §2), so it is redeployed through its rollout budget with the new value
- * (and a deployment that failed for want of it is tried again).
+ * A secret of a namespace was created or given a new value: every application there that uses it (its
+ * containers, or as the namespace's registry password) gets `configVersion + 1` (applications.md §2), so it
+ * is redeployed through its rollout budget with the new value (and a deployment that failed for want of it is
+ * tried again).
  */
 export async function secretChanged(
   deps: ApplicationDeps,
@@ -369,8 +388,29 @@ export async function secretChanged(
   name: string,
   reconcile: (app: Application) => Promise<void>,
 ): Promise<void> {
+  const namespace = await deps.repos.namespaces.get(ws, ns);
+  await redeployWhere(deps, ws, ns, (app) => usesSecret(app, name, namespace), reconcile, `secret ${name}`);
+}
+
+/** A namespace's `registryAuthentication` changed: its container applications pull with the new one (§1). */
+export const registryChanged = (
+  deps: ApplicationDeps,
+  ws: string,
+  ns: string,
+  reconcile: (app: Application) => Promise<void>,
+) => redeployWhere(deps, ws, ns, (app) => app.type === "container", reconcile, "registry credentials");
+
+/** `configVersion + 1` for each active application of the namespace that `uses` says, then its reconcile. */
+async function redeployWhere(
+  deps: ApplicationDeps,
+  ws: string,
+  ns: string,
+  uses: (app: Application) => boolean,
+  reconcile: (app: Application) => Promise<void>,
+  what: string,
+): Promise<void> {
   for (const app of await deps.repos.applications.ofWorkspace(ws)) {
-    if (app.namespace !== ns || app.status !== "active" || !usesSecret(app, name)) continue;
+    if (app.namespace !== ns || app.status !== "active" || !uses(app)) continue;
     const saved = await mutate({
       what: `application ${app.name}`,
       read: () => deps.repos.applications.get(app.id),
@@ -388,7 +428,7 @@ export async function secretChanged(
       },
     });
     if (saved) {
-      deps.logger.info("a secret changed: application redeployed", { applicationId: app.id, secret: name });
+      deps.logger.info(`${what} changed: application redeployed`, { applicationId: app.id });
       await reconcile(saved);
     }
   }

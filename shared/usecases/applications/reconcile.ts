@@ -5,14 +5,17 @@ import {
   type Deployment,
   deploymentStatus,
   gpusNeeded,
+  registryCredentials,
   specHash,
   wants,
 } from "../../domain/application.ts";
 import { type Device, scheduling } from "../../domain/device.ts";
 import { newId } from "../../domain/ids.ts";
+import type { Namespace } from "../../domain/namespace.ts";
 import { gpuIndices } from "../../domain/placement.ts";
 import { isLive } from "../../domain/reservation.ts";
 import type { ApplicationData } from "../../domain/reservation-data.ts";
+import { registryTarget, seal, sealedAad } from "../../domain/sealed.ts";
 import type { Write } from "../../ports/repositories/write.ts";
 import { newReservation, placeReservation, removeReservation } from "../feed/reservations.ts";
 import { noteDeliveries, type OpenedSecrets, openJobSecrets, sealFor } from "../secrets/job-secrets.ts";
@@ -49,6 +52,15 @@ export async function reconcileApplication(deps: ApplicationDeps, appId: string)
   const desired = new Map(devices.filter((d) => wants(app, d)).map((d) => [d.id, d]));
   const byDevice = new Map(deployments.map((d) => [d.deviceId, d]));
   let written = 0;
+  // Read once a pass, by the first deployment written: its registry credentials.
+  let ns: Promise<Namespace | undefined> | undefined;
+  const pass: Pass = {
+    namespace: () => {
+      ns ??= deps.repos.namespaces.get(app.workspaceId, app.namespace);
+      return ns;
+    },
+  };
+  const deploy = (device: Device, previous?: Deployment) => deployOne(deps, pass, app, device, previous);
 
   // Devices that left the set (or an application being deleted): their deployments go.
   for (const d of deployments)
@@ -59,7 +71,7 @@ export async function reconcileApplication(deps: ApplicationDeps, appId: string)
   for (const device of desired.values()) {
     if (byDevice.has(device.id) || scheduling(device) !== "eligible") continue;
     if (written++ >= PER_PASS) break;
-    await deploy(deps, app, device);
+    await deploy(device);
   }
 
   // Deployments behind the current version, within the budget: those already unavailable first (they cost
@@ -78,14 +90,14 @@ export async function reconcileApplication(deps: ApplicationDeps, appId: string)
     if (costs && unavailable >= budget) break;
     if (costs) unavailable++;
     written++;
-    await deploy(deps, app, desired.get(d.deviceId)!, d);
+    await deploy(desired.get(d.deviceId)!, d);
   }
 
   // Waiting for GPUs at the current version: tried again.
   for (const d of live.filter((x) => current(x) && x.waitingFor === "gpus")) {
     if (written >= PER_PASS) break;
     written++;
-    await deploy(deps, app, desired.get(d.deviceId)!, d);
+    await deploy(desired.get(d.deviceId)!, d);
   }
 
   // Renewal: a successor with the same spec (adopted by the agent without a restart).
@@ -96,7 +108,7 @@ export async function reconcileApplication(deps: ApplicationDeps, appId: string)
       d.expiresAt ?? (await deps.repos.reservations.get(d.deviceId, d.reservationId))?.expiresAt;
     if (expiresAt && Date.parse(expiresAt) - now < RENEW_BEFORE_SECONDS * 1000) {
       written++;
-      await deploy(deps, app, desired.get(d.deviceId)!, d);
+      await deploy(desired.get(d.deviceId)!, d);
     }
   }
 
@@ -195,7 +207,18 @@ export async function deploymentGone(
  * Writes (or moves) the deployment of `app` on `device` and its reservation, in one transaction. A
  * successor names the reservation it supersedes, which is then removed.
  */
-async function deploy(deps: ApplicationDeps, app: Application, device: Device, previous?: Deployment) {
+/** What one pass reads once for all the deployments it writes. */
+interface Pass {
+  namespace(): Promise<Namespace | undefined>;
+}
+
+async function deployOne(
+  deps: ApplicationDeps,
+  pass: Pass,
+  app: Application,
+  device: Device,
+  previous?: Deployment,
+) {
   const now = deps.clock.now().toISOString();
   const reservationId = newId();
   const gpus = gpusFor(app, device, previous);
@@ -225,7 +248,15 @@ async function deploy(deps: ApplicationDeps, app: Application, device: Device, p
     );
     return;
   }
-  const built = await applicationData(deps, app, device, reservationId, previous?.reservationId, gpus.held);
+  const built = await applicationData(
+    deps,
+    app,
+    app.type === "container" ? await pass.namespace() : undefined,
+    device,
+    reservationId,
+    previous?.reservationId,
+    gpus.held,
+  );
   const r =
     "data" in built
       ? newReservation(deps, {
@@ -333,6 +364,7 @@ function gpusFor(
 async function applicationData(
   deps: ApplicationDeps,
   app: Application,
+  ns: Namespace | undefined,
   device: Device,
   reservationId: string,
   supersedes: string | undefined,
@@ -358,6 +390,28 @@ async function applicationData(
       opened.push(open);
       sealed = sealFor(open, device, reservationId);
     }
+    // Registry credentials (the container's, the namespace's): each password sealed to the device.
+    const auth: NonNullable<ApplicationData["containers"][number]["auth"]> = [];
+    for (const a of app.type === "container" ? registryCredentials(c, ns) : []) {
+      if (!device.encryptionKey)
+        return { failed: "this device cannot receive registry credentials (it has no encryption key)" };
+      const open = await openJobSecrets(deps, {
+        workspaceId: app.workspaceId,
+        secrets: [{ name: a.fromSecret, namespace: app.namespace }],
+      });
+      if ("missing" in open)
+        return {
+          failed: `secret ${open.missing} (the password for ${a.serverAddress}) not found in namespace ${app.namespace}`,
+        };
+      if ("tooLarge" in open) return { failed: open.tooLarge };
+      opened.push(open);
+      const password = seal(
+        device.encryptionKey,
+        open.values[0]!.value,
+        sealedAad(device.id, reservationId, registryTarget(a.serverAddress)),
+      );
+      auth.push({ serverAddress: a.serverAddress, username: a.username, password });
+    }
     containers.push({
       name: c.name,
       ...(app.type === "process" ? { argv: argvOf(c) } : containerRun(c)),
@@ -369,6 +423,7 @@ async function applicationData(
       ...(c.user ? { user: c.user } : {}),
       restartPolicy: c.restartPolicy,
       ...(c.networkMode ? { networkMode: c.networkMode } : {}),
+      ...(auth.length > 0 ? { auth } : {}),
       ...sealed,
     });
   }

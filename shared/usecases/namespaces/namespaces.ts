@@ -182,8 +182,11 @@ export async function updateNamespace(
   workspaceId: string,
   name: string,
   patch: UpdateNamespaceRequest,
+  /** Called once the new registry credentials are stored (their applications are redeployed with them). */
+  onRegistryChange?: () => Promise<void>,
 ): Promise<NamespaceView> {
-  return mutate({
+  let registryChanged = false;
+  const view = await mutate({
     what: `namespace ${name}`,
     read: () => findNamespace(deps, workspaceId, name),
     async attempt(current) {
@@ -211,9 +214,14 @@ export async function updateNamespace(
         auth && deps.repos.secrets.check(workspaceId, name, auth.fromSecret, "Environment"),
       ]);
       if (!committed.ok) return reread;
+      registryChanged =
+        JSON.stringify(next.config.registryAuthentication) !==
+        JSON.stringify(current.config.registryAuthentication);
       return done(namespaceView((await deps.repos.namespaces.get(workspaceId, name)) ?? next));
     },
   });
+  if (registryChanged) await onRegistryChange?.();
+  return view;
 }
 
 /**

@@ -272,7 +272,7 @@ export function namespaceUses(ns: Namespace, name: string): SecretUser[] {
 export type SecretUser = { kind: "namespace" | "application" | "labConfig"; namespace: string; name: string };
 
 /**
- * The applications of the namespace whose containers use the secret (env `fromSecret`, `secrets`). A delete
+ * The applications of the namespace whose containers use the secret (env `fromSecret`, `secrets`, `auth`). A delete
  * racing an application's create can still pass (both only read): that application's deployments fail until
  * the secret is created again, which redeploys it (specs/secrets.md, races).
  */
