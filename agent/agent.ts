@@ -63,6 +63,9 @@ export const REVOKED_MESSAGE =
   "this device was deleted or its session revoked; register the machine again: berth agent --endpoint URL --token TOKEN with a new data dir";
 
 /** Waits `ms`, or less if `signal` aborts; leaves no listener behind either way. */
+/** Seconds past a poll's expected answer after which the control plane may have taken the agent for silent. */
+const SILENCE_MARGIN_S = 60;
+
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
     const done = () => {
@@ -315,6 +318,10 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Ag
 
   /** When the control plane stopped answering this agent's polls (undefined: it answers). */
   let lostAt: number | undefined;
+  /** When a poll last got its answer (0: none yet since the agent started). */
+  let answeredAt = 0;
+  /** Seconds the last answer asked the agent to wait before polling again. */
+  let paused = 0;
   const pollLoop = async () => {
     let cursor = await loadCursor(o.dataDir);
     let wait = 25;
@@ -335,6 +342,9 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Ag
           });
           lostAt = undefined;
         }
+        // The first answer, or one after a silence the control plane may have seen: statuses go again.
+        if (Date.now() - answeredAt > (wait + paused + SILENCE_MARGIN_S) * 1000) engine.reportAgain();
+        answeredAt = Date.now();
         failingSince = undefined;
         engine.limits(res.limits);
         for (const r of res.reservations) await engine.accept(r);
@@ -345,8 +355,8 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Ag
         wait = res.waitHintSeconds;
         backoff.reset();
         // A control plane that does not hold polls says when to come back.
-        if (res.pollAfterSeconds && res.reservations.length === 0)
-          await sleep(res.pollAfterSeconds * 1000, stop.signal);
+        paused = res.pollAfterSeconds && res.reservations.length === 0 ? res.pollAfterSeconds : 0;
+        if (paused) await sleep(paused * 1000, stop.signal);
       } catch (err) {
         if (stop.signal.aborted || onRevoked(err)) break;
         if (err instanceof TransientError && client.endpoint !== identity.endpoint) {

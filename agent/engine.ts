@@ -450,6 +450,15 @@ export class Engine {
   }
 
   /** The control plane's limits, from its poll answers: output batches are cut under its body limit. */
+  /**
+   * Every application's status goes out again at the next tick, changed or not: after this agent started or
+   * its polls did not get through for a while, the control plane may hold its deployments as `unknown`
+   * (specs/applications.md §3) and learns their state from the next report.
+   */
+  reportAgain(): void {
+    for (const r of this.#d.cache.all()) if (r.workload.kind === "app") r.appStatusSent = undefined;
+  }
+
   limits(l: { bodyBytes: number } | undefined): void {
     if (!l) return;
     const budget = Math.max(MIN_BATCH_BYTES, l.bodyBytes - BODY_MARGIN_BYTES);

@@ -297,4 +297,32 @@ describe("process applications on two real agents", () => {
     },
     5 * LONG,
   );
+
+  it(
+    "a deployment held as unknown (its device was silent) is running again once the agent is back: it reports every status after a start",
+    async () => {
+      const res = await call("POST", APPS, {
+        name: "beacon",
+        type: "process",
+        scheduling: { type: "AllDevices" },
+        spec: { containers: [{ name: "main", command: "exec sleep 600" }] },
+      });
+      expect(res.status).toBe(201);
+      const appId = ((await res.json()) as { id: string }).id;
+      await until(() => everywhere("beacon", 1), LONG);
+      const [a] = agents;
+      // What the control plane writes of a device silent for 2× its TTL (the unit tests drive that clock).
+      await a!.proc.stop("SIGTERM");
+      const d = (await t.deps.repos.deployments.get(appId, a!.deviceId!))!;
+      const silent = { ...d, state: "unknown" as const, message: "the device has not been seen", v: d.v + 1 };
+      expect((await t.deps.repos.commit([t.deps.repos.deployments.replace(d, silent)])).ok).toBe(true);
+      expect((await deployments("beacon")).find((x) => x.deviceId === a!.deviceId)?.state).toBe("unknown");
+      // Back, with nothing changed on the device: its report of the same state clears it.
+      a!.proc = start(a!);
+      await until(() => everywhere("beacon", 1), LONG);
+      expect((await call("DELETE", `${APPS}/beacon`)).status).toBe(202);
+      await until(async () => (await call("GET", `${APPS}/beacon`)).status === 404, LONG);
+    },
+    3 * LONG,
+  );
 });

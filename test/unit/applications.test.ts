@@ -4,6 +4,7 @@ import type { ApplicationData } from "../../shared/domain/reservation-data.ts";
 import { reconcileAll, reconcileApplication } from "../../shared/usecases/applications/reconcile.ts";
 import { registerAgent, type SimAgent } from "../helpers/agents.ts";
 import { errorOf, type TestApp, testApp } from "../helpers/app.ts";
+import { manualClock } from "../helpers/clock.ts";
 import { snapshot } from "../helpers/db.ts";
 
 const APPS = "/api/v1/namespaces/default/applications";
@@ -389,5 +390,72 @@ describe("applications", () => {
     expect((await call("GET", "/api/v1/namespaces/nowhere/applications/x")).status).toBe(404);
     const other = await t.workspace("apps-other");
     expect((await call("GET", `${APPS}/taken`, undefined, other)).status).toBe(404);
+  });
+});
+
+/** A device silent for twice its TTL: its deployments are `unknown` until it reports again (§3). */
+describe("applications on a silent device", () => {
+  it("turns a running deployment unknown after 2× the TTL (counted from the control plane's own return), and back when the device reports", async () => {
+    const clock = manualClock();
+    const t = await testApp({ clock });
+    const ttlMs = t.deps.config.deviceTtlSeconds * 1000;
+    const agent = await registerAgent(t);
+    await agent.poll(0);
+    const call = (method: string, path: string, body?: unknown) =>
+      t.call(method, path, { token: t.admin, body });
+    const view = async () =>
+      (await (await call("GET", `${APPS}/web`)).json()) as {
+        deploymentStatus: { available: number; unknown: number; total: number };
+      };
+    const deployment = async () =>
+      (
+        (await (await call("GET", `${APPS}/web/deployments`)).json()) as {
+          items: (Dep & { message: string })[];
+        }
+      ).items[0]!;
+    expect(
+      (
+        await call("POST", APPS, {
+          name: "web",
+          type: "process",
+          scheduling: { type: "AllDevices" },
+          spec: { containers: [{ name: "server", command: "exec sleep 1000" }] },
+        })
+      ).status,
+    ).toBe(201);
+    const { reservationId } = await deployment();
+    const report = () =>
+      t.call("POST", `/api/v1/agent/reservations/${reservationId}/status`, {
+        token: agent.session,
+        body: { state: "running", containers: [{ name: "server", state: "running", restartCount: 0 }] },
+      });
+    expect((await report()).status).toBe(200);
+    expect((await view()).deploymentStatus).toMatchObject({ total: 1, available: 1, unknown: 0 });
+
+    // Silent for 2× the TTL, but the control plane itself was away (its pulse came back just now): not yet.
+    await t.deps.repos.devices.pulse(clock.now().toISOString(), ttlMs);
+    clock.advance(2 * ttlMs + 1000);
+    await t.deps.repos.devices.pulse(clock.now().toISOString(), ttlMs);
+    await reconcileAll(t.deps);
+    expect((await deployment()).state).toBe("running");
+    // Silent for 2× the TTL since: unknown, and not available.
+    clock.advance(ttlMs);
+    await t.deps.repos.devices.pulse(clock.now().toISOString(), 10 * ttlMs);
+    await reconcileAll(t.deps);
+    expect((await deployment()).state).toBe("running");
+    clock.advance(ttlMs + 1000);
+    await t.deps.repos.devices.pulse(clock.now().toISOString(), 10 * ttlMs);
+    await reconcileAll(t.deps);
+    const silent = await deployment();
+    expect(silent.state).toBe("unknown");
+    expect(silent.message).toContain("has not been seen since");
+    expect((await view()).deploymentStatus).toMatchObject({ total: 1, available: 0, unknown: 1 });
+    // Nothing more is written while it stays silent; its report (the same as before) brings it back.
+    await reconcileAll(t.deps);
+    expect((await deployment()).state).toBe("unknown");
+    await agent.poll(0);
+    expect((await report()).status).toBe(200);
+    expect((await deployment()).state).toBe("running");
+    expect((await view()).deploymentStatus).toMatchObject({ total: 1, available: 1, unknown: 0 });
   });
 });

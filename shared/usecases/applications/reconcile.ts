@@ -9,7 +9,7 @@ import {
   specHash,
   wants,
 } from "../../domain/application.ts";
-import { type Device, scheduling } from "../../domain/device.ts";
+import { type Device, scheduling, silentSince } from "../../domain/device.ts";
 import { newId } from "../../domain/ids.ts";
 import type { Namespace } from "../../domain/namespace.ts";
 import { gpuIndices } from "../../domain/placement.ts";
@@ -45,10 +45,11 @@ export async function reconcileApplication(deps: ApplicationDeps, appId: string)
   const started = Date.now();
   const app = await deps.repos.applications.get(appId);
   if (!app) return;
-  const [devices, deployments] = await Promise.all([
+  const [devices, read] = await Promise.all([
     deps.repos.devices.listAll(app.workspaceId),
     deps.repos.deployments.ofApplication(app.id),
   ]);
+  const deployments = await markSilent(deps, app, read, devices);
   const desired = new Map(devices.filter((d) => wants(app, d)).map((d) => [d.id, d]));
   const byDevice = new Map(deployments.map((d) => [d.deviceId, d]));
   let written = 0;
@@ -122,6 +123,52 @@ export async function reconcileApplication(deps: ApplicationDeps, appId: string)
     written,
     ms: Date.now() - started,
   });
+}
+
+/**
+ * A running deployment whose device has been silent for twice its TTL is `unknown` (applications.md §3)
+ * until the device reports again (its agent sends every status after a silence). Silence counts from the
+ * control plane's return after an outage of its own, as for jobs. The deployments, with those it changed.
+ */
+async function markSilent(
+  deps: ApplicationDeps,
+  app: Application,
+  deployments: Deployment[],
+  devices: Device[],
+): Promise<Deployment[]> {
+  const now = deps.clock.now();
+  const afterMs = 2 * deps.config.deviceTtlSeconds * 1000;
+  const byId = new Map(devices.map((d) => [d.id, d]));
+  const silentFor = (d: Deployment, pulseSince?: string) => {
+    const device = byId.get(d.deviceId);
+    return d.state === "running" && device
+      ? now.getTime() - silentSince(device.lastSeenAt, pulseSince) > afterMs
+      : false;
+  };
+  // The pulse is read only when some device is silent by its last contact alone (it can only shorten that).
+  if (!deployments.some((d) => silentFor(d))) return deployments;
+  const pulse = await deps.repos.devices.lastPulse();
+  const out: Deployment[] = [];
+  for (const d of deployments) {
+    if (!silentFor(d, pulse?.since)) {
+      out.push(d);
+      continue;
+    }
+    const next: Deployment = {
+      ...d,
+      state: "unknown",
+      message: `the device has not been seen since ${byId.get(d.deviceId)!.lastSeenAt}`,
+      availableSince: undefined,
+      updatedAt: now.toISOString(),
+      v: d.v + 1,
+    };
+    const ok = (
+      await deps.repos.commit(withCount(deps, app, d, next, [deps.repos.deployments.replace(d, next)]))
+    ).ok;
+    // Another write came first (a report, say): this pass goes on with what it read; the next one decides.
+    out.push(ok ? next : d);
+  }
+  return out;
 }
 
 /**
