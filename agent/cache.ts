@@ -40,6 +40,8 @@ export interface CacheRecord {
   deletedSent?: boolean;
   /** Output shipping position: next seq, and bytes already sent of each stream. */
   output?: { seq: number; stdout: number; stderr: number };
+  /** How far each output file's shipped bytes have been freed from disk (releaseShipped). */
+  released?: { stdout: number; stderr: number };
   /**
    * The batch being sent: where it ends and the budget it was cut with. Kept until the control plane has
    * it, so a retry (after a timeout or a crash) sends exactly the same chunks under the same seqs.

@@ -17,7 +17,15 @@ import type { CacheRecord, ReservationCache } from "./cache.ts";
 import { type AgentClient, RejectedError, RevokedError } from "./client.ts";
 import { run } from "./exec.ts";
 import { writeDurable } from "./files.ts";
-import { DEFAULT_BODY_LIMIT, MIN_BATCH_BYTES, nextOutput, type OutputPosition, redact } from "./output.ts";
+import {
+  DEFAULT_BODY_LIMIT,
+  MIN_BATCH_BYTES,
+  nextOutput,
+  type OutputPosition,
+  RELEASE_SHIPPED_BYTES,
+  redact,
+  releaseShipped,
+} from "./output.ts";
 import {
   type AppProgram,
   afterExit,
@@ -960,6 +968,22 @@ export class Engine {
     return { done: true };
   }
 
+  /** Frees the disk of output already shipped, every RELEASE_SHIPPED_BYTES of a file (its offsets stay). */
+  async #releaseShipped(
+    record: CacheRecord,
+    dir: string,
+    shipped: OutputPosition,
+    owner: { released?: { stdout: number; stderr: number } },
+  ): Promise<void> {
+    for (const stream of ["stdout", "stderr"] as const) {
+      const from = owner.released?.[stream] ?? 0;
+      if (shipped[stream] - from < RELEASE_SHIPPED_BYTES) continue;
+      const to = await releaseShipped(join(dir, stream), shipped[stream]);
+      owner.released = { stdout: 0, stderr: 0, ...owner.released, [stream]: to };
+      await this.#d.cache.put(record);
+    }
+  }
+
   /** Ships output of one directory (a program's, or the workload's) until it is all out or the deadline. */
   async #shipOutputOf(
     id: string,
@@ -993,6 +1017,7 @@ export class Engine {
           record.outputInFlight = undefined;
           await this.#d.cache.put(record);
         }
+        await this.#releaseShipped(record, dir, at(), program ?? record);
         return { done: true };
       }
       if (!inFlight) {

@@ -1,5 +1,6 @@
 import { open } from "node:fs/promises";
 import { join } from "node:path";
+import { run } from "./exec.ts";
 
 /** At most this much of a file per chunk (the same cut every time, so a retried batch repeats its seqs). */
 const CHUNK_BYTES = 64 * 1024;
@@ -16,6 +17,25 @@ export interface OutputPosition {
   seq: number;
   stdout: number;
   stderr: number;
+}
+
+/** How much shipped output a file holds before its disk blocks are freed (releaseShipped). */
+export const RELEASE_SHIPPED_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Frees the disk blocks of an output file's first `upTo` bytes, already shipped (`fallocate --punch-hole`,
+ * aligned down to 4 KiB): the file keeps its length and offsets, so the program appending to it goes on
+ * undisturbed and nothing is copied, moved or lost; the hole reads as zeros and is never read. A long-running
+ * program's output then takes no more disk than what is not shipped yet. Returns the offset to count from
+ * next time: `upTo` also when the file system cannot punch holes (it is not tried again for that stretch).
+ */
+export async function releaseShipped(path: string, upTo: number): Promise<number> {
+  const length = upTo - (upTo % 4096);
+  if (length > 0)
+    await run("fallocate", ["--punch-hole", "--offset", "0", "--length", String(length), path], {
+      timeoutMs: 30_000,
+    }).catch(() => undefined);
+  return upTo;
 }
 
 export interface Chunk {

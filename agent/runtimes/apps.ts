@@ -26,6 +26,8 @@ export interface AppProgram {
   followedRun?: string;
   /** How far its stdout and stderr have been shipped (the reservation numbers the chunks of all programs). */
   shipped?: { stdout: number; stderr: number };
+  /** How far its output files' shipped bytes have been freed from disk (releaseShipped). */
+  released?: { stdout: number; stderr: number };
 }
 
 type Program = ApplicationData["containers"][number];

@@ -24,3 +24,9 @@ export type StoredOutputChunk = z.infer<typeof StoredOutputChunk>;
 
 /** How long output is kept after its reservation ends (a job's), or after it arrives (an application's). */
 export const OUTPUT_RETENTION_DAYS = { afterReservation: 30, application: 7 } as const;
+
+/**
+ * An application's logs on one device are for debugging, not an archive (specs/applications.md §6): past
+ * `cap` bytes the oldest chunks go, down to `trimTo` (so that a trim is one every MiB, not one per chunk).
+ */
+export const APPLICATION_LOG_BYTES = { cap: 5 * 1024 * 1024, trimTo: 4 * 1024 * 1024 } as const;

@@ -1,8 +1,8 @@
-import { appendFile, mkdtemp, writeFile } from "node:fs/promises";
+import { appendFile, mkdtemp, open, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { nextOutput, redact } from "../../agent/output.ts";
+import { nextOutput, redact, releaseShipped } from "../../agent/output.ts";
 
 describe("nextOutput", () => {
   it("ships stdout then stderr from where the last batch ended, with consecutive seqs", async () => {
@@ -110,5 +110,26 @@ describe("nextOutput", () => {
       const again = await nextOutput(dir, { seq: 1, stdout: 0, stderr: 0 }, undefined, sent.to, running);
       expect(again.chunks).toEqual(sent.chunks);
     });
+  });
+});
+
+describe("releaseShipped", () => {
+  it("frees the disk of what was shipped while the file keeps its length, its offsets and a writer appending to it", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "out-"));
+    const path = join(dir, "stdout");
+    // A writer with the file open for appending, as a program's stdout is.
+    const writer = await open(path, "a");
+    await writer.write(Buffer.alloc(1024 * 1024, "x"));
+    const before = await stat(path);
+    expect(await releaseShipped(path, 1024 * 1024 - 100)).toBe(1024 * 1024 - 100);
+    const after = await stat(path);
+    expect(after.size).toBe(before.size);
+    // ext4, xfs, btrfs and tmpfs punch holes; the blocks of the shipped part are gone.
+    expect(after.blocks).toBeLessThan(before.blocks / 4);
+    await writer.write("tail\n");
+    await writer.close();
+    const from = { seq: 1, stdout: 1024 * 1024 - 100, stderr: 0 };
+    const next = await nextOutput(dir, from);
+    expect(next.chunks.map((c) => c.data).join("")).toBe(`${"x".repeat(100)}tail\n`);
   });
 });

@@ -459,3 +459,56 @@ describe("applications on a silent device", () => {
     expect((await view()).deploymentStatus).toMatchObject({ total: 1, available: 1, unknown: 0 });
   });
 });
+
+/** An application's logs on a device are capped (5 MiB, applications.md §6): the oldest chunks go first. */
+describe("application logs over the cap", () => {
+  it("keeps at most 5 MiB of a deployment's output, dropping the oldest first; logs start at the oldest kept", async () => {
+    const t = await testApp();
+    const agent = await registerAgent(t);
+    await agent.poll(0);
+    const call = (method: string, path: string) => t.call(method, path, { token: t.admin });
+    expect(
+      (
+        await t.call("POST", APPS, {
+          token: t.admin,
+          body: {
+            name: "chatty",
+            type: "process",
+            scheduling: { type: "AllDevices" },
+            spec: { containers: [{ name: "main", command: "exec sleep 1000" }] },
+          },
+        })
+      ).status,
+    ).toBe(201);
+    const [{ reservationId }] = (
+      (await (await call("GET", `${APPS}/chatty/deployments`)).json()) as { items: Dep[] }
+    ).items as [Dep];
+    // 24 chunks of 256 KiB (6 MiB), each naming itself on its first line, one request each.
+    const chunk = (seq: number) => ({
+      stream: "stdout",
+      seq,
+      container: "main",
+      data: `${`chunk ${String(seq).padStart(2, "0")}\n`.padEnd(256 * 1024 - 1, "x")}\n`,
+    });
+    for (let seq = 1; seq <= 24; seq++) {
+      const res = await t.call("POST", `/api/v1/agent/reservations/${reservationId}/output`, {
+        token: agent.session,
+        body: { chunks: [chunk(seq)] },
+      });
+      expect(res.status).toBe(200);
+    }
+    const kept = await t.deps.repos.output.since(reservationId, 0, 100);
+    const bytes = kept.reduce((n, c) => n + Buffer.byteLength(c.data), 0);
+    expect(bytes).toBeLessThanOrEqual(5 * 1024 * 1024);
+    expect(bytes).toBeGreaterThanOrEqual(4 * 1024 * 1024);
+    // The newest all there, in order, from the oldest one kept.
+    const seqs = kept.map((c) => c.seq);
+    expect(seqs.at(-1)).toBe(24);
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => seqs[0]! + i));
+    const logs = (await (await call("GET", `${APPS}/chatty/devices/${agent.deviceId}/logs`)).json()) as {
+      output: { data: string }[];
+    };
+    expect(logs.output[0]!.data.startsWith(`chunk ${String(seqs[0]).padStart(2, "0")}\n`)).toBe(true);
+    expect(logs.output.at(-1)!.data.startsWith("chunk 24\n")).toBe(true);
+  });
+});

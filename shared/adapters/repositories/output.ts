@@ -24,6 +24,30 @@ export function outputRepository(store: Store): OutputRepository {
       });
       return out.items.map(parse);
     },
+    async countBytes(reservationId, bytes, keepUntil) {
+      const out = await store.update(keys.outputBytes(reservationId), {
+        add: { bytes },
+        set: { ttl: ttlOf(keepUntil, 0) },
+      });
+      return out.ok ? Number(out.item.bytes) : 0;
+    },
+    async dropOldest(reservationId, bytes) {
+      let freed = 0;
+      let after: Record<string, unknown> | undefined;
+      while (freed < bytes) {
+        const page = await store.query({ partition: keys.outputOf(reservationId), limit: 32, after });
+        for (const item of page.items) {
+          const removed = await store.delete({ pk: item.pk, sk: item.sk }, { if: c.exists() });
+          // Deleted here (not by a trim racing this one): counted as freed once.
+          if (removed.ok && removed.old) freed += Buffer.byteLength(String(removed.old.data ?? ""));
+          if (freed >= bytes) break;
+        }
+        if (!page.last || page.items.length === 0) break;
+        after = page.last;
+      }
+      if (freed > 0) await store.update(keys.outputBytes(reservationId), { add: { bytes: -freed } });
+      return freed;
+    },
     list: (reservationId, page, stream) =>
       queryPage(
         store,

@@ -12,4 +12,14 @@ export interface OutputRepository {
   ): Promise<Page<StoredOutputChunk>>;
   /** Chunks with seq > `afterSeq`, in seq order, at most `limit` (both streams). */
   since(reservationId: string, afterSeq: number, limit: number): Promise<StoredOutputChunk[]>;
+  /**
+   * Counts `bytes` more of the reservation's stored output (kept as long as it: `keepUntil`); returns the
+   * total. Only for output that is capped (an application's): jobs' output is not counted.
+   */
+  countBytes(reservationId: string, bytes: number, keepUntil: string): Promise<number>;
+  /**
+   * Deletes the oldest chunks until at least `bytes` of them are gone (or none is left), uncounting them;
+   * returns the bytes deleted. Two at once delete each chunk once, and each is uncounted once.
+   */
+  dropOldest(reservationId: string, bytes: number): Promise<number>;
 }

@@ -1,6 +1,6 @@
 import type { ReservationView, ResultRequest, StatusReport } from "../../contracts/reservations.ts";
 import { conflict, invalidRequest, notFound } from "../../domain/errors.ts";
-import { OUTPUT_RETENTION_DAYS, type OutputChunk } from "../../domain/output.ts";
+import { APPLICATION_LOG_BYTES, OUTPUT_RETENTION_DAYS, type OutputChunk } from "../../domain/output.ts";
 import type { DevicePrincipal } from "../../domain/principal.ts";
 import { moveReservation, type Reservation } from "../../domain/reservation.ts";
 import { verifyResult } from "../../domain/signing.ts";
@@ -160,9 +160,18 @@ export async function appendOutput(
       : new Date(Date.parse(r.expiresAt) + days.afterReservation * 86_400_000).toISOString();
   // In order, one after the other: a reader never sees a later chunk before an earlier one of the batch.
   const stored: boolean[] = [];
-  for (const c of [...chunks].sort((a, b) => a.seq - b.seq))
-    stored.push(await deps.repos.output.append(id, c, now, keepUntil));
+  let bytes = 0;
+  for (const c of [...chunks].sort((a, b) => a.seq - b.seq)) {
+    const isNew = await deps.repos.output.append(id, c, now, keepUntil);
+    stored.push(isNew);
+    if (isNew) bytes += Buffer.byteLength(c.data);
+  }
   const added = stored.filter(Boolean).length;
+  if (r.type === "application" && bytes > 0) {
+    const total = await deps.repos.output.countBytes(id, bytes, keepUntil);
+    if (total > APPLICATION_LOG_BYTES.cap)
+      await deps.repos.output.dropOldest(id, total - APPLICATION_LOG_BYTES.trimTo);
+  }
   const sealed = last && r.outputPending ? await sealOutput(deps, device, r) : undefined;
   if (added > 0 || sealed) announce(deps.feedWatcher, outputTopic(id));
   if (sealed?.jobId) {

@@ -39,5 +39,30 @@ export function outputContract(ctx: ContractContext) {
       expect(chunks.map((c) => c.seq)).toEqual(Array.from({ length: 48 }, (_, i) => i + 1));
       expect(chunks.reduce((n, c) => n + c.data.length, 0)).toBe(48 * 64 * 1024);
     });
+
+    it("counts bytes and drops the oldest chunks first, each uncounted once when two trims race", async () => {
+      const id = newId();
+      const exp = "2026-11-02T00:00:00.000Z";
+      const at = "2026-11-01T00:00:00.000Z";
+      for (let seq = 1; seq <= 40; seq++)
+        await repos().output.append(id, { stream: "stdout", seq, data: "é".repeat(50) }, at, exp); // 100 bytes
+      expect(await repos().output.countBytes(id, 3000, exp)).toBe(3000);
+      expect(await repos().output.countBytes(id, 1000, exp)).toBe(4000);
+      // Two trims at once, each asking for 1,050 bytes: 11 chunks each at least, none deleted twice.
+      const freed = await Promise.all([
+        repos().output.dropOldest(id, 1050),
+        repos().output.dropOldest(id, 1050),
+      ]);
+      const left = await repos().output.since(id, 0, 100);
+      const gone = 40 - left.length;
+      expect(freed[0]! + freed[1]!).toBe(gone * 100);
+      expect(gone).toBeGreaterThanOrEqual(11);
+      // The oldest went, the newest stayed, and the count is what is left.
+      expect(left.map((c) => c.seq)).toEqual(Array.from({ length: 40 - gone }, (_, i) => gone + 1 + i));
+      expect(await repos().output.countBytes(id, 0, exp)).toBe(4000 - gone * 100);
+      // Asking for more than there is deletes everything there is.
+      expect(await repos().output.dropOldest(id, 1_000_000)).toBe((40 - gone) * 100);
+      expect(await repos().output.since(id, 0, 100)).toEqual([]);
+    });
   });
 }
