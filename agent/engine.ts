@@ -55,6 +55,7 @@ import {
   removeDockerConfig,
   removeEnvFile,
   removeSecrets,
+  secretFilesThere,
 } from "./secrets.ts";
 import type { NodeKeys } from "./state.ts";
 import type { Tombstones } from "./tombstones.ts";
@@ -729,6 +730,7 @@ export class Engine {
       const opened = await openSecrets(this.#d.keys.encryption, this.#d.machineId, id, c, {
         kind: "container",
         user: c.user,
+        subdir: c.name,
       });
       values.push(...opened.values);
       const config = await dockerConfig(this.#d.keys.encryption, this.#d.machineId, id, c.name, c.auth).catch(
@@ -1179,6 +1181,7 @@ export class Engine {
         continue;
       }
       if (w.kind === "container" && record.status === "running") await this.#rewriteSecrets(record);
+      if (w.kind === "app" && record.status === "running") await this.#restoreAppContainers(record, w);
       if (w.kind === "app" && record.status === "starting") {
         // Cut short while starting its programs: stop those it started; the boot sync offers it again.
         await this.#stopPrograms(w, 0);
@@ -1226,6 +1229,49 @@ export class Engine {
         reservation: r.id,
         error: (err as Error).message,
       });
+    }
+  }
+
+  /**
+   * An application's containers after a reboot: their secret files are gone with the tmpfs, so Docker's
+   * restart of each one that mounts them failed at boot. The files are written again (from the sealed values
+   * in the cache), then each container that was running and is not is started again (its restart policy says
+   * it should run: `docker start`). Containers without secret files Docker restarted by itself.
+   */
+  async #restoreAppContainers(record: CacheRecord, w: Extract<CacheRecord["workload"], { kind: "app" }>) {
+    const docker = this.#d.docker;
+    const r = record.reservation;
+    const parsed = RESERVATION_DATA.application.safeParse(JSON.parse(r.data));
+    if (!docker || !parsed.success || parsed.data.kind !== "container") return;
+    for (const c of parsed.data.containers) {
+      const program = w.programs.find((p) => p.name === c.name && p.container);
+      if (!program || c.secretFiles.length === 0 || (await secretFilesThere(r.id, c.name))) continue;
+      try {
+        const opened = await openSecrets(this.#d.keys.encryption, this.#d.machineId, r.id, c, {
+          kind: "container",
+          user: c.user,
+          subdir: c.name,
+        });
+        await removeEnvFile(opened.envFile);
+      } catch (err) {
+        this.#d.log.warn("could not write an application container's secret files again", {
+          reservation: r.id,
+          container: program.container,
+          error: (err as Error).message,
+        });
+        continue;
+      }
+      const state = await docker.appState(program.container!);
+      const wanted = c.restartPolicy.name !== "no" && program.state === "running";
+      if (wanted && (state.status === "exited" || state.status === "created")) {
+        const problem = await docker.startAgain(program.container!);
+        this.#d.log.info(
+          problem
+            ? "could not start an application container again after its secret files were restored"
+            : "started an application container again after restoring its secret files",
+          { reservation: r.id, container: program.container, ...(problem ? { error: problem } : {}) },
+        );
+      }
     }
   }
 

@@ -87,7 +87,7 @@ const hasSecrets = (data: SealedData) =>
 /** Where a reservation's values go: a host process, or a container (`user`: its runAsUserId[:gid], if named). */
 export type SecretTarget =
   | { kind: "process" /** A directory of its own per program of an application. */; subdir?: string }
-  | { kind: "container"; user?: string };
+  | { kind: "container"; user?: string /** Per container of an application. */; subdir?: string };
 
 export interface OpenedSecrets {
   /** Process: merged into the program's environment. */
@@ -100,6 +100,23 @@ export interface OpenedSecrets {
   mounts: { source: string; target: string }[];
   /** Every value, to mask in output. */
   values: string[];
+}
+
+/** A reservation's secret files: its own directory, or one per program or container of an application. */
+const secretsDir = (base: string, reservationId: string, subdir?: string) =>
+  subdir ? join(base, reservationId, subdir) : join(base, reservationId);
+
+/**
+ * Whether the secret files of a reservation (or of one of its application's containers) are on the tmpfs:
+ * not after a reboot emptied it.
+ */
+export async function secretFilesThere(reservationId: string, subdir?: string): Promise<boolean> {
+  const root = await secretsRoot();
+  if (!root) return false;
+  return (
+    (await lstat(secretsDir(join(root, "secrets"), reservationId, subdir)).catch(() => undefined)) !==
+    undefined
+  );
 }
 
 const noTmpfs = (what: string) =>
@@ -133,10 +150,7 @@ export async function openSecrets(
   const root = await secretsRoot();
   if (!root) throw noTmpfs(files.length > 0 ? "File secrets" : "secrets for a container");
   const base = join(root, "secrets");
-  const dir =
-    target.kind === "process" && target.subdir
-      ? join(base, reservationId, target.subdir)
-      : join(base, reservationId);
+  const dir = secretsDir(base, reservationId, target.subdir);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const owner = container ? fileOwner(target.user) : undefined;
   const mounts: OpenedSecrets["mounts"] = [];
@@ -157,7 +171,7 @@ export async function openSecrets(
         throw new ApplyError(
           `the secret for env ${name} holds a line break, which docker's --env-file cannot carry: use a File secret`,
         );
-    envFile = join(base, `${reservationId}.env`);
+    envFile = join(base, `${reservationId}${target.subdir ? `.${target.subdir}` : ""}.env`);
     await rm(envFile, { force: true });
     await writeFile(
       envFile,

@@ -21,7 +21,8 @@ const csvField = (f: string) => (/[",\s]/.test(f) ? `"${f.replaceAll('"', '""')}
 /**
  * What a container gets of its secrets (agent/secrets.ts): env values in a file `docker run` reads and the
  * agent deletes right after, files bind-mounted read-only (a `--mount` refuses a missing source, so a
- * container Docker restarts before the agent has rewritten them after a reboot fails and is retried).
+ * container Docker restarts at boot, before the agent has written them again, fails: the agent then writes
+ * them and starts it, engine.ts #restoreAppContainers).
  */
 export interface ContainerSecrets {
   envFile?: string;
@@ -282,6 +283,12 @@ export class DockerRuntime {
   }
 
   /** An application container's state, restarts and exit code (`docker inspect`). */
+  /** `docker start` of a container that is there, stopped; why it could not, or undefined. */
+  async startAgain(name: string): Promise<string | undefined> {
+    const res = await this.#run("docker", ["start", name]);
+    return res.code === 0 ? undefined : dockerError(res.stderr);
+  }
+
   async appState(name: string): Promise<AppContainerState> {
     const res = await this.#run("docker", [
       "inspect",

@@ -44,6 +44,7 @@ describeWithDocker("container applications on a real Docker engine", (engine) =>
   let agent: AgentProcess;
   let deviceId: string;
   let secretsRoot: string;
+  let startAgent: () => AgentProcess;
   const cleanup: string[] = [];
   const call = (method: string, path: string, body?: unknown) =>
     t.call(method, path, { token: t.admin, body });
@@ -62,10 +63,12 @@ describeWithDocker("container applications on a real Docker engine", (engine) =>
     secretsRoot = await mkdtemp("/dev/shm/berth-test-secrets-");
     cleanup.push(agentDir, secretsRoot);
     const { token } = await createToken(t);
-    agent = startAgentProcess(
-      ["--endpoint", url, "--token", token, "--data-dir", agentDir, "--runtime", "docker"],
-      { DOCKER_HOST: engine().host, BERTH_AGENT_SECRETS_ROOT: secretsRoot },
-    );
+    startAgent = () =>
+      startAgentProcess(
+        ["--endpoint", url, "--token", token, "--data-dir", agentDir, "--runtime", "docker"],
+        { DOCKER_HOST: engine().host, BERTH_AGENT_SECRETS_ROOT: secretsRoot },
+      );
+    agent = startAgent();
     deviceId = await firstDevice(t, LONG);
   }, 90_000);
   afterAll(async () => {
@@ -256,6 +259,64 @@ describeWithDocker("container applications on a real Docker engine", (engine) =>
       } finally {
         registry.kill("SIGKILL");
       }
+    },
+    5 * LONG,
+  );
+
+  it(
+    "after a reboot emptied the tmpfs, the agent writes an application container's secret files again and starts it",
+    async () => {
+      expect(
+        (
+          await call("POST", "/api/v1/namespaces/default/secrets", {
+            name: "cert",
+            type: "File",
+            data: "-----cert-42-----",
+          })
+        ).status,
+      ).toBe(201);
+      const res = await call("POST", APPS, {
+        name: "tls",
+        scheduling: { type: "AllDevices" },
+        spec: {
+          containers: [
+            {
+              name: "main",
+              image: TEST_IMAGE,
+              command: "cat /run/certs/cert.pem; echo; exec sleep 600",
+              secrets: [{ name: "cert", filepath: "/run/certs/cert.pem" }],
+            },
+          ],
+        },
+      });
+      expect(res.status).toBe(201);
+      const name = appContainerName(((await res.json()) as { id: string }).id, "main");
+      await until(async () => (await deployment("tls"))?.state === "running", LONG);
+      const reservationId = (
+        (await (await call("GET", `${APPS}/tls/deployments`)).json()) as {
+          items: { reservationId: string }[];
+        }
+      ).items[0]!.reservationId;
+      // The agent is down; the machine "reboots": the container stops, the tmpfs is empty, and Docker's
+      // start of it fails for want of its secret file.
+      await agent.stop("SIGTERM");
+      expect((await engine().docker(["stop", "-t", "1", name])).code).toBe(0);
+      await rm(join(secretsRoot, "secrets", reservationId), { recursive: true, force: true });
+      const failed = await engine().docker(["start", name]);
+      expect(failed.code).not.toBe(0);
+      expect(failed.stderr).toMatch(/not exist|no such file/i);
+      // The agent back: the file again, the container running with it.
+      agent = startAgent();
+      await until(
+        async () =>
+          (await engine().docker(["inspect", "-f", "{{.State.Status}}", name])).stdout.trim() === "running",
+        LONG,
+      );
+      expect((await engine().docker(["exec", name, "cat", "/run/certs/cert.pem"])).stdout).toBe(
+        "-----cert-42-----",
+      );
+      expect((await call("DELETE", `${APPS}/tls`)).status).toBe(202);
+      await until(async () => (await call("GET", `${APPS}/tls`)).status === 404, LONG);
     },
     5 * LONG,
   );
