@@ -1,5 +1,5 @@
 import { agentHostsAnswer, lambdaDeps } from "../hosts/lambda.ts";
-import { reconcileAll } from "../shared/usecases/applications/reconcile.ts";
+import { sweepApplications } from "../shared/usecases/applications/reconcile.ts";
 import { requeueQueued } from "../shared/usecases/cloud/cloud-reconcile.ts";
 import type { CloudJobDeps } from "../shared/usecases/deps.ts";
 import { sweepExpired, sweepJobs } from "../shared/usecases/feed/sweep.ts";
@@ -9,7 +9,8 @@ const { deps } = lambdaDeps();
 
 /**
  * Scheduled by infra/cron.ts: expires reservations, fails jobs of lost devices, places waiting jobs, and
- * enqueues cloud work whose provision message was lost, and finishes deleting namespaces.
+ * enqueues cloud work whose provision message was lost, finishes deleting namespaces, and reconciles
+ * applications (those queued, and all of them every 10 minutes).
  */
 export const handler = async () => {
   const expired = await sweepExpired(deps);
@@ -20,6 +21,7 @@ export const handler = async () => {
   });
   const requeued = deps.cloud ? await requeueQueued(deps as CloudJobDeps) : 0;
   const namespacesDeleted = await sweepNamespaces(deps);
-  const applications = await reconcileAll(deps);
+  // Queued applications each run, every one every 10 minutes.
+  const applications = await sweepApplications(deps);
   return { expired, lost, requeued, namespacesDeleted, applications };
 };

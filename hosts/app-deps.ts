@@ -14,7 +14,8 @@ import type { Logger } from "../shared/ports/logger.ts";
 import type { Store } from "../shared/ports/store.ts";
 import {
   coalescing,
-  reconcileApplication,
+  reconcileLeased,
+  reconcileQueued,
   reconcileWorkspace,
 } from "../shared/usecases/applications/reconcile.ts";
 import { deviceAuthCache, forgetDeviceSession } from "../shared/usecases/identity/device-session.ts";
@@ -108,16 +109,21 @@ export function buildAppDeps(input: {
     feedWatcher,
     capacityFreed: (workspaceId) => deps.background.run(() => placePending(deps, workspaceId)),
     fleetChanged: (workspaceId) => deps.background.run(() => reconcileWorkspace(deps, workspaceId)),
+    // Into the queue (a cut-short pass is still in it: the sweeper goes on), then a pass: on a long-running
+    // host a second's changes of an application in one pass; on Lambda, one pass at a time per application
+    // over every instance, each taking the changes that came during the last.
     applicationChanged: async (applicationId, why = "changed") => {
-      if (why === "more" && input.background !== "detached") return;
-      await deps.background.run(() => rollouts(applicationId));
+      const detached = input.background === "detached";
+      if (why === "more") {
+        if (detached) await deps.background.run(() => rollouts(applicationId));
+        return;
+      }
+      await deps.repos.applications.markDirty(applicationId, deps.clock.now().toISOString());
+      await deps.background.run(() =>
+        detached ? rollouts(applicationId) : reconcileLeased(deps, applicationId),
+      );
     },
   };
-  // A long-running host takes a second's changes of an application in one pass; one that awaits its
-  // background work (Lambda) passes at once.
-  const rollouts = coalescing(
-    (applicationId: string) => reconcileApplication(deps, applicationId),
-    input.background === "detached" ? 1000 : 0,
-  );
+  const rollouts = coalescing((applicationId: string) => reconcileQueued(deps, applicationId), 1000);
   return deps;
 }

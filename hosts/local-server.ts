@@ -23,7 +23,7 @@ import type { LocalConfig, StorageConfig } from "../shared/config.ts";
 import { DEFAULT_WORKSPACE } from "../shared/domain/workspace.ts";
 import type { ProvisionQueue } from "../shared/ports/cloud.ts";
 import type { Logger } from "../shared/ports/logger.ts";
-import { reconcileAll } from "../shared/usecases/applications/reconcile.ts";
+import { sweepApplications } from "../shared/usecases/applications/reconcile.ts";
 import type { CloudJobDeps } from "../shared/usecases/deps.ts";
 import { sweepExpired, sweepJobs } from "../shared/usecases/feed/sweep.ts";
 import { bootstrapWorkspace, issueAdminKey } from "../shared/usecases/identity/bootstrap.ts";
@@ -174,7 +174,7 @@ export async function startLocalServer(
         sweepExpired(deps),
         sweepJobs(deps, { gapMs: sweepGapMs }),
         sweepNamespaces(deps),
-        reconcileAll(deps),
+        sweepApplications(deps),
         cloudWorkers?.sweep(),
       ]);
       if (Date.now() - lastCollect > 3600_000) {

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { AgentReservation } from "../../shared/contracts/reservations.ts";
 import type { ApplicationData } from "../../shared/domain/reservation-data.ts";
-import { reconcileAll } from "../../shared/usecases/applications/reconcile.ts";
+import { FULL_PASS_MS, sweepApplications } from "../../shared/usecases/applications/reconcile.ts";
 import { type TestApp, testApp } from "../helpers/app.ts";
 import { type GpuAgent, gpuAgent, job, submit } from "../helpers/jobs.ts";
 
@@ -45,7 +45,11 @@ describe("applications claiming GPUs", () => {
     expect((await job(t, big.id)).statusCode).not.toBe("Placed");
 
     // Another application needing two: it waits, saying why, and no reservation goes out.
-    await call("POST", APPS, app("trainer", 2));
+    const trainerId = ((await (await call("POST", APPS, app("trainer", 2))).json()) as { id: string }).id;
+    const queued = async () => (await t.deps.repos.applications.dirty(100)).map((q) => q.id);
+    // Waiting, it stays in the reconciler's queue: each sweep tries again. The one placed is not in it.
+    expect(await queued()).toContain(trainerId);
+    expect(await queued()).not.toContain(created.id);
     expect(await deployment("trainer")).toMatchObject({
       state: "pending",
       message: "waiting for 2 free GPUs (held by jobs or other applications)",
@@ -57,7 +61,10 @@ describe("applications claiming GPUs", () => {
     const removal = (await agent.take()).find((x) => x.toDelete && x.id === r!.id);
     expect(removal).toBeDefined();
     expect((await agent.deleted(r!.id)).status).toBe(200);
-    await reconcileAll(t.deps);
+    // The full pass taken (as by another server a minute ago): the sweep's queue alone takes it up.
+    expect(await t.deps.repos.applications.claimFullPass(t.deps.clock.now(), FULL_PASS_MS)).toBe(true);
+    expect(await sweepApplications(t.deps)).toMatchObject({ full: 0 });
+    expect(await queued()).not.toContain(trainerId);
     const trainer = await deployment("trainer");
     expect(trainer?.gpus).toHaveLength(2);
     const mine = Object.values(await owners()).filter((o) => o.startsWith("app:"));

@@ -1,7 +1,12 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { AgentReservation } from "../../shared/contracts/reservations.ts";
 import type { ApplicationData } from "../../shared/domain/reservation-data.ts";
-import { reconcileAll, reconcileApplication } from "../../shared/usecases/applications/reconcile.ts";
+import {
+  FULL_PASS_MS,
+  reconcileAll,
+  reconcileApplication,
+  sweepApplications,
+} from "../../shared/usecases/applications/reconcile.ts";
 import { registerAgent, type SimAgent } from "../helpers/agents.ts";
 import { errorOf, type TestApp, testApp } from "../helpers/app.ts";
 import { manualClock } from "../helpers/clock.ts";
@@ -510,5 +515,66 @@ describe("application logs over the cap", () => {
     };
     expect(logs.output[0]!.data.startsWith(`chunk ${String(seqs[0]).padStart(2, "0")}\n`)).toBe(true);
     expect(logs.output.at(-1)!.data.startsWith("chunk 24\n")).toBe(true);
+  });
+});
+
+/**
+ * Rollouts where nothing coalesces passes in memory (Lambda, as testApp's awaited background): each report
+ * runs a pass under the application's lease, one at a time, and nothing is lost to a lease held elsewhere.
+ */
+describe("rollout passes under the application's lease", () => {
+  it("goes on with each device's report, one device at a time; a report meeting a held lease leaves its change queued", async () => {
+    const t = await testApp();
+    const agents = [];
+    for (let i = 0; i < 3; i++) {
+      const a = await registerAgent(t);
+      await a.poll(0);
+      agents.push(a);
+    }
+    const call = (method: string, path: string, body?: unknown) =>
+      t.call(method, path, { token: t.admin, body });
+    const spec = (v: number) => ({ containers: [{ name: "main", command: `echo v${v}; exec sleep 1000` }] });
+    const created = (await (
+      await call("POST", APPS, {
+        name: "roll",
+        type: "process",
+        scheduling: { type: "AllDevices" },
+        rollout: { maxUnavailable: 1 },
+        spec: spec(1),
+      })
+    ).json()) as { id: string };
+    const deployments = async () =>
+      ((await (await call("GET", `${APPS}/roll/deployments`)).json()) as { items: Dep[] }).items;
+    const report = (d: Dep) =>
+      t.call("POST", `/api/v1/agent/reservations/${d.reservationId}/status`, {
+        token: agents.find((a) => a.deviceId === d.deviceId)!.session,
+        body: { state: "running", containers: [{ name: "main", state: "running", restartCount: 0 }] },
+      });
+    for (const d of await deployments()) expect((await report(d)).status).toBe(200);
+    expect(await t.deps.repos.applications.mark(created.id)).toBeUndefined();
+
+    await call("PATCH", `${APPS}/roll`, { spec: spec(2) });
+    const at2 = async () => (await deployments()).filter((d) => d.version === 2);
+    expect(await at2()).toHaveLength(1);
+    // Each report of the new version running lets the next device go, at once.
+    expect((await report((await at2())[0]!)).status).toBe(200);
+    expect(await at2()).toHaveLength(2);
+    // The lease held elsewhere (another instance mid-pass): this report runs no pass, its change stays queued.
+    const held = await t.deps.repos.applications.claimPass(created.id, new Date(), 30_000);
+    expect(held).toBeDefined();
+    const second = (await at2()).find((d) => d.state !== "running")!;
+    expect((await report(second)).status).toBe(200);
+    expect(await at2()).toHaveLength(2);
+    expect(await t.deps.repos.applications.mark(created.id)).toBeDefined();
+    // The sweep takes it from the queue.
+    await t.deps.repos.applications.claimFullPass(new Date(), FULL_PASS_MS);
+    await sweepApplications(t.deps);
+    expect(await at2()).toHaveLength(3);
+    await t.deps.repos.applications.releasePass(created.id, held!);
+    for (const d of (await at2()).filter((x) => x.state !== "running")) await report(d);
+    expect((await deployments()).every((d) => d.version === 2 && d.state === "running")).toBe(true);
+    // Done: the next sweep finds nothing left and takes it out of the queue.
+    await sweepApplications(t.deps);
+    expect(await t.deps.repos.applications.mark(created.id)).toBeUndefined();
   });
 });

@@ -2,7 +2,7 @@ import { Application, Deployment, type DeploymentCounts, NO_COUNTS } from "../..
 import type { ApplicationRepository, DeploymentRepository } from "../../ports/repositories.ts";
 import { c, type Store } from "../../ports/store.ts";
 import { createWrite, itemOf, parseEach, parseItem, queryAll, queryPage, write } from "./base.ts";
-import { ALL_SHARDS, keys, shardOf } from "./keys.ts";
+import { ALL_SHARDS, keys, shardOf, ttlOf } from "./keys.ts";
 
 const parseApp = (item: Record<string, unknown>) => parseItem(Application, "application", item);
 const parseDeployment = (item: Record<string, unknown>) => parseItem(Deployment, "deployment", item);
@@ -66,7 +66,51 @@ export function applicationRepository(store: Store): ApplicationRepository {
       );
       return parseEach(store, shards.flat(), parseApp);
     },
+    async markDirty(id, at) {
+      await store.update(keys.applicationDirty(id), {
+        add: { n: 1 },
+        set: { at, applicationId: id, gsi2pk: keys.applicationQueue(shardOf(id)), gsi2sk: id },
+      });
+    },
+    async dirty(limit) {
+      const out: { id: string; n: number; at: string }[] = [];
+      for (const shard of ALL_SHARDS) {
+        if (out.length >= limit) break;
+        const page = await store.query({
+          index: "gsi2",
+          partition: keys.applicationQueue(shard),
+          limit: limit - out.length,
+        });
+        for (const item of page.items)
+          out.push({ id: String(item.applicationId), n: Number(item.n), at: String(item.at) });
+      }
+      return out;
+    },
+    async clean(id, n) {
+      await store.delete(keys.applicationDirty(id), { if: c.eq("n", n) });
+    },
+    async mark(id) {
+      const item = await store.get(keys.applicationDirty(id));
+      return item ? { n: Number(item.n), at: String(item.at) } : undefined;
+    },
+    claimPass: (id, now, ms) => lease(store, keys.applicationPass(id), now, ms),
+    async releasePass(id, until) {
+      await store.delete(keys.applicationPass(id), { if: c.eq("until", until) });
+    },
+    claimFullPass: async (now, ms) => (await lease(store, keys.applicationsFullPass, now, ms)) !== undefined,
   };
+}
+
+/** A lease on `key` until `now + ms` (its end), taken only when none is held; undefined when one is. */
+async function lease(store: Store, key: { pk: string; sk: string }, now: Date, ms: number) {
+  const until = new Date(now.getTime() + ms).toISOString();
+  const out = await store.update(
+    key,
+    // Garbage once long run out (an application deleted leaves its lease behind).
+    { set: { until, ttl: ttlOf(now.toISOString(), 1) } },
+    { if: c.or(c.absent("until"), c.le("until", now.toISOString())) },
+  );
+  return out.ok ? until : undefined;
 }
 
 const deploymentItem = (d: Deployment) =>

@@ -73,6 +73,13 @@ export const keys = {
   /** An application's deployment counts, beside its deployments. */
   deploymentCounts: (appId: string) => ({ pk: `APP#${appId}`, sk: "COUNTS" }),
   deploymentsOn: (deviceId: string) => `DEVICE#${deviceId}#APPS`,
+  /** An application waiting for a reconcile pass: `{n, at}`, in the sparse queue `APPQ#<shard>` (gsi2). */
+  applicationDirty: (appId: string) => ({ pk: `APP#${appId}`, sk: "DIRTY" }),
+  applicationQueue: (shard: number) => `APPQ#${shard}`,
+  /** Until when a pass of the application holds its lease: `{until}`. */
+  applicationPass: (appId: string) => ({ pk: `APP#${appId}`, sk: "PASS" }),
+  /** Until when the sweeper's full pass over every application is taken. */
+  applicationsFullPass: { pk: "APPQ", sk: "FULL" },
   cloudReservation: (id: string) => ({ pk: `CLOUDRES#${id}`, sk: "CLOUDRES" }),
   cloudQueue: (shard: number) => `CLOUDQ#${shard}`,
 } as const;

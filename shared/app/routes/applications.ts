@@ -34,7 +34,7 @@ import {
   followDeploymentLogs,
   type LogItem,
 } from "../../usecases/applications/logs.ts";
-import { reconcileApplication } from "../../usecases/applications/reconcile.ts";
+import { reconcileNow } from "../../usecases/applications/reconcile.ts";
 import type { AppDeps } from "../deps.ts";
 import type { AppEnv } from "../env.ts";
 import { type FollowMessage, followStream, resumeCursor } from "../follow-stream.ts";
@@ -53,7 +53,7 @@ const BASE = "/namespaces/{ns}/applications";
 export function applicationRoutes(deps: AppDeps) {
   const { read, write } = access(deps, "applications");
   const ws = workspaceOf;
-  const reconcile = (app: Application) => reconcileApplication(deps, app.id);
+  const reconcile = (app: Application) => reconcileNow(deps, app.id);
   return new OpenAPIHono<AppEnv>()
     .openapi(
       createRoute({

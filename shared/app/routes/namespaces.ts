@@ -8,7 +8,7 @@ import {
 } from "../../contracts/namespaces.ts";
 import { NamespaceParam } from "../../contracts/secrets.ts";
 import { registryChanged } from "../../usecases/applications/applications.ts";
-import { reconcileApplication } from "../../usecases/applications/reconcile.ts";
+import { reconcileNow } from "../../usecases/applications/reconcile.ts";
 import {
   createNamespace,
   deleteNamespace,
@@ -89,7 +89,7 @@ export function namespaceRoutes(deps: AppDeps) {
       async (c) => {
         const { ns } = c.req.valid("param");
         // New registry credentials: the namespace's container applications are redeployed with them.
-        const redeploy = () => registryChanged(deps, ws(c), ns, (app) => reconcileApplication(deps, app.id));
+        const redeploy = () => registryChanged(deps, ws(c), ns, (app) => reconcileNow(deps, app.id));
         return c.json(await updateNamespace(deps, ws(c), ns, c.req.valid("json"), redeploy), 200);
       },
     )

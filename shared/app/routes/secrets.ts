@@ -11,7 +11,7 @@ import {
 } from "../../contracts/secrets.ts";
 import { DEFAULT_NAMESPACE } from "../../domain/namespace.ts";
 import { secretChanged } from "../../usecases/applications/applications.ts";
-import { reconcileApplication } from "../../usecases/applications/reconcile.ts";
+import { reconcileNow } from "../../usecases/applications/reconcile.ts";
 import {
   createSecret,
   deleteSecret,
@@ -53,7 +53,7 @@ function secretRoutesAt<B extends "/namespaces/{ns}/secrets" | "/secrets">(
   const { read, write } = access(deps, "secrets");
   // A value applications use changed: they are redeployed with it (their configVersion + 1).
   const redeploy = (ws: string, ns: string, name: string) =>
-    secretChanged(deps, ws, ns, name, (app) => reconcileApplication(deps, app.id));
+    secretChanged(deps, ws, ns, name, (app) => reconcileNow(deps, app.id));
   return new OpenAPIHono<AppEnv>()
     .openapi(
       createRoute({

@@ -18,6 +18,26 @@ export interface ApplicationRepository {
   ofWorkspace(workspaceId: string): Promise<Application[]>;
   /** Every application of every workspace (the reconciler's full pass). */
   all(): Promise<Application[]>;
+  /**
+   * Puts the application in the reconciler's queue (the sparse `APPQ#<shard>` index, applications.md §5),
+   * or marks it again if it is there: each mark counts up `n`.
+   */
+  markDirty(id: string, at: string): Promise<void>;
+  /** The queue: applications marked, with their mark, at most `limit`. */
+  dirty(limit: number): Promise<{ id: string; n: number; at: string }[]>;
+  /** Takes the application out of the queue if its mark is still `n`: one marked since stays. */
+  clean(id: string, n: number): Promise<void>;
+  /** The application's mark (undefined: not in the queue). */
+  mark(id: string): Promise<{ n: number; at: string } | undefined>;
+  /**
+   * A lease for one pass of the application, over every process: its end (`now + ms`) when no other is held
+   * (none taken, released, or run out), else undefined.
+   */
+  claimPass(id: string, now: Date, ms: number): Promise<string | undefined>;
+  /** Gives the lease back, if it is still the one taken (`until`). */
+  releasePass(id: string, until: string): Promise<void>;
+  /** The sweeper's full pass over every application: true when none was taken in the last `ms`. */
+  claimFullPass(now: Date, ms: number): Promise<boolean>;
 }
 
 export interface DeploymentRepository {

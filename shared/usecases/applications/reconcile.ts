@@ -9,7 +9,7 @@ import {
   specHash,
   wants,
 } from "../../domain/application.ts";
-import { type Device, scheduling, silentSince } from "../../domain/device.ts";
+import { type Device, deviceStatus, scheduling, silentSince } from "../../domain/device.ts";
 import { newId } from "../../domain/ids.ts";
 import type { Namespace } from "../../domain/namespace.ts";
 import { gpuIndices } from "../../domain/placement.ts";
@@ -41,10 +41,10 @@ export function unavailableBudget(maxUnavailable: number | string, total: number
  * conditionally, so overlapping passes (a write, a device's change, the sweeper) agree; a deleting application
  * goes once its last deployment has.
  */
-export async function reconcileApplication(deps: ApplicationDeps, appId: string): Promise<void> {
+export async function reconcileApplication(deps: ApplicationDeps, appId: string): Promise<boolean> {
   const started = Date.now();
   const app = await deps.repos.applications.get(appId);
-  if (!app) return;
+  if (!app) return false;
   const [devices, read] = await Promise.all([
     deps.repos.devices.listAll(app.workspaceId),
     deps.repos.deployments.ofApplication(app.id),
@@ -61,7 +61,11 @@ export async function reconcileApplication(deps: ApplicationDeps, appId: string)
       return ns;
     },
   };
-  const deploy = (device: Device, previous?: Deployment) => deployOne(deps, pass, app, device, previous);
+  // Whether a deployment of this pass waits for GPUs or lost a race (the next pass tries again).
+  let waiting = false;
+  const deploy = async (device: Device, previous?: Deployment) => {
+    if (await deployOne(deps, pass, app, device, previous)) waiting = true;
+  };
 
   // Devices that left the set (or an application being deleted): their deployments go.
   for (const d of deployments)
@@ -113,8 +117,8 @@ export async function reconcileApplication(deps: ApplicationDeps, appId: string)
     }
   }
 
-  if (app.status === "deleting") await finishDelete(deps, app);
-  else await recount(deps, app);
+  const gone = app.status === "deleting" ? await finishDelete(deps, app) : false;
+  if (app.status !== "deleting") await recount(deps, app);
   // Cut short at PER_PASS: the next pass goes on (at once on a long-running host; else the next sweep).
   if (written >= PER_PASS) await deps.applicationChanged(app.id, "more");
   deps.logger.debug("reconciled an application", {
@@ -123,6 +127,104 @@ export async function reconcileApplication(deps: ApplicationDeps, appId: string)
     written,
     ms: Date.now() - started,
   });
+  // Work a next pass has (the queue keeps the application for it): more devices than a pass writes, a
+  // rollout under way, deployments waiting for GPUs, a running one on a device gone quiet (unknown soon),
+  // a deletion waiting for devices.
+  const quiet = (d: Deployment) => {
+    const device = desired.get(d.deviceId);
+    return d.state === "running" && device !== undefined && !isOnline(deps, device);
+  };
+  return (
+    written >= PER_PASS ||
+    (app.status === "deleting" && !gone) ||
+    behind.length > 0 ||
+    waiting ||
+    live.some(quiet)
+  );
+}
+
+/** Seen within its TTL. */
+const isOnline = (deps: ApplicationDeps, device: Device) =>
+  deviceStatus(device.lastSeenAt, deps.clock.now(), deps.config.deviceTtlSeconds) === "online";
+
+/** Marks of the queue a sweep takes, at most. */
+const QUEUE_TAKE = 500;
+/** The sweeper's full pass over every application (which repairs what no event asked for): this often. */
+export const FULL_PASS_MS = 10 * 60_000;
+
+/**
+ * A pass of a queued application (applications.md §5): its mark is read first, then the pass runs, then the
+ * mark is taken off unless another came since (a change during the pass: that one stays for the next) or
+ * the pass left work for the next one (each sweep then goes on with it).
+ */
+export async function reconcileQueued(deps: ApplicationDeps, appId: string): Promise<void> {
+  const mark = await deps.repos.applications.mark(appId);
+  const more = await reconcileApplication(deps, appId);
+  if (mark && !more) await deps.repos.applications.clean(appId, mark.n);
+}
+
+/** How long a pass's lease holds when its holder dies with it (it is given back at the end of a pass). */
+export const PASS_LEASE_MS = 30_000;
+/** Passes one caller runs back to back for the changes that came during the last, at most. */
+const LEASED_ROUNDS = 5;
+
+/**
+ * Passes of a queued application where nothing coalesces them in memory (Lambda): one at a time over every
+ * instance (a lease), each taking every change marked before it started. A caller that finds the lease held
+ * leaves its change to the holder, who gives the lease back and then looks at the queue again: a mark made
+ * before that release is seen by the holder, one made after it by a caller whose claim then succeeds.
+ */
+export async function reconcileLeased(deps: ApplicationDeps, appId: string): Promise<void> {
+  const apps = deps.repos.applications;
+  for (let round = 0; round < LEASED_ROUNDS; round++) {
+    const until = await apps.claimPass(appId, deps.clock.now(), PASS_LEASE_MS);
+    if (!until) return;
+    let before: { n: number } | undefined;
+    try {
+      before = await apps.mark(appId);
+      const more = await reconcileApplication(deps, appId);
+      if (before && !more) await apps.clean(appId, before.n);
+    } finally {
+      await apps.releasePass(appId, until);
+    }
+    const after = await apps.mark(appId);
+    if (!after || after.n === before?.n) return;
+  }
+}
+
+/**
+ * The application changed: into the queue first (a pass cut short by a crash or a timeout is then taken up
+ * by the sweeper), then a pass now.
+ */
+export async function reconcileNow(deps: ApplicationDeps, appId: string): Promise<void> {
+  await deps.repos.applications.markDirty(appId, deps.clock.now().toISOString());
+  await reconcileQueued(deps, appId);
+}
+
+/**
+ * The sweeper's part (applications.md §5): a pass of each queued application, and every FULL_PASS_MS (once
+ * over every process: a lease) a pass of every application, which puts back in the queue those with work left.
+ */
+export async function sweepApplications(
+  deps: ApplicationDeps,
+  fullEveryMs = FULL_PASS_MS,
+): Promise<{ queued: number; full: number }> {
+  let queued = 0;
+  for (const { id } of await deps.repos.applications.dirty(QUEUE_TAKE)) {
+    try {
+      await reconcileQueued(deps, id);
+      queued++;
+    } catch (err) {
+      deps.logger.error("reconciling an application failed; the next sweep tries again", {
+        applicationId: id,
+        error: (err as Error).message,
+      });
+    }
+  }
+  const full = (await deps.repos.applications.claimFullPass(deps.clock.now(), fullEveryMs))
+    ? await reconcileAll(deps)
+    : 0;
+  return { queued, full };
 }
 
 /**
@@ -185,8 +287,9 @@ async function recount(deps: ApplicationDeps, app: Application): Promise<void> {
 }
 
 /** Deletes a deleting application once no deployment is left, giving back its counts. */
-async function finishDelete(deps: ApplicationDeps, app: Application): Promise<void> {
-  if ((await deps.repos.deployments.ofApplication(app.id)).length > 0) return;
+/** Deletes a deleting application once its last deployment is gone: whether it is. */
+async function finishDelete(deps: ApplicationDeps, app: Application): Promise<boolean> {
+  if ((await deps.repos.deployments.ofApplication(app.id)).length > 0) return false;
   const committed = await deps.repos.commit([
     deps.repos.applications.delete(app),
     deps.repos.namespaces.countApplication(app.workspaceId, app.namespace, -1),
@@ -194,6 +297,7 @@ async function finishDelete(deps: ApplicationDeps, app: Application): Promise<vo
     deps.repos.deployments.dropCounts(app.id),
   ]);
   if (committed.ok) deps.logger.info("application deleted", { applicationId: app.id, name: app.name });
+  return committed.ok;
 }
 
 /**
@@ -259,13 +363,14 @@ interface Pass {
   namespace(): Promise<Namespace | undefined>;
 }
 
+/** Writes the device's deployment at the application's version and its reservation; true: it waits for GPUs. */
 async function deployOne(
   deps: ApplicationDeps,
   pass: Pass,
   app: Application,
   device: Device,
   previous?: Deployment,
-) {
+): Promise<boolean> {
   const now = deps.clock.now().toISOString();
   const reservationId = newId();
   const gpus = gpusFor(app, device, previous);
@@ -287,13 +392,13 @@ async function deployOne(
       v: (previous?.v ?? 0) + 1,
     };
     if (previous?.waitingFor && previous.message === waiting.message && previous.version === app.version)
-      return;
+      return true;
     await deps.repos.commit(
       withCount(deps, app, previous, waiting, [
         previous ? deps.repos.deployments.replace(previous, waiting) : deps.repos.deployments.create(waiting),
       ]),
     );
-    return;
+    return true;
   }
   const built = await applicationData(
     deps,
@@ -347,7 +452,7 @@ async function deployOne(
         previous ? deps.repos.deployments.replace(previous, failed) : deps.repos.deployments.create(failed),
       ]),
     );
-    return;
+    return false;
   }
   // The deployment, its count and its reservation in one transaction: another pass that got there first, or
   // a device that went, and nothing is written; a crash leaves all of it or none.
@@ -362,12 +467,14 @@ async function deployOne(
     ]),
     { checkDevice: !claim },
   );
-  if (!placed.ok) return;
+  // Another write came first (a pass, a report, a job's claim of the GPUs): the next pass looks again.
+  if (!placed.ok) return true;
   if (built.opened) for (const o of built.opened) await noteDeliveries(deps, o);
   if (previous) {
     const old = await deps.repos.reservations.get(device.id, previous.reservationId);
     if (old) await removeReservation(deps, old, "toDelete");
   }
+  return false;
 }
 
 /** A deployment's write, with what it moves in its application's counts (in the same transaction). */
@@ -519,16 +626,16 @@ const containerRun = (c: AppContainer) => ({
 
 /** Every application of a workspace (a device joined, left or changed): one index query when it has none. */
 export async function reconcileWorkspace(deps: ApplicationDeps, workspaceId: string): Promise<void> {
-  for (const app of await deps.repos.applications.ofWorkspace(workspaceId))
-    await reconcileApplication(deps, app.id);
+  for (const app of await deps.repos.applications.ofWorkspace(workspaceId)) await reconcileNow(deps, app.id);
 }
 
-/** The sweeper's full pass over every application. */
+/** A full pass over every application: those left with work go in the queue. */
 export async function reconcileAll(deps: ApplicationDeps): Promise<number> {
   let n = 0;
   for (const app of await deps.repos.applications.all()) {
     try {
-      await reconcileApplication(deps, app.id);
+      if (await reconcileApplication(deps, app.id))
+        await deps.repos.applications.markDirty(app.id, deps.clock.now().toISOString());
       n++;
     } catch (err) {
       deps.logger.error("reconciling an application failed; the next sweep tries again", {

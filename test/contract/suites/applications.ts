@@ -144,5 +144,44 @@ export function applicationContract(ctx: ContractContext) {
       expect(await commits(repos(), repos().deployments.dropCounts(other.id))).toBe(true);
       expect(await repos().deployments.counts(other.id)).toEqual(zero);
     });
+
+    it("queues applications for a pass: a mark taken off only if none came since; leases for one pass and the full pass", async () => {
+      const apps = ctx.repos().applications;
+      const [a, b] = [newId(), newId()];
+      await apps.markDirty(a, "2026-11-01T00:00:00.000Z");
+      await apps.markDirty(b, "2026-11-01T00:00:01.000Z");
+      await apps.markDirty(a, "2026-11-01T00:00:02.000Z");
+      const queued = await apps.dirty(1000);
+      expect(queued.filter((q) => q.id === a)).toEqual([{ id: a, n: 2, at: "2026-11-01T00:00:02.000Z" }]);
+      expect(queued.filter((q) => q.id === b)).toEqual([{ id: b, n: 1, at: "2026-11-01T00:00:01.000Z" }]);
+      // A pass read mark 2; another change came (3): the clean of 2 leaves it queued.
+      await apps.markDirty(a, "2026-11-01T00:00:03.000Z");
+      await apps.clean(a, 2);
+      expect((await apps.mark(a))?.n).toBe(3);
+      await apps.clean(a, 3);
+      expect(await apps.mark(a)).toBeUndefined();
+      expect((await apps.dirty(1000)).map((q) => q.id)).not.toContain(a);
+      await apps.clean(b, 1);
+      expect((await apps.dirty(1000)).map((q) => q.id)).not.toContain(b);
+
+      // One pass at a time over every caller: the lease until given back or run out.
+      const t0 = new Date("2026-11-01T00:00:00.000Z");
+      const claims = await Promise.all([1, 2, 3].map(() => apps.claimPass(a, t0, 30_000)));
+      const until = claims.find((x) => x !== undefined)!;
+      expect(claims.filter(Boolean)).toEqual([until]);
+      expect(await apps.claimPass(a, new Date(t0.getTime() + 1000), 30_000)).toBeUndefined();
+      expect(await apps.claimPass(b, t0, 30_000)).toBeDefined();
+      await apps.releasePass(a, "2026-11-01T00:00:00.001Z"); // not the one held: nothing
+      expect(await apps.claimPass(a, new Date(t0.getTime() + 1000), 30_000)).toBeUndefined();
+      await apps.releasePass(a, until);
+      const again = await apps.claimPass(a, new Date(t0.getTime() + 1000), 30_000);
+      expect(again).toBeDefined();
+      // Held by a caller that died: it runs out.
+      expect(await apps.claimPass(a, new Date(t0.getTime() + 31_000), 30_000)).toBeDefined();
+      const far = new Date("2030-01-01T00:00:00.000Z");
+      expect(await apps.claimFullPass(far, 600_000)).toBe(true);
+      expect(await apps.claimFullPass(new Date(far.getTime() + 599_999), 600_000)).toBe(false);
+      expect(await apps.claimFullPass(new Date(far.getTime() + 600_000), 600_000)).toBe(true);
+    });
   });
 }
