@@ -525,7 +525,7 @@ describe("application logs over the cap", () => {
 describe("rollout passes under the application's lease", () => {
   it("goes on with each device's report, one device at a time; a report meeting a held lease leaves its change queued", async () => {
     const t = await testApp();
-    const agents = [];
+    const agents: SimAgent[] = [];
     for (let i = 0; i < 3; i++) {
       const a = await registerAgent(t);
       await a.poll(0);
