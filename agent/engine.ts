@@ -756,7 +756,12 @@ export class Engine {
       const { logsPid } = await docker
         .startApp(
           id,
-          { ...c, image: c.image!, mounts: [], stopGracePeriodSeconds: data.stopGracePeriodSeconds },
+          {
+            ...c,
+            image: c.image!,
+            mounts: c.mounts ?? [],
+            stopGracePeriodSeconds: data.stopGracePeriodSeconds,
+          },
           program.dir,
           opened,
           {
@@ -765,6 +770,14 @@ export class Engine {
             restartPolicy: c.restartPolicy,
             network: networkOf(appId, c.networkMode),
             ...(config ? { dockerConfig: config.dir } : {}),
+            hostname: c.hostname,
+            privileged: c.privileged,
+            capAdd: c.capAdd,
+            capDrop: c.capDrop,
+            shmSizeBytes: c.shmSizeBytes,
+            memoryBytes: c.memoryBytes,
+            forcePull: c.forcePull,
+            pullTimeoutSeconds: c.pullTimeoutSeconds,
           },
         )
         .finally(() => Promise.all([removeEnvFile(opened.envFile), removeDockerConfig(config?.dir)]));

@@ -62,6 +62,13 @@ export function dockerRunArgs(
         : r.name,
     );
     if (app.network) args.push("--network", app.network);
+    if (app.hostname) args.push("--hostname", app.hostname);
+    if (app.privileged) args.push("--privileged");
+    for (const cap of app.capAdd ?? []) args.push("--cap-add", cap);
+    for (const cap of app.capDrop ?? []) args.push("--cap-drop", cap);
+    if (app.shmSizeBytes !== undefined) args.push("--shm-size", `${app.shmSizeBytes}b`);
+    if (app.memoryBytes !== undefined) args.push("--memory", `${app.memoryBytes}b`);
+    if (app.forcePull) args.push("--pull", "always");
   }
   if (data.gpus === "all") args.push("--gpus", "all");
   else if (data.gpus.length > 0) args.push("--gpus", `"device=${data.gpus.join(",")}"`);
@@ -99,6 +106,16 @@ export interface AppContainerOptions {
   network?: string;
   /** A client config directory with registry credentials (`docker --config <dir> run`: the pull uses them). */
   dockerConfig?: string;
+  hostname?: string;
+  privileged?: boolean;
+  capAdd?: string[];
+  capDrop?: string[];
+  shmSizeBytes?: number;
+  memoryBytes?: number;
+  /** `--pull always`: the image is pulled even when the device has it. */
+  forcePull?: boolean;
+  /** How long `docker run` (its pull included) may take; 30 minutes when not given. */
+  pullTimeoutSeconds?: number;
 }
 
 /** An application container as `docker inspect` sees it. */
@@ -243,11 +260,18 @@ export class DockerRuntime {
   ): Promise<{ logsPid?: number }> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await this.#run("docker", ["rm", "-f", app.name]);
+    const timeoutMs = (app.pullTimeoutSeconds ?? 30 * 60) * 1000;
+    const started = Date.now();
     const res = await this.#run(
       "docker",
       [...(app.dockerConfig ? ["--config", app.dockerConfig] : []), ...dockerRunArgs(id, data, secrets, app)],
-      { timeoutMs: 30 * 60_000 },
+      { timeoutMs },
     );
+    if (res.code !== 0 && Date.now() - started >= timeoutMs)
+      await this.#failed(
+        app.name,
+        `container ${data.image}: not started within ${timeoutMs / 1000} s (imagePullTimeout): the pull took too long`,
+      );
     if (res.code !== 0)
       await this.#failed(
         app.name,

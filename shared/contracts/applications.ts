@@ -10,7 +10,7 @@ import { ENV_NAME } from "../domain/labels.ts";
 import { NamespaceName } from "../domain/namespace.ts";
 import { MAX_ARG_BYTES, MAX_ENV_ENTRY_BYTES, MAX_IMAGE_LENGTH } from "../domain/reservation-data.ts";
 import { SecretName } from "../domain/secret.ts";
-import { parsePort, SpecError } from "../domain/spec-strings.ts";
+import { parseMount, parsePort, SpecError } from "../domain/spec-strings.ts";
 import { BooleanQuery, Id, PageQuery, pageOf } from "./common.ts";
 import { LabelsInput } from "./labels.ts";
 import { RegistryAuthentication } from "./namespaces.ts";
@@ -31,6 +31,20 @@ const PortSpec = z.string().transform((input, ctx) => {
 });
 
 const Arg = z.string().max(MAX_ARG_BYTES);
+
+/** `"/host:/ctr[:ro|rw]"` (jobs.md §5's mount rules and messages). */
+const VolumeSpec = z.string().transform((input, ctx) => {
+  try {
+    const m = parseMount(input);
+    return { source: m.mountSource.source.path, target: m.mountPath, readOnly: m.readOnly };
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: err instanceof SpecError ? err.message : "invalid mount spec" });
+    return z.NEVER;
+  }
+});
+
+/** A Linux capability, as Docker takes it (`NET_ADMIN`, `CAP_SYS_PTRACE`, `ALL`). */
+const Capability = z.string().regex(/^[A-Za-z_]{1,64}$/, "must be a capability name such as NET_ADMIN");
 
 const Container = z
   .object({
@@ -74,6 +88,32 @@ const Container = z
       .enum(["bridge", "host", "isolated"], { error: "networkMode must be bridge, host or isolated" })
       .optional()
       .openapi({ description: "bridge (default: the application's own network), host, or isolated" }),
+    hostname: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9]([A-Za-z0-9.-]{0,61}[A-Za-z0-9])?$/,
+        "must be a host name (letters, digits, '-', '.')",
+      )
+      .optional(),
+    volumes: z.array(VolumeSpec).max(64).default([]),
+    privileged: z.boolean().default(false),
+    capAdd: z.array(Capability).max(64).default([]),
+    capDrop: z.array(Capability).max(64).default([]),
+    shmSize: z.number().int().min(1).optional().openapi({ description: "bytes of /dev/shm" }),
+    memoryHardLimit: z
+      .number()
+      .int()
+      .min(6 * 1024 * 1024, "must be at least 6291456 bytes (Docker's minimum)")
+      .optional()
+      .openapi({ description: "bytes: the container's memory limit (docker run --memory)" }),
+    forcePull: z
+      .boolean()
+      .default(false)
+      .openapi({ description: "pull the image even when the device has it" }),
+    imagePullTimeout: z
+      .string()
+      .optional()
+      .openapi({ description: "how long the pull may take, Go-style (`90s`, `15m`, `1h30m`), at most 2h" }),
     auth: RegistryAuthentication.optional().openapi({
       description:
         "credentials to pull this container's image (the namespace's registryAuthentication is used too)",

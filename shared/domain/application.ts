@@ -59,6 +59,22 @@ export const AppContainer = z.object({
   networkMode: z.enum(["bridge", "host", "isolated"]).optional(),
   /** Synpse's `DockerAuth`: credentials to pull this container's image, the password from a secret. */
   auth: RegistryAuthentication.optional(),
+  // Container settings, each stored only when given (so that the spec hash of those without them stays).
+  hostname: z.string().optional(),
+  /** Host directories bind-mounted into the container. */
+  volumes: z
+    .array(z.object({ source: z.string(), target: z.string(), readOnly: z.boolean().default(false) }))
+    .optional(),
+  privileged: z.boolean().optional(),
+  capAdd: z.array(z.string()).optional(),
+  capDrop: z.array(z.string()).optional(),
+  /** Bytes. */
+  shmSize: z.number().int().optional(),
+  /** Bytes. */
+  memoryHardLimit: z.number().int().optional(),
+  forcePull: z.boolean().optional(),
+  /** Seconds (given as a Go-style duration, at most 2 h). */
+  imagePullTimeoutSeconds: z.number().int().optional(),
 });
 export type AppContainer = z.infer<typeof AppContainer>;
 

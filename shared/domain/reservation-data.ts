@@ -147,6 +147,21 @@ export const ApplicationData = z.object({
         restartPolicy: Restart,
         /** Containers: the application's bridge (default), the host's network, or Docker's default bridge. */
         networkMode: z.enum(["bridge", "host", "isolated"]).optional(),
+        /** Containers: Docker's settings (Synpse's ContainerSpec), each only when given. */
+        hostname: z.string().max(253).optional(),
+        mounts: z
+          .array(
+            z.object({ source: AbsolutePath, target: AbsolutePath, readOnly: z.boolean().default(false) }),
+          )
+          .max(64)
+          .optional(),
+        privileged: z.boolean().optional(),
+        capAdd: z.array(z.string().max(64)).max(64).optional(),
+        capDrop: z.array(z.string().max(64)).max(64).optional(),
+        shmSizeBytes: z.number().int().min(1).optional(),
+        memoryBytes: z.number().int().min(1).optional(),
+        forcePull: z.boolean().optional(),
+        pullTimeoutSeconds: z.number().int().min(1).max(7200).optional(),
         /** Containers: credentials for `docker pull`, each password sealed to this node (`registry:<server>`). */
         auth: z
           .array(

@@ -9,6 +9,40 @@ import { describeWithDocker, TEST_IMAGE } from "../helpers/docker-engine.ts";
 import { until } from "../helpers/wait.ts";
 
 describe("dockerRunArgs", () => {
+  it("gives an application's container its name, restart policy, network and Docker settings", () => {
+    const data = ContainerData.parse({
+      image: "busybox",
+      mounts: [{ source: "/srv", target: "/data", readOnly: true }],
+    });
+    const args = dockerRunArgs("r3", data, undefined, {
+      name: "berth-app-a1-web",
+      applicationId: "a1",
+      restartPolicy: { name: "on-failure", maximumRetryCount: 4 },
+      network: "berth-app-a1",
+      hostname: "web-1",
+      privileged: true,
+      capAdd: ["NET_ADMIN"],
+      capDrop: ["MKNOD", "CHOWN"],
+      shmSizeBytes: 67108864,
+      memoryBytes: 536870912,
+      forcePull: true,
+    });
+    const valuesOf = (flag: string) => args.filter((_, i) => args[i - 1] === flag);
+    expect(valuesOf("--name")).toEqual(["berth-app-a1-web"]);
+    expect(valuesOf("--restart")).toEqual(["on-failure:4"]);
+    expect(valuesOf("--network")).toEqual(["berth-app-a1"]);
+    expect(valuesOf("--hostname")).toEqual(["web-1"]);
+    expect(args).toContain("--privileged");
+    expect(valuesOf("--cap-add")).toEqual(["NET_ADMIN"]);
+    expect(valuesOf("--cap-drop")).toEqual(["MKNOD", "CHOWN"]);
+    expect(valuesOf("--shm-size")).toEqual(["67108864b"]);
+    expect(valuesOf("--memory")).toEqual(["536870912b"]);
+    expect(valuesOf("--pull")).toEqual(["always"]);
+    expect(valuesOf("--mount")).toEqual(["type=bind,source=/srv,target=/data,readonly"]);
+    // Options before the image: everything after it is the container's own arguments.
+    expect(args.indexOf("busybox")).toBeGreaterThan(args.indexOf("--pull"));
+  });
+
   it("reads secret env from a file (never argv) and mounts each secret file read-only", () => {
     const data = ContainerData.parse({ image: "busybox", mounts: [{ source: "/srv", target: "/srv" }] });
     const args = dockerRunArgs("r2", data, {

@@ -320,4 +320,54 @@ describeWithDocker("container applications on a real Docker engine", (engine) =>
     },
     5 * LONG,
   );
+
+  it(
+    "runs a container with Synpse's settings: hostname, a host volume, capabilities, memory and shm limits",
+    async () => {
+      const host = await mkdtemp(join(tmpdir(), "berth-app-volume-"));
+      cleanup.push(host);
+      await writeFile(join(host, "hello.txt"), "from the host\n");
+      const res = await call("POST", APPS, {
+        name: "settings",
+        scheduling: { type: "AllDevices" },
+        spec: {
+          containers: [
+            {
+              name: "main",
+              image: TEST_IMAGE,
+              command: "hostname; cat /srv/hello.txt; exec sleep 600",
+              hostname: "berth-web-1",
+              volumes: [`${host}:/srv:ro`],
+              capDrop: ["NET_RAW"],
+              memoryHardLimit: 64 * 1024 * 1024,
+              shmSize: 16 * 1024 * 1024,
+            },
+          ],
+        },
+      });
+      expect(res.status).toBe(201);
+      const name = appContainerName(((await res.json()) as { id: string }).id, "main");
+      await until(async () => (await deployment("settings"))?.state === "running", LONG);
+      const inspect = async (format: string) =>
+        (await engine().docker(["inspect", "-f", format, name])).stdout.trim();
+      expect(await inspect("{{.Config.Hostname}}")).toBe("berth-web-1");
+      expect(await inspect("{{.HostConfig.Memory}} {{.HostConfig.ShmSize}}")).toBe(
+        `${64 * 1024 * 1024} ${16 * 1024 * 1024}`,
+      );
+      expect(await inspect("{{.HostConfig.CapDrop}}")).toContain("NET_RAW");
+      expect(await inspect("{{range .Mounts}}{{.Source}}:{{.Destination}}:{{.RW}}{{end}}")).toBe(
+        `${host}:/srv:false`,
+      );
+      const logs = async () => {
+        const r = await call("GET", `${APPS}/settings/devices/${deviceId}/logs`);
+        if (r.status !== 200) return "";
+        return ((await r.json()) as { output: { data: string }[] }).output.map((l) => l.data).join("");
+      };
+      await until(async () => (await logs()).includes("from the host"), LONG);
+      expect(await logs()).toContain("berth-web-1\n");
+      expect((await call("DELETE", `${APPS}/settings`)).status).toBe(202);
+      await until(async () => (await call("GET", `${APPS}/settings`)).status === 404, LONG);
+    },
+    3 * LONG,
+  );
 });

@@ -382,6 +382,41 @@ describe("applications", () => {
         400,
         /runs programs, not images/,
       ],
+      // Container settings: for containers only, each checked.
+      [
+        app("x", { spec: { containers: [{ name: "a", command: "x", volumes: ["/data:/data"] }] } }),
+        400,
+        /volumes is for containers/,
+      ],
+      ...(
+        [
+          [{ volumes: ["data:/data"] }, /invalid mount path: \\"data\\"/],
+          [{ volumes: ["/a:/b:rx"] }, /invalid mount spec/],
+          [{ hostname: "web", networkMode: "host" }, /on the host's network has the host's name/],
+          [{ hostname: "-bad-" }, /must be a host name/],
+          [{ imagePullTimeout: "3h" }, /at most 2h/],
+          [{ imagePullTimeout: "soon" }, /imagePullTimeout must be a duration/],
+          [{ memoryHardLimit: 1024 }, /at least 6291456 bytes/],
+          [{ capAdd: ["NET ADMIN"] }, /capability name/],
+          [
+            {
+              volumes: ["/srv/certs:/run/certs:ro"],
+              secrets: [{ name: "tok", filepath: "/run/certs/a.pem" }],
+            },
+            /overlaps the volume at \/run\/certs/,
+          ],
+        ] as const
+      ).map(
+        ([extra, message]) =>
+          [
+            app("x", {
+              type: "container",
+              spec: { containers: [{ name: "a", image: "busybox", ...extra }] },
+            }),
+            400,
+            message,
+          ] as [Record<string, unknown>, number, RegExp],
+      ),
       [app("taken"), 409, /application taken already exists in namespace default/],
       [app("x"), 403, /admin/, member],
     ];

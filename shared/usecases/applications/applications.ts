@@ -14,6 +14,7 @@ import {
   statusOfCounts,
   usesSecret,
 } from "../../domain/application.ts";
+import { parseDuration } from "../../domain/duration.ts";
 import { BerthError, conflict, ErrorCode, invalidRequest, notFound } from "../../domain/errors.ts";
 import { newId } from "../../domain/ids.ts";
 import type { UserPrincipal } from "../../domain/principal.ts";
@@ -44,6 +45,26 @@ export function schedulingOf(input: SchedulingInput): Scheduling {
   return { type, selectors, nodeGroups: input.nodeGroups };
 }
 
+/** Container fields a process application's programs cannot have. */
+const CONTAINER_ONLY = [
+  "hostname",
+  "volumes",
+  "privileged",
+  "capAdd",
+  "capDrop",
+  "shmSize",
+  "memoryHardLimit",
+  "forcePull",
+  "imagePullTimeout",
+] as const;
+/** Given: present, and not an empty list or `false` (the defaults). */
+const isSet = (v: unknown) => v !== undefined && v !== false && !(Array.isArray(v) && v.length === 0);
+/** The longest pull a container may ask for (Synpse's `imagePullTimeout`). */
+const MAX_PULL_SECONDS = 2 * 3600;
+/** Whether `path` is `dir` or inside it. */
+const within = (dir: string, path: string) =>
+  path === dir || path.startsWith(dir.endsWith("/") ? dir : `${dir}/`);
+
 /** The containers as stored, each checked against the application's type. */
 function containersOf(type: "container" | "process", input: ContainerInput[]): AppContainer[] {
   if (input.length === 0) throw bad("spec.containers", "an application needs at least one container");
@@ -72,6 +93,24 @@ function containersOf(type: "container" | "process", input: ContainerInput[]): A
         throw bad(at("command"), `program ${c.name} needs a command (or an entrypoint)`);
       if (c.ports.length > 0 || c.gpus === "all" || c.user || c.networkMode)
         throw bad(at("ports"), `ports, gpus "all", user and networkMode are for containers (${c.name})`);
+      const containerOnly = CONTAINER_ONLY.find((f) => isSet(c[f]));
+      if (containerOnly) throw bad(at(containerOnly), `${containerOnly} is for containers (${c.name})`);
+    }
+    if (c.hostname && c.networkMode === "host")
+      throw bad(at("hostname"), `a container on the host's network has the host's name (${c.name})`);
+    const pullTimeout = c.imagePullTimeout === undefined ? undefined : parseDuration(c.imagePullTimeout);
+    if (c.imagePullTimeout !== undefined && (!pullTimeout || pullTimeout > MAX_PULL_SECONDS))
+      throw bad(
+        at("imagePullTimeout"),
+        `imagePullTimeout must be a duration such as 90s, 15m or 1h30m, at most 2h (${c.name})`,
+      );
+    for (const [j, s] of c.secrets.entries()) {
+      const volume = c.volumes.find((v) => within(v.target, s.filepath) || within(s.filepath, v.target));
+      if (volume)
+        throw bad(
+          `${at("secrets")}.${j}.filepath`,
+          `${s.filepath} overlaps the volume at ${volume.target}; a secret file needs a path outside every volume (${c.name})`,
+        );
     }
     for (const [j, e] of c.env.entries())
       if ((e.value === undefined) === (e.fromSecret === undefined))
@@ -102,6 +141,15 @@ function containersOf(type: "container" | "process", input: ContainerInput[]): A
             },
           }
         : {}),
+      ...(c.hostname ? { hostname: c.hostname } : {}),
+      ...(c.volumes.length > 0 ? { volumes: c.volumes } : {}),
+      ...(c.privileged ? { privileged: true } : {}),
+      ...(c.capAdd.length > 0 ? { capAdd: c.capAdd } : {}),
+      ...(c.capDrop.length > 0 ? { capDrop: c.capDrop } : {}),
+      ...(c.shmSize !== undefined ? { shmSize: c.shmSize } : {}),
+      ...(c.memoryHardLimit !== undefined ? { memoryHardLimit: c.memoryHardLimit } : {}),
+      ...(c.forcePull ? { forcePull: true } : {}),
+      ...(pullTimeout !== undefined ? { imagePullTimeoutSeconds: pullTimeout } : {}),
     };
   });
 }
