@@ -95,6 +95,9 @@ export interface EngineDeps {
   now?: () => Date;
 }
 
+/** How long an adopting successor waits for the old reservation's output to go out under it. */
+const ADOPT_FLUSH_MS = 5000;
+
 /**
  * The agent's engine (specs/agent-protocol.md §2, after zos): verifies the control plane's signature on
  * every reservation and never runs one that does not verify; applies each reservation once (a cached one
@@ -829,6 +832,11 @@ export class Engine {
     if (!old || old.status === "decommissioned") return false;
     const w = old.workload;
     if (w.kind === "app" && w.specHash === data.application.specHash && old.status === "running") {
+      // What the old reservation had of the output goes under it first (a batch in flight included): the
+      // new one ships from there, so no line is sent under both (only if the control plane cannot be
+      // reached now, the unacknowledged batch may be).
+      if (old.output)
+        await this.#shipOutput(old.reservation.id, old, Date.now() + ADOPT_FLUSH_MS).catch(() => undefined);
       record.workload = w;
       record.status = "running";
       // The programs' output goes on under the new reservation, from where the old one had shipped it.
