@@ -132,10 +132,15 @@ const SchedulingObject = z.object({
 });
 const SchedulingInput = SchedulingObject.default({ nodeGroups: [] });
 
+const MaxUnavailable = z.union([
+  z.number().int().min(1),
+  z.string().regex(/^([1-9][0-9]?|100)%$/, "must be a count or 1%-100%"),
+]);
+/** Seconds a deployment runs before it counts as available (and frees the rollout's budget), as a DaemonSet's. */
+const MinReadySeconds = z.number().int().min(0).max(3600);
 const Rollout = z.object({
-  maxUnavailable: z
-    .union([z.number().int().min(1), z.string().regex(/^([1-9][0-9]?|100)%$/, "must be a count or 1%-100%")])
-    .default("100%"),
+  maxUnavailable: MaxUnavailable.default("100%"),
+  minReadySeconds: MinReadySeconds.default(0),
 });
 
 export const CreateApplicationRequest = z
@@ -145,7 +150,7 @@ export const CreateApplicationRequest = z
     type: z.string().default("container").openapi({ description: "container (default) or process" }),
     scheduling: SchedulingInput,
     spec: z.object({ containers: z.array(Container).max(8, "at most 8 containers").default([]) }),
-    rollout: Rollout.default({ maxUnavailable: "100%" }),
+    rollout: Rollout.default({ maxUnavailable: "100%", minReadySeconds: 0 }),
     stopGracePeriodSeconds: z.number().int().min(0).max(3600).default(10),
   })
   .openapi("CreateApplicationRequest");
@@ -156,7 +161,9 @@ export const UpdateApplicationRequest = z
     description: z.string().max(1000).optional(),
     scheduling: SchedulingObject.optional(),
     spec: z.object({ containers: z.array(Container).max(8, "at most 8 containers") }).optional(),
-    rollout: z.object({ maxUnavailable: Rollout.shape.maxUnavailable.unwrap() }).optional(),
+    rollout: z
+      .object({ maxUnavailable: MaxUnavailable.optional(), minReadySeconds: MinReadySeconds.optional() })
+      .optional(),
     stopGracePeriodSeconds: z.number().int().min(0).max(3600).optional(),
     expectedVersion: z.number().int().min(1).optional(),
   })
@@ -209,7 +216,10 @@ export const ApplicationView = z
       nodeGroups: z.array(z.string()),
     }),
     spec: z.object({ containers: z.array(z.record(z.string(), z.unknown())) }),
-    rollout: z.object({ maxUnavailable: z.union([z.number(), z.string()]) }),
+    rollout: z.object({
+      maxUnavailable: z.union([z.number(), z.string()]),
+      minReadySeconds: z.number().int(),
+    }),
     stopGracePeriodSeconds: z.number().int(),
     status: z.enum(APPLICATION_STATUSES),
     deploymentStatus: z.object({

@@ -93,7 +93,11 @@ export const Application = z.object({
   configVersion: z.number().int().min(1),
   scheduling: Scheduling,
   spec: z.object({ containers: z.array(AppContainer) }),
-  rollout: z.object({ maxUnavailable: z.union([z.number().int().min(1), z.string()]).default("100%") }),
+  rollout: z.object({
+    maxUnavailable: z.union([z.number().int().min(1), z.string()]).default("100%"),
+    /** Seconds running before a deployment is available (0: at once). */
+    minReadySeconds: z.number().int().min(0).default(0),
+  }),
   stopGracePeriodSeconds: z.number().int().min(0).default(10),
   status: z.enum(APPLICATION_STATUSES),
   /** Bumped on any change: what conditional updates check. */
@@ -196,15 +200,32 @@ export const DeploymentCounts = z.object({
 export type DeploymentCounts = z.infer<typeof DeploymentCounts>;
 export const NO_COUNTS: DeploymentCounts = { total: 0, available: 0, updated: 0, failed: 0, unknown: 0 };
 
+/**
+ * Running for the application's `minReadySeconds` (at `now`): what counts as available and frees the
+ * rollout's budget. With minReadySeconds 0, running is enough.
+ */
+export function isReady(
+  app: Pick<Application, "rollout">,
+  d: Pick<Deployment, "state" | "availableSince">,
+  now: Date,
+): boolean {
+  if (d.state !== "running") return false;
+  const wait = app.rollout.minReadySeconds * 1000;
+  return (
+    wait === 0 || (d.availableSince !== undefined && Date.parse(d.availableSince) + wait <= now.getTime())
+  );
+}
+
 export function countsOf(
-  app: Pick<Application, "version" | "configVersion">,
-  d: Pick<Deployment, "state" | "version" | "configVersion"> | undefined,
+  app: Pick<Application, "version" | "configVersion" | "rollout">,
+  d: Pick<Deployment, "state" | "version" | "configVersion" | "availableSince"> | undefined,
+  now: Date,
 ): DeploymentCounts {
   if (!d || d.state === "deleting") return NO_COUNTS;
   const current = d.version === app.version && d.configVersion === app.configVersion;
   return {
     total: 1,
-    available: Number(current && d.state === "running"),
+    available: Number(current && isReady(app, d, now)),
     updated: Number(current),
     failed: Number(d.state === "failed"),
     unknown: Number(d.state === "unknown"),
@@ -213,12 +234,13 @@ export function countsOf(
 
 /** How a deployment's change moves its application's counts (zero everywhere: no change). */
 export function countsDelta(
-  app: Pick<Application, "version" | "configVersion">,
+  app: Pick<Application, "version" | "configVersion" | "rollout">,
   before: Deployment | undefined,
   after: Deployment | undefined,
+  now: Date,
 ): DeploymentCounts | undefined {
-  const a = countsOf(app, before);
-  const b = countsOf(app, after);
+  const a = countsOf(app, before, now);
+  const b = countsOf(app, after, now);
   const delta = Object.fromEntries(
     Object.keys(a).map((k) => [k, b[k as keyof DeploymentCounts] - a[k as keyof DeploymentCounts]]),
   ) as DeploymentCounts;
@@ -236,10 +258,10 @@ export const statusOfCounts = (c: DeploymentCounts) => ({
 });
 
 /** The counts of the deployments as they are (a full pass's recount). */
-export function deploymentStatus(app: Application, deployments: Deployment[]) {
+export function deploymentStatus(app: Application, deployments: Deployment[], now: Date) {
   const sum = { ...NO_COUNTS };
   for (const d of deployments) {
-    const c = countsOf(app, d);
+    const c = countsOf(app, d, now);
     for (const k of Object.keys(sum) as (keyof DeploymentCounts)[]) sum[k] += c[k];
   }
   return sum;

@@ -613,3 +613,68 @@ describe("rollout passes under the application's lease", () => {
     expect(await t.deps.repos.applications.mark(created.id)).toBeUndefined();
   });
 });
+
+/** `rollout.minReadySeconds` (applications.md §2): running that long before available, as a DaemonSet's. */
+describe("minReadySeconds", () => {
+  it("counts a deployment available, and lets the rollout go on, only once it has run for minReadySeconds", async () => {
+    const clock = manualClock();
+    const t = await testApp({ clock });
+    const agents: SimAgent[] = [];
+    for (let i = 0; i < 2; i++) {
+      const a = await registerAgent(t);
+      await a.poll(0);
+      agents.push(a);
+    }
+    const call = (method: string, path: string, body?: unknown) =>
+      t.call(method, path, { token: t.admin, body });
+    const spec = (v: number) => ({ containers: [{ name: "main", command: `echo v${v}; exec sleep 1000` }] });
+    const res = await call("POST", APPS, {
+      name: "slow",
+      type: "process",
+      scheduling: { type: "AllDevices" },
+      rollout: { maxUnavailable: 1, minReadySeconds: 30 },
+      spec: spec(1),
+    });
+    expect(((await res.json()) as { rollout: unknown }).rollout).toEqual({
+      maxUnavailable: 1,
+      minReadySeconds: 30,
+    });
+    const deployments = async () =>
+      ((await (await call("GET", `${APPS}/slow/deployments`)).json()) as { items: Dep[] }).items;
+    const available = async () =>
+      ((await (await call("GET", `${APPS}/slow`)).json()) as { deploymentStatus: { available: number } })
+        .deploymentStatus.available;
+    const report = (d: Dep) =>
+      t.call("POST", `/api/v1/agent/reservations/${d.reservationId}/status`, {
+        token: agents.find((a) => a.deviceId === d.deviceId)!.session,
+        body: { state: "running", containers: [{ name: "main", state: "running", restartCount: 0 }] },
+      });
+    // The sweeps below pass the queue only (the full pass is taken for the test's whole span).
+    await t.deps.repos.applications.claimFullPass(clock.now(), 3_600_000);
+    for (const d of await deployments()) await report(d);
+    expect(await available()).toBe(0);
+    clock.advance(29_000);
+    await sweepApplications(t.deps);
+    expect(await available()).toBe(0);
+    clock.advance(2_000);
+    await sweepApplications(t.deps);
+    expect(await available()).toBe(2);
+
+    // An update, one device at a time: the next goes only once the first has been up for 30 s.
+    await call("PATCH", `${APPS}/slow`, { spec: spec(2) });
+    const at2 = async () => (await deployments()).filter((d) => d.version === 2);
+    expect(await at2()).toHaveLength(1);
+    await report((await at2())[0]!);
+    await sweepApplications(t.deps);
+    expect(await at2()).toHaveLength(1);
+    clock.advance(31_000);
+    await sweepApplications(t.deps);
+    expect(await at2()).toHaveLength(2);
+    // Changing it alone changes the rollout, not the version.
+    const patched = await call("PATCH", `${APPS}/slow`, { rollout: { minReadySeconds: 0 } });
+    expect((await patched.json()) as { version: number; rollout: unknown }).toMatchObject({
+      version: 2,
+      rollout: { maxUnavailable: 1, minReadySeconds: 0 },
+    });
+  });
+});

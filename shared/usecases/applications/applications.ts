@@ -355,7 +355,11 @@ export async function updateApplication(
           next.spec = { containers: containersOf(app.type, patch.spec.containers) };
           await checkSecrets(deps, ws, ns, next.spec.containers);
         }
-        if (patch.rollout !== undefined) next.rollout = patch.rollout;
+        if (patch.rollout !== undefined)
+          next.rollout = {
+            maxUnavailable: patch.rollout.maxUnavailable ?? app.rollout.maxUnavailable,
+            minReadySeconds: patch.rollout.minReadySeconds ?? app.rollout.minReadySeconds,
+          };
         if (patch.stopGracePeriodSeconds !== undefined)
           next.stopGracePeriodSeconds = patch.stopGracePeriodSeconds;
         const changed =

@@ -38,10 +38,12 @@ async function changeDeployment(
     if (
       (await deps.repos.commit(withCount(deps, app, d, moved, [deps.repos.deployments.replace(d, moved)]))).ok
     ) {
-      // Up, or failed, while a rollout is under way: one that waits on its budget may go on.
+      // Up, or failed, while a rollout is under way: one that waits on its budget may go on. With
+      // minReadySeconds, one up is available only later: the application's passes count it then.
       if (next.state !== d.state) {
         const counts = await deps.repos.deployments.counts(appId);
-        if (counts.updated < counts.total) await deps.applicationChanged(appId);
+        if (counts.updated < counts.total || app.rollout.minReadySeconds > 0)
+          await deps.applicationChanged(appId);
       }
       return;
     }

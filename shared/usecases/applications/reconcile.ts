@@ -5,6 +5,7 @@ import {
   type Deployment,
   deploymentStatus,
   gpusNeeded,
+  isReady,
   registryCredentials,
   specHash,
   wants,
@@ -86,8 +87,10 @@ export async function reconcileApplication(deps: ApplicationDeps, appId: string)
   const behind = live
     .filter((d) => !current(d))
     .sort((a, b) => Number(a.state === "running") - Number(b.state === "running"));
-  // Running at an older version still serves (a DaemonSet's old pod): what is not running is unavailable.
-  let unavailable = live.filter((d) => d.state !== "running").length;
+  // Running at an older version still serves (a DaemonSet's old pod): what is not running, or not yet for
+  // minReadySeconds, is unavailable.
+  const passStart = deps.clock.now();
+  let unavailable = live.filter((d) => !isReady(app, d, passStart)).length;
   const budget = unavailableBudget(app.rollout.maxUnavailable, desired.size);
   for (const d of behind) {
     if (written >= PER_PASS) break;
@@ -139,7 +142,7 @@ export async function reconcileApplication(deps: ApplicationDeps, appId: string)
     (app.status === "deleting" && !gone) ||
     behind.length > 0 ||
     waiting ||
-    live.some(quiet)
+    live.some((d) => quiet(d) || (d.state === "running" && !isReady(app, d, passStart)))
   );
 }
 
@@ -280,7 +283,7 @@ async function markSilent(
 async function recount(deps: ApplicationDeps, app: Application): Promise<void> {
   const stored = await deps.repos.deployments.counts(app.id);
   const deployments = await deps.repos.deployments.ofApplication(app.id);
-  const counted = deploymentStatus(app, deployments);
+  const counted = deploymentStatus(app, deployments, deps.clock.now());
   // Only over the counts it read: a change counted since (after the deployments were read) is not lost.
   if (JSON.stringify(counted) !== JSON.stringify(stored))
     await deps.repos.commit([deps.repos.deployments.recount(app.id, counted, stored)]);
@@ -480,12 +483,12 @@ async function deployOne(
 /** A deployment's write, with what it moves in its application's counts (in the same transaction). */
 export function withCount(
   deps: ApplicationDeps,
-  app: Pick<Application, "id" | "version" | "configVersion">,
+  app: Pick<Application, "id" | "version" | "configVersion" | "rollout">,
   before: Deployment | undefined,
   after: Deployment | undefined,
   writes: Write[],
 ): Write[] {
-  const delta = countsDelta(app, before, after);
+  const delta = countsDelta(app, before, after, deps.clock.now());
   return delta ? [...writes, deps.repos.deployments.count(app.id, delta)] : writes;
 }
 

@@ -27,7 +27,7 @@ const anApp = (workspaceId: string, extra: Partial<Application> = {}): Applicati
       },
     ],
   },
-  rollout: { maxUnavailable: "100%" },
+  rollout: { maxUnavailable: "100%", minReadySeconds: 0 },
   stopGracePeriodSeconds: 10,
   status: "active",
   revision: 1,
