@@ -790,6 +790,31 @@ export class Engine {
     }
   }
 
+  /**
+   * The reservation a successor supersedes is not known here (its record lost with the agent's data, or it
+   * was never received): whatever of the application still runs on this device goes before the successor
+   * is applied. Its other reservations recorded here are stopped; containers labelled with the application
+   * that no record names (a container the new spec no longer has, say) are removed.
+   */
+  async #clearApplication(id: string, data: ReturnType<typeof RESERVATION_DATA.application.parse>) {
+    const appId = data.application.id;
+    for (const other of this.#d.cache.all())
+      if (
+        other.reservation.id !== id &&
+        other.workload.kind === "app" &&
+        other.workload.appId === appId &&
+        other.status !== "decommissioned"
+      )
+        await this.decommission(other.reservation.id, "removal");
+    if (data.kind !== "container" || !this.#d.docker) return;
+    const removed = await this.#d.docker.removeApplication(appId);
+    if (removed.length > 0)
+      this.#d.log.info("removed containers of the application no record names", {
+        reservation: id,
+        containers: removed,
+      });
+  }
+
   /** Stops an application's programs or containers (SIGTERM or `docker stop`, then the grace period). */
   async #stopPrograms(w: Extract<CacheRecord["workload"], { kind: "app" }>, grace: number): Promise<void> {
     await Promise.all(
@@ -829,7 +854,11 @@ export class Engine {
   ): Promise<boolean> {
     if (!data.supersedes) return false;
     const old = this.#d.cache.get(data.supersedes);
-    if (!old || old.status === "decommissioned") return false;
+    if (!old) {
+      await this.#clearApplication(r.id, data);
+      return false;
+    }
+    if (old.status === "decommissioned") return false;
     const w = old.workload;
     if (w.kind === "app" && w.specHash === data.application.specHash && old.status === "running") {
       // What the old reservation had of the output goes under it first (a batch in flight included): the

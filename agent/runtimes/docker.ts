@@ -301,18 +301,33 @@ export class DockerRuntime {
     await this.#run("docker", ["network", "rm", name]);
   }
 
+  /** Removes every container labelled with the application (`berth.application=<id>`): their names. */
+  async removeApplication(applicationId: string): Promise<string[]> {
+    const res = await this.#run("docker", [
+      "ps",
+      "-a",
+      "--filter",
+      `label=berth.application=${applicationId}`,
+      "--format",
+      "{{.Names}}",
+    ]);
+    const names = res.code === 0 ? res.stdout.split("\n").filter(Boolean) : [];
+    if (names.length > 0) await this.#run("docker", ["rm", "-f", ...names]);
+    return names;
+  }
+
   /** Removes a container at once, whatever its state (a failed apply's leftovers). */
   async remove(name: string): Promise<void> {
     await this.#run("docker", ["rm", "-f", name]);
   }
 
-  /** An application container's state, restarts and exit code (`docker inspect`). */
   /** `docker start` of a container that is there, stopped; why it could not, or undefined. */
   async startAgain(name: string): Promise<string | undefined> {
     const res = await this.#run("docker", ["start", name]);
     return res.code === 0 ? undefined : dockerError(res.stderr);
   }
 
+  /** An application container's state, restarts and exit code (`docker inspect`). */
   async appState(name: string): Promise<AppContainerState> {
     const res = await this.#run("docker", [
       "inspect",

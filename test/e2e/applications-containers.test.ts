@@ -45,6 +45,7 @@ describeWithDocker("container applications on a real Docker engine", (engine) =>
   let deviceId: string;
   let secretsRoot: string;
   let startAgent: () => AgentProcess;
+  let agentDir: string;
   const cleanup: string[] = [];
   const call = (method: string, path: string, body?: unknown) =>
     t.call(method, path, { token: t.admin, body });
@@ -59,7 +60,7 @@ describeWithDocker("container applications on a real Docker engine", (engine) =>
       const s = serve({ fetch: t.app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s as Server));
     });
     const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
-    const agentDir = await mkdtemp(join(tmpdir(), "berth-app-docker-"));
+    agentDir = await mkdtemp(join(tmpdir(), "berth-app-docker-"));
     secretsRoot = await mkdtemp("/dev/shm/berth-test-secrets-");
     cleanup.push(agentDir, secretsRoot);
     const { token } = await createToken(t);
@@ -367,6 +368,46 @@ describeWithDocker("container applications on a real Docker engine", (engine) =>
       expect(await logs()).toContain("berth-web-1\n");
       expect((await call("DELETE", `${APPS}/settings`)).status).toBe(202);
       await until(async () => (await call("GET", `${APPS}/settings`)).status === 404, LONG);
+    },
+    3 * LONG,
+  );
+
+  it(
+    "an update whose predecessor the agent no longer knows (its data lost) removes every container of the application first",
+    async () => {
+      const sleeper = (name: string, v: number) => ({
+        name,
+        image: TEST_IMAGE,
+        command: `echo ${name} v${v}; exec sleep 600`,
+      });
+      const res = await call("POST", APPS, {
+        name: "lost",
+        scheduling: { type: "AllDevices" },
+        spec: { containers: [sleeper("main", 1), sleeper("extra", 1)] },
+      });
+      expect(res.status).toBe(201);
+      const appId = ((await res.json()) as { id: string }).id;
+      await until(async () => (await deployment("lost"))?.state === "running", LONG);
+      const state = async (c: string) =>
+        (
+          await engine().docker(["inspect", "-f", "{{.State.Status}}", appContainerName(appId, c)])
+        ).stdout.trim();
+      expect(await state("extra")).toBe("running");
+      // The agent goes, and its records with it; meanwhile the application loses its second container.
+      await agent.stop("SIGTERM");
+      await rm(join(agentDir, "cache"), { recursive: true, force: true });
+      await call("PATCH", `${APPS}/lost`, { spec: { containers: [sleeper("main", 2)] } });
+      agent = startAgent();
+      await until(async () => {
+        const d = await deployment("lost");
+        return d?.version === 2 && d.state === "running";
+      }, LONG);
+      // Docker's restart policy would have kept it running for ever: no record named it any more.
+      expect(await state("extra")).toBe("");
+      expect(await state("main")).toBe("running");
+      expect((await call("DELETE", `${APPS}/lost`)).status).toBe(202);
+      await until(async () => (await call("GET", `${APPS}/lost`)).status === 404, LONG);
+      await until(async () => (await state("main")) === "", LONG);
     },
     3 * LONG,
   );
