@@ -112,6 +112,8 @@ export class Engine {
   readonly #secrets = new Map<string, string[]>();
   readonly #retryAt = new Map<string, number>();
   #reporting?: Promise<void>;
+  /** Reservations whose reports are being sent right now (#ship). */
+  readonly #shipping = new Set<string>();
   #advertised = 0;
   #outputBudget = DEFAULT_BODY_LIMIT - BODY_MARGIN_BYTES;
 
@@ -340,6 +342,7 @@ export class Engine {
               restartCount: 0,
               startedAt: this.#now().toISOString(),
               message: "",
+              secretsOf: r.id,
             });
           }
           if (values.length) this.#secrets.set(r.id, values);
@@ -450,8 +453,12 @@ export class Engine {
         await this.#leaveNetwork(id, w);
       }
       if (reason !== "agent-exit") {
-        // The workload has stopped: its secret files go (they are in memory: a reboot took them anyway).
+        // The workload has stopped: its secret files go (they are in memory: a reboot took them anyway),
+        // with those of the reservations its programs were adopted from.
         await removeSecrets(id).catch(() => {});
+        if (w.kind === "app")
+          for (const home of new Set(w.programs.map((p) => p.secretsOf)))
+            if (home && home !== id) await removeSecrets(home).catch(() => {});
 
         record.status = "decommissioned";
         record.deletedSent = false;
@@ -623,6 +630,7 @@ export class Engine {
             {
               kind: "process",
               subdir: p.name,
+              under: p.secretsOf ?? record.reservation.id,
             },
           );
           const env = {
@@ -747,6 +755,7 @@ export class Engine {
       const program: AppProgram = {
         name: c.name,
         pid: 0,
+        secretsOf: id,
         container: name,
         dir: join(this.#d.paths.workloads, id, c.name),
         state: "pending",
@@ -863,9 +872,15 @@ export class Engine {
     if (w.kind === "app" && w.specHash === data.application.specHash && old.status === "running") {
       // What the old reservation had of the output goes under it first (a batch in flight included): the
       // new one ships from there, so no line is sent under both (only if the control plane cannot be
-      // reached now, the unacknowledged batch may be).
-      if (old.output)
-        await this.#shipOutput(old.reservation.id, old, Date.now() + ADOPT_FLUSH_MS).catch(() => undefined);
+      // reached now, the unacknowledged batch may be). The old one is held meanwhile: no report of it
+      // runs beside this one, and none starts after it (its output is done with).
+      await this.#exclusive(old.reservation.id, async () => {
+        while (this.#shipping.has(old.reservation.id)) await new Promise((r) => setTimeout(r, 20));
+        if (old.output)
+          await this.#shipOutput(old.reservation.id, old, Date.now() + ADOPT_FLUSH_MS).catch(() => undefined);
+        old.output = undefined;
+        old.outputInFlight = undefined;
+      });
       record.workload = w;
       record.status = "running";
       // The programs' output goes on under the new reservation, from where the old one had shipped it.
@@ -892,6 +907,16 @@ export class Engine {
    * it then goes out marked `outputPending`, and the output follows, closed by a `last` request.
    */
   async #ship(record: CacheRecord): Promise<void> {
+    const id = record.reservation.id;
+    this.#shipping.add(id);
+    try {
+      await this.#shipOnce(record);
+    } finally {
+      this.#shipping.delete(id);
+    }
+  }
+
+  async #shipOnce(record: CacheRecord): Promise<void> {
     const id = record.reservation.id;
     if ((this.#retryAt.get(id) ?? 0) > Date.now()) return;
     try {
@@ -1112,6 +1137,8 @@ export class Engine {
       save(batch.to);
       record.outputInFlight = undefined;
       await this.#d.cache.put(record);
+      // Also while output keeps coming faster than a pass ships it (the pass then never finds it caught up).
+      await this.#releaseShipped(record, dir, at(), program ?? record);
     }
     return { done: true };
   }
@@ -1295,12 +1322,15 @@ export class Engine {
     if (!docker || !parsed.success || parsed.data.kind !== "container") return;
     for (const c of parsed.data.containers) {
       const program = w.programs.find((p) => p.name === c.name && p.container);
-      if (!program || c.secretFiles.length === 0 || (await secretFilesThere(r.id, c.name))) continue;
+      // Where the container was started: an adopted one mounts its first reservation's directory.
+      const home = program?.secretsOf ?? r.id;
+      if (!program || c.secretFiles.length === 0 || (await secretFilesThere(home, c.name))) continue;
       try {
         const opened = await openSecrets(this.#d.keys.encryption, this.#d.machineId, r.id, c, {
           kind: "container",
           user: c.user,
           subdir: c.name,
+          under: home,
         });
         await removeEnvFile(opened.envFile);
       } catch (err) {

@@ -1,6 +1,6 @@
 import type { KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { chown, lstat, mkdir, realpath, rm, writeFile } from "node:fs/promises";
+import { chown, lstat, mkdir, readdir, realpath, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { openSealed, registryTarget, sealedAad } from "../shared/domain/sealed.ts";
 import { ApplyError } from "./runtimes/process.ts";
@@ -84,10 +84,14 @@ function openAll(key: KeyObject, machineId: string | undefined, reservationId: s
 const hasSecrets = (data: SealedData) =>
   Object.keys(data.secretEnv).length > 0 || data.secretFiles.length > 0;
 
-/** Where a reservation's values go: a host process, or a container (`user`: its runAsUserId[:gid], if named). */
+/**
+ * Where a reservation's values go: a host process, or a container (`user`: its runAsUserId[:gid], if named).
+ * An application's program or container has a directory of its own (`subdir`), under the reservation that
+ * started it (`under`: a successor that adopted it writes where it was started, which is what it mounts).
+ */
 export type SecretTarget =
-  | { kind: "process" /** A directory of its own per program of an application. */; subdir?: string }
-  | { kind: "container"; user?: string /** Per container of an application. */; subdir?: string };
+  | { kind: "process"; subdir?: string; under?: string }
+  | { kind: "container"; user?: string; subdir?: string; under?: string };
 
 export interface OpenedSecrets {
   /** Process: merged into the program's environment. */
@@ -150,7 +154,8 @@ export async function openSecrets(
   const root = await secretsRoot();
   if (!root) throw noTmpfs(files.length > 0 ? "File secrets" : "secrets for a container");
   const base = join(root, "secrets");
-  const dir = secretsDir(base, reservationId, target.subdir);
+  const home = target.under ?? reservationId;
+  const dir = secretsDir(base, home, target.subdir);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const owner = container ? fileOwner(target.user) : undefined;
   const mounts: OpenedSecrets["mounts"] = [];
@@ -171,7 +176,7 @@ export async function openSecrets(
         throw new ApplyError(
           `the secret for env ${name} holds a line break, which docker's --env-file cannot carry: use a File secret`,
         );
-    envFile = join(base, `${reservationId}${target.subdir ? `.${target.subdir}` : ""}.env`);
+    envFile = join(base, `${home}${target.subdir ? `.${target.subdir}` : ""}.env`);
     await rm(envFile, { force: true });
     await writeFile(
       envFile,
@@ -200,12 +205,19 @@ function fileOwner(user: string | undefined): { uid: number; gid: number } | und
 export const removeEnvFile = (path: string | undefined) =>
   path ? rm(path, { force: true }).catch(() => {}) : Promise.resolve();
 
-/** Removes a reservation's secret files (after its workload stopped). */
+/**
+ * Removes a reservation's secret files (after its workload stopped), with its env files and registry configs
+ * (`<id>.env`, `<id>.<container>.env`, `<id>.docker-<container>/`: left behind by an agent cut short).
+ */
 export async function removeSecrets(reservationId: string): Promise<void> {
   const root = await secretsRoot();
   if (!root) return;
-  await rm(join(root, "secrets", reservationId), { recursive: true, force: true });
-  await removeEnvFile(join(root, "secrets", `${reservationId}.env`));
+  const base = join(root, "secrets");
+  await rm(join(base, reservationId), { recursive: true, force: true });
+  const entries = await readdir(base).catch(() => [] as string[]);
+  for (const name of entries)
+    if (name.startsWith(`${reservationId}.`))
+      await rm(join(base, name), { recursive: true, force: true }).catch(() => {});
 }
 
 /** The values alone (to mask them in output), opened again from a cached reservation; [] if they do not open. */
@@ -259,7 +271,7 @@ export async function dockerConfig(
       );
     }
     values.push(password);
-    auths[a.serverAddress] = { auth: Buffer.from(`${a.username}:${password}`).toString("base64") };
+    auths[authKey(a.serverAddress)] = { auth: Buffer.from(`${a.username}:${password}`).toString("base64") };
   }
   const root = await secretsRoot();
   if (!root) throw noTmpfs("registry credentials");
@@ -269,6 +281,12 @@ export async function dockerConfig(
   await writeFile(join(dir, "config.json"), JSON.stringify({ auths }), { mode: 0o600 });
   return { dir, values };
 }
+
+/** Docker Hub's credentials go under the key the docker CLI looks them up by; any other server's as given. */
+export const authKey = (serverAddress: string) =>
+  /^(https?:\/\/)?(docker\.io|index\.docker\.io|registry-1\.docker\.io)(\/.*)?$/.test(serverAddress)
+    ? "https://index.docker.io/v1/"
+    : serverAddress;
 
 /** Deletes a registry config directory (once `docker run` has pulled). */
 export const removeDockerConfig = (dir: string | undefined) =>

@@ -28,6 +28,11 @@ export interface AppProgram {
   shipped?: { stdout: number; stderr: number };
   /** How far its output files' shipped bytes have been freed from disk (releaseShipped). */
   released?: { stdout: number; stderr: number };
+  /**
+   * The reservation whose secret directory it uses: the one that started it (a successor that adopts it
+   * keeps it, since that is what a container mounts). Removed with the reservation that ends it.
+   */
+  secretsOf?: string;
 }
 
 type Program = ApplicationData["containers"][number];

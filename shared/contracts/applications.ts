@@ -33,15 +33,21 @@ const PortSpec = z.string().transform((input, ctx) => {
 const Arg = z.string().max(MAX_ARG_BYTES);
 
 /** `"/host:/ctr[:ro|rw]"` (jobs.md §5's mount rules and messages). */
-const VolumeSpec = z.string().transform((input, ctx) => {
-  try {
-    const m = parseMount(input);
-    return { source: m.mountSource.source.path, target: m.mountPath, readOnly: m.readOnly };
-  } catch (err) {
-    ctx.addIssue({ code: "custom", message: err instanceof SpecError ? err.message : "invalid mount spec" });
-    return z.NEVER;
-  }
-});
+const VolumeSpec = z
+  .string()
+  .max(2 * 4096 + 3)
+  .transform((input, ctx) => {
+    try {
+      const m = parseMount(input);
+      return { source: m.mountSource.source.path, target: m.mountPath, readOnly: m.readOnly };
+    } catch (err) {
+      ctx.addIssue({
+        code: "custom",
+        message: err instanceof SpecError ? err.message : "invalid mount spec",
+      });
+      return z.NEVER;
+    }
+  });
 
 /** A Linux capability, as Docker takes it (`NET_ADMIN`, `CAP_SYS_PTRACE`, `ALL`). */
 const Capability = z.string().regex(/^[A-Za-z_]{1,64}$/, "must be a capability name such as NET_ADMIN");

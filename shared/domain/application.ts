@@ -150,6 +150,8 @@ export const Deployment = z.object({
   message: z.string().default(""),
   containers: z.array(WorkloadStatus).default([]),
   availableSince: z.string().optional(),
+  /** The spec hash of the bundle its reservation carries (a successor with the same one is adopted). */
+  specHash: z.string().optional(),
   /** When its reservation ends (the renewal is judged from it, without reading the reservation). */
   expiresAt: z.string().optional(),
   /** The GPU indices claimed on the device for its containers' `gpus: {count}` (owner `app:<id>`). */

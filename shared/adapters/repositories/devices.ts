@@ -203,6 +203,12 @@ export function deviceRepository(store: Store): DeviceRepository {
         changes: { set: { nodeGroup: to, updatedAt: at } },
         if: c.and(c.exists(), c.eq("workspaceId", device.workspaceId), c.eq("nodeGroup", from)),
       }),
+    lastSeen: (id, lastSeenAt) =>
+      // Its presence item as read (none yet: it was never seen after its login).
+      write(`device ${id} unseen since ${lastSeenAt}`, {
+        check: keys.presence(id),
+        if: c.or(c.absent(), c.eq("lastSeenAt", lastSeenAt)),
+      }),
     exists: (id, workspaceId) =>
       write(`device ${id} exists`, {
         check: keys.device(id),

@@ -37,8 +37,9 @@ export const keys = {
   }),
   output: (reservationId: string, seq: number) => ({ pk: `OUT#${reservationId}`, sk: pad(seq) }),
   outputOf: (reservationId: string) => `OUT#${reservationId}`,
-  /** The bytes of a reservation's stored output (an application's, which is capped). */
-  outputBytes: (reservationId: string) => ({ pk: `OUTB#${reservationId}`, sk: "BYTES" }),
+  /** The bytes of a reservation's stored output received on one day (an application's, which is capped). */
+  outputBytes: (reservationId: string, day: string) => ({ pk: `OUTB#${reservationId}`, sk: `DAY#${day}` }),
+  outputBytesOf: (reservationId: string) => `OUTB#${reservationId}`,
   job: (id: string) => ({ pk: `JOB#${id}`, sk: "JOB" }),
   jobsOf: (ws: string) => `WS#${ws}#JOBS`,
   jobQueue: (shard: number) => `JOBQ#${shard}`,

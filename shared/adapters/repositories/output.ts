@@ -24,28 +24,40 @@ export function outputRepository(store: Store): OutputRepository {
       });
       return out.items.map(parse);
     },
-    async countBytes(reservationId, bytes, keepUntil) {
-      const out = await store.update(keys.outputBytes(reservationId), {
+    async countBytes(reservationId, bytes, at, keepUntil) {
+      // A day's count goes a day after the last of that day's output it counts.
+      await store.update(keys.outputBytes(reservationId, at.slice(0, 10)), {
         add: { bytes },
-        set: { ttl: ttlOf(keepUntil, 0) },
+        set: { ttl: ttlOf(keepUntil, 1), keepUntil },
       });
-      return out.ok ? Number(out.item.bytes) : 0;
+      const days = await store.query({ partition: keys.outputBytesOf(reservationId), limit: 64 });
+      return days.items
+        .filter((d) => String(d.keepUntil) > at)
+        .reduce((sum, d) => sum + Number(d.bytes ?? 0), 0);
     },
     async dropOldest(reservationId, bytes) {
       let freed = 0;
+      const byDay = new Map<string, number>();
       let after: Record<string, unknown> | undefined;
       while (freed < bytes) {
         const page = await store.query({ partition: keys.outputOf(reservationId), limit: 32, after });
         for (const item of page.items) {
           const removed = await store.delete({ pk: item.pk, sk: item.sk }, { if: c.exists() });
-          // Deleted here (not by a trim racing this one): counted as freed once.
-          if (removed.ok && removed.old) freed += Buffer.byteLength(String(removed.old.data ?? ""));
+          // Deleted here (not by a trim racing this one): counted as freed once, on its day.
+          if (removed.ok && removed.old) {
+            const n = Buffer.byteLength(String(removed.old.data ?? ""));
+            const day = String(removed.old.receivedAt ?? "").slice(0, 10);
+            freed += n;
+            byDay.set(day, (byDay.get(day) ?? 0) + n);
+          }
           if (freed >= bytes) break;
         }
         if (!page.last || page.items.length === 0) break;
         after = page.last;
       }
-      if (freed > 0) await store.update(keys.outputBytes(reservationId), { add: { bytes: -freed } });
+      // A day no longer counted (gone, or output from before days were counted) is left alone.
+      for (const [day, n] of byDay)
+        await store.update(keys.outputBytes(reservationId, day), { add: { bytes: -n } }, { if: c.exists() });
       return freed;
     },
     list: (reservationId, page, stream) =>

@@ -65,6 +65,8 @@ export interface DeviceRepository {
    * `release` ones only while the application holds them; fails unless the device exists.
    */
   appGpus(deviceId: string, applicationId: string, claim: number[], release: number[]): Write;
+  /** A condition: the device has not been seen since `lastSeenAt` (it is still silent). */
+  lastSeen(id: string, lastSeenAt: string): Write;
   /** A condition: the device exists in that workspace (a reservation for it may be written). */
   exists(id: string, workspaceId: string): Write;
   /**

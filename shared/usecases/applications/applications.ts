@@ -18,6 +18,7 @@ import { parseDuration } from "../../domain/duration.ts";
 import { BerthError, conflict, ErrorCode, invalidRequest, notFound } from "../../domain/errors.ts";
 import { newId } from "../../domain/ids.ts";
 import type { UserPrincipal } from "../../domain/principal.ts";
+import { MAX_PATH_BYTES } from "../../domain/reservation-data.ts";
 import type { Page, PageRequest } from "../../ports/pagination.ts";
 import { createCounted } from "../counted.ts";
 import type { JobDeps } from "../deps.ts";
@@ -104,6 +105,12 @@ function containersOf(type: "container" | "process", input: ContainerInput[]): A
         at("imagePullTimeout"),
         `imagePullTimeout must be a duration such as 90s, 15m or 1h30m, at most 2h (${c.name})`,
       );
+    for (const [j, v] of c.volumes.entries())
+      if (Buffer.byteLength(v.source) > MAX_PATH_BYTES || Buffer.byteLength(v.target) > MAX_PATH_BYTES)
+        throw bad(
+          `${at("volumes")}.${j}`,
+          `a volume's paths are at most ${MAX_PATH_BYTES} bytes (${c.name})`,
+        );
     for (const [j, s] of c.secrets.entries()) {
       const volume = c.volumes.find((v) => within(v.target, s.filepath) || within(s.filepath, v.target));
       if (volume)
@@ -461,8 +468,12 @@ async function redeployWhere(
   reconcile: (app: Application) => Promise<void>,
   what: string,
 ): Promise<void> {
+  // Every one bumped (and queued) first, the passes after: one that fails, or a request cut short, leaves
+  // the others bumped and in the queue, where the sweeper passes them.
+  const bumped: Application[] = [];
   for (const app of await deps.repos.applications.ofWorkspace(ws)) {
     if (app.namespace !== ns || app.status !== "active" || !uses(app)) continue;
+    await deps.repos.applications.markDirty(app.id, deps.clock.now().toISOString());
     const saved = await mutate({
       what: `application ${app.name}`,
       read: () => deps.repos.applications.get(app.id),
@@ -481,7 +492,14 @@ async function redeployWhere(
     });
     if (saved) {
       deps.logger.info(`${what} changed: application redeployed`, { applicationId: app.id });
-      await reconcile(saved);
+      bumped.push(saved);
     }
   }
+  for (const app of bumped)
+    await reconcile(app).catch((err: Error) =>
+      deps.logger.error("reconciling a redeployed application failed; the sweeper goes on with it", {
+        applicationId: app.id,
+        error: err.message,
+      }),
+    );
 }

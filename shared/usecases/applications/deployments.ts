@@ -77,7 +77,8 @@ export async function deploymentStatusReported(
         : state === "running"
           ? ""
           : d.message,
-      availableSince: state === "running" ? (d.state === "running" ? d.availableSince : now) : undefined,
+      // Up since: as before (a same-spec successor carries it; an unknown blip keeps it), else now.
+      availableSince: state === "running" ? (d.availableSince ?? now) : undefined,
       updatedAt: now,
     };
   });

@@ -15,7 +15,7 @@ import { newId } from "../../domain/ids.ts";
 import type { Namespace } from "../../domain/namespace.ts";
 import { gpuIndices } from "../../domain/placement.ts";
 import { isLive } from "../../domain/reservation.ts";
-import type { ApplicationData } from "../../domain/reservation-data.ts";
+import { type ApplicationData, RESERVATION_DATA } from "../../domain/reservation-data.ts";
 import { registryTarget, seal, sealedAad } from "../../domain/sealed.ts";
 import type { Write } from "../../ports/repositories/write.ts";
 import { newReservation, placeReservation, removeReservation } from "../feed/reservations.ts";
@@ -164,6 +164,8 @@ export async function reconcileQueued(deps: ApplicationDeps, appId: string): Pro
   const mark = await deps.repos.applications.mark(appId);
   const more = await reconcileApplication(deps, appId);
   if (mark && !more) await deps.repos.applications.clean(appId, mark.n);
+  // Work left, and the mark taken meanwhile by another pass that found none: back in the queue.
+  if (more && !mark) await deps.repos.applications.markDirty(appId, deps.clock.now().toISOString());
 }
 
 /** How long a pass's lease holds when its holder dies with it (it is given back at the end of a pass). */
@@ -263,12 +265,20 @@ async function markSilent(
       ...d,
       state: "unknown",
       message: `the device has not been seen since ${byId.get(d.deviceId)!.lastSeenAt}`,
-      availableSince: undefined,
+      // Kept: what runs there may well run on (it counts as available again only once reported running).
       updatedAt: now.toISOString(),
       v: d.v + 1,
     };
+    // Only while the device is as silent as read: one back since (its report may be this very write's
+    // rival) keeps what it reported.
+    const device = byId.get(d.deviceId)!;
     const ok = (
-      await deps.repos.commit(withCount(deps, app, d, next, [deps.repos.deployments.replace(d, next)]))
+      await deps.repos.commit(
+        withCount(deps, app, d, next, [
+          deps.repos.deployments.replace(d, next),
+          deps.repos.devices.lastSeen(device.id, device.lastSeenAt),
+        ]),
+      )
     ).ok;
     // Another write came first (a report, say): this pass goes on with what it read; the next one decides.
     out.push(ok ? next : d);
@@ -436,6 +446,15 @@ async function deployOne(
     containers: [],
     ...(r ? { expiresAt: r.expiresAt } : {}),
     ...(gpus.held.length ? { gpus: gpus.held } : {}),
+    ...("data" in built ? { specHash: built.data.application.specHash } : {}),
+    // The same bundle (a renewal, a change of scheduling): the device adopts what runs, which has been up
+    // since then (minReadySeconds does not start again).
+    ...(previous?.state === "running" &&
+    previous.availableSince &&
+    "data" in built &&
+    previous.specHash === built.data.application.specHash
+      ? { availableSince: previous.availableSince }
+      : {}),
     updatedAt: now,
     v: (previous?.v ?? 0) + 1,
   };
@@ -593,23 +612,27 @@ async function applicationData(
       ...sealed,
     });
   }
-  return {
-    data: {
-      application: {
-        id: app.id,
-        namespace: app.namespace,
-        name: app.name,
-        version: app.version,
-        configVersion: app.configVersion,
-        specHash: specHash(app),
-      },
-      ...(supersedes ? { supersedes } : {}),
-      kind: app.type,
-      containers,
-      stopGracePeriodSeconds: app.stopGracePeriodSeconds,
+  const data: ApplicationData = {
+    application: {
+      id: app.id,
+      namespace: app.namespace,
+      name: app.name,
+      version: app.version,
+      configVersion: app.configVersion,
+      specHash: specHash(app),
     },
-    opened,
+    ...(supersedes ? { supersedes } : {}),
+    kind: app.type,
+    containers,
+    stopGracePeriodSeconds: app.stopGracePeriodSeconds,
   };
+  // Held to the schema the agent checks it against: a bundle it would refuse is a failure said here.
+  const checked = RESERVATION_DATA.application.safeParse(data);
+  if (!checked.success)
+    return {
+      failed: `the application's bundle is invalid: ${checked.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    };
+  return { data, opened };
 }
 
 /** What a container's env and files take from secrets, as job references (the application's namespace). */

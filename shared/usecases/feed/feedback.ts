@@ -168,7 +168,7 @@ export async function appendOutput(
   }
   const added = stored.filter(Boolean).length;
   if (r.type === "application" && bytes > 0) {
-    const total = await deps.repos.output.countBytes(id, bytes, keepUntil);
+    const total = await deps.repos.output.countBytes(id, bytes, now, keepUntil);
     if (total > APPLICATION_LOG_BYTES.cap)
       await deps.repos.output.dropOldest(id, total - APPLICATION_LOG_BYTES.trimTo);
   }

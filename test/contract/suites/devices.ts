@@ -94,6 +94,18 @@ export function deviceContract(ctx: ContractContext) {
       expect(await repos().devices.get(ghost)).toBeUndefined();
     });
 
+    it("holds a write only while the device is as silent as read (lastSeen)", async () => {
+      const device = aDevice(ws(), { lastSeenAt: "2026-11-01T00:00:00.000Z" });
+      await commits(repos(), repos().devices.create(device));
+      const read = (await repos().devices.get(device.id))!.lastSeenAt;
+      expect(await commits(repos(), repos().devices.lastSeen(device.id, read))).toBe(true);
+      await repos().devices.seen(device.id, "2026-11-01T00:05:00.000Z", 0);
+      expect(await commits(repos(), repos().devices.lastSeen(device.id, read))).toBe(false);
+      expect(await commits(repos(), repos().devices.lastSeen(device.id, "2026-11-01T00:05:00.000Z"))).toBe(
+        true,
+      );
+    });
+
     it("creates the presence of a device stored without one, and only while the device exists", async () => {
       const device = aDevice(ws(), { lastSeenAt: "2026-11-01T00:00:00.000Z" });
       await commits(repos(), repos().devices.create(device));

@@ -46,8 +46,8 @@ export function outputContract(ctx: ContractContext) {
       const at = "2026-11-01T00:00:00.000Z";
       for (let seq = 1; seq <= 40; seq++)
         await repos().output.append(id, { stream: "stdout", seq, data: "é".repeat(50) }, at, exp); // 100 bytes
-      expect(await repos().output.countBytes(id, 3000, exp)).toBe(3000);
-      expect(await repos().output.countBytes(id, 1000, exp)).toBe(4000);
+      expect(await repos().output.countBytes(id, 3000, at, exp)).toBe(3000);
+      expect(await repos().output.countBytes(id, 1000, at, exp)).toBe(4000);
       // Two trims at once, each asking for 1,050 bytes: 11 chunks each at least, none deleted twice.
       const freed = await Promise.all([
         repos().output.dropOldest(id, 1050),
@@ -59,10 +59,22 @@ export function outputContract(ctx: ContractContext) {
       expect(gone).toBeGreaterThanOrEqual(11);
       // The oldest went, the newest stayed, and the count is what is left.
       expect(left.map((c) => c.seq)).toEqual(Array.from({ length: 40 - gone }, (_, i) => gone + 1 + i));
-      expect(await repos().output.countBytes(id, 0, exp)).toBe(4000 - gone * 100);
+      expect(await repos().output.countBytes(id, 0, at, exp)).toBe(4000 - gone * 100);
       // Asking for more than there is deletes everything there is.
       expect(await repos().output.dropOldest(id, 1_000_000)).toBe((40 - gone) * 100);
       expect(await repos().output.since(id, 0, 100)).toEqual([]);
+    });
+
+    it("counts bytes per day of receipt: a day's count goes with that day's output", async () => {
+      const id = newId();
+      const day1 = "2026-11-01T10:00:00.000Z";
+      const day2 = "2026-11-02T10:00:00.000Z";
+      const keep = (at: string) => new Date(Date.parse(at) + 7 * 86_400_000).toISOString();
+      expect(await repos().output.countBytes(id, 3000, day1, keep(day1))).toBe(3000);
+      expect(await repos().output.countBytes(id, 500, day2, keep(day2))).toBe(3500);
+      // Day 1's output has expired by day 8 at 10:00 (kept 7 days): its count with it.
+      const day8 = "2026-11-08T10:00:01.000Z";
+      expect(await repos().output.countBytes(id, 100, day8, keep(day8))).toBe(600);
     });
   });
 }
