@@ -298,6 +298,15 @@ describeWithDocker("container applications on a real Docker engine", (engine) =>
           items: { reservationId: string }[];
         }
       ).items[0]!.reservationId;
+      // A change of scheduling only: the successor adopts the container, which still mounts its files from
+      // the first reservation's directory.
+      const before = (await engine().docker(["inspect", "-f", "{{.Id}}", name])).stdout.trim();
+      await call("PATCH", `${APPS}/tls`, { scheduling: { type: "AllDevices", nodeGroups: ["default"] } });
+      await until(async () => {
+        const d = await deployment("tls");
+        return d?.version === 2 && d.state === "running";
+      }, LONG);
+      expect((await engine().docker(["inspect", "-f", "{{.Id}}", name])).stdout.trim()).toBe(before);
       // The agent is down; the machine "reboots": the container stops, the tmpfs is empty, and Docker's
       // start of it fails for want of its secret file.
       await agent.stop("SIGTERM");
@@ -318,6 +327,14 @@ describeWithDocker("container applications on a real Docker engine", (engine) =>
       );
       expect((await call("DELETE", `${APPS}/tls`)).status).toBe(202);
       await until(async () => (await call("GET", `${APPS}/tls`)).status === 404, LONG);
+      // Its secret files went with the reservation that ended it, the adopted directory included.
+      await until(
+        async () =>
+          !(await readdir(join(secretsRoot, "secrets")).catch(() => [])).some((f) =>
+            f.startsWith(reservationId),
+          ),
+        LONG,
+      );
     },
     5 * LONG,
   );
