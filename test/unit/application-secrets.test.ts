@@ -9,20 +9,26 @@ import { testApp } from "../helpers/app.ts";
 
 const APPS = "/api/v1/namespaces/default/applications";
 
+/** An app, an agent with an encryption key, and what its feed hands over of applications since the last look. */
+async function setup() {
+  const t = await testApp();
+  const keys = generateKeyPairSync("x25519");
+  const agent = await registerAgent(t, { login: { encryptionKey: publicKeyToBase64(keys.publicKey) } });
+  let cursor = (await agent.poll(0)).next;
+  const applies = async () => {
+    const res = await agent.poll(cursor);
+    cursor = res.next;
+    return res.reservations.filter((r: AgentReservation) => r.type === "application" && !r.toDelete);
+  };
+  const call = (method: string, path: string, body?: unknown) =>
+    t.call(method, path, { token: t.admin, body });
+  return { t, keys, agent, applies, call };
+}
+
 /** A secret's new value redeploys the applications that use it (configVersion + 1, applications.md §2). */
 describe("applications and their secrets", () => {
   it("redeploys on a new value of a secret it uses, not on another's, nor on a description change; keeps it from deletion", async () => {
-    const t = await testApp();
-    const keys = generateKeyPairSync("x25519");
-    const agent = await registerAgent(t, { login: { encryptionKey: publicKeyToBase64(keys.publicKey) } });
-    let cursor = (await agent.poll(0)).next;
-    const applies = async () => {
-      const res = await agent.poll(cursor);
-      cursor = res.next;
-      return res.reservations.filter((r: AgentReservation) => r.type === "application" && !r.toDelete);
-    };
-    const call = (method: string, path: string, body?: unknown) =>
-      t.call(method, path, { token: t.admin, body });
+    const { applies, call } = await setup();
     const app = async () => (await (await call("GET", `${APPS}/web`)).json()) as { configVersion: number };
     for (const name of ["tok", "other"])
       await call("POST", "/api/v1/namespaces/default/secrets", {
@@ -70,17 +76,7 @@ describe("applications and their secrets", () => {
   });
 
   it("carries registry credentials (the container's auth and the namespace's) sealed to the device, and redeploys when they change", async () => {
-    const t = await testApp();
-    const keys = generateKeyPairSync("x25519");
-    const agent = await registerAgent(t, { login: { encryptionKey: publicKeyToBase64(keys.publicKey) } });
-    let cursor = (await agent.poll(0)).next;
-    const applies = async () => {
-      const res = await agent.poll(cursor);
-      cursor = res.next;
-      return res.reservations.filter((r: AgentReservation) => r.type === "application" && !r.toDelete);
-    };
-    const call = (method: string, path: string, body?: unknown) =>
-      t.call(method, path, { token: t.admin, body });
+    const { keys, agent, applies, call } = await setup();
     const configVersion = async (name: string) =>
       ((await (await call("GET", `${APPS}/${name}`)).json()) as { configVersion: number }).configVersion;
     for (const [name, data] of [

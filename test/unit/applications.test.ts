@@ -553,6 +553,29 @@ describe("application logs over the cap", () => {
   });
 });
 
+/** `n` simulated agents, each past its first poll. */
+async function simAgents(t: TestApp, n: number): Promise<SimAgent[]> {
+  const agents: SimAgent[] = [];
+  for (let i = 0; i < n; i++) {
+    const a = await registerAgent(t);
+    await a.poll(0);
+    agents.push(a);
+  }
+  return agents;
+}
+
+/** A process application's one program at version `v`. */
+const programSpec = (v: number) => ({
+  containers: [{ name: "main", command: `echo v${v}; exec sleep 1000` }],
+});
+
+/** The device of a deployment says its program runs. */
+const reportRunning = (t: TestApp, agents: SimAgent[], d: Dep) =>
+  t.call("POST", `/api/v1/agent/reservations/${d.reservationId}/status`, {
+    token: agents.find((a) => a.deviceId === d.deviceId)!.session,
+    body: { state: "running", containers: [{ name: "main", state: "running", restartCount: 0 }] },
+  });
+
 /**
  * Rollouts where nothing coalesces passes in memory (Lambda, as testApp's awaited background): each report
  * runs a pass under the application's lease, one at a time, and nothing is lost to a lease held elsewhere.
@@ -560,15 +583,10 @@ describe("application logs over the cap", () => {
 describe("rollout passes under the application's lease", () => {
   it("goes on with each device's report, one device at a time; a report meeting a held lease leaves its change queued", async () => {
     const t = await testApp();
-    const agents: SimAgent[] = [];
-    for (let i = 0; i < 3; i++) {
-      const a = await registerAgent(t);
-      await a.poll(0);
-      agents.push(a);
-    }
+    const agents = await simAgents(t, 3);
     const call = (method: string, path: string, body?: unknown) =>
       t.call(method, path, { token: t.admin, body });
-    const spec = (v: number) => ({ containers: [{ name: "main", command: `echo v${v}; exec sleep 1000` }] });
+    const spec = programSpec;
     const created = (await (
       await call("POST", APPS, {
         name: "roll",
@@ -580,11 +598,7 @@ describe("rollout passes under the application's lease", () => {
     ).json()) as { id: string };
     const deployments = async () =>
       ((await (await call("GET", `${APPS}/roll/deployments`)).json()) as { items: Dep[] }).items;
-    const report = (d: Dep) =>
-      t.call("POST", `/api/v1/agent/reservations/${d.reservationId}/status`, {
-        token: agents.find((a) => a.deviceId === d.deviceId)!.session,
-        body: { state: "running", containers: [{ name: "main", state: "running", restartCount: 0 }] },
-      });
+    const report = (d: Dep) => reportRunning(t, agents, d);
     for (const d of await deployments()) expect((await report(d)).status).toBe(200);
     expect(await t.deps.repos.applications.mark(created.id)).toBeUndefined();
 
@@ -619,15 +633,10 @@ describe("minReadySeconds", () => {
   it("counts a deployment available, and lets the rollout go on, only once it has run for minReadySeconds", async () => {
     const clock = manualClock();
     const t = await testApp({ clock });
-    const agents: SimAgent[] = [];
-    for (let i = 0; i < 2; i++) {
-      const a = await registerAgent(t);
-      await a.poll(0);
-      agents.push(a);
-    }
+    const agents = await simAgents(t, 2);
     const call = (method: string, path: string, body?: unknown) =>
       t.call(method, path, { token: t.admin, body });
-    const spec = (v: number) => ({ containers: [{ name: "main", command: `echo v${v}; exec sleep 1000` }] });
+    const spec = programSpec;
     const res = await call("POST", APPS, {
       name: "slow",
       type: "process",
@@ -644,11 +653,7 @@ describe("minReadySeconds", () => {
     const available = async () =>
       ((await (await call("GET", `${APPS}/slow`)).json()) as { deploymentStatus: { available: number } })
         .deploymentStatus.available;
-    const report = (d: Dep) =>
-      t.call("POST", `/api/v1/agent/reservations/${d.reservationId}/status`, {
-        token: agents.find((a) => a.deviceId === d.deviceId)!.session,
-        body: { state: "running", containers: [{ name: "main", state: "running", restartCount: 0 }] },
-      });
+    const report = (d: Dep) => reportRunning(t, agents, d);
     // The sweeps below pass the queue only (the full pass is taken for the test's whole span).
     await t.deps.repos.applications.claimFullPass(clock.now(), 3_600_000);
     for (const d of await deployments()) await report(d);
