@@ -124,6 +124,8 @@ export function buildAppDeps(input: {
       );
     },
   };
-  const rollouts = coalescing((applicationId: string) => reconcileQueued(deps, applicationId), 1000);
+  const rollouts = coalescing(async (applicationId: string) => {
+    await reconcileQueued(deps, applicationId);
+  }, 1000);
   return deps;
 }

@@ -683,3 +683,26 @@ describe("minReadySeconds", () => {
     });
   });
 });
+
+/** More devices than a pass writes (200): the sweep goes on with the next passes at once, within its budget. */
+describe("an application on more devices than a pass writes", () => {
+  it("is written 200 devices a pass, and a sweep takes the rest in one go", async () => {
+    const t = await testApp();
+    const agents = await simAgents(t, 401);
+    expect(agents).toHaveLength(401);
+    const created = (await (
+      await t.call("POST", APPS, {
+        token: t.admin,
+        body: { name: "wide", type: "process", scheduling: { type: "AllDevices" }, spec: programSpec(1) },
+      })
+    ).json()) as { id: string };
+    const count = async () => (await t.deps.repos.deployments.ofApplication(created.id)).length;
+    // Lambda-like (background awaited): the write's pass stops at 200 and leaves the rest queued.
+    expect(await count()).toBe(200);
+    expect(await t.deps.repos.applications.mark(created.id)).toBeDefined();
+    await t.deps.repos.applications.claimFullPass(new Date(), FULL_PASS_MS);
+    // (A budget no busy machine runs out of: what is tested is going on, not the budget.)
+    await sweepApplications(t.deps, { passBudgetMs: 600_000 });
+    expect(await count()).toBe(401);
+  }, 60_000);
+});

@@ -42,10 +42,10 @@ export function unavailableBudget(maxUnavailable: number | string, total: number
  * conditionally, so overlapping passes (a write, a device's change, the sweeper) agree; a deleting application
  * goes once its last deployment has.
  */
-export async function reconcileApplication(deps: ApplicationDeps, appId: string): Promise<boolean> {
+export async function reconcileApplication(deps: ApplicationDeps, appId: string): Promise<PassOutcome> {
   const started = Date.now();
   const app = await deps.repos.applications.get(appId);
-  if (!app) return false;
+  if (!app) return "done";
   const [devices, read] = await Promise.all([
     deps.repos.devices.listAll(app.workspaceId),
     deps.repos.deployments.ofApplication(app.id),
@@ -137,14 +137,20 @@ export async function reconcileApplication(deps: ApplicationDeps, appId: string)
     const device = desired.get(d.deviceId);
     return d.state === "running" && device !== undefined && !isOnline(deps, device);
   };
-  return (
-    written >= PER_PASS ||
-    (app.status === "deleting" && !gone) ||
+  if (written >= PER_PASS) return "cut";
+  return (app.status === "deleting" && !gone) ||
     behind.length > 0 ||
     waiting ||
     live.some((d) => quiet(d) || (d.state === "running" && !isReady(app, d, passStart)))
-  );
+    ? "more"
+    : "done";
 }
+
+/**
+ * What a pass left: nothing (`done`), work for a later pass (`more`: a rollout under way, GPUs awaited, ...),
+ * or the rest of what it was writing (`cut` short at PER_PASS: the next pass can go on at once).
+ */
+export type PassOutcome = "done" | "more" | "cut";
 
 /** Seen within its TTL. */
 const isOnline = (deps: ApplicationDeps, device: Device) =>
@@ -160,12 +166,14 @@ export const FULL_PASS_MS = 10 * 60_000;
  * mark is taken off unless another came since (a change during the pass: that one stays for the next) or
  * the pass left work for the next one (each sweep then goes on with it).
  */
-export async function reconcileQueued(deps: ApplicationDeps, appId: string): Promise<void> {
+export async function reconcileQueued(deps: ApplicationDeps, appId: string): Promise<PassOutcome> {
   const mark = await deps.repos.applications.mark(appId);
-  const more = await reconcileApplication(deps, appId);
-  if (mark && !more) await deps.repos.applications.clean(appId, mark.n);
+  const outcome = await reconcileApplication(deps, appId);
+  if (mark && outcome === "done") await deps.repos.applications.clean(appId, mark.n);
   // Work left, and the mark taken meanwhile by another pass that found none: back in the queue.
-  if (more && !mark) await deps.repos.applications.markDirty(appId, deps.clock.now().toISOString());
+  if (outcome !== "done" && !mark)
+    await deps.repos.applications.markDirty(appId, deps.clock.now().toISOString());
+  return outcome;
 }
 
 /** How long a pass's lease holds when its holder dies with it (it is given back at the end of a pass). */
@@ -185,13 +193,16 @@ export async function reconcileLeased(deps: ApplicationDeps, appId: string): Pro
     const until = await apps.claimPass(appId, deps.clock.now(), PASS_LEASE_MS);
     if (!until) return;
     let before: { n: number } | undefined;
+    let outcome: PassOutcome;
     try {
       before = await apps.mark(appId);
-      const more = await reconcileApplication(deps, appId);
-      if (before && !more) await apps.clean(appId, before.n);
+      outcome = await reconcileApplication(deps, appId);
+      if (before && outcome === "done") await apps.clean(appId, before.n);
     } finally {
       await apps.releasePass(appId, until);
     }
+    // Cut short: the next 200 devices at once. Otherwise again only for a change that came meanwhile.
+    if (outcome === "cut") continue;
     const after = await apps.mark(appId);
     if (!after || after.n === before?.n) return;
   }
@@ -212,12 +223,15 @@ export async function reconcileNow(deps: ApplicationDeps, appId: string): Promis
  */
 export async function sweepApplications(
   deps: ApplicationDeps,
-  fullEveryMs = FULL_PASS_MS,
+  opts: { fullEveryMs?: number; passBudgetMs?: number } = {},
 ): Promise<{ queued: number; full: number }> {
   let queued = 0;
+  // A pass cut short at PER_PASS goes on at once, while the sweep has time (an application created on
+  // thousands of devices fans out in one sweep, not 200 devices a sweep).
+  const deadline = Date.now() + (opts.passBudgetMs ?? 20_000);
   for (const { id } of await deps.repos.applications.dirty(QUEUE_TAKE)) {
     try {
-      await reconcileQueued(deps, id);
+      while ((await reconcileQueued(deps, id)) === "cut" && Date.now() < deadline);
       queued++;
     } catch (err) {
       deps.logger.error("reconciling an application failed; the next sweep tries again", {
@@ -226,7 +240,10 @@ export async function sweepApplications(
       });
     }
   }
-  const full = (await deps.repos.applications.claimFullPass(deps.clock.now(), fullEveryMs))
+  const full = (await deps.repos.applications.claimFullPass(
+    deps.clock.now(),
+    opts.fullEveryMs ?? FULL_PASS_MS,
+  ))
     ? await reconcileAll(deps)
     : 0;
   return { queued, full };
@@ -669,7 +686,7 @@ export async function reconcileAll(deps: ApplicationDeps): Promise<number> {
   let n = 0;
   for (const app of await deps.repos.applications.all()) {
     try {
-      if (await reconcileApplication(deps, app.id))
+      if ((await reconcileApplication(deps, app.id)) !== "done")
         await deps.repos.applications.markDirty(app.id, deps.clock.now().toISOString());
       n++;
     } catch (err) {
