@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import type { ApplicationView, DeploymentView } from "../../shared/contracts/applications.ts";
+import { collect, pairs } from "../args.ts";
 import { type GlobalOptions, outputFormat, resolveClient } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { ago, type Column, printObject, printRows } from "../output.ts";
@@ -30,6 +31,90 @@ export const deploymentColumns = <D extends DeploymentView>(first: Column<D>[]):
 ];
 
 /** An application spec file: YAML (or JSON, which is YAML), as `POST .../applications` takes it. */
+interface CreateFlags {
+  namespace: string;
+  file?: string;
+  type?: string;
+  image?: string;
+  command?: string;
+  selector?: string[];
+  allDevices?: boolean;
+  nodeGroup?: string[];
+  env?: string[];
+  envSecret?: string[];
+  secretFile?: string[];
+  port?: string[];
+  volume?: string[];
+  gpus?: string;
+  network?: string;
+  restart?: string;
+  maxUnavailable?: string;
+}
+
+/** `berth apps create <name> --image ... [-- args]`: an application of one container, `main`. */
+export function applicationFromFlags(
+  name: string | undefined,
+  args: string[],
+  o: CreateFlags,
+): Record<string, unknown> {
+  if (!name)
+    throw new CliError("name the application (berth apps create <name> --image ...), or give -f FILE", 2);
+  if (!o.image && !o.command)
+    throw new CliError("give --image (a container), --command (with --type process), or -f FILE", 2);
+  const selectors = pairs(o.selector, "--selector");
+  if (selectors && o.allDevices) throw new CliError("give --selector or --all-devices, not both", 2);
+  const env = Object.entries(pairs(o.env, "--env") ?? {}).map(([k, value]) => ({ name: k, value }));
+  const fromSecret = Object.entries(pairs(o.envSecret, "--env-secret") ?? {}).map(([k, secret]) => ({
+    name: k,
+    fromSecret: secret,
+  }));
+  const secrets = (o.secretFile ?? []).map((item) => {
+    const colon = item.indexOf(":");
+    if (colon <= 0) throw new CliError(`--secret-file "${item}": expected secret:path`, 2);
+    return { name: item.slice(0, colon), filepath: item.slice(colon + 1) };
+  });
+  const restart = o.restart?.match(/^([a-z-]+)(?::(\d+))?$/);
+  if (o.restart && !restart)
+    throw new CliError(`--restart "${o.restart}": expected a policy such as on-failure:3`, 2);
+  const gpus = o.gpus === undefined ? undefined : o.gpus === "all" ? "all" : { count: Number(o.gpus) };
+  if (gpus && gpus !== "all" && !(Number.isInteger(gpus.count) && gpus.count > 0))
+    throw new CliError(`--gpus "${o.gpus}": expected all or a number of GPUs`, 2);
+  const max = o.maxUnavailable;
+  return {
+    name,
+    ...(o.type ? { type: o.type } : {}),
+    scheduling: {
+      ...(o.allDevices ? { type: "AllDevices" } : selectors ? { type: "Conditional", selectors } : {}),
+      ...(o.nodeGroup ? { nodeGroups: o.nodeGroup } : {}),
+    },
+    spec: {
+      containers: [
+        {
+          name: "main",
+          ...(o.image ? { image: o.image } : {}),
+          ...(o.command ? { command: o.command } : {}),
+          args,
+          env: [...env, ...fromSecret],
+          secrets,
+          ports: o.port ?? [],
+          ...(o.volume ? { volumes: o.volume } : {}),
+          ...(gpus ? { gpus } : {}),
+          ...(o.network ? { networkMode: o.network } : {}),
+          ...(restart
+            ? {
+                restartPolicy: {
+                  name: restart[1],
+                  ...(restart[2] !== undefined ? { maximumRetryCount: Number(restart[2]) } : {}),
+                },
+              }
+            : {}),
+        },
+      ],
+    },
+    ...(max ? { rollout: { maxUnavailable: /^\d+$/.test(max) ? Number(max) : max } } : {}),
+  };
+}
+
 async function specFile(path: string): Promise<Record<string, unknown>> {
   const text = await readFile(path, "utf8").catch((err: Error) => {
     throw new CliError(`cannot read ${path}: ${err.message}`);
@@ -84,12 +169,46 @@ export function appsCommand(program: Command) {
   const path = (ns: string, app: string) => `${base(ns)}/${encodeURIComponent(app)}`;
   const ns = (cmd: Command) => cmd.option("-n, --namespace <ns>", "namespace", "default");
 
-  ns(apps.command("create").description("create an application from a spec file (admin)"))
-    .requiredOption("-f, --file <path>", "the application, as YAML or JSON")
-    .action(async (o: { file: string; namespace: string }) => {
-      const app = await client().request<ApplicationView>("POST", base(o.namespace), {
-        body: await specFile(o.file),
-      });
+  ns(
+    apps
+      .command("create [name] [args...]")
+      .description(
+        "create an application (admin): from a spec file (-f), or one container from flags (--image, or --command with --type process); arguments after -- go to it",
+      ),
+  )
+    .option("-f, --file <path>", "the application, as YAML or JSON")
+    .option("--type <type>", "container (default) or process")
+    .option("--image <image>", "the container's image")
+    .option("--command <cmd>", "a shell command to run (sh -c)")
+    .option(
+      "-l, --selector <key=value>",
+      "only devices with this label (repeatable; all must match)",
+      collect,
+    )
+    .option("--all-devices", "every device of the workspace")
+    .option("--node-group <name>", "only devices of this node group (repeatable)", collect)
+    .option("-e, --env <NAME=value>", "environment variable (repeatable)", collect)
+    .option(
+      "--env-secret <NAME=secret>",
+      "an Environment secret of the namespace as this variable (repeatable)",
+      collect,
+    )
+    .option(
+      "--secret-file <secret:path>",
+      "a File secret of the namespace at this path (repeatable)",
+      collect,
+    )
+    .option("-p, --port <host:container>", "published port (repeatable)", collect)
+    .option("-v, --volume </host:/ctr[:ro|rw]>", "host directory (repeatable)", collect)
+    .option("--gpus <all|N>", "every GPU (shared), or N claimed on each device")
+    .option("--network <mode>", "bridge (default), host or isolated")
+    .option("--restart <policy>", "always (default), unless-stopped, on-failure[:N] or no")
+    .option("--max-unavailable <n|N%>", "devices updated at once (default 100%)")
+    .action(async (name: string | undefined, args: string[], o: CreateFlags) => {
+      const body = o.file
+        ? { ...(await specFile(o.file)), ...(name ? { name } : {}) }
+        : applicationFromFlags(name, args, o);
+      const app = await client().request<ApplicationView>("POST", base(o.namespace), { body });
       printObject(outputFormat(globals()), app);
     });
 

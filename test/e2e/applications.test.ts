@@ -325,4 +325,53 @@ describe("process applications on two real agents", () => {
     },
     3 * LONG,
   );
+
+  it(
+    "berth apps create from flags: one program with its env, selector and restart policy; bad flags exit 2 naming them",
+    async () => {
+      const out = await mkdtemp(join(tmpdir(), "berth-app-flags-"));
+      cleanup.push(out);
+      const cli = (...args: string[]) => runCli(["--endpoint", url, "--api-key", t.admin, ...args]);
+      const made = await cli(
+        "apps",
+        "create",
+        "flagged",
+        "--type",
+        "process",
+        "--command",
+        `echo "$GREETING $1" > ${out}/said; exec sleep 600`,
+        "-l",
+        "gpu=a100",
+        "-e",
+        "GREETING=hello",
+        "--restart",
+        "on-failure:3",
+        "--",
+        "from-args",
+      );
+      expect(made.code, made.stderr).toBe(0);
+      await until(async () => (await deployments("flagged"))[0]?.state === "running", LONG);
+      const [d] = await deployments("flagged");
+      expect(d!.deviceId).toBe(agents.find((a) => a.labels.includes("a100"))!.deviceId);
+      await until(
+        async () => (await readFile(join(out, "said"), "utf8").catch(() => "")) === "hello from-args\n",
+        LONG,
+      );
+      const app = (await (await call("GET", `${APPS}/flagged`)).json()) as {
+        scheduling: unknown;
+        spec: { containers: { restartPolicy: unknown }[] };
+      };
+      expect(app.scheduling).toMatchObject({ type: "Conditional", selectors: { gpu: "a100" } });
+      expect(app.spec.containers[0]!.restartPolicy).toEqual({ name: "on-failure", maximumRetryCount: 3 });
+      const bad = await cli("apps", "create", "x", "--image", "busybox", "--restart", "on failure");
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain("--restart");
+      const none = await cli("apps", "create", "x");
+      expect(none.code).toBe(2);
+      expect(none.stderr).toContain("--image");
+      expect((await cli("apps", "delete", "flagged")).code).toBe(0);
+      await until(async () => (await call("GET", `${APPS}/flagged`)).status === 404, LONG);
+    },
+    3 * LONG,
+  );
 });
