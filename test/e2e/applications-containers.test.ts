@@ -13,6 +13,7 @@ import { type TestApp, testApp } from "../helpers/app.ts";
 import { describeWithDocker, TEST_IMAGE } from "../helpers/docker-engine.ts";
 import { createToken } from "../helpers/fleet.ts";
 import { freePort } from "../helpers/ports.ts";
+import { runCli } from "../helpers/processes.ts";
 import { until } from "../helpers/wait.ts";
 
 const LONG = 60_000;
@@ -46,6 +47,7 @@ describeWithDocker("container applications on a real Docker engine", (engine) =>
   let secretsRoot: string;
   let startAgent: () => AgentProcess;
   let agentDir: string;
+  let url: string;
   const cleanup: string[] = [];
   const call = (method: string, path: string, body?: unknown) =>
     t.call(method, path, { token: t.admin, body });
@@ -59,7 +61,7 @@ describeWithDocker("container applications on a real Docker engine", (engine) =>
     http = await new Promise((resolve) => {
       const s = serve({ fetch: t.app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s as Server));
     });
-    const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
     agentDir = await mkdtemp(join(tmpdir(), "berth-app-docker-"));
     secretsRoot = await mkdtemp("/dev/shm/berth-test-secrets-");
     cleanup.push(agentDir, secretsRoot);
@@ -383,6 +385,27 @@ describeWithDocker("container applications on a real Docker engine", (engine) =>
       };
       await until(async () => (await logs()).includes("from the host"), LONG);
       expect(await logs()).toContain("berth-web-1\n");
+      // A new image through the CLI: the rest of the spec as it was, a new version.
+      expect((await engine().docker(["tag", TEST_IMAGE, "berth-test/busybox:2"])).code).toBe(0);
+      const updated = await runCli([
+        "--endpoint",
+        url,
+        "--api-key",
+        t.admin,
+        "apps",
+        "update",
+        "settings",
+        "--image",
+        "berth-test/busybox:2",
+      ]);
+      expect(updated.code, updated.stderr).toBe(0);
+      await until(async () => {
+        const d = await deployment("settings");
+        return d?.version === 2 && d.state === "running";
+      }, LONG);
+      expect(await inspect("{{.Config.Image}} {{.Config.Hostname}}")).toBe(
+        "berth-test/busybox:2 berth-web-1",
+      );
       expect((await call("DELETE", `${APPS}/settings`)).status).toBe(202);
       await until(async () => (await call("GET", `${APPS}/settings`)).status === 404, LONG);
     },

@@ -706,3 +706,40 @@ describe("an application on more devices than a pass writes", () => {
     expect(await count()).toBe(401);
   }, 60_000);
 });
+
+describe("an application read back", () => {
+  it("shows its containers as the API takes them: a GET's spec sent back in a PATCH changes nothing", async () => {
+    const t = await testApp();
+    const call = (method: string, path: string, body?: unknown) =>
+      t.call(method, path, { token: t.admin, body });
+    const container = {
+      name: "web",
+      image: "nginx:1",
+      ports: ["18080:8080", "9000/udp", "443"],
+      volumes: ["/srv/www:/usr/share/nginx/html:ro", "/var/cache/web:/cache"],
+      imagePullTimeout: "15m",
+      capDrop: ["NET_RAW"],
+    };
+    expect(
+      (
+        await call("POST", APPS, {
+          name: "web",
+          scheduling: { type: "AllDevices" },
+          spec: { containers: [container] },
+        })
+      ).status,
+    ).toBe(201);
+    const got = (await (await call("GET", `${APPS}/web`)).json()) as {
+      version: number;
+      spec: { containers: Record<string, unknown>[] };
+    };
+    expect(got.spec.containers[0]).toMatchObject({
+      ports: ["18080:8080", "9000/udp", "443"],
+      volumes: ["/srv/www:/usr/share/nginx/html:ro", "/var/cache/web:/cache"],
+      imagePullTimeout: "900s",
+    });
+    const again = await call("PATCH", `${APPS}/web`, { spec: got.spec, expectedVersion: got.version });
+    expect(again.status).toBe(200);
+    expect(((await again.json()) as { version: number }).version).toBe(1);
+  });
+});

@@ -188,6 +188,23 @@ async function checkSecrets(deps: ApplicationDeps, ws: string, ns: string, conta
   }
 }
 
+/**
+ * A container as the API takes it (Synpse's strings: `"host:container"` ports, `"/host:/ctr:ro"` volumes, a
+ * duration for the pull timeout), so that what a GET returns can be sent back in a PATCH as it is.
+ */
+function containerView(c: AppContainer): Record<string, unknown> {
+  const { ports, volumes, imagePullTimeoutSeconds, ...rest } = c;
+  return {
+    ...rest,
+    ports: ports.map(
+      (p) =>
+        `${p.hostPort !== undefined && p.hostPort !== p.containerPort ? `${p.hostPort}:` : ""}${p.containerPort}${p.protocol === "udp" ? "/udp" : ""}`,
+    ),
+    ...(volumes ? { volumes: volumes.map((v) => `${v.source}:${v.target}${v.readOnly ? ":ro" : ""}`) } : {}),
+    ...(imagePullTimeoutSeconds !== undefined ? { imagePullTimeout: `${imagePullTimeoutSeconds}s` } : {}),
+  };
+}
+
 export function applicationView(app: Application, counts: DeploymentCounts): ApplicationView {
   return {
     id: app.id,
@@ -198,7 +215,7 @@ export function applicationView(app: Application, counts: DeploymentCounts): App
     version: app.version,
     configVersion: app.configVersion,
     scheduling: app.scheduling,
-    spec: { containers: app.spec.containers as unknown as Record<string, unknown>[] },
+    spec: { containers: app.spec.containers.map(containerView) },
     rollout: app.rollout,
     stopGracePeriodSeconds: app.stopGracePeriodSeconds,
     status: app.status,
