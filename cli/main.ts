@@ -6,6 +6,7 @@ import { completionCommand } from "./commands/completion.ts";
 import { devicesCommand } from "./commands/devices.ts";
 import { jobsCommand } from "./commands/jobs.ts";
 import { keysCommand } from "./commands/keys.ts";
+import { labsCommand } from "./commands/labs.ts";
 import { loginCommand } from "./commands/login.ts";
 import { namespacesCommand } from "./commands/namespaces.ts";
 import { nodeGroupsCommand } from "./commands/node-groups.ts";
@@ -51,6 +52,7 @@ export function buildProgram(): Command {
   quotasCommand(program);
   namespacesCommand(program);
   appsCommand(program);
+  labsCommand(program);
   secretsCommand(program);
   agentCommand(program);
   workspacesCommand(program);

@@ -115,7 +115,11 @@ export function applicationFromFlags(
   };
 }
 
-async function specFile(path: string): Promise<Record<string, unknown>> {
+/** A YAML or JSON mapping from a file; a syntax error names file:line:col, `what` says what it must hold. */
+export async function specFile(
+  path: string,
+  what = "an application spec is a mapping (name, scheduling, spec.containers)",
+): Promise<Record<string, unknown>> {
   const text = await readFile(path, "utf8").catch((err: Error) => {
     throw new CliError(`cannot read ${path}: ${err.message}`);
   });
@@ -128,7 +132,7 @@ async function specFile(path: string): Promise<Record<string, unknown>> {
   }
   const value = doc.toJS() as unknown;
   if (typeof value !== "object" || value === null || Array.isArray(value))
-    throw new CliError(`${path}: an application spec is a mapping (name, scheduling, spec.containers)`, 2);
+    throw new CliError(`${path}: ${what}`, 2);
   return value as Record<string, unknown>;
 }
 

@@ -18,6 +18,7 @@ import { docsRoutes } from "./routes/docs.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { installRoutes } from "./routes/install.ts";
 import { jobRoutes } from "./routes/jobs.ts";
+import { labRoutes } from "./routes/labs.ts";
 import { LOGIN_PATH, loginRoutes } from "./routes/login.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { namespaceRoutes } from "./routes/namespaces.ts";
@@ -48,6 +49,7 @@ export function apiRoutes(deps: AppDeps) {
     .route("/", quotaRoutes(deps))
     .route("/", metricsRoutes(deps))
     .route("/", namespaceRoutes(deps))
+    .route("/", labRoutes(deps))
     .route("/", applicationRoutes(deps))
     .route("/", secretRoutes(deps));
 }

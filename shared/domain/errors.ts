@@ -28,6 +28,8 @@ export const ErrorCode = {
   NamespaceDeleting: "NamespaceDeleting",
   ApplicationDeleting: "ApplicationDeleting",
   DeviceBusy: "DeviceBusy",
+  /** Labs (or file servers) are not set up in this workspace (specs/labs.md). */
+  NotConfigured: "NotConfigured",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -56,6 +58,7 @@ export const ERROR_STATUS = {
   NamespaceDeleting: 409,
   ApplicationDeleting: 409,
   DeviceBusy: 409,
+  NotConfigured: 404,
 } as const satisfies Record<ErrorCode, number>;
 
 export type ErrorStatus = (typeof ERROR_STATUS)[ErrorCode];

@@ -5,6 +5,7 @@ import type { DataKeyRepository } from "./repositories/data-keys.ts";
 import type { DeviceRepository } from "./repositories/devices.ts";
 import type { FeedRepository } from "./repositories/feed.ts";
 import type { JobEventRepository, JobRepository } from "./repositories/jobs.ts";
+import type { LabRepository } from "./repositories/labs.ts";
 import type { NamespaceRepository } from "./repositories/namespaces.ts";
 import type { NodeGroupRepository } from "./repositories/node-groups.ts";
 import type { OutputRepository } from "./repositories/output.ts";
@@ -29,6 +30,7 @@ export type {
 } from "./repositories/devices.ts";
 export type { FeedRepository } from "./repositories/feed.ts";
 export type { JobEventRepository, JobRepository, JobTimeRange } from "./repositories/jobs.ts";
+export type { LabRepository } from "./repositories/labs.ts";
 export type { NamespaceGuard, NamespaceRepository } from "./repositories/namespaces.ts";
 export type { NodeGroupPatch, NodeGroupRepository } from "./repositories/node-groups.ts";
 export type { OutputRepository } from "./repositories/output.ts";
@@ -69,6 +71,7 @@ export interface Repositories {
   secrets: SecretRepository;
   applications: ApplicationRepository;
   deployments: DeploymentRepository;
+  labs: LabRepository;
   /** Commits writes of any repositories in one transaction: all of them, or (a condition failed) none. */
   commit(writes: (Write | undefined | false)[]): Promise<Committed>;
 }

@@ -10,6 +10,7 @@ import { dataKeyContract } from "./suites/data-keys.ts";
 import { deviceContract } from "./suites/devices.ts";
 import { feedContract } from "./suites/feed.ts";
 import { jobContract } from "./suites/jobs.ts";
+import { labContract } from "./suites/labs.ts";
 import { nodeGroupContract } from "./suites/node-groups.ts";
 import { outputContract } from "./suites/output.ts";
 import { registrationTokenContract } from "./suites/registration-tokens.ts";
@@ -46,4 +47,5 @@ forEachEngine("repositories", (engine) => {
   dataKeyContract(ctx);
   secretContract(ctx);
   applicationContract(ctx);
+  labContract(ctx);
 });

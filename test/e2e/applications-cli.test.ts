@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli, type ServerProcess, startServerProcess, tempDir } from "../helpers/processes.ts";
 
-describe("berth apps against a real server", () => {
+describe("berth apps and berth labs against a real server", () => {
   let server: ServerProcess;
   let dataDir: string;
   const cli = (args: string[]) => runCli(["--endpoint", server.url, ...args], { BERTH_DATA_DIR: dataDir });
@@ -70,4 +70,42 @@ describe("berth apps against a real server", () => {
     expect((await cli(["apps", "delete", "exporter"])).stdout).toContain("being removed");
     expect((await cli(["apps", "get", "exporter"])).stderr).toContain("application exporter not found");
   }, 60_000);
+
+  it("berth labs config set|get and quota set|get: the config from a file, a user's override and its reset", async () => {
+    const dir = await tempDir("labs-config");
+    const file = join(dir, "labs.yaml");
+    expect((await cli(["profiles", "create", "small"])).code).toBe(0);
+    const missing = await cli(["labs", "config", "get"]);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain("labs are not set up");
+    await writeFile(
+      file,
+      [
+        "sizes: [small]",
+        "defaultSize: small",
+        "images:",
+        "  recommended: ghcr.io/acme/lab:recommended",
+        "",
+      ].join("\n"),
+    );
+    const set = await cli(["labs", "config", "set", "-f", file, "-o", "json"]);
+    expect(set.code, set.stderr).toBe(0);
+    expect(JSON.parse(set.stdout)).toMatchObject({ revision: 1, port: 8888, defaultSize: "small" });
+    expect(JSON.parse((await cli(["labs", "config", "get", "-o", "json"])).stdout)).toMatchObject({
+      revision: 1,
+    });
+    const stale = await cli(["labs", "config", "set", "-f", file, "--expected-revision", "4"]);
+    expect(stale.code).not.toBe(0);
+    expect(stale.stderr).toContain("revision 1, not 4");
+    const q = await cli(["labs", "quota", "set", "alice", "--gpus", "0", "--no-spawn", "-o", "json"]);
+    expect(q.code, q.stderr).toBe(0);
+    expect(JSON.parse(q.stdout)).toMatchObject({
+      quota: { gpus: 0, spawn: false, cpu: 8 },
+      override: { gpus: 0, spawn: false },
+    });
+    const reset = await cli(["labs", "quota", "set", "alice", "--reset", "-o", "json"]);
+    expect(JSON.parse(reset.stdout)).toMatchObject({ quota: { gpus: 1, spawn: true }, override: {} });
+    const bad = await cli(["labs", "quota", "set", "alice", "--gpus", "many"]);
+    expect(bad.code).toBe(2);
+  });
 });

@@ -8,6 +8,7 @@ import { dataKeyRepository } from "./data-keys.ts";
 import { deviceRepository } from "./devices.ts";
 import { feedRepository } from "./feed.ts";
 import { jobEventRepository, jobRepository } from "./jobs.ts";
+import { labRepository } from "./labs.ts";
 import { namespaceRepository } from "./namespaces.ts";
 import { nodeGroupRepository } from "./node-groups.ts";
 import { outputRepository } from "./output.ts";
@@ -46,6 +47,7 @@ export function repositories(
     secrets: secretRepository(store),
     applications: applicationRepository(store),
     deployments: deploymentRepository(store),
+    labs: labRepository(store),
     commit: (writes) => commitWrites(store, writes),
   };
 }

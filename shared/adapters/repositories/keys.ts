@@ -81,6 +81,10 @@ export const keys = {
   applicationPass: (appId: string) => ({ pk: `APP#${appId}`, sk: "PASS" }),
   /** Until when the sweeper's full pass over every application is taken. */
   applicationsFullPass: { pk: "APPQ", sk: "FULL" },
+  /** A workspace's lab config (specs/labs.md §2). */
+  labConfig: (ws: string) => ({ pk: `WS#${ws}`, sk: "LABCONFIG" }),
+  /** A user's lab quota override. */
+  labQuota: (ws: string, user: string) => ({ pk: `WS#${ws}`, sk: `LABQUOTA#${user}` }),
   cloudReservation: (id: string) => ({ pk: `CLOUDRES#${id}`, sk: "CLOUDRES" }),
   cloudQueue: (shard: number) => `CLOUDQ#${shard}`,
 } as const;
