@@ -352,7 +352,9 @@ describe("process applications on two real agents", () => {
       expect(made.code, made.stderr).toBe(0);
       await until(async () => (await deployments("flagged"))[0]?.state === "running", LONG);
       const [d] = await deployments("flagged");
-      expect(d!.deviceId).toBe(agents.find((a) => a.labels.includes("a100"))!.deviceId);
+      // The device labelled gpu=a100 now (an earlier test swaps the two devices' labels).
+      const a100 = (await t.deps.repos.devices.listAll("default")).find((x) => x.labels.gpu === "a100");
+      expect(d!.deviceId).toBe(a100!.id);
       await until(
         async () => (await readFile(join(out, "said"), "utf8").catch(() => "")) === "hello from-args\n",
         LONG,
