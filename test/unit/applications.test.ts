@@ -395,6 +395,7 @@ describe("applications", () => {
           [{ hostname: "web", networkMode: "host" }, /on the host's network has the host's name/],
           [{ hostname: "-bad-" }, /must be a host name/],
           [{ imagePullTimeout: "3h" }, /at most 2h/],
+          [{ volumes: [`/${"é".repeat(2100)}:/data`] }, /a volume's paths are at most 4096 bytes/],
           [{ imagePullTimeout: "soon" }, /imagePullTimeout must be a duration/],
           [{ memoryHardLimit: 1024 }, /at least 6291456 bytes/],
           [{ capAdd: ["NET ADMIN"] }, /capability name/],

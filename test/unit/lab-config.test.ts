@@ -101,7 +101,12 @@ describe("lab config", () => {
       quota: { cpu: 4, memoryGiB: 16, gpus: 0, spawn: false },
       override: { gpus: 0, spawn: false },
     });
-    expect((await errorOf(await call("PUT", "/api/v1/labs/quotas/alice", { gpus: -1 }))).status).toBe(400);
+    for (const body of [{ gpus: -1 }, { gpu: 2 }, { spawn: "yes" }]) {
+      const before = await snapshot(t.db);
+      const err = await errorOf(await call("PUT", "/api/v1/labs/quotas/alice", body));
+      expect(err).toMatchObject({ status: 400, code: "InvalidRequest" });
+      expect(await snapshot(t.db)).toBe(before);
+    }
     const back = await call("PUT", "/api/v1/labs/quotas/alice", { spawn: null });
     expect(await back.json()).toMatchObject({ quota: { gpus: 0, spawn: true }, override: { gpus: 0 } });
     await call("PUT", "/api/v1/labs/quotas/alice", { gpus: null });

@@ -12,6 +12,7 @@ import type { AppDeps } from "../deps.ts";
 import type { AppEnv } from "../env.ts";
 import { requireUser } from "../middleware/auth.ts";
 import { bearerSecurity, errorResponses, json, jsonBody } from "../openapi.ts";
+import { workspaceOf } from "./access.ts";
 
 /**
  * `/api/v1/labs/config` and `/api/v1/labs/quotas/{user}` (specs/labs.md §2): the workspace's lab config and
@@ -19,7 +20,7 @@ import { bearerSecurity, errorResponses, json, jsonBody } from "../openapi.ts";
  */
 export function labRoutes(deps: AppDeps) {
   const admin = { tags: ["labs"], security: bearerSecurity, middleware: requireUser(deps, Role.admin) };
-  const ws = (c: { get(k: "user"): { workspaceId: string } }) => c.get("user").workspaceId;
+  const ws = workspaceOf;
   return new OpenAPIHono<AppEnv>()
     .openapi(
       createRoute({

@@ -25,6 +25,7 @@ import type { JobDeps } from "../deps.ts";
 import { ownDevice } from "../identity/devices.ts";
 import { done, mutate, reread } from "../mutate.ts";
 import { activeNamespace, namespaceNamed } from "../namespaces/namespaces.ts";
+import { overlap } from "../secrets/job-secrets.ts";
 
 export type ApplicationDeps = JobDeps;
 
@@ -62,9 +63,6 @@ const CONTAINER_ONLY = [
 const isSet = (v: unknown) => v !== undefined && v !== false && !(Array.isArray(v) && v.length === 0);
 /** The longest pull a container may ask for (Synpse's `imagePullTimeout`). */
 const MAX_PULL_SECONDS = 2 * 3600;
-/** Whether `path` is `dir` or inside it. */
-const within = (dir: string, path: string) =>
-  path === dir || path.startsWith(dir.endsWith("/") ? dir : `${dir}/`);
 
 /** The containers as stored, each checked against the application's type. */
 function containersOf(type: "container" | "process", input: ContainerInput[]): AppContainer[] {
@@ -112,7 +110,7 @@ function containersOf(type: "container" | "process", input: ContainerInput[]): A
           `a volume's paths are at most ${MAX_PATH_BYTES} bytes (${c.name})`,
         );
     for (const [j, s] of c.secrets.entries()) {
-      const volume = c.volumes.find((v) => within(v.target, s.filepath) || within(s.filepath, v.target));
+      const volume = c.volumes.find((v) => overlap(v.target, s.filepath));
       if (volume)
         throw bad(
           `${at("secrets")}.${j}.filepath`,

@@ -41,13 +41,19 @@ async function changeDeployment(
       // Up, or failed, while a rollout is under way: one that waits on its budget may go on. With
       // minReadySeconds, one up is available only later: the application's passes count it then.
       if (next.state !== d.state) {
-        const counts = await deps.repos.deployments.counts(appId);
-        if (counts.updated < counts.total || app.rollout.minReadySeconds > 0)
+        // (minReadySeconds first: it needs no read.)
+        if (app.rollout.minReadySeconds > 0 || (await rolloutUnderWay(deps, appId)))
           await deps.applicationChanged(appId);
       }
       return;
     }
   }
+}
+
+/** Some deployment of the application is behind its version (its counts say so: one read). */
+async function rolloutUnderWay(deps: JobDeps, appId: string): Promise<boolean> {
+  const counts = await deps.repos.deployments.counts(appId);
+  return counts.updated < counts.total;
 }
 
 /** Synpse's container states rolled up: every one running is running; one failed (no restart left) fails it. */

@@ -90,7 +90,7 @@ export async function checkJobSecrets(
 }
 
 /** Whether one path is the other or inside it. */
-const overlap = (a: string, b: string) =>
+export const overlap = (a: string, b: string) =>
   a === b || b.startsWith(a.endsWith("/") ? a : `${a}/`) || a.startsWith(`${b}/`);
 const stripSlashes = (p: string) => p.replace(/\/+$/, "") || "/";
 
