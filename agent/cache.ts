@@ -36,6 +36,18 @@ export interface CacheRecord {
   result?: Report;
   /** Whether the control plane knows the workload started (false: still to report). */
   startedSent?: boolean;
+  /**
+   * A lab's workload (specs/labs.md §5): the port it serves on, the host port it got, how to probe it, and
+   * whether it answered and the control plane knows.
+   */
+  lab?: {
+    port: number;
+    path: string;
+    timeoutSeconds: number;
+    hostPort?: number;
+    ready?: boolean;
+    readySent?: boolean;
+  };
   /** Whether the control plane has our `deleted` acknowledgement (after a decommission). */
   deletedSent?: boolean;
   /** Output shipping position: next seq, and bytes already sent of each stream. */

@@ -219,7 +219,10 @@ export class AgentClient {
   async status(
     id: string,
     body: {
-      state: "running";
+      /** A lab's workload also reports `pulling` (with `message`) and `ready` (specs/labs.md §5). */
+      state: "running" | "pulling" | "ready";
+      message?: string;
+      hostPort?: number;
       pid?: number;
       /** An application's programs (Synpse's WorkloadStatus). */
       containers?: {

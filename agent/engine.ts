@@ -38,6 +38,7 @@ import {
   startProgram,
 } from "./runtimes/apps.ts";
 import type { DockerRuntime } from "./runtimes/docker.ts";
+import { answers, freePort, PROBE_EVERY_MS } from "./runtimes/lab.ts";
 import {
   ApplyError,
   exitStatus,
@@ -105,6 +106,17 @@ const ADOPT_FLUSH_MS = 5000;
  * runs while the control plane is unreachable). Everything it starts is recorded on disk first, so a
  * restarted agent re-attaches to its workloads instead of starting them again, and still reports them.
  */
+/** A lab workload's record: where it serves and how it is probed. */
+const labOf = (
+  lab: { port: number; readinessPath: string; readinessTimeoutSeconds: number },
+  hostPort: number | undefined,
+): NonNullable<CacheRecord["lab"]> => ({
+  port: lab.port,
+  path: lab.readinessPath,
+  timeoutSeconds: lab.readinessTimeoutSeconds,
+  ...(hostPort ? { hostPort } : {}),
+});
+
 export class Engine {
   readonly #d: EngineDeps;
   readonly #busy = new Map<string, Promise<void>>();
@@ -246,11 +258,15 @@ export class Engine {
           // Secrets first: a value that does not open runs nothing (and is not cached).
           const opened = await openSecrets(this.#d.keys.encryption, this.#d.machineId, r.id, data);
           if (opened.values.length) this.#secrets.set(r.id, opened.values);
+          // A lab listens on a port picked here (a process has no Docker to choose one).
+          const labPort = data.lab ? await freePort() : undefined;
           const env = {
             ...data.env,
             ...opened.env,
             ...(opened.dir ? { BERTH_SECRETS_DIR: opened.dir } : {}),
+            ...(labPort ? { BERTH_LAB_PORT: String(labPort) } : {}),
           };
+          if (data.lab) record.lab = labOf(data.lab, labPort);
           // Recorded before the spawn: a crash in between is found again through the wrapper's pid file.
           record.workload = {
             kind: "process",
@@ -274,10 +290,12 @@ export class Engine {
             user: data.user,
           });
           if (opened.values.length) this.#secrets.set(r.id, opened.values);
+          if (data.lab) await docker.pullForLab(data.image, (message) => this.#labPulling(r.id, message));
           const started = await docker
             .start(r.id, data, this.#d.paths.workloads, opened)
             .finally(() => removeEnvFile(opened.envFile));
           record.workload = { kind: "container", ...started, grace: data.stopGracePeriodSeconds };
+          if (data.lab) record.lab = labOf(data.lab, await docker.hostPort(started.name, data.lab.port));
           record.status = "running";
           record.startedSent = false;
           record.output = { seq: 1, stdout: 0, stderr: 0 };
@@ -523,6 +541,7 @@ export class Engine {
       const id = record.reservation.id;
       if (this.#busy.has(id)) continue;
       if (record.status === "running") await this.#supervise(record);
+      if (record.status === "running" && record.lab && !record.lab.ready) await this.#probeLab(record);
       if (
         (record.status === "running" || record.status === "finished") &&
         record.reservation.created &&
@@ -547,6 +566,31 @@ export class Engine {
       this.#reporting = undefined;
     });
     return this.#reporting;
+  }
+
+  /** When each lab was last probed (in memory: a restarted agent probes again at once). */
+  readonly #probedAt = new Map<string, number>();
+
+  /** A lab not yet ready: probed every PROBE_EVERY_MS until it answers; then its `ready` goes out. */
+  async #probeLab(record: CacheRecord): Promise<void> {
+    const lab = record.lab!;
+    const id = record.reservation.id;
+    if (!lab.hostPort || Date.now() - (this.#probedAt.get(id) ?? 0) < PROBE_EVERY_MS) return;
+    this.#probedAt.set(id, Date.now());
+    if (!(await answers(lab.hostPort, lab.path, lab.timeoutSeconds))) return;
+    lab.ready = true;
+    this.#probedAt.delete(id);
+    await this.#d.cache.put(record);
+    void this.report();
+  }
+
+  /** A lab's pull progress, sent as it comes (best effort: a lost one is followed by the next). */
+  #labPulling(id: string, message: string): void {
+    this.#d.client
+      .status(id, { state: "pulling", message })
+      .catch((e: Error) =>
+        this.#d.log.warn("could not report a lab's pull progress", { reservation: id, error: e.message }),
+      );
   }
 
   /** A running workload that ended: its result is recorded (and goes out after its output, see #ship). */
@@ -925,8 +969,14 @@ export class Engine {
         await this.#d.client.status(id, {
           state: "running",
           ...(w.kind === "process" ? { pid: w.pid } : {}),
+          ...(record.lab?.hostPort ? { hostPort: record.lab.hostPort } : {}),
         });
         record.startedSent = true;
+        await this.#d.cache.put(record);
+      }
+      if (record.lab?.ready && !record.lab.readySent && record.status === "running") {
+        await this.#d.client.status(id, { state: "ready", hostPort: record.lab.hostPort });
+        record.lab.readySent = true;
         await this.#d.cache.put(record);
       }
       if (w.kind === "app" && record.status === "running") {

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { arch, cpus, hostname, networkInterfaces, release, totalmem } from "node:os";
 import { detectGpus, type GpuInventory, type Runner } from "./nvidia-smi.ts";
+import { dockerImages } from "./runtimes/docker.ts";
 
 export interface Inventory {
   machineInfo: Record<string, unknown>;
@@ -50,6 +51,8 @@ export async function collectInventory(runner: Runner, opts: { useDocker: boolea
     detectGpus(runner),
     opts.useDocker ? dockerVersion(runner) : Promise.resolve(undefined),
   ]);
+  // What a lab's prepuller looks for (specs/labs.md §7).
+  const images = docker ? await dockerImages(runner) : undefined;
   const cpu = cpus();
   return {
     gpuCount: gpus.gpus.length,
@@ -72,6 +75,7 @@ export async function collectInventory(runner: Runner, opts: { useDocker: boolea
       gpuDriverVersion: gpus.driverVersion,
       cudaVersion: gpus.cudaVersion,
       gpuInfo: gpuInfo(gpus),
+      ...(images ? { containerImages: images } : {}),
     },
   };
 }

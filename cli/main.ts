@@ -6,7 +6,7 @@ import { completionCommand } from "./commands/completion.ts";
 import { devicesCommand } from "./commands/devices.ts";
 import { jobsCommand } from "./commands/jobs.ts";
 import { keysCommand } from "./commands/keys.ts";
-import { labsCommand } from "./commands/labs.ts";
+import { fileserversCommand, labsCommand } from "./commands/labs.ts";
 import { loginCommand } from "./commands/login.ts";
 import { namespacesCommand } from "./commands/namespaces.ts";
 import { nodeGroupsCommand } from "./commands/node-groups.ts";
@@ -53,6 +53,7 @@ export function buildProgram(): Command {
   namespacesCommand(program);
   appsCommand(program);
   labsCommand(program);
+  fileserversCommand(program);
   secretsCommand(program);
   agentCommand(program);
   workspacesCommand(program);

@@ -3,6 +3,7 @@ import { sweepApplications } from "../shared/usecases/applications/reconcile.ts"
 import { requeueQueued } from "../shared/usecases/cloud/cloud-reconcile.ts";
 import type { CloudJobDeps } from "../shared/usecases/deps.ts";
 import { sweepExpired, sweepJobs } from "../shared/usecases/feed/sweep.ts";
+import { sweepLabs } from "../shared/usecases/labs/images.ts";
 import { sweepNamespaces } from "../shared/usecases/namespaces/sweep.ts";
 
 const { deps } = lambdaDeps();
@@ -24,5 +25,7 @@ export const handler = async () => {
   // Queued applications each run, every one every 10 minutes.
   // (Passes cut short at 200 devices go on for up to 30 s of the run's 55.)
   const applications = await sweepApplications(deps, { passBudgetMs: 30_000 });
-  return { expired, lost, requeued, namespacesDeleted, applications };
+  // Lab spawns past their timeout, and a prepuller round where one is due.
+  const labs = await sweepLabs(deps);
+  return { expired, lost, requeued, namespacesDeleted, applications, labs };
 };

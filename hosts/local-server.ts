@@ -27,6 +27,7 @@ import { sweepApplications } from "../shared/usecases/applications/reconcile.ts"
 import type { CloudJobDeps } from "../shared/usecases/deps.ts";
 import { sweepExpired, sweepJobs } from "../shared/usecases/feed/sweep.ts";
 import { bootstrapWorkspace, issueAdminKey } from "../shared/usecases/identity/bootstrap.ts";
+import { sweepLabs } from "../shared/usecases/labs/images.ts";
 import { sweepNamespaces } from "../shared/usecases/namespaces/sweep.ts";
 import { buildAppDeps } from "./app-deps.ts";
 import { answerClientErrors } from "./client-errors.ts";
@@ -175,6 +176,7 @@ export async function startLocalServer(
         sweepJobs(deps, { gapMs: sweepGapMs }),
         sweepNamespaces(deps),
         sweepApplications(deps),
+        sweepLabs(deps),
         cloudWorkers?.sweep(),
       ]);
       if (Date.now() - lastCollect > 3600_000) {

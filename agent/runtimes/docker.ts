@@ -4,6 +4,7 @@ import { mkdir, readFile, truncate } from "node:fs/promises";
 import { join } from "node:path";
 import type { ContainerData } from "../../shared/domain/reservation-data.ts";
 import type { Runner } from "../nvidia-smi.ts";
+import { hasLocalImage, publishedPort, pullWithProgress } from "./lab.ts";
 import { ApplyError } from "./process.ts";
 
 /** Containers through the Docker CLI. Names are derived from the reservation id, so a container is found again after a restart. */
@@ -70,6 +71,9 @@ export function dockerRunArgs(
     if (app.memoryBytes !== undefined) args.push("--memory", `${app.memoryBytes}b`);
     if (app.forcePull) args.push("--pull", "always");
   }
+  if (data.cpus !== undefined) args.push("--cpus", String(data.cpus));
+  if (data.memoryMiB !== undefined) args.push("--memory", `${data.memoryMiB}m`);
+  if (data.lab) args.push("--label", "berth.lab=1");
   if (data.gpus === "all") args.push("--gpus", "all");
   else if (data.gpus.length > 0) args.push("--gpus", `"device=${data.gpus.join(",")}"`);
   for (const [k, v] of Object.entries(data.env)) args.push("-e", `${k}=${v}`);
@@ -182,6 +186,41 @@ async function endFollower(pid: number, name: string, ms: number): Promise<void>
   if (await following(pid, name)) terminate(pid);
 }
 
+/** Docker's human sizes ("1.24MB", "512kB", "3GB") in bytes (SI units, as Docker prints them). */
+export function dockerSize(text: string): number | undefined {
+  const m = /^([\d.]+)\s*([kMGT]?B)$/.exec(text.trim());
+  if (!m) return undefined;
+  const scale = { B: 1, kB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12 }[m[2] as "B"] ?? 1;
+  return Math.round(Number(m[1]) * scale);
+}
+
+/** The images Docker holds (`docker image ls --digests`), at most `max`, newest first. */
+export async function dockerImages(
+  run: Runner,
+  max = 500,
+): Promise<{ reference: string; digest?: string; sizeBytes?: number }[]> {
+  const res = await run("docker", ["image", "ls", "--digests", "--format", "{{json .}}"]);
+  if (res.code !== 0) return [];
+  const out: { reference: string; digest?: string; sizeBytes?: number }[] = [];
+  for (const line of res.stdout.split("\n")) {
+    if (!line.trim() || out.length >= max) continue;
+    try {
+      const i = JSON.parse(line) as { Repository?: string; Tag?: string; Digest?: string; Size?: string };
+      if (!i.Repository || i.Repository === "<none>" || !i.Tag || i.Tag === "<none>") continue;
+      const reference = `${i.Repository}:${i.Tag}`;
+      if (reference.length > 256) continue; // longer than a machine-info leaf
+      out.push({
+        reference,
+        ...(i.Digest && i.Digest !== "<none>" ? { digest: i.Digest } : {}),
+        ...(i.Size ? { sizeBytes: dockerSize(i.Size) } : {}),
+      });
+    } catch {
+      // not a line of Docker's JSON: skipped
+    }
+  }
+  return out;
+}
+
 export class DockerRuntime {
   readonly #run: Runner;
   #checked?: { at: number; problem?: string };
@@ -203,6 +242,25 @@ export class DockerRuntime {
     }
     this.#checked = { at: Date.now(), problem };
     return problem;
+  }
+
+  /**
+   * A lab's image (specs/labs.md §5): pulled with its progress (`onProgress`) unless Docker has it already
+   * (what the prepuller is for) and its tag is not `latest`; a failed pull of an image it has goes on with it.
+   */
+  async pullForLab(image: string, onProgress: (message: string) => void): Promise<void> {
+    const local = await hasLocalImage(this.#run, image);
+    if (local && !/:latest$|^[^:]*$/.test(image.split("/").at(-1) ?? "")) return;
+    try {
+      await pullWithProgress(image, onProgress);
+    } catch (e) {
+      if (!local) throw new ApplyError(`docker pull ${image} failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** The host port Docker published the container's `port` on. */
+  hostPort(name: string, port: number): Promise<number | undefined> {
+    return publishedPort(this.#run, name, port);
   }
 
   async pull(image: string): Promise<void> {

@@ -146,10 +146,16 @@ export const ResultRequest = z
   .openapi("ResultRequest");
 export type ResultRequest = z.infer<typeof ResultRequest>;
 
-/** `POST /api/v1/agent/reservations/{id}/status`: the workload started (process id when it has one). */
+/** `POST /api/v1/agent/reservations/{id}/status`: the workload started (process id when it has one), or a lab's step. */
 export const StatusReport = z
   .object({
-    state: z.literal("running"),
+    /**
+     * `running`: the workload started. A lab's workload (specs/labs.md §5) also reports `pulling` (its image,
+     * before it starts: `message`) and `ready` (it answered on `hostPort`); `running` then carries `hostPort`.
+     */
+    state: z.enum(["running", "pulling", "ready"]),
+    message: z.string().max(500).optional(),
+    hostPort: z.number().int().min(1).max(65535).optional(),
     pid: z.number().int().positive().optional(),
     /** An application's containers (or programs), each as Synpse's WorkloadStatus: sent on every change. */
     containers: z

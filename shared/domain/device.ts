@@ -9,6 +9,14 @@ export const GpuInfo = z.object({
 });
 export type GpuInfo = z.infer<typeof GpuInfo>;
 
+/** An image a device reports having (`docker image ls --digests`). */
+export const DeviceImage = z.object({
+  reference: z.string().max(1024),
+  digest: z.string().max(200).optional(),
+  sizeBytes: z.number().optional(),
+});
+export type DeviceImage = z.infer<typeof DeviceImage>;
+
 /** What Berth knows of a machine, normalised from GPUd's or Berth's agent's machineInfo. */
 export const DeviceInfo = z.object({
   hostname: z.string().optional(),
@@ -27,6 +35,8 @@ export const DeviceInfo = z.object({
   zone: z.string().optional(),
   provider: z.string().optional(),
   providerInstanceId: z.string().optional(),
+  /** Container images it holds (labs' prepuller, specs/labs.md §7): at most 500, as its agent reports them. */
+  images: z.array(DeviceImage).max(500).optional(),
 });
 export type DeviceInfo = z.infer<typeof DeviceInfo>;
 

@@ -30,6 +30,12 @@ export const ErrorCode = {
   DeviceBusy: "DeviceBusy",
   /** Labs (or file servers) are not set up in this workspace (specs/labs.md). */
   NotConfigured: "NotConfigured",
+  /** Nublado's lab errors (specs/labs.md §4). */
+  UnknownImage: "UnknownImage",
+  InvalidLabSize: "InvalidLabSize",
+  InsufficientQuota: "InsufficientQuota",
+  OperationInProgress: "OperationInProgress",
+  LabExists: "LabExists",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -59,6 +65,11 @@ export const ERROR_STATUS = {
   ApplicationDeleting: 409,
   DeviceBusy: 409,
   NotConfigured: 404,
+  UnknownImage: 400,
+  InvalidLabSize: 400,
+  InsufficientQuota: 403,
+  OperationInProgress: 409,
+  LabExists: 409,
 } as const satisfies Record<ErrorCode, number>;
 
 export type ErrorStatus = (typeof ERROR_STATUS)[ErrorCode];

@@ -21,6 +21,16 @@ export function reservationForJob(
 ): { type: ReservationType; data: unknown; duration: number } {
   const env = Object.fromEntries(job.environment.map((e) => [e.name, e.value]));
   const argv = jobArgv(job);
+  const lab = job.lab
+    ? {
+        lab: {
+          port: job.lab.port,
+          readinessPath: job.lab.readinessPath,
+          readinessTimeoutSeconds: job.lab.readinessTimeoutSeconds,
+        },
+        stopGracePeriodSeconds: job.lab.graceSeconds,
+      }
+    : {};
   if (job.container) {
     const c = job.container;
     return {
@@ -42,6 +52,9 @@ export function reservationForJob(
           protocol: p.protocol === "udp" ? "udp" : "tcp",
         })),
         ...(job.workingDirectory ? { workingDirectory: job.workingDirectory } : {}),
+        ...lab,
+        ...(job.lab && job.cpus ? { cpus: job.cpus } : {}),
+        ...(job.lab && job.memoryGiB ? { memoryMiB: Math.round(job.memoryGiB * 1024) } : {}),
         ...(c.runAsUserId === undefined
           ? {}
           : { user: `${c.runAsUserId}${c.runAsGroupId === undefined ? "" : `:${c.runAsGroupId}`}` }),
@@ -58,6 +71,7 @@ export function reservationForJob(
       gpus,
       ...(job.workingDirectory ? { workingDirectory: job.workingDirectory } : {}),
       ...(job.stdin === undefined ? {} : { stdin: job.stdin }),
+      ...lab,
       ...secrets,
     },
   };

@@ -56,6 +56,29 @@ export const JOB_TARGETS = ["fleet", "cloud", "auto"] as const;
 export const Disconnect = z.object({ lostAfterSeconds: z.number().int(), replace: z.boolean() });
 export type Disconnect = z.infer<typeof Disconnect>;
 
+export const LAB_KINDS = ["lab", "fileserver"] as const;
+export type LabKind = (typeof LAB_KINDS)[number];
+
+/** What a lab's job carries besides the Launcher fields (bookkeeping: never shown as part of the job). */
+export const JobLab = z.object({
+  kind: z.enum(LAB_KINDS),
+  user: z.string(),
+  port: z.number().int(),
+  readinessPath: z.string(),
+  readinessTimeoutSeconds: z.number().int(),
+  spawnTimeoutSeconds: z.number().int(),
+  /** Seconds between SIGTERM and SIGKILL when it is stopped (Kubespawner's 1 s by default). */
+  graceSeconds: z.number().int(),
+  /** BERTH_LAB_TOKEN, encrypted with the workspace's data key (AAD `lab:<ws>:<job>`). */
+  token: z.object({ keyId: z.string(), ciphertext: z.string() }),
+  /** Set from the agent's reports: the port Docker (or the agent) chose on the device, and when it answered. */
+  hostPort: z.number().int().optional(),
+  readyAt: z.string().optional(),
+});
+export type JobLab = z.infer<typeof JobLab>;
+
+export const labTokenAad = (workspaceId: string, jobId: string) => `lab:${workspaceId}:${jobId}`;
+
 /** A job as stored: the Launcher job object (jobs.md §1) plus Berth's bookkeeping. */
 export const Job = z.object({
   id: z.string(),
@@ -130,6 +153,8 @@ export const Job = z.object({
   controlRequested: z.enum(["stop", "kill"]).optional(),
   /** Quota held by the job until its end (released once). */
   quotaHeld: z.boolean(),
+  /** The lab (specs/labs.md) this job runs, when it runs one. */
+  lab: JobLab.optional(),
 });
 export type Job = z.infer<typeof Job>;
 
@@ -146,6 +171,7 @@ export const JOB_INTERNAL_FIELDS = [
   "held",
   "controlRequested",
   "quotaHeld",
+  "lab",
 ] as const;
 
 /** What a job update may change besides its status: identity, status and bookkeeping of writes excluded. */

@@ -25,6 +25,30 @@ export type LabQuota = z.infer<typeof LabQuota>;
 export const LabQuotaOverride = LabQuota.partial();
 export type LabQuotaOverride = z.infer<typeof LabQuotaOverride>;
 
+/** Nublado's user file servers (specs/labs.md §8): one per user, for a fixed lifetime. */
+export const FileserverConfig = z.object({
+  enabled: z.boolean().default(false),
+  image: z.string().min(1).max(1024).optional(),
+  /** A shell command (the image's own when absent; required with runtime process). */
+  command: z
+    .string()
+    .max(64 * 1024)
+    .optional(),
+  port: z.number().int().min(1).max(65535).default(8080),
+  volumeMounts: z
+    .array(z.object({ source: z.string().startsWith("/"), target: z.string().startsWith("/") }))
+    .max(16)
+    .default([]),
+  lifetimeSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(7 * 86400)
+    .default(3600),
+  queues: z.array(z.string().min(1).max(63)).max(16).default([]),
+});
+export type FileserverConfig = z.infer<typeof FileserverConfig>;
+
 export const LabConfig = z.object({
   enabled: z.boolean().default(true),
   queues: z.array(z.string().min(1).max(63)).max(16).default(["labs"]),
@@ -78,7 +102,21 @@ export const LabConfig = z.object({
   quota: z
     .object({ default: LabQuota.default({ cpu: 8, memoryGiB: 32, gpus: 1, spawn: true }) })
     .default({ default: { cpu: 8, memoryGiB: 32, gpus: 1, spawn: true } }),
-  fileserver: z.object({ enabled: z.boolean().default(false) }).default({ enabled: false }),
+  /**
+   * `container` (the image runs under Docker) or `process`: the agent runs `command` on the host, with the
+   * chosen image's reference in JUPYTER_IMAGE (say, a virtualenv to start from) and the port to listen on in
+   * BERTH_LAB_PORT. Process labs need no container engine and have nothing to prepull.
+   */
+  runtime: z.enum(["container", "process"]).default("container"),
+  /** The device address a lab's URL names: its private address (default) or its public one. */
+  address: z.enum(["privateIP", "publicIP"]).default("privateIP"),
+  fileserver: FileserverConfig.default({
+    enabled: false,
+    port: 8080,
+    lifetimeSeconds: 3600,
+    queues: [],
+    volumeMounts: [],
+  }),
 });
 export type LabConfig = z.infer<typeof LabConfig>;
 

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { utf8Length } from "./bounds.ts";
-import type { DeviceInfo, GpuInfo } from "./device.ts";
+import { DeviceImage, type DeviceInfo, type GpuInfo } from "./device.ts";
 import type { FieldIssue } from "./errors.ts";
 import { parseQuantity } from "./quantity.ts";
 
@@ -41,6 +41,8 @@ const GpudGpu = z.looseObject({
  * memoryBytes; cpuInfo.model; memoryInfo.totalBytes; containerRuntime).
  */
 export const GpudMachineInfo = z.looseObject({
+  /** Berth's agent: the container images it holds (GPUd sends none). */
+  containerImages: z.array(DeviceImage).max(500).optional().catch(undefined),
   hostname: str,
   gpudVersion: str,
   gpuDriverVersion: str,
@@ -89,6 +91,7 @@ export function normalizeMachineInfo(raw: GpudMachineInfo, where: Whereabouts = 
     busId: g.busID,
   }));
   return {
+    ...(raw.containerImages ? { images: raw.containerImages } : {}),
     hostname: raw.hostname,
     architecture: raw.cpuInfo?.architecture,
     osImage: raw.osImage,

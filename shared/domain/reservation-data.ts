@@ -70,6 +70,18 @@ const ContainerPorts = z
   .max(64)
   .default([]);
 
+/**
+ * A lab's workload (specs/labs.md §5): the agent pulls the image first and reports its progress, then the
+ * host port (Docker's choice, or one it picked for a process, given as BERTH_LAB_PORT), then probes
+ * `readinessPath` on it until it answers below 500, and reports it ready.
+ */
+export const LabRun = z.object({
+  port: z.number().int().min(1).max(65535),
+  readinessPath: z.string().startsWith("/").max(2048),
+  readinessTimeoutSeconds: z.number().int().min(1).max(60),
+});
+export type LabRun = z.infer<typeof LabRun>;
+
 /** A host process: argv[0] is the executable, found on PATH if not absolute. */
 export const ProcessData = z.object({
   argv: z
@@ -84,6 +96,7 @@ export const ProcessData = z.object({
   stdin: text(MAX_STDIN_BYTES).optional(),
   /** Seconds between SIGTERM and SIGKILL when it is stopped. */
   stopGracePeriodSeconds: Grace,
+  lab: LabRun.optional(),
   ...Secrets,
 });
 
@@ -101,6 +114,10 @@ export const ContainerData = z.object({
   workingDirectory: AbsolutePath.optional(),
   user: z.string().max(64).optional(),
   stopGracePeriodSeconds: Grace,
+  lab: LabRun.optional(),
+  /** Resource limits Docker enforces (`--cpus`, `--memory` in MiB). */
+  cpus: z.number().positive().max(1024).optional(),
+  memoryMiB: z.number().int().positive().optional(),
   ...Secrets,
 });
 

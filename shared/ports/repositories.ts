@@ -30,7 +30,7 @@ export type {
 } from "./repositories/devices.ts";
 export type { FeedRepository } from "./repositories/feed.ts";
 export type { JobEventRepository, JobRepository, JobTimeRange } from "./repositories/jobs.ts";
-export type { LabRepository } from "./repositories/labs.ts";
+export type { LabRepository, PrepullState } from "./repositories/labs.ts";
 export type { NamespaceGuard, NamespaceRepository } from "./repositories/namespaces.ts";
 export type { NodeGroupPatch, NodeGroupRepository } from "./repositories/node-groups.ts";
 export type { OutputRepository } from "./repositories/output.ts";

@@ -85,6 +85,13 @@ export const keys = {
   labConfig: (ws: string) => ({ pk: `WS#${ws}`, sk: "LABCONFIG" }),
   /** A user's lab quota override. */
   labQuota: (ws: string, user: string) => ({ pk: `WS#${ws}`, sk: `LABQUOTA#${user}` }),
+  /** Index partition of every workspace with a lab config (the prepuller's work list). */
+  labConfigs: "LABCONFIGS",
+  /** A user's lab or file server (specs/labs.md §5, §8). */
+  lab: (ws: string, kind: string, user: string) => ({ pk: `WS#${ws}`, sk: `LAB#${kind}#${user}` }),
+  labsPrefix: (kind: string) => `LAB#${kind}#`,
+  /** The prepuller's state of a workspace. */
+  labPrepull: (ws: string) => ({ pk: `WS#${ws}`, sk: "LABPREPULL" }),
   cloudReservation: (id: string) => ({ pk: `CLOUDRES#${id}`, sk: "CLOUDRES" }),
   cloudQueue: (shard: number) => `CLOUDQ#${shard}`,
 } as const;

@@ -12,6 +12,7 @@ import {
 import type { JobDeps, ReservationDeps } from "../deps.ts";
 import { announce, jobTopic, outputTopic } from "../jobs/job-events.ts";
 import { jobRemoved, jobResult, jobStarted } from "../jobs/job-lifecycle.ts";
+import { labReported } from "../labs/labs.ts";
 import { done, lost, mutate } from "../mutate.ts";
 import { removeReservation, reservationView } from "./reservations.ts";
 
@@ -206,6 +207,12 @@ async function sealOutput(deps: ReservationDeps, device: DevicePrincipal, curren
  * a job on it becomes `Running`.
  */
 export async function reportStatus(deps: JobDeps, device: DevicePrincipal, id: string, body: StatusReport) {
+  if (body.state === "pulling") {
+    // A lab's image is being pulled: nothing has started yet.
+    const r = await deviceReservation(deps, device, id);
+    await labReported(deps, r, body);
+    return reservationView(r);
+  }
   const out = await mutate({
     what: `reservation ${id}`,
     current: await deviceReservation(deps, device, id),
@@ -219,6 +226,8 @@ export async function reportStatus(deps: JobDeps, device: DevicePrincipal, id: s
     },
   });
   if (out.first && out.r.jobId) await jobStarted(deps, out.r, body.pid);
+  if (out.r.jobId && (body.hostPort !== undefined || body.state === "ready"))
+    await labReported(deps, out.r, { state: body.state, message: body.message, hostPort: body.hostPort });
   if (out.r.type === "application" && body.containers)
     await deploymentStatusReported(deps, out.r, body.containers);
   return reservationView(out.r);

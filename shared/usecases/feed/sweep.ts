@@ -7,6 +7,7 @@ import { applyControl } from "../jobs/control-job.ts";
 import { finishJob } from "../jobs/job-update.ts";
 import { replaceJob } from "../jobs/jobs.ts";
 import { placePending } from "../jobs/placement.ts";
+import { sweepLabJob } from "../labs/labs.ts";
 import { removeReservation } from "./reservations.ts";
 
 /**
@@ -82,6 +83,10 @@ export async function sweepJobs(
     });
   const devices = new Map<string, Awaited<ReturnType<typeof deps.repos.devices.get>>>();
   for (const job of await deps.repos.jobs.active(2000)) {
+    if (job.lab)
+      await sweepLabJob(deps, job).catch((e) =>
+        deps.logger.warn("could not sweep a lab's job", { jobId: job.id, error: (e as Error).message }),
+      );
     if (!job.deviceId) continue;
     if (!devices.has(job.deviceId)) devices.set(job.deviceId, await deps.repos.devices.get(job.deviceId));
     const device = devices.get(job.deviceId);

@@ -6,6 +6,7 @@ import type { UserPrincipal } from "../../domain/principal.ts";
 import { quotaRefusal } from "../../domain/quota.ts";
 import { Role } from "../../domain/roles.ts";
 import type { Page, PageRequest } from "../../ports/pagination.ts";
+import type { Write } from "../../ports/repositories.ts";
 import { checkCloudTarget } from "../cloud/cloud-handoff.ts";
 import type { JobDeps } from "../deps.ts";
 import { done, mutate, reread } from "../mutate.ts";
@@ -50,6 +51,12 @@ export async function submitJob(
   input: SubmitJobRequest,
 ): Promise<JobView> {
   await checkJobSecrets(deps, user, input);
+  const job = await buildJob(deps, user, input);
+  return jobView(await storeJob(deps, job, `accepted from ${user.name}`));
+}
+
+/** A new job from a request (its profile applied), not stored yet. */
+export async function buildJob(deps: JobDeps, user: UserPrincipal, input: SubmitJobRequest): Promise<Job> {
   let profile: Awaited<ReturnType<JobDeps["repos"]["profiles"]["get"]>>;
   if (input.resourceProfile !== "custom") {
     profile = await deps.repos.profiles.get(user.workspaceId, input.resourceProfile);
@@ -108,7 +115,7 @@ export async function submitJob(
     allocatedGpus: [],
     quotaHeld: true,
   };
-  return jobView(await storeJob(deps, job, `accepted from ${user.name}`));
+  return job;
 }
 
 /**
@@ -117,7 +124,13 @@ export async function submitJob(
  * submits never exceed a limit, and a job is never stored without its share of the quota taken (nor the
  * other way round, even if the process dies).
  */
-async function storeJob(deps: JobDeps, job: Job, accepted: string): Promise<Job> {
+export async function storeJob(
+  deps: JobDeps,
+  job: Job,
+  accepted: string,
+  /** Writes of the same transaction (a lab's item); `refused` is called when one of them fails, and throws. */
+  withIt?: { writes: Write[]; refused: (failed: number) => Promise<never> },
+): Promise<Job> {
   await mutate({
     what: `the quota of workspace ${job.workspaceId}`,
     read: () => deps.repos.quotas.get(job.workspaceId),
@@ -136,8 +149,10 @@ async function storeJob(deps: JobDeps, job: Job, accepted: string): Promise<Job>
         deps.repos.jobs.create(job),
         jobEventWrite(deps, job, "accepted", accepted).write,
         deps.repos.jobs.claimName(job),
+        ...(withIt?.writes ?? []),
       ]);
       if (committed.ok) return done(undefined);
+      if (withIt && committed.failed >= 4) return withIt.refused(committed.failed - 4);
       if (committed.failed === 0) return reread; // the quota changed meanwhile: decide again
       if (committed.failed === 3) {
         await freeStaleName(deps, job);

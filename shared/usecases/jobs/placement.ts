@@ -7,7 +7,7 @@ import { cloudCanTake, handOffToCloud } from "../cloud/cloud-handoff.ts";
 import { type CloudJobDeps, hasCloud, type JobDeps } from "../deps.ts";
 import { newReservation, placeReservation } from "../feed/reservations.ts";
 import { noteDeliveries, openJobSecrets, sealFor } from "../secrets/job-secrets.ts";
-import { announce, jobEventWrite, jobTopic } from "./job-events.ts";
+import { announce, jobEventWrite, jobTopic, recordJobEvent } from "./job-events.ts";
 import { finishJob } from "./job-update.ts";
 
 /** How many times a job retries placement after losing its GPUs to another job. */
@@ -79,7 +79,8 @@ async function placeJobOnce(deps: JobDeps, job: Job, fleet?: Device[]): Promise<
   for (let round = 0; round < ROUNDS; round++) {
     const listed = round === 0 && fleet ? fleet : await deps.repos.devices.listAll(current.workspaceId);
     // Secrets are sealed to a device's encryption key: only devices that have one can run such a job.
-    const devices = current.secrets.length > 0 ? listed.filter((d) => d.encryptionKey) : listed;
+    const sealing = current.secrets.length > 0 || current.lab !== undefined;
+    const devices = sealing ? listed.filter((d) => d.encryptionKey) : listed;
     const choice =
       devices.length === 0 && listed.length > 0
         ? ({
@@ -109,6 +110,9 @@ async function placeJobOnce(deps: JobDeps, job: Job, fleet?: Device[]): Promise<
         deps.clock.now().toISOString(),
       );
       if (!saved.ok) return saved.current ?? current;
+      // A lab's progress says once that it waits for room (specs/labs.md §5).
+      if (current.lab && current.statusCode !== code)
+        await recordJobEvent(deps, saved.value, "waiting", choice.message);
       // Followers of a pending job show why it waits: tell them it changed.
       announce(deps.feedWatcher, jobTopic(current.id));
       return saved.value;
@@ -116,7 +120,8 @@ async function placeJobOnce(deps: JobDeps, job: Job, fleet?: Device[]): Promise<
     const needs = jobNeeds(current);
     const held = { cpus: needs.cpus ?? 0, memoryGiB: needs.memoryGiB ?? 0 };
     // Its secrets, read and decrypted once for all the devices tried; sealed to each.
-    const opened = current.secrets.length > 0 ? await openJobSecrets(deps, current) : undefined;
+    const opened =
+      current.secrets.length > 0 || current.lab ? await openJobSecrets(deps, current) : undefined;
     if (opened && "missing" in opened) {
       const message = `secret ${opened.missing} was deleted before the job was placed`;
       return (

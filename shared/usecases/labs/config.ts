@@ -71,6 +71,16 @@ export async function putLabConfig(
 }
 
 async function checkConfig(deps: LabDeps, ws: string, config: LabConfig): Promise<void> {
+  if (config.runtime === "process" && !config.command)
+    throw bad("command", "a process lab needs a command to run (it listens on $BERTH_LAB_PORT)");
+  const fs = config.fileserver;
+  if (fs.enabled && (config.runtime === "process" ? !fs.command : !fs.image))
+    throw bad(
+      config.runtime === "process" ? "fileserver.command" : "fileserver.image",
+      config.runtime === "process"
+        ? "an enabled file server of a process lab config needs a command"
+        : "an enabled file server needs an image",
+    );
   const seen = new Set<string>();
   for (const [i, size] of config.sizes.entries()) {
     if (seen.has(size.toLowerCase())) throw bad(`sizes.${i}`, `size ${size} is listed twice`);

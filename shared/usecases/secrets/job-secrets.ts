@@ -2,7 +2,7 @@ import { posix } from "node:path";
 import type { SubmitJobRequest } from "../../contracts/jobs.ts";
 import type { Device } from "../../domain/device.ts";
 import { BerthError, ErrorCode, forbidden, invalidRequest } from "../../domain/errors.ts";
-import type { Job } from "../../domain/job.ts";
+import { type Job, labTokenAad } from "../../domain/job.ts";
 import { ENV_NAME } from "../../domain/labels.ts";
 import { DEFAULT_NAMESPACE } from "../../domain/namespace.ts";
 import type { UserPrincipal } from "../../domain/principal.ts";
@@ -118,7 +118,8 @@ export interface SealedSecrets {
 
 /** A job's secret values, read (current versions) and decrypted once per placement. */
 export interface OpenedSecrets {
-  values: { ref: Job["secrets"][number]; secret: Secret; value: Buffer }[];
+  /** Each value with its secret (none for the lab token, which is the job's own). */
+  values: { ref: Job["secrets"][number]; secret?: Secret; value: Buffer }[];
 }
 
 /**
@@ -139,9 +140,16 @@ const tooLarge = (bytes: number) =>
  */
 export async function openJobSecrets(
   deps: SecretDeps,
-  job: Pick<Job, "workspaceId" | "secrets">,
+  job: Pick<Job, "workspaceId" | "secrets"> & Partial<Pick<Job, "id" | "lab">>,
 ): Promise<OpenedSecrets | { missing: string } | { tooLarge: string }> {
   const values: OpenedSecrets["values"] = [];
+  if (job.lab && job.id) {
+    const key = await deps.secretKeyring.get(job.workspaceId, job.lab.token.keyId);
+    values.push({
+      ref: { name: "lab-token", env: "BERTH_LAB_TOKEN" },
+      value: decrypt(key, job.lab.token.ciphertext, labTokenAad(job.workspaceId, job.id)),
+    });
+  }
   for (const ref of job.secrets) {
     const ns = ref.namespace ?? DEFAULT_NAMESPACE;
     const secret = await deps.repos.secrets.get(job.workspaceId, ns, ref.name);
@@ -173,14 +181,20 @@ export function sealFor(
     const sealed = seal(device.encryptionKey!, value, sealedAad(device.id, reservationId, target));
     if (ref.env) out.secretEnv[ref.env] = sealed;
     else out.secretFiles.push({ path: ref.path!, mode: 0o400, sealed });
-    out.secretRefs.push({ name: secret.name, namespace: secret.namespace, version: secret.version, target });
+    if (secret)
+      out.secretRefs.push({
+        name: secret.name,
+        namespace: secret.namespace,
+        version: secret.version,
+        target,
+      });
   }
   return out;
 }
 
 /** Once the job is placed: when its secrets were last delivered. */
 export async function noteDeliveries(deps: SecretDeps, opened: OpenedSecrets): Promise<void> {
-  for (const { secret } of opened.values) await noteDelivery(deps, secret);
+  for (const { secret } of opened.values) if (secret) await noteDelivery(deps, secret);
 }
 
 /** Minimum time between two writes of a secret's `lastDeliveredAt`. */
