@@ -38,7 +38,8 @@ export function reservationForJob(
       duration: job.maxDuration,
       data: {
         image: c.image,
-        command: argv,
+        // A lab may run its image's own command (it has neither).
+        ...(job.exe || job.command ? { command: argv } : {}),
         env,
         gpus,
         mounts: job.mounts.map((m) => ({

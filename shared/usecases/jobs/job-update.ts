@@ -75,7 +75,8 @@ export async function finishJob(
           ? deps.repos.devices.release(job.deviceId, job.id, gpus, job.held)
           : undefined;
       const event = jobEventWrite(deps, w.next, end.event, end.statusMessage);
-      const name = nameHeld ? deps.repos.jobs.releaseName(job) : undefined;
+      // A lab's job claims no name: its lab's item is what makes it one per user.
+      const name = nameHeld && !job.lab ? deps.repos.jobs.releaseName(job) : undefined;
       const committed = await deps.repos.commit([w, give, release, event.write, name]);
       if (committed.ok) {
         ended = w.next;

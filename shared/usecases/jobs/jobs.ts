@@ -148,7 +148,7 @@ export async function storeJob(
         deps.repos.quotas.take(job.workspaceId, quota!, job.gpus.count),
         deps.repos.jobs.create(job),
         jobEventWrite(deps, job, "accepted", accepted).write,
-        deps.repos.jobs.claimName(job),
+        job.lab ? undefined : deps.repos.jobs.claimName(job),
         ...(withIt?.writes ?? []),
       ]);
       if (committed.ok) return done(undefined);

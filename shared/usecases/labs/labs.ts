@@ -221,7 +221,8 @@ async function labJob(
   const request = SubmitJobRequest.parse({
     name: kind === "fileserver" ? "berth-fileserver" : "berth-lab",
     ...(container ? { container: { image: reference } } : {}),
-    ...(command ? { command } : container ? {} : { command: "false" }),
+    // Without a command a container runs its image's own (set below, after the request's checks).
+    command: command ?? "true",
     resourceProfile: profile?.name ?? "custom",
     queues: kind === "fileserver" && fs.queues.length ? fs.queues : config.queues,
     placementConstraints: kind === "fileserver" ? [] : config.placementConstraints,
@@ -242,6 +243,7 @@ async function labJob(
     gpus: { count: resources?.gpus ?? 0 },
   });
   const job = await buildJob(deps, user, request);
+  if (!command) job.command = undefined;
   const token = randomBytes(32).toString("base64url");
   const { keyId, key } = await deps.secretKeyring.current(user.workspaceId);
   job.lab = {
@@ -266,13 +268,15 @@ async function visibleLab(
   user: UserPrincipal,
   kind: LabKind,
   target: string,
+  /** A finished delete too (its events are read until the item is cleared). */
+  deleted = false,
 ): Promise<{ item: LabItem; job: Job | undefined }> {
   const missing = () => notFound(`${target} has no ${what(kind)}`);
   if (user.role !== Role.admin && user.name !== target) throw missing();
   const item = await deps.repos.labs.get(user.workspaceId, kind, target);
   if (!item) throw missing();
   const job = await jobOf(deps, item);
-  if (isDeleted(item, job)) {
+  if (isDeleted(item, job) && !deleted) {
     await deps.repos.labs.remove(item);
     throw missing();
   }
@@ -530,7 +534,7 @@ export async function followLabEvents(
   opts: { after?: number; follow: boolean },
   signal: AbortSignal,
 ): Promise<AsyncGenerator<LabEventMessage>> {
-  const first = await visibleLab(deps, user, kind, target).catch((e) => {
+  const first = await visibleLab(deps, user, kind, target, true).catch((e) => {
     throw e instanceof BerthError && e.code === ErrorCode.NotFound
       ? notFound(`${target} has no ${what(kind)} operation to follow`)
       : e;
