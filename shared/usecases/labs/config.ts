@@ -116,10 +116,10 @@ async function checkConfig(deps: LabDeps, ws: string, config: LabConfig): Promis
         `secret ${s.name} is a File secret; a lab's secrets are Environment secrets`,
       );
   }
-  const refs = [config.images.recommended, ...config.images.menu.map((m) => m.reference)];
+  // The recommended image may be in the menu too (that is where it gets its name); nothing twice.
+  const refs = config.images.menu.map((m) => m.reference);
   const dup = refs.find((r, i) => refs.indexOf(r) !== i);
-  if (dup)
-    throw bad("images.menu", `image ${dup} is in the menu twice (the recommended image is always first)`);
+  if (dup) throw bad("images.menu", `image ${dup} is in the menu twice`);
 }
 
 /** A user's lab quota: the default, their override, and what applies. */

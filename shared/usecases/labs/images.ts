@@ -74,10 +74,16 @@ async function nodes(deps: JobDeps, ws: string, config: LabConfig, state: Prepul
   return out;
 }
 
+/** What the form shows of an image without a name: its tag (a process lab's "image" is a path: its last part). */
+const nameOf = (reference: string) =>
+  tagOf(reference) === "latest" && !reference.endsWith(":latest")
+    ? (reference.split("/").at(-1) ?? reference)
+    : tagOf(reference);
+
 const imageOf = (reference: string, name: string | undefined, prepulled: boolean, digest?: string) => ({
   reference,
   tag: tagOf(reference),
-  name: name ?? tagOf(reference),
+  name: name ?? nameOf(reference),
   ...(digest ? { digest } : {}),
   aliases: [],
   prepulled,
@@ -159,7 +165,7 @@ export async function prepullerStatus(deps: JobDeps, ws: string): Promise<Prepul
     return {
       reference: w.reference,
       tag: tagOf(w.reference),
-      name: w.name ?? tagOf(w.reference),
+      name: w.name ?? nameOf(w.reference),
       ...(found?.digest ? { digest: found.digest } : {}),
       ...(found?.sizeBytes ? { size: found.sizeBytes } : {}),
       nodes: have.map((n) => n.device.name),
