@@ -74,7 +74,8 @@ const sleep = (ms: number, signal: AbortSignal) =>
       resolve();
     };
     const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
+    if (signal.aborted) done();
+    else signal.addEventListener("abort", done, { once: true });
   });
 
 function loginBody(
@@ -239,6 +240,8 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Ag
   await cache.load();
   const tombstones = new Tombstones(paths.tombstones);
   await tombstones.load();
+  // Woken when Docker's images change (a prepull): the prepuller reads them from the inventory.
+  let wakeInventory = new AbortController();
   const engine = new Engine({
     cache,
     client,
@@ -249,6 +252,7 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Ag
     tombstones,
     paths,
     docker,
+    imagesChanged: () => wakeInventory.abort(),
     reboot: {
       allowed: o.allowReboot === true,
       ...(o.rebootCommand ? { command: o.rebootCommand } : {}),
@@ -397,7 +401,8 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Ag
   const inventoryLoop = async () => {
     let sent = fingerprint(inventory);
     while (!stop.signal.aborted) {
-      await sleep(o.inventoryMs ?? 60_000, stop.signal);
+      await sleep(o.inventoryMs ?? 60_000, AbortSignal.any([stop.signal, wakeInventory.signal]));
+      wakeInventory = new AbortController();
       if (stop.signal.aborted) break;
       try {
         inventory = await collectInventory(run, { useDocker: docker !== undefined });

@@ -92,6 +92,8 @@ export interface EngineDeps {
   reboot?: { allowed: boolean; command?: string; bootIdFile?: string };
   /** undefined when containers are disabled (--runtime process). */
   docker?: DockerRuntime;
+  /** Docker's images changed (a prepull or a lab's pull): the inventory is sent again now, not in a minute. */
+  imagesChanged?: () => void;
   log: Logger;
   now?: () => Date;
 }
@@ -99,13 +101,6 @@ export interface EngineDeps {
 /** How long an adopting successor waits for the old reservation's output to go out under it. */
 const ADOPT_FLUSH_MS = 5000;
 
-/**
- * The agent's engine (specs/agent-protocol.md §2, after zos): verifies the control plane's signature on
- * every reservation and never runs one that does not verify; applies each reservation once (a cached one
- * is skipped); refuses expired or toDelete ones; decommissions on removal or expiry (its own clock, which
- * runs while the control plane is unreachable). Everything it starts is recorded on disk first, so a
- * restarted agent re-attaches to its workloads instead of starting them again, and still reports them.
- */
 /** A lab workload's record: where it serves and how it is probed. */
 const labOf = (
   lab: { port: number; readinessPath: string; readinessTimeoutSeconds: number },
@@ -117,6 +112,13 @@ const labOf = (
   ...(hostPort ? { hostPort } : {}),
 });
 
+/**
+ * The agent's engine (specs/agent-protocol.md §2, after zos): verifies the control plane's signature on
+ * every reservation and never runs one that does not verify; applies each reservation once (a cached one
+ * is skipped); refuses expired or toDelete ones; decommissions on removal or expiry (its own clock, which
+ * runs while the control plane is unreachable). Everything it starts is recorded on disk first, so a
+ * restarted agent re-attaches to its workloads instead of starting them again, and still reports them.
+ */
 export class Engine {
   readonly #d: EngineDeps;
   readonly #busy = new Map<string, Promise<void>>();
@@ -290,7 +292,10 @@ export class Engine {
             user: data.user,
           });
           if (opened.values.length) this.#secrets.set(r.id, opened.values);
-          if (data.lab) await docker.pullForLab(data.image, (message) => this.#labPulling(r.id, message));
+          if (data.lab) {
+            await docker.pullForLab(data.image, (message) => this.#labPulling(r.id, message));
+            this.#d.imagesChanged?.();
+          }
           const started = await docker
             .start(r.id, data, this.#d.paths.workloads, opened)
             .finally(() => removeEnvFile(opened.envFile));
@@ -304,6 +309,7 @@ export class Engine {
         case "prepull": {
           const docker = await this.#dockerOrThrow();
           await docker.pull(RESERVATION_DATA.prepull.parse(JSON.parse(r.data)).image);
+          this.#d.imagesChanged?.();
           record.status = "finished";
           record.result = this.#report("ok", "", {});
           break;

@@ -57,6 +57,8 @@ export function pullWithProgress(
 ): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(opts.docker ?? "docker", ["pull", image], { stdio: ["ignore", "pipe", "pipe"] });
+    // Layers the engine has already are not listed: a pull of only those says nothing more than this.
+    onProgress(`Pulling ${image}`);
     const progress = new PullProgress();
     let last = 0;
     let pending = false;

@@ -8,6 +8,17 @@ export const jobArgv = (job: Pick<Job, "exe" | "command" | "args">): string[] =>
     : // `"$@"` only with args: after a command ending in `done`, `fi` or `}` it would be a syntax error.
       ["/bin/sh", "-c", job.args.length ? `${job.command} "$@"` : `${job.command}`, "sh", ...job.args];
 
+/** A lab's size as Docker limits (`--cpus`, `--memory`): its profile's cpuCount and memory (MB). */
+function labLimits(job: Job): { cpus?: number; memoryMiB?: number } {
+  const limit = (type: string) => {
+    const n = Number(job.resourceLimits.find((l) => l.type === type)?.value);
+    return Number.isFinite(n) && n > 0 ? n : undefined;
+  };
+  const cpus = job.cpus ?? limit("cpuCount");
+  const memoryMiB = job.memoryGiB ? Math.round(job.memoryGiB * 1024) : limit("memory");
+  return { ...(cpus ? { cpus } : {}), ...(memoryMiB ? { memoryMiB: Math.round(memoryMiB) } : {}) };
+}
+
 /**
  * The reservation that carries a placed job on its device: a container when the job names an image, a host
  * process otherwise. `command` is a shell command (run by /bin/sh with the job's args as "$@"); `exe` is run
@@ -54,8 +65,7 @@ export function reservationForJob(
         })),
         ...(job.workingDirectory ? { workingDirectory: job.workingDirectory } : {}),
         ...lab,
-        ...(job.lab && job.cpus ? { cpus: job.cpus } : {}),
-        ...(job.lab && job.memoryGiB ? { memoryMiB: Math.round(job.memoryGiB * 1024) } : {}),
+        ...(job.lab ? labLimits(job) : {}),
         ...(c.runAsUserId === undefined
           ? {}
           : { user: `${c.runAsUserId}${c.runAsGroupId === undefined ? "" : `:${c.runAsGroupId}`}` }),

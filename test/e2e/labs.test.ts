@@ -65,7 +65,7 @@ describe("process labs on a real agent, through the CLI", () => {
         '  if (req.url === "/api") return res.end("{}");',
         '  const token = new URL(req.url, "http://x").searchParams.get("token");',
         "  res.statusCode = token === process.env.BERTH_LAB_TOKEN ? 200 : 403;",
-        "  res.end(`lab of ${process.env.BERTH_LAB_USER} with ${process.env.JUPYTER_IMAGE} size ${process.env.CONTAINER_SIZE}`);",
+        '  res.end(["lab of", process.env.BERTH_LAB_USER, "with", process.env.JUPYTER_IMAGE, "size", process.env.CONTAINER_SIZE].join(" "));',
         '}).listen(Number(process.env.BERTH_LAB_PORT), "0.0.0.0");',
       ].join("\n"),
     );
