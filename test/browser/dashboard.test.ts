@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp } from "node:fs/promises";
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
@@ -293,6 +293,60 @@ withBrowser("the dashboard in a real browser", () => {
         (await api<{ items: unknown[] }>("GET", "/namespaces/default/applications")).items.length === 0,
       60_000,
     );
+  }, 120_000);
+
+  it("My lab: spawns from the menu with live progress, links to the lab, deletes it", async () => {
+    const dir = await tempDir("dashboard-lab");
+    const script = join(dir, "lab.js");
+    await writeFile(
+      script,
+      'require("node:http").createServer((q, s) => s.end("lab ok")).listen(Number(process.env.BERTH_LAB_PORT), "0.0.0.0");\n',
+    );
+    await api("POST", "/profiles", {
+      name: "small",
+      displayName: "Small",
+      limits: [
+        { type: "cpuCount", value: "1" },
+        { type: "memory", value: "512" },
+      ],
+    });
+    await api("PUT", "/labs/config", {
+      runtime: "process",
+      command: `exec ${process.execPath} ${script}`,
+      queues: [],
+      sizes: ["small"],
+      defaultSize: "small",
+      images: {
+        recommended: "/opt/venvs/lab-2026.07",
+        menu: [
+          { reference: "/opt/venvs/lab-2026.07", name: "July 2026" },
+          { reference: "/opt/venvs/lab-2026.06", name: "June 2026" },
+        ],
+      },
+    });
+    const alice = (await api<{ key: string }>("POST", "/api-keys", { name: "alice", role: "member" })).key;
+    const { page, errors } = await signedIn(alice);
+    page.on("dialog", (d) => void d.accept());
+    await page.getByRole("link", { name: "My lab" }).click();
+    await page.getByText("You have no lab").waitFor();
+    await page.getByLabel("Image").selectOption("/opt/venvs/lab-2026.06");
+    expect(await page.getByLabel("Size").inputValue()).toBe("small");
+    await page.getByRole("button", { name: "Spawn" }).click();
+    const events = page.getByRole("list", { name: "lab events" });
+    await events.getByText("Lab for alice is ready").waitFor({ timeout: 60_000 });
+    expect((await events.innerText()).split("\n")[0]).toBe("1% Starting lab creation for alice");
+    const link = page.getByRole("link", { name: "Open your lab" });
+    await link.waitFor();
+    const href = (await link.getAttribute("href"))!;
+    expect(href).toMatch(/^http:\/\/[\d.]+:\d+\/\?token=[\w-]{43}$/);
+    expect(await (await fetch(href)).text()).toBe("lab ok");
+    expect(await page.getByLabel("your lab").innerText()).toContain("/opt/venvs/lab-2026.06");
+    await page.screenshot({ path: join(SHOTS, "lab.png") });
+    await page.getByRole("button", { name: "Delete lab" }).click();
+    await events.getByText("Lab for alice deleted").first().waitFor({ timeout: 30_000 });
+    await page.getByText("You have no lab").waitFor({ timeout: 30_000 });
+    await page.getByRole("button", { name: "Spawn" }).waitFor();
+    expect(errors).toEqual([]);
   }, 120_000);
 
   it("cordons a device and relabels it from its row, as an admin", async () => {

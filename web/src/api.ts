@@ -123,8 +123,14 @@ export class FollowedElsewhere extends Error {}
 export async function follow(
   path: string,
   onEvent: (e: SseEvent) => void,
-  opts: { signal: AbortSignal; onConnection?: (up: boolean, why?: string) => void },
+  opts: {
+    signal: AbortSignal;
+    onConnection?: (up: boolean, why?: string) => void;
+    /** The events that end the stream (a lab's ends with `failed` too). */
+    endOn?: string[];
+  },
 ): Promise<void> {
+  const ends = opts.endOn ?? ["complete"];
   let last: string | undefined;
   let failures = 0;
   while (!opts.signal.aborted) {
@@ -165,7 +171,7 @@ export async function follow(
           break;
         }
         onEvent(e);
-        if (e.event === "complete") return;
+        if (ends.includes(e.event)) return;
       }
       // Ended without `complete` (the server restarted, a proxy cut it): again, after a moment.
       if (!windowed) throw new Error("the stream ended");

@@ -60,6 +60,9 @@ const TONE: Record<string, string> = {
   deleting: "wait",
   failed: "bad",
   unknown: "bad",
+  // Labs (Nublado's states).
+  terminating: "wait",
+  terminated: "muted",
 };
 
 /** A status as a word with a colour (the word carries the meaning; the colour only helps). */

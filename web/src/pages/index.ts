@@ -4,6 +4,7 @@ import { cloud } from "./cloud.tsx";
 import { devices } from "./devices.tsx";
 import { job } from "./job.tsx";
 import { jobs } from "./jobs.tsx";
+import { lab } from "./lab.tsx";
 import { overview } from "./overview.tsx";
 import { profiles } from "./profiles.tsx";
 import { secrets } from "./secrets.tsx";
@@ -17,6 +18,7 @@ export const PAGES: Page[] = [
   job,
   applications,
   application,
+  lab,
   tokens,
   profiles,
   secrets,
