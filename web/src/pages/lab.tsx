@@ -204,7 +204,7 @@ function MyLab() {
                 <dt>Size</dt>
                 <dd>
                   {l.options.size}: {l.resources.limits.cpu} CPUs,{" "}
-                  {Math.round(l.resources.limits.memory / 2 ** 30)} GiB
+                  {Number((l.resources.limits.memory / 2 ** 30).toFixed(2))} GiB
                 </dd>
                 <dt>Expires</dt>
                 <dd>{new Date(l.expiresAt).toLocaleString()}</dd>
