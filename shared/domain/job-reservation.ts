@@ -1,4 +1,5 @@
 import type { Job } from "./job.ts";
+import { jobNeeds } from "./placement.ts";
 import type { ReservationType } from "./reservation.ts";
 
 /** The program and arguments a job runs: its exe, or its command through a shell (args after it). */
@@ -8,15 +9,10 @@ export const jobArgv = (job: Pick<Job, "exe" | "command" | "args">): string[] =>
     : // `"$@"` only with args: after a command ending in `done`, `fi` or `}` it would be a syntax error.
       ["/bin/sh", "-c", job.args.length ? `${job.command} "$@"` : `${job.command}`, "sh", ...job.args];
 
-/** A lab's size as Docker limits (`--cpus`, `--memory`): its profile's cpuCount and memory (MB). */
+/** A lab's size as Docker limits (`--cpus`, `--memory` in MiB): what placement holds for it. */
 function labLimits(job: Job): { cpus?: number; memoryMiB?: number } {
-  const limit = (type: string) => {
-    const n = Number(job.resourceLimits.find((l) => l.type === type)?.value);
-    return Number.isFinite(n) && n > 0 ? n : undefined;
-  };
-  const cpus = job.cpus ?? limit("cpuCount");
-  const memoryMiB = job.memoryGiB ? Math.round(job.memoryGiB * 1024) : limit("memory");
-  return { ...(cpus ? { cpus } : {}), ...(memoryMiB ? { memoryMiB: Math.round(memoryMiB) } : {}) };
+  const { cpus, memoryGiB } = jobNeeds(job);
+  return { ...(cpus ? { cpus } : {}), ...(memoryGiB ? { memoryMiB: Math.round(memoryGiB * 1024) } : {}) };
 }
 
 /**

@@ -1,5 +1,7 @@
 import type { Device } from "./device.ts";
 import { deviceStatus, scheduling } from "./device.ts";
+import type { Job } from "./job.ts";
+import { parseQuantity } from "./quantity.ts";
 
 /** What a job asks of a device (jobs.md §7), after its profile is applied. */
 export interface PlacementRequest {
@@ -183,5 +185,33 @@ export function choosePlacement(
           : `waiting for capacity: no online device has ${kind}${req.cpus ? `, ${req.cpus} CPUs` : ""}${
               req.memoryGiB ? `, ${req.memoryGiB} GiB of memory` : ""
             } free`,
+  };
+}
+
+/**
+ * The CPUs and memory (GiB) a job holds while it runs: its `cpus` / `memoryGiB`, else the Launcher's
+ * resource limits `cpuCount` and `memory` (in MB).
+ */
+export function jobNeeds(job: Pick<Job, "resourceLimits"> & Partial<Pick<Job, "cpus" | "memoryGiB">>): {
+  cpus?: number;
+  memoryGiB?: number;
+} {
+  const limit = (type: string) => {
+    const l = job.resourceLimits.find((x) => x.type === type);
+    const n = Number(l?.value ?? l?.defaultValue);
+    return l && Number.isFinite(n) && n > 0 ? n : undefined;
+  };
+  // The Launcher's memory is in MB; a Kubernetes quantity ("64Gi", what `berth profiles create --limit` shows) is bytes.
+  const memoryRaw = job.resourceLimits.find((x) => x.type === "memory");
+  const memoryText = memoryRaw?.value ?? memoryRaw?.defaultValue ?? "";
+  const memoryMb = /[a-zA-Z]$/.test(memoryText)
+    ? (() => {
+        const bytes = parseQuantity(memoryText);
+        return bytes && bytes > 0 ? bytes / 2 ** 20 : undefined;
+      })()
+    : limit("memory");
+  return {
+    cpus: job.cpus ?? limit("cpuCount"),
+    memoryGiB: job.memoryGiB ?? (memoryMb !== undefined ? memoryMb / 1024 : undefined),
   };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Device } from "../../shared/domain/device.ts";
-import { choosePlacement, freeGpus, type PlacementRequest } from "../../shared/domain/placement.ts";
+import { choosePlacement, freeGpus, jobNeeds, type PlacementRequest } from "../../shared/domain/placement.ts";
 
 const now = new Date("2026-11-01T00:10:00.000Z");
 const device = (
@@ -125,5 +125,21 @@ describe("choosePlacement", () => {
     expect(freeGpus(device("a", { gpuOwners: { "1": "x" } }), { count: 1 })).toEqual([0, 2, 3]);
     const countOnly = device("c", { info: { cpu: {}, gpus: [] }, resources: { gpus: 2 } });
     expect(freeGpus(countOnly, { count: 1 })).toEqual([0, 1]);
+  });
+});
+
+describe("jobNeeds", () => {
+  it("reads the Launcher's cpuCount and memory (MB), and a memory quantity with a unit as bytes", () => {
+    const limits = (memory: string) => ({
+      resourceLimits: [
+        { type: "cpuCount", value: "4" },
+        { type: "memory", value: memory },
+      ],
+    });
+    expect(jobNeeds(limits("65536"))).toEqual({ cpus: 4, memoryGiB: 64 });
+    expect(jobNeeds(limits("64Gi"))).toEqual({ cpus: 4, memoryGiB: 64 });
+    expect(jobNeeds(limits("512Mi"))).toEqual({ cpus: 4, memoryGiB: 0.5 });
+    expect(jobNeeds(limits("lots"))).toEqual({ cpus: 4, memoryGiB: undefined });
+    expect(jobNeeds({ ...limits("1024"), cpus: 2, memoryGiB: 3 })).toEqual({ cpus: 2, memoryGiB: 3 });
   });
 });

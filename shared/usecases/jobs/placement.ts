@@ -2,7 +2,7 @@ import type { Device } from "../../domain/device.ts";
 import { newId } from "../../domain/ids.ts";
 import { type Job, JobStatus, StatusCode } from "../../domain/job.ts";
 import { reservationForJob } from "../../domain/job-reservation.ts";
-import { choosePlacement, cpuCapacity, memoryCapacityGiB } from "../../domain/placement.ts";
+import { choosePlacement, cpuCapacity, jobNeeds, memoryCapacityGiB } from "../../domain/placement.ts";
 import { cloudCanTake, handOffToCloud } from "../cloud/cloud-handoff.ts";
 import { type CloudJobDeps, hasCloud, type JobDeps } from "../deps.ts";
 import { newReservation, placeReservation } from "../feed/reservations.ts";
@@ -44,26 +44,6 @@ export async function placeJob(deps: JobDeps, job: Job, fleet?: Device[]): Promi
   } finally {
     inFlight.delete(job.id);
   }
-}
-
-/**
- * The CPUs and memory (GiB) a job holds while it runs: its `cpus` / `memoryGiB`, else the Launcher's
- * resource limits `cpuCount` and `memory` (in MB).
- */
-export function jobNeeds(job: Pick<Job, "cpus" | "memoryGiB" | "resourceLimits">): {
-  cpus?: number;
-  memoryGiB?: number;
-} {
-  const limit = (type: string) => {
-    const l = job.resourceLimits.find((x) => x.type === type);
-    const n = Number(l?.value ?? l?.defaultValue);
-    return l && Number.isFinite(n) && n > 0 ? n : undefined;
-  };
-  const memoryMb = limit("memory");
-  return {
-    cpus: job.cpus ?? limit("cpuCount"),
-    memoryGiB: job.memoryGiB ?? (memoryMb !== undefined ? memoryMb / 1024 : undefined),
-  };
 }
 
 const stillWaiting = (j: Job | undefined) =>

@@ -18,6 +18,7 @@ import {
   resolveImage,
 } from "../../domain/lab-state.ts";
 import { ENV_NAME } from "../../domain/labels.ts";
+import { jobNeeds } from "../../domain/placement.ts";
 import type { UserPrincipal } from "../../domain/principal.ts";
 import type { Profile } from "../../domain/profile.ts";
 import { Role } from "../../domain/roles.ts";
@@ -57,8 +58,8 @@ export async function enabledConfig(
 
 /** A profile's CPUs, memory (GiB) and GPUs, from its limits (cpuCount, memory in MB) and its GPUs. */
 export function profileResources(p: Profile): { cpu: number; memoryGiB: number; gpus: number } {
-  const limit = (type: string) => Number(p.limits.find((l) => l.type === type)?.value ?? 0) || 0;
-  return { cpu: limit("cpuCount"), memoryGiB: limit("memory") / 1024, gpus: p.gpus?.count ?? 0 };
+  const { cpus, memoryGiB } = jobNeeds({ resourceLimits: p.limits });
+  return { cpu: cpus ?? 0, memoryGiB: memoryGiB ?? 0, gpus: p.gpus?.count ?? 0 };
 }
 
 /** The configured size a spawn names, matched case-insensitively (Nublado lowercases it); 400 InvalidLabSize. */
