@@ -15,6 +15,7 @@ import { benchDashboard } from "./dashboard.ts";
 import { benchDelivery } from "./delivery.ts";
 import { benchFleet } from "./fleet.ts";
 import { benchJobs } from "./jobs.ts";
+import { benchLabs } from "./labs.ts";
 import { table } from "./lib.ts";
 import { benchLogin } from "./login.ts";
 import { benchProvision } from "./provision.ts";
@@ -32,6 +33,7 @@ const BENCHMARKS: Record<string, () => Promise<Record<string, string | number>[]
   cost: () => benchCost(),
   dashboard: () => benchDashboard(),
   applications: () => benchApplications(),
+  labs: () => benchLabs(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

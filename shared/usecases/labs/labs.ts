@@ -33,6 +33,9 @@ import { notConfigured } from "./config.ts";
 
 /** Labs (specs/labs.md §4–§6, §8): spawn, read, follow, delete, for labs and file servers alike. */
 
+/** Paths under /api/v1/labs that are not a user's lab. */
+const LAB_ROUTES = ["config", "quotas", "images", "options", "prepulls"] as const;
+
 export const labTopic = (ws: string, kind: LabKind, user: string) => `lab:${ws}:${kind}:${user}`;
 
 const what = (kind: LabKind) => (kind === "fileserver" ? "file server" : "lab");
@@ -89,6 +92,10 @@ export async function spawnLab(
 ): Promise<LabView> {
   const ws = user.workspaceId;
   const config = await enabledConfig(deps, ws, kind);
+  if ((LAB_ROUTES as readonly string[]).includes(user.name))
+    throw invalidRequest(
+      `a key named ${user.name} cannot have a lab: /api/v1/labs/${user.name} is another route; use a key with another name`,
+    );
   const quota = labQuotaOf(config, await deps.repos.labs.quota(ws, user.name));
   if (!quota.spawn) throw forbidden("Spawning a notebook is not permitted");
   let reference: string;
@@ -121,6 +128,36 @@ export async function spawnLab(
         { path: `env.${name}`, message: "not a valid or allowed variable name" },
       ]);
   }
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await spawnOnce(deps, user, config, kind, input, reference, profile, resources);
+    } catch (e) {
+      // The item changed under us and what it is now does not refuse the spawn (a finished lab cleared
+      // meanwhile): read it again.
+      if (!(e instanceof ItemChanged) || attempt >= 3)
+        throw e instanceof ItemChanged
+          ? err(
+              ErrorCode.OperationInProgress,
+              `another operation on the ${what(kind)} of ${user.name} came first`,
+            )
+          : e;
+    }
+  }
+}
+
+class ItemChanged extends Error {}
+
+async function spawnOnce(
+  deps: JobDeps,
+  user: UserPrincipal,
+  config: StoredLabConfig,
+  kind: LabKind,
+  input: SpawnLabRequest,
+  reference: string,
+  profile: Profile | undefined,
+  resources: LabItem["resources"],
+): Promise<LabView> {
+  const ws = user.workspaceId;
   const existing = await deps.repos.labs.get(ws, kind, user.name);
   if (existing) await refuseIfLive(deps, existing);
   const now = deps.clock.now();
@@ -155,10 +192,7 @@ export async function spawnLab(
     refused: async () => {
       const now = await deps.repos.labs.get(ws, kind, user.name);
       if (now) await refuseIfLive(deps, now);
-      throw err(
-        ErrorCode.OperationInProgress,
-        `another operation on the ${what(kind)} of ${user.name} came first`,
-      );
+      throw new ItemChanged();
     },
   });
   announce(deps.feedWatcher, labTopic(ws, kind, user.name));
@@ -347,7 +381,10 @@ export async function listLabs(
   let cursor = page.cursor;
   // Filtered after reading (a status is derived from the job): read on until the page is full.
   for (;;) {
-    const got = await deps.repos.labs.list(user.workspaceId, kind, { limit: page.limit, cursor });
+    const got = await deps.repos.labs.list(user.workspaceId, kind, {
+      limit: page.limit - items.length,
+      cursor,
+    });
     for (const item of got.items) {
       const job = await jobOf(deps, item);
       if (isDeleted(item, job)) continue;
