@@ -57,18 +57,21 @@ async function nodes(deps: JobDeps, ws: string, config: LabConfig, state: Prepul
     // A prepull that answered ok counts until the device's next inventory speaks for itself.
     for (const [reference, at] of Object.entries(state?.marked[device.id] ?? {}))
       if (at >= device.updatedAt && !hasImage(cached, reference)) cached.push({ reference });
+    // Read only while a prepull is in flight on the device (none once every device has every image).
     const flight = state?.inFlight[device.id];
+    let pulling: string | undefined;
     if (flight) {
       const r = await deps.repos.reservations.get(device.id, flight.reservationId);
       if (r?.result?.state === "ok" && !hasImage(cached, flight.image))
         cached.push({ reference: flight.image });
+      if (r && !r.result && r.state !== "deleted" && r.state !== "expired") pulling = flight.image;
     }
     out.push({
       device,
       eligible: !comment,
       ...(comment ? { comment } : {}),
       cached,
-      ...(flight ? { pulling: flight.image } : {}),
+      ...(pulling ? { pulling } : {}),
     });
   }
   return out;
