@@ -108,6 +108,16 @@ describe("process labs on a real agent, through the CLI", () => {
       const images = await cli(alice, ["labs", "images"]);
       expect(images.stdout).toMatch(/\/opt\/venvs\/lab-2026\.07\s+July 2026\s+recommended\s+yes/);
       expect(images.stdout).toMatch(/\/opt\/venvs\/lab-2026\.06\s+lab-2026\.06\s+menu\s+yes/);
+      const options = await cli(alice, ["labs", "options"]);
+      expect(options.stdout).toMatch(/^small \(default\)\s+1\s+0\.5\s+0\s+yes$/m);
+      expect(options.stdout).toContain("quota: 8 CPUs, 32 GiB, 1 GPUs");
+      // Nothing to follow yet: the API's 404, said plainly.
+      const none = await cli(alice, ["labs", "events"]);
+      expect(none.code).toBe(1);
+      expect(none.stderr).toContain("alice has no lab operation to follow");
+      // A process agent takes no prepulls, and the prepuller says why.
+      const prepulls = await cli(admin, ["labs", "prepulls"]);
+      expect(prepulls.stdout).toMatch(/no: no container runtime/);
       const spawned = await cli(alice, ["labs", "spawn", "--image", "/opt/venvs/lab-2026.06"]);
       expect(spawned, spawned.stderr).toMatchObject({ code: 0 });
       // Progress on stderr (not a terminal: a line per event), in order, through complete.
