@@ -443,4 +443,104 @@ describe("labs (specs/labs.md)", () => {
     ]);
     expect(options.defaultSize).toBe("small");
   });
+
+  it("deleting a lab whose device is offline ends it now and withdraws its reservation (no wait for the device)", async () => {
+    const s = await setup();
+    expect((await spawn(s, s.alice)).status).toBe(201);
+    const r = await labReservation(s);
+    await status(s, r.id, { state: "running", hostPort: 40000 });
+    await status(s, r.id, { state: "ready", hostPort: 40000 });
+    s.clock.advance(10 * 60_000); // the device says nothing for ten minutes: offline
+    const del = await s.call("DELETE", `${LABS}/alice`, undefined, s.alice);
+    expect(del.status).toBe(202);
+    expect((await errorOf(await s.call("GET", `${LABS}/alice`, undefined, s.alice))).status).toBe(404);
+    const jobId = ((await del.json()) as { jobId: string }).jobId;
+    const job = (await (await s.call("GET", `/api/v1/jobs/${jobId}`)).json()) as Record<string, string>;
+    expect(job).toMatchObject({ status: "Failed", statusCode: "NodeLost" });
+    expect(job.statusMessage).toMatch(/is offline .*deleted without it/);
+    // Back, the device is told to remove the workload.
+    const feed = await s.agent.poll(s.next!);
+    expect(feed.reservations.some((x) => x.id === r.id && x.toDelete)).toBe(true);
+    expect((await spawn(s, s.alice)).status).toBe(201);
+  });
+
+  it("file servers: one per user (made, or the one you have), for a fixed lifetime, renewed; 404 NotConfigured when disabled", async () => {
+    const s = await setup();
+    for (const [method, path] of [
+      ["POST", "/api/v1/fileservers"],
+      ["GET", "/api/v1/fileservers"],
+      ["GET", "/api/v1/fileservers/alice"],
+      ["DELETE", "/api/v1/fileservers/alice"],
+      ["POST", "/api/v1/fileservers/alice/renew"],
+    ] as const)
+      expect(await errorOf(await s.call(method, path)), path).toMatchObject({
+        status: 404,
+        code: "NotConfigured",
+      });
+    const on = await s.call("PUT", `${LABS}/config`, {
+      ...CONFIG,
+      fileserver: {
+        enabled: true,
+        image: "ghcr.io/acme/webdav:1",
+        lifetimeSeconds: 3600,
+        volumeMounts: [{ source: "/data", target: "/data" }],
+      },
+    });
+    expect(on.status, await on.clone().text()).toBe(200);
+    const made = await s.call("POST", "/api/v1/fileservers", undefined, s.alice);
+    expect(made.status).toBe(200);
+    const fs = (await made.json()) as { jobId: string; kind: string; running: boolean; expiresAt: string };
+    expect(fs).toMatchObject({ kind: "fileserver", running: false });
+    const again = (await (await s.call("POST", "/api/v1/fileservers", undefined, s.alice)).json()) as {
+      jobId: string;
+    };
+    expect(again.jobId).toBe(fs.jobId);
+    const job = (await (await s.call("GET", `/api/v1/jobs/${fs.jobId}`)).json()) as Record<string, unknown>;
+    expect(job).toMatchObject({
+      tags: ["fileserver"],
+      gpus: { count: 0 },
+      container: { image: "ghcr.io/acme/webdav:1" },
+    });
+    expect(job.mounts).toEqual([
+      { mountPath: "/data", mountSource: { type: "host", source: { path: "/data" } } },
+    ]);
+    const r = await labReservation(s);
+    expect(JSON.parse(r.data).lab).toMatchObject({ port: 8080, readinessPath: "/" });
+    await status(s, r.id, { state: "running", hostPort: 41000 });
+    await status(s, r.id, { state: "ready", hostPort: 41000 });
+    const view = (await (await s.call("GET", "/api/v1/fileservers/alice", undefined, s.alice)).json()) as {
+      running: boolean;
+      url: string;
+    };
+    expect(view.running).toBe(true);
+    expect(view.url).toMatch(/^http:\/\/10\.0\.0\.7:41000\/\?token=/);
+    expect((await errorOf(await s.call("GET", "/api/v1/fileservers/alice", undefined, s.bob))).status).toBe(
+      404,
+    );
+    // Renewed: another lifetime from now.
+    s.clock.advance(1800_000);
+    await s.agent.poll(s.next!);
+    const renewed = (await (
+      await s.call("POST", "/api/v1/fileservers/alice/renew", undefined, s.alice)
+    ).json()) as { expiresAt: string };
+    expect(Date.parse(renewed.expiresAt) - Date.parse(fs.expiresAt)).toBe(1800_000);
+    // Its lifetime over (an hour from the renewal), the sweeper stops it.
+    const { sweepJobs } = await import("../../shared/usecases/feed/sweep.ts");
+    const jobNow = async () =>
+      (await (await s.call("GET", `/api/v1/jobs/${fs.jobId}`)).json()) as {
+        statusCode: string;
+        statusMessage: string;
+      };
+    s.clock.advance(3000_000);
+    await s.agent.poll(s.next!);
+    await sweepJobs(s.t.deps);
+    expect((await jobNow()).statusCode).not.toBe("UserStop"); // ten minutes left
+    s.clock.advance(700_000);
+    await s.agent.poll(s.next!);
+    await sweepJobs(s.t.deps);
+    expect(await jobNow()).toMatchObject({
+      statusCode: "UserStop",
+      statusMessage: expect.stringContaining("the end of the file server's lifetime"),
+    });
+  });
 });

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { SubmitJobRequest } from "../../contracts/jobs.ts";
 import type { LabView, SpawnLabRequest } from "../../contracts/labs.ts";
-import type { Device } from "../../domain/device.ts";
+import { type Device, deviceStatus } from "../../domain/device.ts";
 import { BerthError, ErrorCode, forbidden, invalidRequest, notFound } from "../../domain/errors.ts";
 import { newId } from "../../domain/ids.ts";
 import { isFinalJob, type Job, JobStatus, labTokenAad } from "../../domain/job.ts";
@@ -25,9 +25,10 @@ import { Role } from "../../domain/roles.ts";
 import { decrypt, encrypt } from "../../domain/secret-envelope.ts";
 import type { Page, PageRequest } from "../../ports/pagination.ts";
 import type { JobDeps } from "../deps.ts";
+import { removeReservation } from "../feed/reservations.ts";
 import { applyControl } from "../jobs/control-job.ts";
 import { announce, jobTopic, recordJobEvent } from "../jobs/job-events.ts";
-import { updateJob } from "../jobs/job-update.ts";
+import { finishJob, updateJob } from "../jobs/job-update.ts";
 import { buildJob, storeJob } from "../jobs/jobs.ts";
 import { notConfigured } from "./config.ts";
 
@@ -421,11 +422,26 @@ export async function deleteLab(deps: JobDeps, user: UserPrincipal, target: stri
   if (!committed.ok)
     throw err(ErrorCode.OperationInProgress, `the ${what(kind)} of ${target} changed meanwhile: try again`);
   announce(deps.feedWatcher, labTopic(item.workspaceId, kind, target));
-  const ended = job
-    ? await endLabJob(deps, job, `the delete of the ${what(kind)} by ${user.name}`)
-    : undefined;
+  let ended = job ? await endLabJob(deps, job, `the delete of the ${what(kind)} by ${user.name}`) : undefined;
+  if (ended && !isFinalJob(ended.status)) ended = await withoutSilentDevice(deps, ended);
   if (!ended || isFinalJob(ended.status)) await deps.repos.labs.remove(next);
   return viewOf(deps, user, next, ended, undefined);
+}
+
+/**
+ * A lab being deleted on a device that is offline would wait for the device (its stop cannot be delivered)
+ * until the job is lost, an hour by default: the job ends now, and its reservation is withdrawn, so the
+ * device removes the workload when it is back.
+ */
+async function withoutSilentDevice(deps: JobDeps, job: Job): Promise<Job> {
+  const device = job.deviceId ? await deps.repos.devices.get(job.deviceId) : undefined;
+  if (!device || deviceStatus(device.lastSeenAt, deps.clock.now(), deps.config.deviceTtlSeconds) === "online")
+    return job;
+  const message = `device ${device.name} is offline (last seen ${device.lastSeenAt}): deleted without it; it removes the workload when it is back`;
+  const ended = (await finishJob(deps, job.id, { reason: "nodeLost", message })) ?? job;
+  const r = job.reservationId ? await deps.repos.reservations.get(device.id, job.reservationId) : undefined;
+  if (r) await removeReservation(deps, r, "toDelete");
+  return ended;
 }
 
 /**
