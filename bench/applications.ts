@@ -12,37 +12,12 @@
 import type { AgentReservation } from "../shared/contracts/reservations.ts";
 import type { HttpAgent } from "../test/helpers/http-agent.ts";
 import { load, loadKnobs, round, sleep } from "./lib.ts";
-import { registerAgents, startServers } from "./servers.ts";
+import { registerAgents, reportStatus, startServers } from "./servers.ts";
 
 const HOLD = 20;
 const APP = "/namespaces/default/applications";
 
 type Status = { total: number; available: number };
-
-/**
- * What the agent sends once the program runs; retried as the agent retries (a burst of a thousand at once
- * can find the listen queue full).
- */
-async function report(url: string, agent: HttpAgent, id: string): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const res = await fetch(`${url}/api/v1/agent/reservations/${id}/status`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${agent.session}`, "content-type": "application/json" },
-        body: JSON.stringify({
-          state: "running",
-          containers: [{ name: "server", state: "running", restartCount: 0 }],
-        }),
-      });
-      if (res.ok || res.status === 404) return;
-      if (res.status < 500 && res.status !== 429)
-        throw new Error(`status: ${res.status} ${await res.text()}`);
-    } catch (err) {
-      if (attempt >= 10) throw err;
-    }
-    await sleep(200 * attempt);
-  }
-}
 
 export async function benchApplications() {
   const { engine, agentsN } = loadKnobs({ agents: 1000, reservations: 0, clients: 1, rate: 0 });
@@ -60,7 +35,12 @@ export async function benchApplications() {
     const reports: Promise<void>[] = [];
     const up = (agent: HttpAgent) => (r: AgentReservation) => {
       if (r.type !== "application") return;
-      reports.push(report(server.url, agent, r.id));
+      reports.push(
+        reportStatus(server.url, agent, r.id, {
+          state: "running",
+          containers: [{ name: "server", state: "running", restartCount: 0 }],
+        }),
+      );
     };
     for (const a of agents) {
       a.onApply = up(a);

@@ -13,28 +13,9 @@ import type { AgentReservation } from "../shared/contracts/reservations.ts";
 import { publicKeyToBase64 } from "../shared/domain/signing.ts";
 import { HttpAgent } from "../test/helpers/http-agent.ts";
 import { load, loadKnobs, round, sleep, summarize } from "./lib.ts";
-import { startServers } from "./servers.ts";
+import { reportStatus, startServers } from "./servers.ts";
 
 const HOLD = 20;
-
-/** A status report, retried as the agent retries. */
-async function report(url: string, agent: HttpAgent, id: string, body: unknown): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const res = await fetch(`${url}/api/v1/agent/reservations/${id}/status`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${agent.session}`, "content-type": "application/json" },
-        body: JSON.stringify(body),
-      });
-      if (res.ok || res.status === 404) return;
-      if (res.status < 500 && res.status !== 429)
-        throw new Error(`status: ${res.status} ${await res.text()}`);
-    } catch (err) {
-      if (attempt >= 10) throw err;
-    }
-    await sleep(200 * attempt);
-  }
-}
 
 export async function benchLabs() {
   const { engine, agentsN } = loadKnobs({ agents: 50, reservations: 0, clients: 1, rate: 0 });
@@ -70,8 +51,8 @@ export async function benchLabs() {
         if (r.control) return;
         const hostPort = port++;
         reports.push(
-          report(server.url, a, r.id, { state: "running", hostPort }).then(() =>
-            report(server.url, a, r.id, { state: "ready", hostPort }),
+          reportStatus(server.url, a, r.id, { state: "running", hostPort }).then(() =>
+            reportStatus(server.url, a, r.id, { state: "ready", hostPort }),
           ),
         );
       };

@@ -326,3 +326,25 @@ export function lostAndDuplicated(agents: HttpAgent[], sent: Sent[]) {
   for (const a of agents) for (const count of a.deliveries.values()) if (count > 1) duplicated++;
   return { lost: sent.filter((s) => !s.target.deliveries.has(s.id)).length, duplicated };
 }
+
+/**
+ * A status report of a simulated agent (what the agent sends once a workload runs), retried as the agent
+ * retries: a burst of a thousand at once can find the listen queue full.
+ */
+export async function reportStatus(url: string, agent: HttpAgent, id: string, body: unknown): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const res = await fetch(`${url}/api/v1/agent/reservations/${id}/status`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${agent.session}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      if (res.ok || res.status === 404) return;
+      if (res.status < 500 && res.status !== 429)
+        throw new Error(`status: ${res.status} ${await res.text()}`);
+    } catch (err) {
+      if (attempt >= 10) throw err;
+    }
+    await sleep(200 * attempt);
+  }
+}

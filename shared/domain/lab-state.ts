@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { DeviceImage } from "./device.ts";
-import { isFinalJob, type Job, type JobEvent, JobStatus, LAB_KINDS } from "./job.ts";
+import { isFinalJob, type Job, type JobEvent, JobStatus, LAB_KINDS, type LabKind } from "./job.ts";
 import type { LabConfig } from "./lab.ts";
 
 export type { DeviceImage } from "./device.ts";
@@ -90,7 +90,7 @@ const PULL_END = 75;
  */
 export function labEvents(item: LabItem, job: Job | undefined, events: JobEvent[]): LabEvent[] {
   const who = item.user;
-  const what = item.kind === "fileserver" ? "file server" : "lab";
+  const what = labWord(item.kind);
   if (item.operation === "delete") {
     const out: LabEvent[] = [{ type: "info", message: `Shutting down ${what} container`, progress: 25 }];
     if (!job || isFinalJob(job.status))
@@ -149,7 +149,10 @@ export function labEvents(item: LabItem, job: Job | undefined, events: JobEvent[
   return out;
 }
 
-const cap = (s: string) => s[0]!.toUpperCase() + s.slice(1);
+/** How messages name a kind of lab: "lab" or "file server". */
+export const labWord = (kind: LabKind) => (kind === "fileserver" ? "file server" : "lab");
+/** The word with a capital (a message's start). */
+export const cap = (s: string) => s[0]!.toUpperCase() + s.slice(1);
 /** "placed on gpu-1 (GPU 0, 1)" → "gpu-1 (GPU 0, 1)". */
 const placedOn = (message: string) => message.replace(/^placed on /, "");
 

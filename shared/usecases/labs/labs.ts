@@ -7,6 +7,7 @@ import { newId } from "../../domain/ids.ts";
 import { isFinalJob, type Job, JobStatus, labTokenAad } from "../../domain/job.ts";
 import { isReservedLabEnv, type LabConfig, labQuotaOf, type StoredLabConfig } from "../../domain/lab.ts";
 import {
+  cap,
   isDeleted,
   type LabEvent,
   type LabItem,
@@ -14,6 +15,7 @@ import {
   type LabStatus,
   labEvents,
   labStatus,
+  labWord,
   operationInProgress,
   resolveImage,
 } from "../../domain/lab-state.ts";
@@ -39,8 +41,7 @@ const LAB_ROUTES = ["config", "quotas", "images", "options", "prepulls"] as cons
 
 export const labTopic = (ws: string, kind: LabKind, user: string) => `lab:${ws}:${kind}:${user}`;
 
-const what = (kind: LabKind) => (kind === "fileserver" ? "file server" : "lab");
-const cap = (s: string) => s[0]!.toUpperCase() + s.slice(1);
+const what = labWord;
 
 const err = (code: ErrorCode, message: string, details?: unknown) => new BerthError(code, message, details);
 
@@ -513,12 +514,11 @@ export async function sweepLabJob(deps: JobDeps, job: Job): Promise<void> {
   if (!job.lab || isFinalJob(job.status) || job.controlRequested) return;
   const now = deps.clock.now().getTime();
   if (!job.lab.readyAt && now - Date.parse(job.submissionTime) > job.lab.spawnTimeoutSeconds * 1000) {
-    const what = job.lab.kind === "fileserver" ? "File server" : "Lab";
     await recordJobEvent(
       deps,
       job,
       "timeout",
-      `${what} spawn timed out after ${job.lab.spawnTimeoutSeconds} s`,
+      `${cap(what(job.lab.kind))} spawn timed out after ${job.lab.spawnTimeoutSeconds} s`,
     );
     await endLabJob(deps, job, "the spawn timeout", true);
     return;
