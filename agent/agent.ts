@@ -8,6 +8,8 @@ import { ReservationCache } from "./cache.ts";
 import { AgentClient, RejectedError, RevokedError, TransientError } from "./client.ts";
 import { Engine } from "./engine.ts";
 import { run } from "./exec.ts";
+import { HealthCollector } from "./health/collector.ts";
+import { expectedGpus, hasNvidiaSmi, healthLoop } from "./health/loop.ts";
 import { collectInventory, type Inventory } from "./inventory.ts";
 import { DockerRuntime } from "./runtimes/docker.ts";
 import {
@@ -41,6 +43,16 @@ export interface AgentOptions {
   /** Honour the control plane's reboot operations (off by default); `rebootCommand` replaces systemctl reboot. */
   allowReboot?: boolean;
   rebootCommand?: string;
+  /** GPU health (specs/gpu-health.md): on, off, or auto (on when nvidia-smi is on the PATH). */
+  health?: "on" | "off" | "auto";
+  /** The GPU count gpu-counts expects (default: the count at the agent's first start). */
+  expectedGpus?: number;
+  /** GPUs that must have all NVLinks up (0 or absent: not checked). */
+  expectedNvlinkGpus?: number;
+  /** Kernel log to read (default /dev/kmsg; tests give a file). */
+  kmsgPath?: string;
+  /** How often health is collected (default a minute). */
+  healthMs?: number;
   log: Logger;
   /** How often the engine's clock runs (tests shorten it). */
   tickMs?: number;
@@ -242,6 +254,19 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Ag
   await tombstones.load();
   // Woken when Docker's images change (a prepull): the prepuller reads them from the inventory.
   let wakeInventory = new AbortController();
+  const healthOn = o.health === "on" || (o.health !== "off" && (await hasNvidiaSmi()));
+  const collector = healthOn
+    ? new HealthCollector({
+        run,
+        dataDir: o.dataDir,
+        ...(o.kmsgPath ? { kmsgPath: o.kmsgPath } : {}),
+        ...(process.env.BERTH_AGENT_BOOT_ID_FILE ? { bootIdPath: process.env.BERTH_AGENT_BOOT_ID_FILE } : {}),
+        expectedGpus: await expectedGpus(o.dataDir, o.expectedGpus, inventory.gpuCount),
+        expectedNvlinkGpus: o.expectedNvlinkGpus,
+      })
+    : undefined;
+  // Woken by a set-healthy: the next report goes out now, not in a minute.
+  let wakeHealth = new AbortController();
   const engine = new Engine({
     cache,
     client,
@@ -253,6 +278,14 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Ag
     paths,
     docker,
     imagesChanged: () => wakeInventory.abort(),
+    ...(collector
+      ? {
+          health: async (components: string[] | undefined, issuedAt: Date) => {
+            await collector.setHealthy(components, issuedAt);
+            wakeHealth.abort();
+          },
+        }
+      : {}),
     reboot: {
       allowed: o.allowReboot === true,
       ...(o.rebootCommand ? { command: o.rebootCommand } : {}),
@@ -418,7 +451,24 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Ag
     }
   };
 
-  await Promise.all([pollLoop(), clockLoop(), inventoryLoop()]);
+  const gpuHealthLoop = () =>
+    collector
+      ? healthLoop({
+          collector,
+          send: (report) => client.health(report),
+          log: o.log,
+          signal: stop.signal,
+          wake: () => {
+            if (wakeHealth.signal.aborted) wakeHealth = new AbortController();
+            return wakeHealth.signal;
+          },
+          everyMs: o.healthMs,
+          revoked: onRevoked,
+        })
+      : Promise.resolve();
+
+  await Promise.all([pollLoop(), clockLoop(), inventoryLoop(), gpuHealthLoop()]);
+  engine.stopSampling();
   signal.removeEventListener("abort", halt);
   if (revoked) {
     o.log.error(REVOKED_MESSAGE, { detail: revoked });

@@ -1,6 +1,7 @@
 import { readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { AgentReservation } from "../shared/contracts/reservations.ts";
+import type { WorkloadNetwork } from "../shared/domain/job-network.ts";
 import { readJson, writeAtomic } from "./files.ts";
 import type { AppProgram } from "./runtimes/apps.ts";
 
@@ -48,6 +49,9 @@ export interface CacheRecord {
     ready?: boolean;
     readySent?: boolean;
   };
+  /** A container's IPs and published ports (`docker inspect`), and what of it the control plane has (JSON). */
+  network?: WorkloadNetwork;
+  networkSent?: string;
   /** Whether the control plane has our `deleted` acknowledgement (after a decommission). */
   deletedSent?: boolean;
   /** Output shipping position: next seq, and bytes already sent of each stream. */

@@ -1,6 +1,9 @@
 import http from "node:http";
 import https from "node:https";
 import type { PollResponse } from "../shared/contracts/reservations.ts";
+import type { HealthReport } from "../shared/domain/gpu-health.ts";
+import type { WorkloadNetwork } from "../shared/domain/job-network.ts";
+import type { UsageSample } from "../shared/domain/usage.ts";
 import { retryAfterMs } from "./backoff.ts";
 
 /** What the agent reads of an answer. */
@@ -224,6 +227,8 @@ export class AgentClient {
       message?: string;
       hostPort?: number;
       pid?: number;
+      /** A container's IPs and published ports (specs/launcher-extras.md §2). */
+      network?: WorkloadNetwork;
       /** An application's programs (Synpse's WorkloadStatus). */
       containers?: {
         name: string;
@@ -236,6 +241,18 @@ export class AgentClient {
     },
   ) {
     await this.#send("POST", `/api/v1/agent/reservations/${encodeURIComponent(id)}/status`, { body });
+  }
+
+  /** The device's GPU health (specs/gpu-health.md §4). */
+  async health(report: HealthReport) {
+    await this.#send("POST", "/api/v1/agent/health", { body: report });
+  }
+
+  /** Resource-use samples a sampling lease asked for (specs/launcher-extras.md §1). */
+  async usage(id: string, samples: UsageSample[]) {
+    await this.#send("POST", `/api/v1/agent/reservations/${encodeURIComponent(id)}/usage`, {
+      body: { samples },
+    });
   }
 
   async deleted(id: string) {

@@ -10,6 +10,7 @@ import {
   verifyRemovalV2,
   verifyReservation,
   verifyReservationV2,
+  verifySampleV2,
   verifySyncV2,
 } from "../shared/domain/signing.ts";
 import type { Logger } from "../shared/ports/logger.ts";
@@ -60,6 +61,7 @@ import {
 } from "./secrets.ts";
 import type { NodeKeys } from "./state.ts";
 import type { Tombstones } from "./tombstones.ts";
+import { type SampleTarget, SamplingLeases, UsageSampler } from "./usage.ts";
 
 /** Room left under the control plane's body limit (its JSON parser counts the body alone; margin for rounding). */
 const BODY_MARGIN_BYTES = 1024;
@@ -94,6 +96,8 @@ export interface EngineDeps {
   docker?: DockerRuntime;
   /** Docker's images changed (a prepull or a lab's pull): the inventory is sent again now, not in a minute. */
   imagesChanged?: () => void;
+  /** GPU health's set-healthy (specs/gpu-health.md §5); absent: this agent does not collect health. */
+  health?: (components: string[] | undefined, issuedAt: Date) => Promise<void>;
   log: Logger;
   now?: () => Date;
 }
@@ -131,8 +135,34 @@ export class Engine {
   #advertised = 0;
   #outputBudget = DEFAULT_BODY_LIMIT - BODY_MARGIN_BYTES;
 
+  /** Sampling leases of running workloads (specs/launcher-extras.md §1). */
+  readonly #sampling: SamplingLeases;
+
   constructor(deps: EngineDeps) {
     this.#d = deps;
+    this.#sampling = new SamplingLeases({
+      sampler: new UsageSampler({ run }),
+      target: (id) => this.#sampleTarget(id),
+      post: (id, samples) => this.#d.client.usage(id, samples),
+      log: deps.log,
+    });
+  }
+
+  /** What a reservation runs, as the sampler reads it; undefined once it no longer runs. */
+  #sampleTarget(id: string): SampleTarget | undefined {
+    const record = this.#d.cache.get(id);
+    if (record?.status !== "running") return undefined;
+    const w = record.workload;
+    const data = JSON.parse(record.reservation.data) as { gpus?: number[] | "all"; cpus?: number };
+    const gpus = Array.isArray(data.gpus) ? data.gpus : [];
+    if (w.kind === "process" && w.pid > 0) return { kind: "process", pgid: w.pid, gpus };
+    if (w.kind === "container") return { kind: "container", name: w.name, gpus, cpuLimit: data.cpus };
+    return undefined;
+  }
+
+  /** Stops sampling (the agent is stopping). */
+  stopSampling(): void {
+    this.#sampling.stop();
   }
 
   #now = () => (this.#d.now ?? (() => new Date()))();
@@ -301,6 +331,9 @@ export class Engine {
             .finally(() => removeEnvFile(opened.envFile));
           record.workload = { kind: "container", ...started, grace: data.stopGracePeriodSeconds };
           if (data.lab) record.lab = labOf(data.lab, await docker.hostPort(started.name, data.lab.port));
+          // Its IPs and the host ports Docker chose: reported with its start (specs/launcher-extras.md §2).
+          const network = await docker.network(started.name);
+          if (network) record.network = network;
           record.status = "running";
           record.startedSent = false;
           record.output = { seq: 1, stdout: 0, stderr: 0 };
@@ -379,7 +412,22 @@ export class Engine {
           record.result = { state: "ok", error: "", data: r.data, sent: false };
           break;
         case "operation": {
-          RESERVATION_DATA.operation.parse(JSON.parse(r.data));
+          const op = RESERVATION_DATA.operation.parse(JSON.parse(r.data));
+          if (op.action === "set-healthy") {
+            record.status = "finished";
+            if (!this.#d.health) {
+              record.result = this.#report(
+                "error",
+                "rejected: this agent does not collect GPU health (no nvidia-smi, or --health off)",
+                {},
+              );
+              break;
+            }
+            // Only what was logged up to the operation's issue: an Xid after it survives.
+            await this.#d.health(op.components, new Date(r.created));
+            record.result = this.#report("ok", "", { components: op.components ?? [] });
+            break;
+          }
           const reboot = this.#d.reboot;
           const refusal = !reboot?.allowed
             ? "rejected: this agent does not allow reboots (start it with --allow-reboot)"
@@ -971,13 +1019,21 @@ export class Engine {
     if ((this.#retryAt.get(id) ?? 0) > Date.now()) return;
     try {
       const w = record.workload;
+      const network = record.network ? JSON.stringify(record.network) : undefined;
       if (record.startedSent === false) {
         await this.#d.client.status(id, {
           state: "running",
           ...(w.kind === "process" ? { pid: w.pid } : {}),
           ...(record.lab?.hostPort ? { hostPort: record.lab.hostPort } : {}),
+          ...(record.network ? { network: record.network } : {}),
         });
         record.startedSent = true;
+        record.networkSent = network;
+        await this.#d.cache.put(record);
+      } else if (network && network !== record.networkSent && record.status === "running") {
+        // A restart found the container's network changed (Docker restarted it): the control plane learns it.
+        await this.#d.client.status(id, { state: "running", network: record.network });
+        record.networkSent = network;
         await this.#d.cache.put(record);
       }
       if (record.lab?.ready && !record.lab.readySent && record.status === "running") {
@@ -1205,6 +1261,7 @@ export class Engine {
    */
   async #control(r: AgentReservation): Promise<void> {
     const c = r.control!;
+    if (c.action === "sample") return this.#sample(r);
     const verified = this.#v2
       ? c.seq !== undefined &&
         verifyControlV2(
@@ -1261,6 +1318,34 @@ export class Engine {
     }
   }
 
+  /** A sampling lease's control: verified (protocol 2 only), then the workload is sampled until its end. */
+  #sample(r: AgentReservation): void {
+    const c = r.control!;
+    const verified =
+      this.#v2 &&
+      c.seq !== undefined &&
+      c.intervalSeconds !== undefined &&
+      c.until !== undefined &&
+      verifySampleV2(
+        {
+          id: r.id,
+          nodeId: r.nodeId,
+          seq: c.seq,
+          issuedAt: c.issuedAt,
+          intervalSeconds: c.intervalSeconds,
+          until: c.until,
+          signature: c.signature,
+        },
+        this.#d.controlPlaneKey,
+      );
+    if (!verified) {
+      this.#d.log.warn("refusing a sample control whose signature does not verify", { reservation: r.id });
+      return;
+    }
+    if (!this.#sampleTarget(r.id)) return; // nothing running for it (it may have just ended)
+    this.#sampling.lease(r.id, c.intervalSeconds!, c.until!);
+  }
+
   #report(state: "ok" | "error", error: string, data: unknown) {
     return { state, error, data: JSON.stringify(data), sent: false };
   }
@@ -1313,7 +1398,14 @@ export class Engine {
         });
         continue;
       }
-      if (w.kind === "container" && record.status === "running") await this.#rewriteSecrets(record);
+      if (w.kind === "container" && record.status === "running") {
+        await this.#rewriteSecrets(record);
+        const network = await this.#d.docker?.network(w.name);
+        if (network) {
+          record.network = network;
+          await this.#d.cache.put(record);
+        }
+      }
       if (w.kind === "app" && record.status === "running") await this.#restoreAppContainers(record, w);
       if (w.kind === "app" && record.status === "starting") {
         // Cut short while starting its programs: stop those it started; the boot sync offers it again.

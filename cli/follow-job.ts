@@ -27,6 +27,18 @@ export interface FollowJobOptions {
   stream?: string;
   /** The job as already shown (by `berth run` after submitting it): its pending reason is not repeated. */
   shown?: JobStatus;
+  /** Say where it can be reached once it runs (`berth run -p`): its endpoints (GET .../network). */
+  endpoints?: boolean;
+}
+
+/** The job's endpoints, once, on stderr (best effort: an older server has no network route). */
+async function sayEndpoints(client: ApiClient, path: string): Promise<void> {
+  try {
+    const net = await client.request<{ endpoints?: string[] }>("GET", `${path}/network`);
+    if (net.endpoints?.length) say(`endpoints: ${net.endpoints.join(" ")}`);
+  } catch {
+    // not running any more, or not known: the output says the rest
+  }
 }
 
 /**
@@ -59,6 +71,7 @@ export async function followJob(client: ApiClient, id: string, opts: FollowJobOp
     : Promise.resolve();
 
   let shown = opts.shown && statusKey(opts.shown);
+  let endpointsShown = false;
   let done: JobEnd = {};
   for await (const e of followSse(
     client,
@@ -75,6 +88,10 @@ export async function followJob(client: ApiClient, id: string, opts: FollowJobOp
       (line.stream === "stderr" ? process.stderr : process.stdout).write(line.data);
     } else if (e.event === "status") {
       const s = JSON.parse(e.data) as JobStatus;
+      if (opts.endpoints && s.status === "Running" && !endpointsShown) {
+        endpointsShown = true;
+        void sayEndpoints(client, path);
+      }
       // With progress on, its `placed` event says where the job went.
       if (s.status !== "Pending" || (opts.progress && s.statusCode === "Placed")) continue;
       if (statusKey(s) === shown) continue;

@@ -25,6 +25,10 @@ function lazyLauncher(kind: LauncherKind, load: () => Promise<TaskLauncher>): Ta
       const launcher = await get();
       return launcher.output ? launcher.output(task, cursor) : { lines: [], cursor };
     },
+    async network(task) {
+      const launcher = await get();
+      return launcher.network ? launcher.network(task) : undefined;
+    },
   };
 }
 
@@ -59,9 +63,15 @@ export function buildCloudDeps(config: CloudConfig, queue: ProvisionQueue): Clou
       return eksLauncher(eks, () => eksToken({ cluster: eks.cluster, region: config.region!, credentials }));
     });
   }
+  const families = [
+    ...Object.entries(ecs?.capacityProviders ?? {}).map(([gpuType, name]) => ({ name, gpuType })),
+    ...Object.keys(eks?.nodeSelectors ?? {}).map((gpuType) => ({ name: `eks:${gpuType}`, gpuType })),
+  ].filter((f) => f.gpuType !== "default");
   return {
     launchers,
     defaultLauncher: config.defaultLauncher ?? (config.ecs ? "ecs" : "eks"),
+    families,
+    ...(eks ? { defaultImage: eks.defaultImage } : {}),
     queue,
     settings: {
       requeueAfterSeconds: config.requeueAfterSeconds,

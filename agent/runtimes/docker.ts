@@ -2,9 +2,11 @@ import { spawn } from "node:child_process";
 import { closeSync, openSync, writeFileSync } from "node:fs";
 import { mkdir, readFile, truncate } from "node:fs/promises";
 import { join } from "node:path";
+import type { WorkloadNetwork } from "../../shared/domain/job-network.ts";
 import type { ContainerData } from "../../shared/domain/reservation-data.ts";
 import type { Runner } from "../nvidia-smi.ts";
 import { hasLocalImage, publishedPort, pullWithProgress } from "./lab.ts";
+import { inspectNetwork } from "./network.ts";
 import { ApplyError } from "./process.ts";
 
 /** Containers through the Docker CLI. Names are derived from the reservation id, so a container is found again after a restart. */
@@ -73,6 +75,7 @@ export function dockerRunArgs(
   }
   if (data.cpus !== undefined) args.push("--cpus", String(data.cpus));
   if (data.memoryMiB !== undefined) args.push("--memory", `${data.memoryMiB}m`);
+  if (data.memorySwapMiB !== undefined) args.push("--memory-swap", `${data.memorySwapMiB}m`);
   if (data.lab) args.push("--label", "berth.lab=1");
   if (data.gpus === "all") args.push("--gpus", "all");
   else if (data.gpus.length > 0) args.push("--gpus", `"device=${data.gpus.join(",")}"`);
@@ -256,6 +259,11 @@ export class DockerRuntime {
     } catch (e) {
       if (!local) throw new ApplyError(`docker pull ${image} failed: ${(e as Error).message}`);
     }
+  }
+
+  /** The container's IPs and published ports (`docker inspect`), or undefined when Docker does not answer. */
+  network(name: string): Promise<WorkloadNetwork | undefined> {
+    return inspectNetwork(this.#run, name);
   }
 
   /** The host port Docker published the container's `port` on. */

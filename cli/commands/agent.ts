@@ -21,6 +21,10 @@ interface AgentFlags {
   stopWorkloadsOnExit?: boolean;
   allowReboot?: boolean;
   rebootCommand?: string;
+  health: string;
+  expectedGpus?: string;
+  expectedNvlinkGpus?: string;
+  kmsgPath?: string;
   logLevel?: string;
   logFormat?: "text" | "json";
 }
@@ -127,6 +131,26 @@ export function agentCommand(program: Command) {
         "BERTH_AGENT_REBOOT_COMMAND",
       ),
     )
+    .addOption(
+      new Option(
+        "--health <mode>",
+        "GPU health from nvidia-smi and the kernel log: on, off, or auto (on with nvidia-smi)",
+      )
+        .choices(["on", "off", "auto"])
+        .env("BERTH_AGENT_HEALTH")
+        .default("auto"),
+    )
+    .option(
+      "--expected-gpus <n>",
+      "GPUs this machine should have (default: the count at the agent's first start)",
+    )
+    .option("--expected-nvlink-gpus <n>", "GPUs that must have every NVLink up (default 0: not checked)")
+    .addOption(
+      new Option("--kmsg-path <path>", "the kernel log to read")
+        .env("BERTH_AGENT_KMSG")
+        .default("/dev/kmsg")
+        .hideHelp(),
+    )
     .option("--log-level <level>", "debug, info, warn or error", "info")
     .addOption(
       new Option(
@@ -152,6 +176,15 @@ export function agentCommand(program: Command) {
       if (gpuCount !== undefined && !(Number.isInteger(gpuCount) && gpuCount >= 0)) {
         throw new CliError(`--gpu-count must be a whole number ≥ 0, not ${o.gpuCount}`, 2);
       }
+      const count = (flag: string, v: string | undefined) => {
+        if (v === undefined) return undefined;
+        const n = Number(v);
+        if (!(Number.isInteger(n) && n >= 0))
+          throw new CliError(`${flag} must be a whole number ≥ 0, not ${v}`, 2);
+        return n;
+      };
+      const expectedGpus = count("--expected-gpus", o.expectedGpus);
+      const expectedNvlinkGpus = count("--expected-nvlink-gpus", o.expectedNvlinkGpus);
       const abort = new AbortController();
       const onSignal = (name: string) => {
         if (abort.signal.aborted) process.exit(130);
@@ -185,6 +218,10 @@ export function agentCommand(program: Command) {
           allowReboot: o.allowReboot === true || allowRebootFromEnv(process.env.BERTH_AGENT_ALLOW_REBOOT),
           ...(o.rebootCommand ? { rebootCommand: o.rebootCommand } : {}),
           ...(fallback ? { endpointFallbackMs: Number(fallback) * 1000 } : {}),
+          health: o.health as "on" | "off" | "auto",
+          expectedGpus,
+          expectedNvlinkGpus,
+          kmsgPath: o.kmsgPath,
           log: ((o.logFormat ?? (process.stderr.isTTY ? "text" : "json")) === "text"
             ? textLogger
             : jsonLogger)(level.data, (line) => process.stderr.write(`${line}\n`)),

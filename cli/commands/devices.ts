@@ -7,6 +7,7 @@ import { type GlobalOptions, outputFormat, resolveClient } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { ago, type Column, printObject, printRows } from "../output.ts";
 import { deploymentColumns } from "./apps.ts";
+import { deviceHealthCommands } from "./health.ts";
 
 const operationColumns: Column<DeviceOperationView>[] = [
   { header: "ID", value: (o) => o.id },
@@ -32,6 +33,13 @@ const columns: Column<DeviceView>[] = [
     value: (d) => (d.scheduling === "eligible" ? d.status : `${d.status},${d.scheduling}`),
   },
   { header: "GPUS", value: (d) => `${d.allocated.gpus}/${d.resources.gpus}` },
+  {
+    header: "HEALTH",
+    value: (d) =>
+      d.health
+        ? `${d.health.state}${d.health.unhealthyGpus.length ? ` (GPU ${d.health.unhealthyGpus.join(",")})` : ""}`
+        : undefined,
+  },
   { header: "LABELS", value: (d) => labelText(d.labels) || undefined },
   { header: "LAST SEEN", value: (d) => ago(d.lastSeenAt) },
   { header: "PROTOCOL", value: (d) => d.protocol },
@@ -64,16 +72,28 @@ export function devicesCommand(program: Command) {
     .option("--node-group <name>")
     .option("--status <status>", "online or offline")
     .option("--search <text>", "substring of name, hostname or id")
-    .action(async (o: { label?: string[]; nodeGroup?: string; status?: string; search?: string }) => {
-      const client = resolveClient(globals(), process.env);
-      const items = await client.listAll<DeviceView>("/devices", {
-        label: o.label,
-        nodeGroup: o.nodeGroup,
-        status: o.status,
-        search: o.search,
-      });
-      printRows(outputFormat(globals()), items, columns);
-    });
+    .option("--health <state>", "Healthy, Degraded, Unhealthy, Initializing or Unknown")
+    .action(
+      async (o: {
+        label?: string[];
+        nodeGroup?: string;
+        status?: string;
+        search?: string;
+        health?: string;
+      }) => {
+        const client = resolveClient(globals(), process.env);
+        const items = await client.listAll<DeviceView>("/devices", {
+          label: o.label,
+          nodeGroup: o.nodeGroup,
+          status: o.status,
+          search: o.search,
+          health: o.health,
+        });
+        printRows(outputFormat(globals()), items, columns);
+      },
+    );
+
+  deviceHealthCommands(devices, globals);
 
   devices.command("get <id>").action(async (id: string) => {
     const client = resolveClient(globals(), process.env);

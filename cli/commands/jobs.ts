@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type { JobView } from "../../shared/contracts/jobs.ts";
+import type { JobNetworkView } from "../../shared/contracts/jobs-network.ts";
 import { isId } from "../../shared/domain/ids.ts";
 import { isFinalJob, JOB_STATUSES, type JobStatus as JobStatusName } from "../../shared/domain/job.ts";
 import { collect, wholeNumber } from "../args.ts";
@@ -8,6 +9,7 @@ import { type GlobalOptions, outputFormat, resolveClient } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { followJob } from "../follow-job.ts";
 import { ago, type Column, exitWhenFlushed, printObject, printRows } from "../output.ts";
+import { jobsTopCommand } from "./jobs-top.ts";
 
 const columns: Column<JobView>[] = [
   { header: "ID", value: (j) => j.id },
@@ -20,6 +22,12 @@ const columns: Column<JobView>[] = [
   { header: "HOST", value: (j) => j.host },
   { header: "SUBMITTED", value: (j) => ago(j.submissionTime) },
   { header: "MESSAGE", value: (j) => j.statusMessage?.slice(0, 60) },
+];
+
+const networkColumns: Column<JobNetworkView>[] = [
+  { header: "HOST", value: (n) => n.host || undefined },
+  { header: "IPS", value: (n) => n.ipAddresses.join(",") || undefined },
+  { header: "ENDPOINTS", value: (n) => n.endpoints?.join(",") || undefined },
 ];
 
 function commandLine(j: JobView): string | undefined {
@@ -76,7 +84,7 @@ function jobStatusNamed(given: string): string {
   return status;
 }
 
-/** `berth jobs list|get|logs|events|stop|kill|cancel|suspend|resume` */
+/** `berth jobs list|get|network|top|logs|events|stop|kill|cancel|suspend|resume` */
 export function jobsCommand(program: Command) {
   const jobs = program.command("jobs").description("jobs: list, inspect, follow and control them");
   const globals = () => program.opts<GlobalOptions>();
@@ -137,6 +145,20 @@ export function jobsCommand(program: Command) {
     const c = client();
     printObject(outputFormat(globals()), await c.request<JobView>("GET", path(await jobIdOf(c, ref))));
   });
+
+  jobs
+    .command("network <job>")
+    .description("where a running job can be reached: its host, IP addresses and endpoints")
+    .action(async (ref: string) => {
+      const c = client();
+      const net = await c.request<JobNetworkView>("GET", `${path(await jobIdOf(c, ref))}/network`);
+      if (outputFormat(globals()) === "json") return printObject("json", net);
+      printRows("table", [net], networkColumns);
+      if (net.berth.partial)
+        process.stderr.write(`(partial: not known: ${net.berth.missing ?? "something"})\n`);
+    });
+
+  jobsTopCommand(jobs, client, globals, jobIdOf);
 
   jobs
     .command("logs <job>")

@@ -23,7 +23,7 @@ export function keysCommand(program: Command) {
     .command("create")
     .description("create an API key; its secret is printed once")
     .requiredOption("--name <name>", "what the key is for (a person, a CI system)")
-    .option("--role <role>", "admin or member", "member")
+    .option("--role <role>", "admin, member, or metrics (may only scrape GET /metrics)", "member")
     .option("--expires-in <duration>", "lifetime, e.g. 12h or 90d")
     .option("--expires-at <time>", "expiry as an RFC 3339 timestamp")
     .action(async (o: { name: string; role: string; expiresIn?: string; expiresAt?: string }) => {

@@ -195,6 +195,12 @@ export function runCommand(program: Command) {
         `berth: ${waits ? pendingLine(job.id, job) : `job ${job.id} ${job.statusMessage ?? job.status}`}\n`,
       );
       onInterrupt(job.id);
-      await exitWhenFlushed(await followJob(client, job.id, { progress: true, shown: job }));
+      await exitWhenFlushed(
+        await followJob(client, job.id, {
+          progress: true,
+          shown: job,
+          endpoints: (o.publish ?? []).length > 0,
+        }),
+      );
     });
 }

@@ -12,9 +12,11 @@ import { withAppErrors } from "./openapi.ts";
 import { agentRoutes } from "./routes/agent.ts";
 import { apiKeyRoutes } from "./routes/api-keys.ts";
 import { applicationRoutes } from "./routes/applications.ts";
+import { clusterRoutes } from "./routes/cluster.ts";
 import { dashboardRoutes } from "./routes/dashboard.ts";
 import { deviceRoutes } from "./routes/devices.ts";
 import { docsRoutes } from "./routes/docs.ts";
+import { gpuHealthRoutes } from "./routes/gpu-health.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { installRoutes } from "./routes/install.ts";
 import { jobRoutes } from "./routes/jobs.ts";
@@ -24,9 +26,11 @@ import { metricsRoutes } from "./routes/metrics.ts";
 import { namespaceRoutes } from "./routes/namespaces.ts";
 import { nodeGroupRoutes } from "./routes/node-groups.ts";
 import { profileRoutes } from "./routes/profiles.ts";
+import { prometheusRoutes } from "./routes/prometheus.ts";
 import { quotaRoutes } from "./routes/quotas.ts";
 import { registrationTokenRoutes } from "./routes/registration-tokens.ts";
 import { reservationRoutes } from "./routes/reservations.ts";
+import { resourceUtilRoutes } from "./routes/resource-util.ts";
 import { secretRoutes } from "./routes/secrets.ts";
 
 export const API_PREFIX = "/api/v1";
@@ -41,6 +45,8 @@ export function apiRoutes(deps: AppDeps) {
     .route("/", registrationTokenRoutes(deps))
     .route("/", nodeGroupRoutes(deps))
     .route("/", deviceRoutes(deps))
+    .route("/", gpuHealthRoutes(deps))
+    .route("/", resourceUtilRoutes(deps))
     .route("/", loginRoutes(deps))
     .route("/", reservationRoutes(deps))
     .route("/", agentRoutes(deps))
@@ -50,6 +56,7 @@ export function apiRoutes(deps: AppDeps) {
     .route("/", metricsRoutes(deps))
     .route("/", namespaceRoutes(deps))
     .route("/", labRoutes(deps))
+    .route("/", clusterRoutes(deps))
     .route("/", applicationRoutes(deps))
     .route("/", secretRoutes(deps));
 }
@@ -97,6 +104,7 @@ export function createApp(deps: AppDeps) {
 
   app.route("/", healthRoutes(deps));
   app.route("/", installRoutes(deps));
+  app.route("/", prometheusRoutes(deps));
   app.route(API_PREFIX, api);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { DEVICE_STATUSES, SCHEDULING } from "../domain/device.ts";
+import { DEVICE_HEALTH_STATES, DeviceHealthSummary } from "../domain/gpu-health.ts";
 import { MAX_DEVICE_LABELS } from "../domain/labels.ts";
 import { BooleanQuery, Id, PageQuery, pageOf } from "./common.ts";
 import { LabelsInput, StringMap } from "./labels.ts";
@@ -10,6 +11,11 @@ const GpuView = z.object({
   product: z.string().optional(),
   memoryBytes: z.number().optional(),
   busId: z.string().optional(),
+});
+
+export const DeviceHealthSummaryView = DeviceHealthSummary.extend({}).openapi("DeviceHealthSummary", {
+  description:
+    "the worst component's state and reason; unhealthyGpus are skipped by placement, and a deviceUnhealthy device as a whole",
 });
 
 export const DeviceView = z
@@ -57,6 +63,9 @@ export const DeviceView = z
     held: z
       .object({ cpus: z.number(), memoryGiB: z.number(), jobs: z.number() })
       .openapi({ description: "what the jobs placed on it hold (GPUs are in allocated)" }),
+    health: DeviceHealthSummaryView.optional().openapi({
+      description: "GPU health from its agent's last report (absent: it never reported)",
+    }),
     silentSince: z.string().optional().openapi({
       description:
         "offline devices: when their silence is counted from (their last contact, or the control plane's return after an outage, whichever is later); a running job is lost once the device has been silent for its disconnect.lostAfterSeconds",
@@ -114,6 +123,14 @@ export const ListDevicesQuery = PageQuery.extend({
     .max(256, "must be at most 256 characters")
     .optional()
     .openapi({ param: { name: "search", in: "query" }, description: "substring of name, hostname or id" }),
+  health: z
+    .enum(DEVICE_HEALTH_STATES)
+    .optional()
+    .openapi({
+      param: { name: "health", in: "query" },
+      description:
+        "devices whose health summary is in this state (a device that never reported matches none)",
+    }),
 });
 
 export const DevicePage = pageOf(DeviceView).openapi("DevicePage");
@@ -133,7 +150,7 @@ export const DeviceOperationView = z
   .object({
     id: z.string(),
     deviceId: z.string(),
-    action: z.enum(["reboot"]),
+    action: z.enum(["reboot", "set-healthy"]),
     reason: z.string(),
     state: z.enum(OPERATION_STATES),
     message: z.string().openapi({ description: "why it was rejected or failed" }),

@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { WORKLOAD_STATES } from "../domain/application.ts";
 import { jsonBytes, MAX_SPEC_BYTES } from "../domain/bounds.ts";
 import { AgentReservation as AgentReservationSchema, SIGNED_FIELDS } from "../domain/feed.ts";
+import { WorkloadNetwork } from "../domain/job-network.ts";
 import { OutputChunk, StoredOutputChunk } from "../domain/output.ts";
 import {
   RESERVATION_STATES,
@@ -157,6 +158,11 @@ export const StatusReport = z
     message: z.string().max(500).optional(),
     hostPort: z.number().int().min(1).max(65535).optional(),
     pid: z.number().int().positive().optional(),
+    /**
+     * A container job's IPs and published ports (`docker inspect`), with `running`; sent again with `running`
+     * when a restarted agent finds them changed (specs/launcher-extras.md §2).
+     */
+    network: WorkloadNetwork.optional(),
     /** An application's containers (or programs), each as Synpse's WorkloadStatus: sent on every change. */
     containers: z
       .array(

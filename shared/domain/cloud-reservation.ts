@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { TaskNetwork } from "./job-network.ts";
 import { type Patch, stateMachine, type Transition } from "./state-machine.ts";
 
 /**
@@ -91,6 +92,8 @@ export const CloudReservation = z.object({
   stopRequestedAt: z.iso.datetime().optional(),
   /** Why it failed or was canceled. */
   reason: z.string().optional(),
+  /** Where its running task is (host, IPs, ports), resolved once by the first network request. */
+  network: TaskNetwork.optional(),
 });
 export type CloudReservation = z.infer<typeof CloudReservation>;
 

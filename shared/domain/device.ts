@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DeviceHealthSummary } from "./gpu-health.ts";
 
 export const GpuInfo = z.object({
   index: z.number().int(),
@@ -81,6 +82,8 @@ export const Device = z.object({
   /** The session token is derived from (server key, id, generation); only its hash is kept. */
   sessionGeneration: z.number().int(),
   sessionTokenHash: z.string(),
+  /** GPU health, summarised from its agent's last report (specs/gpu-health.md §5). Absent: never reported. */
+  health: DeviceHealthSummary.optional(),
   /** When the agent was last heard from (kept in the device's presence item). */
   lastSeenAt: z.iso.datetime(),
   createdAt: z.iso.datetime(),

@@ -21,9 +21,18 @@ export const SIGNED_FIELDS = {
 export const CONTROL_ACTIONS = ["suspend", "resume", "stop", "kill"] as const;
 export type ControlAction = (typeof CONTROL_ACTIONS)[number];
 
-/** A control operation on a running workload, signed by the control plane over id + action + issuedAt. */
+/** What a control entry may ask: a control operation, or (protocol 2) a sampling lease's `sample`. */
+export const FEED_CONTROL_ACTIONS = [...CONTROL_ACTIONS, "sample"] as const;
+
+/**
+ * A control operation on a running workload, signed by the control plane over id + action + issuedAt; or a
+ * `sample` (sampleBytesV2: also its interval and end), sent to protocol 2 devices only.
+ */
 export const ReservationControl = z.object({
-  action: z.enum(CONTROL_ACTIONS),
+  action: z.enum(FEED_CONTROL_ACTIONS),
+  /** `sample`: every this many seconds, until `until`. */
+  intervalSeconds: z.number().int().min(1).max(60).optional(),
+  until: z.string().optional(),
   issuedAt: z.string(),
   /** Protocol 2: the control's feed sequence (signed): an agent ignores one older than the last it applied. */
   seq: z.number().int().optional(),

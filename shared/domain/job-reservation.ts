@@ -1,6 +1,7 @@
 import type { Job } from "./job.ts";
 import { jobNeeds } from "./placement.ts";
 import type { ReservationType } from "./reservation.ts";
+import { containerLimits } from "./resource-limits.ts";
 
 /** The program and arguments a job runs: its exe, or its command through a shell (args after it). */
 export const jobArgv = (job: Pick<Job, "exe" | "command" | "args">): string[] =>
@@ -61,7 +62,8 @@ export function reservationForJob(
         })),
         ...(job.workingDirectory ? { workingDirectory: job.workingDirectory } : {}),
         ...lab,
-        ...(job.lab ? labLimits(job) : {}),
+        // A lab's size is its profile's (what placement holds); another job's, its resource limits (§4).
+        ...(job.lab ? labLimits(job) : containerLimits(job.resourceLimits)),
         ...(c.runAsUserId === undefined
           ? {}
           : { user: `${c.runAsUserId}${c.runAsGroupId === undefined ? "" : `:${c.runAsGroupId}`}` }),

@@ -1,5 +1,6 @@
 import type { Device } from "./device.ts";
 import { deviceStatus, scheduling } from "./device.ts";
+import type { HealthPlacement } from "./gpu-health.ts";
 import type { Job } from "./job.ts";
 import { parseQuantity } from "./quantity.ts";
 
@@ -19,7 +20,17 @@ export interface PlacementRequest {
   /** CPUs and memory (GiB) it holds while it runs. */
   cpus?: number;
   memoryGiB?: number;
+  /** How GPU health counts (specs/gpu-health.md §5); absent: Unhealthy GPUs and devices are skipped. */
+  health?: HealthPlacement;
 }
+
+/** Whether health keeps a whole device from new work: an Unhealthy component that names no GPU. */
+export const unhealthyDevice = (d: Device, mode: HealthPlacement = "exclude-unhealthy"): boolean =>
+  mode === "exclude-unhealthy" && d.health?.deviceUnhealthy === true;
+
+/** GPU indices health keeps from new work. */
+export const unhealthyGpus = (d: Device, mode: HealthPlacement = "exclude-unhealthy"): Set<number> =>
+  new Set(mode === "exclude-unhealthy" ? (d.health?.unhealthyGpus ?? []) : []);
 
 /** Whether a device's agent can run containers: it reports a Docker engine that answers. */
 export const runsContainers = (d: Device): boolean => (d.info.containerRuntime ?? "").startsWith("docker://");
@@ -95,8 +106,9 @@ const gpuKind = (g: PlacementRequest["gpus"]) =>
   }`;
 
 /** Free GPU indices of the right kind, lowest first. */
-export function freeGpus(d: Device, req: PlacementRequest["gpus"]): number[] {
-  return gpuIndices(d).filter((i) => !(String(i) in d.gpuOwners) && gpuMatches(d, i, req));
+export function freeGpus(d: Device, req: PlacementRequest["gpus"], health?: HealthPlacement): number[] {
+  const sick = unhealthyGpus(d, health);
+  return gpuIndices(d).filter((i) => !(String(i) in d.gpuOwners) && !sick.has(i) && gpuMatches(d, i, req));
 }
 
 /** FNV-1a, 32 bits: a cheap, stable spread of ids over a few slots. */
@@ -143,9 +155,10 @@ export function choosePlacement(
   }
   const online = qualified.filter((d) => deviceStatus(d.lastSeenAt, now, ttlSeconds) === "online");
   const eligible = online.filter((d) => scheduling(d) === "eligible");
-  const candidates = eligible
+  const healthy = eligible.filter((d) => !unhealthyDevice(d, req.health));
+  const candidates = healthy
     .filter((device) => roomFor(device, req))
-    .map((device) => ({ device, free: freeGpus(device, req.gpus) }))
+    .map((device) => ({ device, free: freeGpus(device, req.gpus, req.health) }))
     .filter((c) => c.free.length >= req.gpus.count)
     .sort((a, b) => {
       const load = (c: { device: Device; free: number[] }) => {
@@ -182,9 +195,11 @@ export function choosePlacement(
         ? `waiting for capacity: the ${qualified.length} device(s) that can run it are offline`
         : eligible.length === 0
           ? `waiting for capacity: the ${online.length} online device(s) that can run it are cordoned or draining`
-          : `waiting for capacity: no online device has ${kind}${req.cpus ? `, ${req.cpus} CPUs` : ""}${
-              req.memoryGiB ? `, ${req.memoryGiB} GiB of memory` : ""
-            } free`,
+          : healthy.length === 0
+            ? `waiting for capacity: the ${eligible.length} eligible device(s) that can run it are Unhealthy (berth devices health)`
+            : `waiting for capacity: no online device has ${kind}${req.cpus ? `, ${req.cpus} CPUs` : ""}${
+                req.memoryGiB ? `, ${req.memoryGiB} GiB of memory` : ""
+              } free${healthy.some((d) => unhealthyGpus(d, req.health).size > 0) ? " (Unhealthy GPUs are skipped)" : ""}`,
   };
 }
 

@@ -115,9 +115,10 @@ export const ContainerData = z.object({
   user: z.string().max(64).optional(),
   stopGracePeriodSeconds: Grace,
   lab: LabRun.optional(),
-  /** Resource limits Docker enforces (`--cpus`, `--memory` in MiB). */
+  /** Resource limits Docker enforces (`--cpus`, `--memory` and `--memory-swap`, memory plus swap, in MiB). */
   cpus: z.number().positive().max(1024).optional(),
   memoryMiB: z.number().int().positive().optional(),
+  memorySwapMiB: z.number().int().positive().optional(),
   ...Secrets,
 });
 
@@ -218,8 +219,10 @@ export const DebugData = z.record(z.string(), z.unknown());
  * operation's, and a late or re-delivered one is never acted on (expiry, and the agent's record of it).
  */
 export const OperationData = z.object({
-  action: z.enum(["reboot"]),
+  action: z.enum(["reboot", "set-healthy"]),
   reason: z.string().max(500).default(""),
+  /** set-healthy: the health components whose events are purged (specs/gpu-health.md §5). */
+  components: z.array(z.string().max(128)).max(16).optional(),
 });
 export type OperationData = z.infer<typeof OperationData>;
 

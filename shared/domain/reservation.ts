@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { WorkloadNetwork } from "./job-network.ts";
 import { type Patch, stateMachine, type Transition } from "./state-machine.ts";
 
 /**
@@ -99,6 +100,8 @@ export const Reservation = z.object({
   /** When the node reported the workload started, and its pid. */
   startedAt: z.iso.datetime().optional(),
   pid: z.number().int().optional(),
+  /** A container's IPs and published ports, as its agent reported them with its start (or after a restart). */
+  network: WorkloadNetwork.optional(),
   /** The result came before all of the output: set with the result, cleared by the agent's `last` output. */
   outputPending: z.boolean().optional(),
   jobId: z.string().optional(),
@@ -117,7 +120,7 @@ export const isExpired = (r: { created: string; duration: number }, now: Date): 
 
 /** Fields a reservation write may change besides its state (identity and signed fields excluded). */
 export type ReservationPatch = Patch<
-  Pick<Reservation, "removeSeq" | "deletedAt" | "result" | "startedAt" | "pid" | "outputPending">
+  Pick<Reservation, "removeSeq" | "deletedAt" | "result" | "startedAt" | "pid" | "network" | "outputPending">
 >;
 export type ReservationTransition = Transition<ReservationState, ReservationPatch>;
 export type ReservationChange = ReservationPatch | ReservationTransition;

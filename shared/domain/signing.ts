@@ -139,6 +139,19 @@ export const controlBytesV2 = (c: {
 }): Buffer => canonical("berth-control-v2", c.id, c.nodeId, c.action, c.seq, c.issuedAt);
 
 /**
+ * A sampling lease's control (specs/launcher-extras.md §1): sample this reservation's workload every
+ * `intervalSeconds` until `until`. Its own domain tag, so no other control's signature verifies as one.
+ */
+export const sampleBytesV2 = (c: {
+  id: string;
+  nodeId: string;
+  seq: number;
+  issuedAt: string;
+  intervalSeconds: number;
+  until: string;
+}): Buffer => canonical("berth-sample-v2", c.id, c.nodeId, c.seq, c.issuedAt, c.intervalSeconds, c.until);
+
+/**
  * A boot sync: at `at`, these (sorted) ids are everything the device should have. Signed so that only the
  * control plane can make an agent drop what it runs for not being listed.
  */
@@ -165,6 +178,10 @@ export const verifyControlV2 = (
   c: { id: string; nodeId: string; action: string; seq: number; issuedAt: string; signature: string },
   key: KeyObject | string,
 ) => verifyV2(() => controlBytesV2(c), c.signature, key);
+export const verifySampleV2 = (
+  c: Parameters<typeof sampleBytesV2>[0] & { signature: string },
+  key: KeyObject | string,
+) => verifyV2(() => sampleBytesV2(c), c.signature, key);
 export const verifySyncV2 = (
   s: { nodeId: string; at: string; ids: string[]; signature: string },
   key: KeyObject | string,

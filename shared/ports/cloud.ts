@@ -1,4 +1,5 @@
 import type { LauncherKind, TaskObservation, TaskRef } from "../domain/cloud-reservation.ts";
+import type { TaskNetwork } from "../domain/job-network.ts";
 
 /** What a launch needs to know of a job (built from the job and its cloud reservation). */
 export interface LaunchRequest {
@@ -16,6 +17,8 @@ export interface LaunchRequest {
   constraints: { name: string; value?: string }[];
   /** Seconds the job may run. */
   maxDuration: number;
+  /** Its resource limits (specs/launcher-extras.md §4): CPUs and memory in MiB, each when it has one. */
+  limits?: { cpus?: number; memoryMiB?: number };
 }
 
 export type LaunchResult =
@@ -51,6 +54,12 @@ export interface TaskLauncher {
    * from. Absent when the launcher keeps no output.
    */
   output?(task: TaskRef, cursor?: string): Promise<{ lines: string[]; cursor?: string }>;
+  /**
+   * Where a running task is (specs/launcher-extras.md §2): its host, IPs, endpoints and published ports, and
+   * what this launcher can never find (`missing`); kept for the task once answered. Undefined while it is not
+   * settled (no task, not scheduled, no IP yet). Absent: not supported.
+   */
+  network?(task: TaskRef): Promise<Omit<TaskNetwork, "taskId"> | undefined>;
 }
 
 /** The provision queue: a message says "look at cloud reservation X, attempt N", never more. */
@@ -65,6 +74,10 @@ export interface CloudDeps {
   defaultLauncher: LauncherKind;
   queue: ProvisionQueue;
   settings: CloudSettings;
+  /** The GPU families cloud capacity offers (cluster info): a name and the `gpus.type` that picks it. */
+  families?: { name: string; gpuType: string }[];
+  /** The image cloud jobs that name none run, when the host knows it. */
+  defaultImage?: string;
 }
 
 export interface CloudSettings {

@@ -1,9 +1,11 @@
 import type { ApiKeyRepository } from "./repositories/api-keys.ts";
 import type { ApplicationRepository, DeploymentRepository } from "./repositories/applications.ts";
 import type { CloudReservationRepository } from "./repositories/cloud-reservations.ts";
+import type { ClusterRepository } from "./repositories/cluster.ts";
 import type { DataKeyRepository } from "./repositories/data-keys.ts";
 import type { DeviceRepository } from "./repositories/devices.ts";
 import type { FeedRepository } from "./repositories/feed.ts";
+import type { HealthRepository } from "./repositories/health.ts";
 import type { JobEventRepository, JobRepository } from "./repositories/jobs.ts";
 import type { LabRepository } from "./repositories/labs.ts";
 import type { NamespaceRepository } from "./repositories/namespaces.ts";
@@ -14,12 +16,14 @@ import type { QuotaRepository } from "./repositories/quotas.ts";
 import type { RegistrationTokenRepository } from "./repositories/registration-tokens.ts";
 import type { ReservationRepository } from "./repositories/reservations.ts";
 import type { SecretRepository } from "./repositories/secrets.ts";
+import type { UsageRepository } from "./repositories/usage.ts";
 import type { WorkspaceRepository } from "./repositories/workspaces.ts";
 import type { Committed, Write } from "./repositories/write.ts";
 
 export type { ApiKeyRepository } from "./repositories/api-keys.ts";
 export type { ApplicationRepository, DeploymentRepository } from "./repositories/applications.ts";
 export type { CloudReservationRepository } from "./repositories/cloud-reservations.ts";
+export type { ClusterRepository } from "./repositories/cluster.ts";
 export type { DataKeyRepository, StoredDataKey } from "./repositories/data-keys.ts";
 export type {
   DeviceClaim,
@@ -29,6 +33,7 @@ export type {
   ServicePulse,
 } from "./repositories/devices.ts";
 export type { FeedRepository } from "./repositories/feed.ts";
+export type { HealthEventFilter, HealthRepository, StoredHealth } from "./repositories/health.ts";
 export type { JobEventRepository, JobRepository, JobTimeRange } from "./repositories/jobs.ts";
 export type { LabRepository, PrepullState } from "./repositories/labs.ts";
 export type { NamespaceGuard, NamespaceRepository } from "./repositories/namespaces.ts";
@@ -42,6 +47,7 @@ export type {
 } from "./repositories/registration-tokens.ts";
 export type { ReservationRepository } from "./repositories/reservations.ts";
 export type { SecretRepository } from "./repositories/secrets.ts";
+export type { StoredUsage, UsageRepository } from "./repositories/usage.ts";
 export type { WorkspaceRepository } from "./repositories/workspaces.ts";
 export type { Committed, Saved, VersionedWrite, Write } from "./repositories/write.ts";
 
@@ -72,6 +78,9 @@ export interface Repositories {
   applications: ApplicationRepository;
   deployments: DeploymentRepository;
   labs: LabRepository;
+  cluster: ClusterRepository;
+  health: HealthRepository;
+  usage: UsageRepository;
   /** Commits writes of any repositories in one transaction: all of them, or (a condition failed) none. */
   commit(writes: (Write | undefined | false)[]): Promise<Committed>;
 }

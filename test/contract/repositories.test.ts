@@ -6,9 +6,11 @@ import { forEachEngine, openStore } from "../helpers/engines.ts";
 import { apiKeyContract } from "./suites/api-keys.ts";
 import { applicationContract } from "./suites/applications.ts";
 import { cloudReservationContract } from "./suites/cloud-reservations.ts";
+import { clusterContract } from "./suites/cluster.ts";
 import { dataKeyContract } from "./suites/data-keys.ts";
 import { deviceContract } from "./suites/devices.ts";
 import { feedContract } from "./suites/feed.ts";
+import { healthContract } from "./suites/health.ts";
 import { jobContract } from "./suites/jobs.ts";
 import { labContract } from "./suites/labs.ts";
 import { nodeGroupContract } from "./suites/node-groups.ts";
@@ -48,4 +50,6 @@ forEachEngine("repositories", (engine) => {
   secretContract(ctx);
   applicationContract(ctx);
   labContract(ctx);
+  clusterContract(ctx);
+  healthContract(ctx);
 });

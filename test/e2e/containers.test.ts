@@ -15,6 +15,7 @@ import { describeWithDocker, TEST_IMAGE } from "../helpers/docker-engine.ts";
 import { createToken } from "../helpers/fleet.ts";
 import { control, type JobView, job, submit } from "../helpers/jobs.ts";
 import { freePort } from "../helpers/ports.ts";
+import { spawnCli } from "../helpers/processes.ts";
 import { until } from "../helpers/wait.ts";
 
 const LONG = 60_000;
@@ -201,6 +202,120 @@ describeWithDocker("containers on a real Docker engine", (engine) => {
         statusCode: "UserStop",
         exitCode: 143,
       });
+    },
+    TEST_MS,
+  );
+
+  it(
+    "runs a job with its resource limits (docker run --cpus, --memory, --memory-swap) and reports the host port Docker chose",
+    async () => {
+      const id = await runJob({
+        exe: "httpd",
+        args: ["-f", "-p", "8080", "-h", "/"],
+        exposedPorts: ["8080/tcp"],
+        resourceLimits: [
+          { type: "cpuCount", value: "0.5" },
+          { type: "memory", value: "128" },
+          { type: "memorySwap", value: "64" },
+        ],
+      });
+      await jobUntil(id, (j) => j.status === "Running");
+      const name = await containerOf(id);
+      const inspected = (
+        await engine().docker([
+          "inspect",
+          "-f",
+          "{{.HostConfig.NanoCpus}} {{.HostConfig.Memory}} {{.HostConfig.MemorySwap}}",
+          name,
+        ])
+      ).stdout.trim();
+      const [cpus, memory, swap] = inspected.split(" ");
+      expect([cpus, memory]).toEqual(["500000000", String(128 * 2 ** 20)]);
+      // Without swap accounting in the kernel Docker keeps no swap limit (-1) and says so.
+      expect(["-1", String(192 * 2 ** 20)]).toContain(swap);
+      const hostPort = /:(\d+)\s*$/m.exec((await engine().docker(["port", name, "8080/tcp"])).stdout)?.[1];
+      expect(hostPort).toBeDefined();
+      type Net = { endpoints?: string[]; ipAddresses: string[]; berth: { partial: boolean } };
+      let net: Net | undefined;
+      await until(async () => {
+        const res = await t.call("GET", `/api/v1/jobs/${id}/network`, { token: t.admin });
+        net = res.status === 200 ? ((await res.json()) as Net) : undefined;
+        return net?.endpoints !== undefined;
+      }, LONG);
+      expect(net!.berth.partial).toBe(false);
+      expect(net!.endpoints!.some((e) => e.endsWith(`:${hostPort}/tcp`))).toBe(true);
+      expect((await control(t, id, "kill")).status).toBe(200);
+      await jobUntil(id, (j) => j.status === "Killed");
+    },
+    TEST_MS,
+  );
+
+  it(
+    "berth run -p says the job's endpoints once it runs",
+    async () => {
+      const run = spawnCli([
+        "--endpoint",
+        url,
+        "--api-key",
+        t.admin,
+        "run",
+        "--image",
+        TEST_IMAGE,
+        "-p",
+        "8080",
+        "--",
+        "httpd",
+        "-f",
+        "-p",
+        "8080",
+        "-h",
+        "/",
+      ]);
+      try {
+        await until(async () => /berth: endpoints: \S+:\d+\/tcp/.test(run.stderr()), LONG);
+        const id = /^berth: job (\w+) /m.exec(run.stderr())![1]!;
+        jobs.push(id);
+        const [, port] = /endpoints: \S+:(\d+)\/tcp/.exec(run.stderr())!;
+        expect((await engine().docker(["port", await containerOf(id), "8080/tcp"])).stdout).toContain(
+          `:${port}`,
+        );
+        expect((await control(t, id, "kill")).status).toBe(200);
+      } finally {
+        run.child.kill("SIGKILL");
+      }
+    },
+    TEST_MS,
+  );
+
+  it(
+    "reports a container's network again when a restarted agent finds it changed",
+    async () => {
+      const id = await runJob({
+        exe: "httpd",
+        args: ["-f", "-p", "8080", "-h", "/"],
+        exposedPorts: ["8080/tcp"],
+      });
+      await jobUntil(id, (j) => j.status === "Running");
+      const name = await containerOf(id);
+      const endpoints = async () => {
+        const res = await t.call("GET", `/api/v1/jobs/${id}/network`, { token: t.admin });
+        return res.status === 200 ? ((await res.json()) as { endpoints?: string[] }).endpoints : undefined;
+      };
+      await until(async () => (await endpoints()) !== undefined, LONG);
+      const hostPort = async () =>
+        /:(\d+)\s*$/m.exec((await engine().docker(["port", name, "8080/tcp"])).stdout)?.[1];
+      const before = await hostPort();
+      await agent.stop("SIGKILL");
+      // While the agent is away its container is restarted: Docker publishes the port anew.
+      await engine().docker(["restart", "-t", "0", name]);
+      const after = await hostPort();
+      agent = startAgent();
+      await until(async () => ((await endpoints()) ?? []).some((e) => e.endsWith(`:${after}/tcp`)), LONG);
+      // Docker allocates host ports in turn: the restart got another one.
+      expect(after).not.toBe(before);
+      expect((await endpoints())!.some((e) => e.endsWith(`:${before}/tcp`))).toBe(false);
+      expect((await control(t, id, "kill")).status).toBe(200);
+      await jobUntil(id, (j) => j.status === "Killed");
     },
     TEST_MS,
   );

@@ -1,6 +1,7 @@
 import { CloudWatchLogsClient, GetLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import {
   ConflictException,
+  DescribeContainerInstancesCommand,
   DescribeTaskDefinitionCommand,
   DescribeTasksCommand,
   ECSClient,
@@ -119,6 +120,15 @@ export function fakeEcs(opts: { latencyMs?: number; rate?: { perSecond: number; 
   ecs.on(DescribeTasksCommand).callsFake(async (input: { tasks?: string[] }) => ({
     tasks: (input.tasks ?? []).flatMap((arn) => (tasks.has(arn) ? [tasks.get(arn)!] : [])),
     failures: (input.tasks ?? []).filter((arn) => !tasks.has(arn)).map((arn) => ({ arn, reason: "MISSING" })),
+  }));
+
+  // A container instance's EC2 instance: `i-` and the last part of its ARN.
+  ecs.on(DescribeContainerInstancesCommand).callsFake(async (input: { containerInstances?: string[] }) => ({
+    containerInstances: (input.containerInstances ?? []).map((arn) => ({
+      containerInstanceArn: arn,
+      ec2InstanceId: `i-${arn.split("/").at(-1)}`,
+    })),
+    failures: [],
   }));
 
   ecs.on(StopTaskCommand).callsFake(async (input: { task: string; reason?: string }) => {

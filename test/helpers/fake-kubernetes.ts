@@ -112,12 +112,24 @@ export async function fakeKubernetes() {
       const job = jobs.get(`${ns}/${name}`)!;
       job.status = jobStatus;
     },
-    setPod(ns: string, name: string, containerState: Record<string, unknown>, phase = "Running") {
+    /** `where`: the node it is scheduled on and its addresses (`spec.nodeName`, `status.podIP`, `status.hostIP`). */
+    setPod(
+      ns: string,
+      name: string,
+      containerState: Record<string, unknown>,
+      phase = "Running",
+      where: { nodeName?: string; podIP?: string; hostIP?: string } = {},
+    ) {
       pods.set(`${ns}/${name}`, {
         apiVersion: "v1",
         kind: "Pod",
         metadata: { name: `${name}-abcde`, namespace: ns, labels: { "job-name": name } },
+        ...(where.nodeName
+          ? { spec: { nodeName: where.nodeName, containers: [{ name: "job", image: "x" }] } }
+          : {}),
         status: {
+          ...(where.podIP ? { podIP: where.podIP } : {}),
+          ...(where.hostIP ? { hostIP: where.hostIP } : {}),
           phase,
           containerStatuses: [
             { name: "job", image: "x", imageID: "", ready: true, restartCount: 0, state: containerState },

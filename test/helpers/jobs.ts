@@ -25,6 +25,10 @@ export async function gpuAgent(
     /** What its agent reports it can run: containers too (Docker answers), by default. */
     docker?: boolean;
     resources?: Record<string, string>;
+    /** The addresses its login reports (`network.privateIP`, `network.publicIP`). */
+    network?: { privateIP?: string; publicIP?: string };
+    /** The agent protocol it logs in with (default 1, as GPUd). */
+    protocol?: number;
   } = {},
 ) {
   const product = opts.product ?? "NVIDIA A100-SXM4-80GB";
@@ -47,6 +51,8 @@ export async function gpuAgent(
         },
       },
       ...(opts.labels ? { nodeLabels: opts.labels } : {}),
+      ...(opts.protocol ? { protocol: opts.protocol } : {}),
+      ...(opts.network ? { network: opts.network } : {}),
     },
   });
   let cursor = (await agent.poll(0)).next;

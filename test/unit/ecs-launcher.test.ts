@@ -99,6 +99,12 @@ describe("ecsLauncher", () => {
     ]);
   });
 
+  it("gives the container its resource limits: CPU units (1024 a core) and memory in MiB", async () => {
+    await launcher().launch(request({ limits: { cpus: 1.5, memoryMiB: 2048 } }));
+    const input = fake.ecs.commandCalls(RunTaskCommand)[0]!.args[0].input;
+    expect(input.overrides!.containerOverrides![0]).toMatchObject({ name: "job", cpu: 1536, memory: 2048 });
+  });
+
   it("is idempotent: the same token again finds the same task", async () => {
     const a = await launcher().launch(request());
     const b = await launcher().launch(request());

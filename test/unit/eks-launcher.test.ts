@@ -203,6 +203,40 @@ describe("eksLauncher", () => {
     });
   });
 
+  it("sets the container's resources.limits cpu and memory (<N>Mi) from the job's resource limits", async () => {
+    await launcher().launch(
+      request({ reservationId: "limits", gpus: { count: 0 }, limits: { cpus: 0.5, memoryMiB: 512 } }),
+    );
+    const create = k8s.requests.find(
+      (r) =>
+        r.method === "POST" && (r.body as { metadata: { name: string } }).metadata.name === "res-limits-1",
+    )!;
+    const body = create.body as { spec: { template: { spec: { containers: { resources?: unknown }[] } } } };
+    expect(body.spec.template.spec.containers[0]!.resources).toEqual({
+      limits: { cpu: "0.5", memory: "512Mi" },
+    });
+  });
+
+  it("finds where a Job's pod runs: its node, pod IP and host IP (by the job-name label)", async () => {
+    const l = launcher();
+    await l.launch(request({ reservationId: "net" }));
+    const task = { launcher: "eks" as const, id: "berth/res-net-1" };
+    k8s.setPod("berth", "res-net-1", { waiting: { reason: "ContainerCreating" } }, "Pending");
+    expect(await l.network!(task)).toBeUndefined(); // not scheduled yet
+    k8s.setPod("berth", "res-net-1", { running: { startedAt: "2026-11-22T12:00:00Z" } }, "Running", {
+      nodeName: "ip-10-0-1-5.ec2.internal",
+      podIP: "10.0.1.77",
+      hostIP: "10.0.1.5",
+    });
+    expect(await l.network!(task)).toEqual({
+      host: "ip-10-0-1-5.ec2.internal",
+      ipAddresses: ["10.0.1.77", "10.0.1.5"],
+      endpoints: [],
+      ports: [],
+    });
+    expect(await l.network!({ launcher: "eks", id: "berth/res-none-1" })).toBeUndefined();
+  });
+
   it("makes a token once and reuses it for a while", () => {
     expect(tokens).toBeGreaterThan(0);
     expect(tokens).toBeLessThanOrEqual(k8s.requests.length);

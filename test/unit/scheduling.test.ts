@@ -184,7 +184,9 @@ describe("capability-aware placement", () => {
     const never = await submit(t, { cpus: 48 });
     expect(never.body).toMatchObject({ statusCode: "NeverFits" });
     expect(never.body.statusMessage).toContain("fewer than 48 CPUs");
+    // Resource limits bind containers (a process job may not name one).
     const tooMuchMemory = await submit(t, {
+      container: { image: "busybox" },
       resourceLimits: [{ type: "memory", value: String(128 * 1024) }],
     });
     expect(tooMuchMemory.body.statusMessage).toContain("less than 128 GiB of memory");

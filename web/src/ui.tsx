@@ -63,6 +63,12 @@ const TONE: Record<string, string> = {
   // Labs (Nublado's states).
   terminating: "wait",
   terminated: "muted",
+  // GPU health (GPUd's states).
+  Healthy: "good",
+  Degraded: "wait",
+  Initializing: "wait",
+  Unhealthy: "bad",
+  Unknown: "muted",
 };
 
 /** A status as a word with a colour (the word carries the meaning; the colour only helps). */

@@ -6,7 +6,7 @@ export interface Who {
   workspaceId: string;
   keyId: string;
   name: string;
-  role: "admin" | "member";
+  role: "admin" | "member" | "metrics";
 }
 export const WhoContext = createContext<Who>({ workspaceId: "", keyId: "", name: "", role: "member" });
 export const useWho = () => useContext(WhoContext);

@@ -18,6 +18,7 @@ import {
   type TaskLauncher,
   TransientLaunchError,
 } from "../../ports/cloud.ts";
+import { ecsTaskNetwork } from "./task-network.ts";
 import { EcsTask, observeEcsTask } from "./task-status.ts";
 
 /** Where and how jobs run on ECS: the cluster and base task definition the infra created. */
@@ -70,7 +71,7 @@ const isCapacityFailure = (reason: string) => /^RESOURCE|^AGENT|capacity|insuffi
  * Starts jobs as ECS tasks on EC2 GPU capacity (specs/cloud.md). Each launch is one RunTask with
  * `clientToken = <reservation>:<attempt>` (the same call again returns the same task), `startedBy` = the
  * reservation id (how events find their reservation), tags, the capacity provider of the job's GPU family,
- * and overrides for the command, environment and GPU count. A job with its own image gets a task
+ * and overrides for the command, environment, GPU count, CPU units and memory (the job's resource limits). A job with its own image gets a task
  * definition revision of its own (registered once per image, in a family derived from the base). A token
  * bucket keeps RunTask under ECS's rate.
  */
@@ -173,6 +174,9 @@ export function ecsLauncher(
             ...(req.gpus.count > 0
               ? { resourceRequirements: [{ type: "GPU", value: String(req.gpus.count) }] }
               : {}),
+            // CPU units (1024 a core) and a hard memory limit in MiB: the job's resource limits.
+            ...(req.limits?.cpus ? { cpu: Math.max(1, Math.round(req.limits.cpus * 1024)) } : {}),
+            ...(req.limits?.memoryMiB ? { memory: req.limits.memoryMiB } : {}),
           },
         ],
       },
@@ -262,6 +266,8 @@ export function ecsLauncher(
       }
       return seen;
     },
+
+    network: (task: TaskRef) => ecsTaskNetwork(ecs, settings, task),
 
     async stop(task: TaskRef, reason: string) {
       try {

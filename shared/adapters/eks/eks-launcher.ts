@@ -50,6 +50,16 @@ const describe = (err: unknown) => {
   }
 };
 
+/** A container's limits: its GPUs, and its resource limits' CPUs and memory (`<N>Mi`), each when asked for. */
+function containerResources(req: LaunchRequest): { resources?: { limits: Record<string, string> } } {
+  const limits: Record<string, string> = {
+    ...(req.gpus.count > 0 ? { "nvidia.com/gpu": String(req.gpus.count) } : {}),
+    ...(req.limits?.cpus ? { cpu: String(req.limits.cpus) } : {}),
+    ...(req.limits?.memoryMiB ? { memory: `${req.limits.memoryMiB}Mi` } : {}),
+  };
+  return Object.keys(limits).length > 0 ? { resources: { limits } } : {};
+}
+
 /** The Job manifest for a launch: deterministic name, no retries, a deadline, GPUs, GPU nodes only. */
 export function jobManifest(
   settings: EksSettings,
@@ -86,9 +96,7 @@ export function jobManifest(
               ...(req.command.length > 0 ? { command: req.command } : {}),
               env: req.environment,
               ...(req.workingDirectory ? { workingDir: req.workingDirectory } : {}),
-              ...(req.gpus.count > 0
-                ? { resources: { limits: { "nvidia.com/gpu": String(req.gpus.count) } } }
-                : {}),
+              ...containerResources(req),
             },
           ],
         },
@@ -200,6 +208,35 @@ export function eksLauncher(settings: EksSettings, token: () => Promise<string>)
         }
       }
       return seen;
+    },
+
+    async network(task) {
+      const { namespace, name } = split(task);
+      try {
+        const pods = await (await api()).core.listNamespacedPod({
+          namespace,
+          labelSelector: `job-name=${name}`,
+        });
+        const pod = pods.items[0];
+        const podIP = pod?.status?.podIP;
+        // Not scheduled, or no IP yet: nothing settled to keep.
+        if (!pod?.spec?.nodeName || !podIP) return undefined;
+        const ports = (pod.spec?.containers ?? []).flatMap((c) =>
+          (c.ports ?? []).map((p) => ({
+            containerPort: p.containerPort,
+            hostPort: p.containerPort,
+            protocol: (p.protocol ?? "TCP").toLowerCase() as "tcp" | "udp" | "sctp",
+          })),
+        );
+        return {
+          host: pod.spec.nodeName,
+          ipAddresses: [...new Set([podIP, pod.status?.hostIP].filter((ip): ip is string => !!ip))],
+          endpoints: ports.map((p) => `${podIP}:${p.containerPort}/${p.protocol}`),
+          ports,
+        };
+      } catch (err) {
+        throw new TransientLaunchError(`Kubernetes: ${describe(err)}`, { cause: err });
+      }
     },
 
     async stop(task, _reason, how) {

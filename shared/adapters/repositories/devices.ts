@@ -148,6 +148,7 @@ export function deviceRepository(store: Store): DeviceRepository {
         { delete: keys.device(device.id), if: c.and(c.exists(), c.eq("workspaceId", device.workspaceId)) },
         { delete: keys.presence(device.id) },
         { delete: keys.machineInfo(device.id) },
+        { delete: keys.health(device.id) },
       ),
     claim: (deviceId, jobId, claim) => {
       // Under the capacity after the claim: what is held now must be at most capacity - asked (absent: 0).

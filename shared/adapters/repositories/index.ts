@@ -4,9 +4,11 @@ import { apiKeyRepository } from "./api-keys.ts";
 import { applicationRepository, deploymentRepository } from "./applications.ts";
 import { type CorruptItemError, commitWrites, onCorruptItem } from "./base.ts";
 import { cloudReservationRepository } from "./cloud-reservations.ts";
+import { clusterRepository } from "./cluster.ts";
 import { dataKeyRepository } from "./data-keys.ts";
 import { deviceRepository } from "./devices.ts";
 import { feedRepository } from "./feed.ts";
+import { healthRepository } from "./health.ts";
 import { jobEventRepository, jobRepository } from "./jobs.ts";
 import { labRepository } from "./labs.ts";
 import { namespaceRepository } from "./namespaces.ts";
@@ -17,6 +19,7 @@ import { quotaRepository } from "./quotas.ts";
 import { registrationTokenRepository } from "./registration-tokens.ts";
 import { reservationRepository } from "./reservations.ts";
 import { secretRepository } from "./secrets.ts";
+import { usageRepository } from "./usage.ts";
 import { workspaceRepository } from "./workspaces.ts";
 
 /**
@@ -48,6 +51,9 @@ export function repositories(
     applications: applicationRepository(store),
     deployments: deploymentRepository(store),
     labs: labRepository(store),
+    cluster: clusterRepository(store),
+    health: healthRepository(store),
+    usage: usageRepository(store),
     commit: (writes) => commitWrites(store, writes),
   };
 }

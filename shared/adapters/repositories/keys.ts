@@ -16,8 +16,17 @@ export const keys = {
   device: (id: string) => ({ pk: `DEVICE#${id}`, sk: "DEVICE" }),
   presence: (id: string) => ({ pk: `DEVICE#${id}`, sk: "SEEN" }),
   machineInfo: (id: string) => ({ pk: `DEVICE#${id}`, sk: "MACHINEINFO" }),
+  /** A device's last GPU health report (specs/gpu-health.md §5). */
+  health: (id: string) => ({ pk: `DEVICE#${id}`, sk: "HEALTH" }),
+  /** One health event of a device, by time. */
+  healthEvent: (id: string, time: string, eventId: string) => ({
+    pk: `DEVICE#${id}`,
+    sk: `HEVT#${time}#${eventId}`,
+  }),
   devicesOf: (ws: string) => `WS#${ws}#DEVICES`,
   reservation: (deviceId: string, id: string) => ({ pk: `DEVICE#${deviceId}`, sk: `RES#${id}` }),
+  /** A reservation's sampling lease and latest resource-use sample (specs/launcher-extras.md §1). */
+  usage: (id: string) => ({ pk: `RES#${id}`, sk: "USAGE" }),
   reservationsPrefix: "RES#",
   reservationPointer: (id: string) => ({ pk: `RES#${id}`, sk: "RES" }),
   reservationsOf: (ws: string) => `WS#${ws}#RES`,
@@ -81,6 +90,8 @@ export const keys = {
   applicationPass: (appId: string) => ({ pk: `APP#${appId}`, sk: "PASS" }),
   /** Until when the sweeper's full pass over every application is taken. */
   applicationsFullPass: { pk: "APPQ", sk: "FULL" },
+  /** A workspace's GPU health settings (specs/gpu-health.md §5). */
+  healthSettings: (ws: string) => ({ pk: `WS#${ws}`, sk: "HEALTHSETTINGS" }),
   /** A workspace's lab config (specs/labs.md §2). */
   labConfig: (ws: string) => ({ pk: `WS#${ws}`, sk: "LABCONFIG" }),
   /** A user's lab quota override. */
@@ -92,6 +103,10 @@ export const keys = {
   labsPrefix: (kind: string) => `LAB#${kind}#`,
   /** The prepuller's state of a workspace. */
   labPrepull: (ws: string) => ({ pk: `WS#${ws}`, sk: "LABPREPULL" }),
+  /** A workspace's cluster config (specs/launcher-extras.md §3). */
+  clusterConfig: (ws: string) => ({ pk: `WS#${ws}`, sk: "CLUSTERCONFIG" }),
+  /** A workspace's cluster-info summary, rebuilt under a lease when older than a minute. */
+  clusterInfo: (ws: string) => ({ pk: `WS#${ws}`, sk: "CLUSTERINFO" }),
   cloudReservation: (id: string) => ({ pk: `CLOUDRES#${id}`, sk: "CLOUDRES" }),
   cloudQueue: (shard: number) => `CLOUDQ#${shard}`,
 } as const;

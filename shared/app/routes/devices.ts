@@ -93,6 +93,7 @@ export function deviceRoutes(deps: AppDeps) {
           nodeGroup: q.nodeGroup,
           status: q.status,
           search: q.search,
+          health: q.health,
         };
         return c.json(
           await listPage(deps, c, q, filter, async (page) => {

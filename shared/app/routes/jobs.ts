@@ -13,8 +13,10 @@ import {
   OutputCursor,
   SubmitJobRequest,
 } from "../../contracts/jobs.ts";
+import { JobNetworkView } from "../../contracts/jobs-network.ts";
 import { Role } from "../../domain/roles.ts";
 import { controlJob } from "../../usecases/jobs/control-job.ts";
+import { jobNetwork } from "../../usecases/jobs/job-network.ts";
 import {
   type FollowItem,
   followJobEvents,
@@ -22,6 +24,7 @@ import {
   jobOutput,
 } from "../../usecases/jobs/job-output.ts";
 import { getJob, jobView, listJobs, submitJob } from "../../usecases/jobs/jobs.ts";
+import { withJobConfig } from "../../usecases/jobs/submit-checks.ts";
 import type { AppDeps } from "../deps.ts";
 import type { AppEnv } from "../env.ts";
 import { type FollowMessage, type FollowWindow, followStream, resumeCursor } from "../follow-stream.ts";
@@ -129,7 +132,11 @@ export function jobRoutes(deps: AppDeps) {
         request: { body: jsonBody(SubmitJobRequest) },
         responses: { 201: json("the job", JobView), ...errorResponses(400, 401, 429) },
       }),
-      async (c) => c.json(await submitJob(deps, c.get("user"), c.req.valid("json")), 201),
+      async (c) => {
+        // The Launcher's config[] entries fill fields the request left out: which ones it had, from its JSON.
+        const given = new Set(Object.keys((await c.req.json()) as object));
+        return c.json(await submitJob(deps, c.get("user"), withJobConfig(c.req.valid("json"), given)), 201);
+      },
     )
     .openapi(
       createRoute({
@@ -168,6 +175,17 @@ export function jobRoutes(deps: AppDeps) {
         responses: { 200: json("the job", JobView), ...errorResponses(401, 404) },
       }),
       async (c) => c.json(await getJob(deps, c.get("user"), c.req.valid("param").id), 200),
+    )
+    .openapi(
+      createRoute({
+        ...common,
+        method: "get",
+        path: "/jobs/{id}/network",
+        summary: "Where a running job can be reached: host, IP addresses, endpoints (409 unless it runs)",
+        request: { params: IdParam },
+        responses: { 200: json("the job's network", JobNetworkView), ...errorResponses(401, 404, 409, 503) },
+      }),
+      async (c) => c.json(await jobNetwork(deps, c.get("user"), c.req.valid("param").id), 200),
     )
     .openapi(
       createRoute({

@@ -85,10 +85,10 @@ const ProcessMetrics = z
 const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
 
 /**
- * With the operator token (`BERTH_OPERATOR_TOKEN`): the process-wide view. Otherwise an admin key of a
- * workspace, which sees that workspace's counters only.
+ * With the operator token (`BERTH_OPERATOR_TOKEN`): the process-wide view. Otherwise a key of a workspace
+ * allowed `role` (admin, or a metrics key for `GET /metrics`), which sees that workspace's counters only.
  */
-const operatorOrAdmin = (deps: AppDeps) =>
+export const operatorOr = (deps: AppDeps, role: Role) =>
   createMiddleware<AppEnv>(async (c, next) => {
     const hash = deps.config.operatorTokenHash;
     const token = bearer(c.req.header("authorization"), "API key or operator token");
@@ -97,7 +97,7 @@ const operatorOrAdmin = (deps: AppDeps) =>
       return next();
     }
     c.set("operator", false);
-    return requireUser(deps, Role.admin)(c, next);
+    return requireUser(deps, role)(c, next);
   });
 
 /** `GET /api/v1/metrics`: a workspace's counters for its admins; this process's for the operator. */
@@ -108,7 +108,7 @@ export function metricsRoutes(deps: AppDeps) {
       path: "/metrics",
       tags: ["system"],
       security: bearerSecurity,
-      middleware: operatorOrAdmin(deps),
+      middleware: operatorOr(deps, Role.admin),
       summary: "Storage requests, waiting polls and placement conflicts: a workspace's, or the process's",
       description:
         "An admin key sees its workspace's counters in the process that answers. The operator token " +

@@ -13,7 +13,7 @@ import {
 import { type Device, deviceStatus, scheduling, silentSince } from "../../domain/device.ts";
 import { newId } from "../../domain/ids.ts";
 import type { Namespace } from "../../domain/namespace.ts";
-import { gpuIndices } from "../../domain/placement.ts";
+import { gpuIndices, unhealthyDevice, unhealthyGpus } from "../../domain/placement.ts";
 import { isLive } from "../../domain/reservation.ts";
 import { type ApplicationData, RESERVATION_DATA } from "../../domain/reservation-data.ts";
 import { registryTarget, seal, sealedAad } from "../../domain/sealed.ts";
@@ -541,7 +541,11 @@ function gpusFor(
   const had = previous?.gpus ?? [];
   if (had.length === needed) return { held: had, claim: [], release: [] };
   const mine = new Set(had);
-  const free = gpuIndices(device).filter((i) => mine.has(i) || !(String(i) in device.gpuOwners));
+  // New claims skip Unhealthy GPUs (specs/gpu-health.md §5); held ones stay: running work is never moved.
+  const sick = unhealthyGpus(device);
+  const free = gpuIndices(device).filter(
+    (i) => mine.has(i) || (!(String(i) in device.gpuOwners) && !sick.has(i) && !unhealthyDevice(device)),
+  );
   if (free.length < needed) return { short: needed - free.length };
   const held = [...free.filter((i) => mine.has(i)), ...free.filter((i) => !mine.has(i))]
     .slice(0, needed)

@@ -16,11 +16,17 @@ import { done, lost, mutate } from "../mutate.ts";
 
 export { type CloudJobDeps, hasCloud } from "../deps.ts";
 
-/** What a job asks that cloud capacity cannot give (host mounts, published ports, stdin), if anything. */
-export function cloudUnfit(job: Pick<Job, "mounts" | "exposedPorts" | "stdin">): string | undefined {
+/**
+ * What a job asks that cloud capacity cannot give (host mounts, published ports, stdin, swap: ECS overrides
+ * and Kubernetes limits have none), if anything.
+ */
+export function cloudUnfit(
+  job: Pick<Job, "mounts" | "exposedPorts" | "stdin"> & Partial<Pick<Job, "resourceLimits">>,
+): string | undefined {
   if (job.mounts.length > 0) return "host mounts";
   if (job.exposedPorts.length > 0) return "exposed ports";
   if (job.stdin) return "stdin";
+  if (job.resourceLimits?.some((l) => l.type === "memorySwap")) return "memorySwap limits";
   return undefined;
 }
 
@@ -31,7 +37,7 @@ export function cloudUnfit(job: Pick<Job, "mounts" | "exposedPorts" | "stdin">):
  */
 export function checkCloudTarget(
   deps: JobDeps,
-  job: Pick<Job, "target" | "cloudLauncher" | "mounts" | "exposedPorts" | "stdin">,
+  job: Pick<Job, "target" | "cloudLauncher" | "mounts" | "exposedPorts" | "stdin" | "resourceLimits">,
 ) {
   if (job.target !== "cloud") return;
   if (!deps.cloud) {

@@ -9,6 +9,7 @@ import {
 } from "../../domain/cloud-reservation.ts";
 import { isFinalJob, type Job, JobStatus, StatusCode } from "../../domain/job.ts";
 import { jobArgv } from "../../domain/job-reservation.ts";
+import { containerLimits } from "../../domain/resource-limits.ts";
 import type { LaunchRequest } from "../../ports/cloud.ts";
 import { recordJobEvent } from "../jobs/job-events.ts";
 import { finishJob, updateJob } from "../jobs/job-update.ts";
@@ -19,7 +20,7 @@ import { applyObservation, shortTask } from "./cloud-tasks.ts";
 
 export type ProvisionOutcome = "launched" | "ignored" | "noCapacity" | "rejected" | "canceled";
 
-/** The launch request for a job: its program (or the image's own), environment and GPUs. */
+/** The launch request for a job: its program (or the image's own), environment, GPUs and limits. */
 export function launchRequest(job: Job, r: CloudReservation): LaunchRequest {
   return {
     reservationId: r.id,
@@ -33,7 +34,16 @@ export function launchRequest(job: Job, r: CloudReservation): LaunchRequest {
     gpus: job.gpus,
     constraints: job.placementConstraints,
     maxDuration: job.maxDuration,
+    ...cloudLimits(job),
   };
+}
+
+/** A job's CPU and memory limits on cloud capacity (swap has no equivalent there: such jobs stay on the fleet). */
+function cloudLimits(job: Job): Pick<LaunchRequest, "limits"> {
+  const { cpus, memoryMiB } = containerLimits(job.resourceLimits);
+  return cpus || memoryMiB
+    ? { limits: { ...(cpus ? { cpus } : {}), ...(memoryMiB ? { memoryMiB } : {}) } }
+    : {};
 }
 
 /**

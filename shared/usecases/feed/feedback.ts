@@ -203,8 +203,8 @@ async function sealOutput(deps: ReservationDeps, device: DevicePrincipal, curren
 }
 
 /**
- * `POST /agent/reservations/{id}/status`: the workload started. Recorded once (a repeat changes nothing);
- * a job on it becomes `Running`.
+ * `POST /agent/reservations/{id}/status`: the workload started. Recorded once (a repeat changes nothing but
+ * a changed `network`, which replaces the one kept); a job on it becomes `Running`.
  */
 export async function reportStatus(deps: JobDeps, device: DevicePrincipal, id: string, body: StatusReport) {
   if (body.state === "pulling") {
@@ -219,10 +219,17 @@ export async function reportStatus(deps: JobDeps, device: DevicePrincipal, id: s
     read: readOwn(deps, device, id),
     async attempt(r) {
       if (!r) throw notFound(`reservation ${id} not found`);
-      if (r.startedAt) return done({ r, first: false });
+      // A restarted agent reports a container's network again: kept when it changed, the start only once.
+      const network =
+        body.network && JSON.stringify(body.network) !== JSON.stringify(r.network) ? body.network : undefined;
+      if (r.startedAt && !network) return done({ r, first: false });
       const now = deps.clock.now().toISOString();
-      const saved = await deps.repos.reservations.save(r, { startedAt: now, pid: body.pid }, now);
-      return saved.ok ? done({ r: saved.value, first: true }) : lost(saved);
+      const saved = await deps.repos.reservations.save(
+        r,
+        r.startedAt ? { network } : { startedAt: now, pid: body.pid, network },
+        now,
+      );
+      return saved.ok ? done({ r: saved.value, first: !r.startedAt }) : lost(saved);
     },
   });
   if (out.first && out.r.jobId) await jobStarted(deps, out.r, body.pid);

@@ -14,6 +14,7 @@ import {
 import {
   controlBytesV2,
   reservationBytesV2,
+  sampleBytesV2,
   signBytes,
   signControl,
   signReservation,
@@ -189,6 +190,39 @@ export async function sendControl(
       signature: signControl({ id: r.id, action, issuedAt }, key),
       // Protocol 2 signs the feed sequence too, known only now: an agent can tell an older control apart.
       signatureV2: signBytes(controlBytesV2({ id: r.id, nodeId: r.nodeId, action, seq, issuedAt }), key),
+    };
+    return {
+      entry: entryOf("control", { ...agentReservation(r, seq), control }, r, seq, issuedAt),
+      writes: [],
+    };
+  });
+}
+
+/**
+ * Asks a protocol 2 device to sample a reservation's workload every `intervalSeconds` until `until` and post
+ * the samples (specs/launcher-extras.md §1). An agent with nothing running for it ignores it.
+ */
+export async function sendSample(
+  deps: ReservationDeps,
+  r: Reservation,
+  intervalSeconds: number,
+  until: string,
+): Promise<void> {
+  const issuedAt = deps.clock.now().toISOString();
+  const key = deps.keys.signing.privateKey;
+  await appendToFeed(deps, r.nodeId, (seq) => {
+    const signature = signBytes(
+      sampleBytesV2({ id: r.id, nodeId: r.nodeId, seq, issuedAt, intervalSeconds, until }),
+      key,
+    );
+    const control = {
+      action: "sample" as const,
+      intervalSeconds,
+      until,
+      issuedAt,
+      seq,
+      signature,
+      signatureV2: signature,
     };
     return {
       entry: entryOf("control", { ...agentReservation(r, seq), control }, r, seq, issuedAt),

@@ -7,6 +7,7 @@ import {
   silentSince,
 } from "../../domain/device.ts";
 import { invalidRequest, notFound } from "../../domain/errors.ts";
+import { type DeviceHealthState, effectiveHealth } from "../../domain/gpu-health.ts";
 import { type Labels, labelsMatch } from "../../domain/labels.ts";
 import type { Page, PageRequest } from "../../ports/pagination.ts";
 import type { Broadcast } from "../../ports/store.ts";
@@ -44,6 +45,7 @@ export function deviceView(d: Device, now: Date, ttlSeconds: number, pulseSince?
     scheduling: scheduling(d),
     ...(d.drain && scheduling(d) === "draining" ? { drain: d.drain } : {}),
     held: { cpus: d.heldCpus, memoryGiB: d.heldMemoryGiB, jobs: d.heldJobs },
+    ...(d.health ? { health: effectiveHealth(d.health, status === "online", now) } : {}),
     ...(status === "offline"
       ? { silentSince: new Date(silentSince(d.lastSeenAt, pulseSince)).toISOString() }
       : {}),
@@ -57,6 +59,8 @@ export interface DeviceFilter {
   nodeGroup?: string;
   status?: DeviceStatus;
   search?: string;
+  /** Its health summary's state (a device that never reported has none, and matches no state). */
+  health?: DeviceHealthState;
 }
 
 /** Devices of the workspace matching every given filter (labels: all pairs must match). */
@@ -72,6 +76,12 @@ export async function listDevices(
     (!filter.labels || labelsMatch(d.labels, filter.labels)) &&
     (!filter.nodeGroup || d.nodeGroup === filter.nodeGroup) &&
     (!filter.status || deviceStatus(d.lastSeenAt, now, deps.config.deviceTtlSeconds) === filter.status) &&
+    (!filter.health ||
+      effectiveHealth(
+        d.health,
+        deviceStatus(d.lastSeenAt, now, deps.config.deviceTtlSeconds) === "online",
+        now,
+      )?.state === filter.health) &&
     (!needle ||
       d.name.toLowerCase().includes(needle) ||
       d.id.includes(needle) ||

@@ -55,7 +55,10 @@ export async function rebootDevice(
   const live = await deps.repos.reservations.listForDevice(device.id);
   const now = deps.clock.now();
   const under = live.find(
-    (r) => r.type === "operation" && ["pending", "delivered", "started"].includes(operationState(r, now)),
+    (r) =>
+      r.type === "operation" &&
+      OperationData.parse(JSON.parse(r.data)).action === "reboot" &&
+      ["pending", "delivered", "started"].includes(operationState(r, now)),
   );
   // Two reboots asked for at once would reboot it twice (the second delivered after the first boot).
   if (under)

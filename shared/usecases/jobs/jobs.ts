@@ -4,6 +4,7 @@ import { newId } from "../../domain/ids.ts";
 import { isFinalJob, JOB_INTERNAL_FIELDS, type Job, JobStatus } from "../../domain/job.ts";
 import type { UserPrincipal } from "../../domain/principal.ts";
 import { quotaRefusal } from "../../domain/quota.ts";
+import { mergeLimits } from "../../domain/resource-limits.ts";
 import { Role } from "../../domain/roles.ts";
 import type { Page, PageRequest } from "../../ports/pagination.ts";
 import type { Write } from "../../ports/repositories.ts";
@@ -14,6 +15,7 @@ import { checkJobSecrets } from "../secrets/job-secrets.ts";
 import { announce, jobEventWrite, jobTopic } from "./job-events.ts";
 import { updateJob } from "./job-update.ts";
 import { placeJob } from "./placement.ts";
+import { checkJobImage, checkJobLimits } from "./submit-checks.ts";
 
 export type { JobDeps } from "../deps.ts";
 
@@ -42,7 +44,8 @@ export async function visibleJob(deps: JobDeps, user: UserPrincipal, id: string)
 }
 
 /**
- * `POST /api/v1/jobs`. Applies the named profile, takes the workspace's quota (429 QuotaExceeded, nothing
+ * `POST /api/v1/jobs`. Applies the named profile, checks its resource limits and image (400, nothing
+ * stored: submit-checks.ts), takes the workspace's quota (429 QuotaExceeded, nothing
  * created, when it would be exceeded), stores the job `Pending` and tries to place it at once.
  */
 export async function submitJob(
@@ -52,6 +55,8 @@ export async function submitJob(
 ): Promise<JobView> {
   await checkJobSecrets(deps, user, input);
   const job = await buildJob(deps, user, input);
+  checkJobLimits(job, input.resourceLimits.length > 0);
+  await checkJobImage(deps, job);
   return jobView(await storeJob(deps, job, `accepted from ${user.name}`));
 }
 
@@ -71,7 +76,8 @@ export async function buildJob(deps: JobDeps, user: UserPrincipal, input: Submit
     }
   }
   const gpus = input.gpus ?? profile?.gpus ?? { count: 0 };
-  checkCloudTarget(deps, { ...input, cloudLauncher: profile?.cloudLauncher });
+  const resourceLimits = mergeLimits(input.resourceLimits, profile?.limits);
+  checkCloudTarget(deps, { ...input, resourceLimits, cloudLauncher: profile?.cloudLauncher });
   const now = deps.clock.now().toISOString();
   const job: Job = {
     id: newId(),
@@ -97,7 +103,7 @@ export async function buildJob(deps: JobDeps, user: UserPrincipal, input: Submit
     exposedPorts: input.exposedPorts,
     mounts: input.mounts,
     config: input.config,
-    resourceLimits: input.resourceLimits.length > 0 ? input.resourceLimits : (profile?.limits ?? []),
+    resourceLimits,
     gpus,
     tags: input.tags,
     metadata: input.metadata,

@@ -6,6 +6,7 @@ import { choosePlacement, cpuCapacity, jobNeeds, memoryCapacityGiB } from "../..
 import { cloudCanTake, handOffToCloud } from "../cloud/cloud-handoff.ts";
 import { type CloudJobDeps, hasCloud, type JobDeps } from "../deps.ts";
 import { newReservation, placeReservation } from "../feed/reservations.ts";
+import { healthSettings } from "../health/health.ts";
 import { noteDeliveries, openJobSecrets, sealFor } from "../secrets/job-secrets.ts";
 import { announce, jobEventWrite, jobTopic, recordJobEvent } from "./job-events.ts";
 import { finishJob } from "./job-update.ts";
@@ -56,6 +57,7 @@ const stillWaiting = (j: Job | undefined) =>
  */
 async function placeJobOnce(deps: JobDeps, job: Job, fleet?: Device[]): Promise<Job> {
   let current = job;
+  const { placement: health } = await healthSettings(deps, job.workspaceId);
   for (let round = 0; round < ROUNDS; round++) {
     const listed = round === 0 && fleet ? fleet : await deps.repos.devices.listAll(current.workspaceId);
     // Secrets are sealed to a device's encryption key: only devices that have one can run such a job.
@@ -75,6 +77,7 @@ async function placeJobOnce(deps: JobDeps, job: Job, fleet?: Device[]): Promise<
               constraints: current.placementConstraints,
               spreadKey: current.id,
               container: current.container !== undefined,
+              health,
               ...jobNeeds(current),
             },
             deps.clock.now(),

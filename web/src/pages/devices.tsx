@@ -17,6 +17,7 @@ const listDevices = (q: URLSearchParams) =>
         ...(q.get("group") ? { nodeGroup: q.get("group")! } : {}),
         ...(q.get("label") ? { label: q.get("label")! } : {}),
         ...(q.get("search") ? { search: q.get("search")! } : {}),
+        ...(q.get("health") ? { health: q.get("health") as "Unhealthy" } : {}),
       },
     }),
   );
@@ -58,6 +59,11 @@ function DeviceDetail({ device, refresh }: { device: Device; refresh: () => Prom
     (j) => j.host === device.name || j.host === device.info.hostname,
   );
   const id = { param: { id: device.id } };
+  const health = useLive(() => ok(api.devices[":id"].health.$get(id)), [device.id]);
+  const sick = new Set(device.health?.unhealthyGpus ?? []);
+  const problems = (health.data?.report?.states ?? []).flatMap((c) =>
+    c.states.filter((st) => st.health !== "Healthy").map((st) => ({ component: c.component, ...st })),
+  );
   return (
     <div class="detail">
       <h3>GPUs</h3>
@@ -67,9 +73,61 @@ function DeviceDetail({ device, refresh }: { device: Device; refresh: () => Prom
           <li key={g.index}>
             GPU {g.index}: {g.product ?? "unknown model"}, {gib(g.memoryBytes)}
             {g.uuid ? <span class="muted"> ({g.uuid})</span> : null}
+            {sick.has(g.index) ? (
+              <>
+                {" "}
+                <Status value="Unhealthy" /> <span class="muted">(no new work is placed on it)</span>
+              </>
+            ) : null}
           </li>
         ))}
       </ul>
+      <h3>Health</h3>
+      {!device.health ? (
+        <p class="muted">not reported (its agent runs without nvidia-smi, or with --health off)</p>
+      ) : (
+        <>
+          <p>
+            <Status value={device.health.state} /> {device.health.reason}{" "}
+            <span class="muted">
+              (reported <Ago at={device.health.updatedAt} />, by {device.health.source})
+            </span>
+          </p>
+          {problems.length ? (
+            <table aria-label="health problems">
+              <thead>
+                <tr>
+                  {["Component", "Health", "Reason", "Suggested action"].map((h) => (
+                    <th scope="col" key={h}>
+                      {h}
+                    </th>
+                  ))}
+                </tr>
+              </thead>
+              <tbody>
+                {problems.map((p) => (
+                  <tr key={`${p.component}/${p.name}`}>
+                    <td>{p.component}</td>
+                    <td>
+                      <Status value={p.health} />
+                    </td>
+                    <td>{p.reason}</td>
+                    <td>{p.suggested_actions?.repair_actions.join(", ") || "—"}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          ) : null}
+          {who.role === "admin" && device.health.state !== "Healthy" ? (
+            <Action
+              label="Set healthy"
+              confirm={`Tell ${device.name}'s agent to forget its GPU errors up to now (after a repair or a reset)?`}
+              run={() => ok(api.devices[":id"].health["set-healthy"].$post({ ...id, json: {} }))}
+              done={refresh}
+            />
+          ) : null}
+        </>
+      )}
       <p>
         {device.allocated.gpus} of {device.resources.gpus} GPUs in use · driver{" "}
         {device.info.gpuDriverVersion ?? "—"} · CUDA {device.info.cudaVersion ?? "—"} ·{" "}
@@ -160,6 +218,19 @@ function Devices({ query }: { query: URLSearchParams }) {
         </Field>
         <QueryField label="Node group" param="group" query={query} />
         <QueryField label="Label" param="label" hint="key=value" query={query} />
+        <Field label="Health">
+          <select
+            value={query.get("health") ?? ""}
+            onChange={(e) => setQuery({ health: e.currentTarget.value })}
+          >
+            <option value="">any</option>
+            {["Healthy", "Degraded", "Unhealthy", "Initializing", "Unknown"].map((h) => (
+              <option value={h} key={h}>
+                {h}
+              </option>
+            ))}
+          </select>
+        </Field>
         <QueryField label="Search" param="search" hint="name, hostname or id; Enter to apply" query={query} />
       </form>
       <Loaded live={list}>
@@ -172,11 +243,13 @@ function Devices({ query }: { query: URLSearchParams }) {
             <table>
               <thead>
                 <tr>
-                  {["Name", "Group", "Status", "Scheduling", "GPUs", "Labels", "Last seen"].map((h) => (
-                    <th scope="col" key={h}>
-                      {h}
-                    </th>
-                  ))}
+                  {["Name", "Group", "Status", "Scheduling", "Health", "GPUs", "Labels", "Last seen"].map(
+                    (h) => (
+                      <th scope="col" key={h}>
+                        {h}
+                      </th>
+                    ),
+                  )}
                 </tr>
               </thead>
               <tbody>
@@ -200,6 +273,9 @@ function Devices({ query }: { query: URLSearchParams }) {
                       <Status value={d.scheduling} />
                     </td>
                     <td>
+                      <Status value={d.health?.state} />
+                    </td>
+                    <td>
                       {d.allocated.gpus}/{d.resources.gpus} {d.info.gpus[0]?.product ?? ""}
                     </td>
                     <td>
@@ -215,7 +291,7 @@ function Devices({ query }: { query: URLSearchParams }) {
                   </tr>,
                   open === d.id ? (
                     <tr key={`${d.id}-detail`}>
-                      <td colSpan={7}>
+                      <td colSpan={8}>
                         <DeviceDetail device={d} refresh={list.refresh} />
                       </td>
                     </tr>
