@@ -261,6 +261,8 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Ag
         dataDir: o.dataDir,
         ...(o.kmsgPath ? { kmsgPath: o.kmsgPath } : {}),
         ...(process.env.BERTH_AGENT_BOOT_ID_FILE ? { bootIdPath: process.env.BERTH_AGENT_BOOT_ID_FILE } : {}),
+        // Tests stand in for /proc/stat's boot time.
+        ...(process.env.BERTH_AGENT_PROC_STAT ? { procStatPath: process.env.BERTH_AGENT_PROC_STAT } : {}),
         expectedGpus: await expectedGpus(o.dataDir, o.expectedGpus, inventory.gpuCount),
         expectedNvlinkGpus: o.expectedNvlinkGpus,
       })

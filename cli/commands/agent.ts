@@ -222,6 +222,10 @@ export function agentCommand(program: Command) {
           expectedGpus,
           expectedNvlinkGpus,
           kmsgPath: o.kmsgPath,
+          // Tests collect health every second instead of every minute.
+          ...(process.env.BERTH_AGENT_HEALTH_SECONDS
+            ? { healthMs: Number(process.env.BERTH_AGENT_HEALTH_SECONDS) * 1000 }
+            : {}),
           log: ((o.logFormat ?? (process.stderr.isTTY ? "text" : "json")) === "text"
             ? textLogger
             : jsonLogger)(level.data, (line) => process.stderr.write(`${line}\n`)),
