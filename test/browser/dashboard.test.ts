@@ -5,6 +5,7 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type AgentProcess, startAgentProcess } from "../helpers/agent-process.ts";
 import { CHROMIUM, withBrowser } from "../helpers/browser.ts";
+import { fakeGpuMachine } from "../helpers/fake-gpu-machine.ts";
 import { freePort } from "../helpers/ports.ts";
 import {
   adminKeyOf,
@@ -369,4 +370,44 @@ withBrowser("the dashboard in a real browser", () => {
     await page.getByRole("alert").first().waitFor();
     expect((await devices()).items[0]!.labels).toEqual({ rack: "7" });
   }, 120_000);
+
+  it("shows a device's GPU health with its problem and suggested action, and sets it healthy", async () => {
+    // A second machine, whose GPU 0 fell off the bus (a GPUd-format kernel log line).
+    const machine = await fakeGpuMachine(
+      "3,3,3000,-;NVRM: Xid (PCI:0000:18:00): 79, pid=0, name=, GPU has fallen off the bus.\n",
+    );
+    const { token } = await api<{ token: string }>("POST", "/registration-tokens", { name: "sick" });
+    const sick = startAgentProcess(
+      [
+        "--endpoint",
+        url(),
+        "--data-dir",
+        await mkdtemp(join(tmpdir(), "berth-agent-")),
+        "--runtime",
+        "process",
+      ],
+      { BERTH_TOKEN: token, ...machine.env },
+    );
+    try {
+      const unhealthy = () =>
+        api<{ items: { id: string; name: string }[] }>("GET", "/devices?health=Unhealthy");
+      await until(async () => (await unhealthy()).items.length === 1, 60_000);
+      const device = (await unhealthy()).items[0]!;
+      const { page } = await signedIn(admin);
+      page.on("dialog", (d) => void d.accept());
+      await page.getByRole("link", { name: "Devices", exact: true }).click();
+      await page.getByLabel("Health").selectOption("Unhealthy");
+      await page.getByRole("button", { name: device.name }).click();
+      const problems = page.getByRole("table", { name: "health problems" });
+      await problems.waitFor({ timeout: 30_000 });
+      expect(await problems.innerText()).toContain("accelerator-nvidia-error-xid");
+      expect(await problems.innerText()).toContain("REBOOT_SYSTEM");
+      expect(await page.getByText("(no new work is placed on it)").count()).toBe(1);
+      await page.screenshot({ path: join(SHOTS, "device-health.png"), fullPage: true });
+      await page.getByRole("button", { name: "Set healthy" }).click();
+      await until(async () => (await unhealthy()).items.length === 0, 60_000);
+    } finally {
+      await sick.stop("SIGKILL");
+    }
+  }, 180_000);
 });
