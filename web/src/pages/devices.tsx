@@ -82,6 +82,11 @@ function DeviceDetail({ device, refresh }: { device: Device; refresh: () => Prom
           </li>
         ))}
       </ul>
+      <p>
+        {device.allocated.gpus} of {device.resources.gpus} GPUs in use · driver{" "}
+        {device.info.gpuDriverVersion ?? "—"} · CUDA {device.info.cudaVersion ?? "—"} ·{" "}
+        {device.info.containerRuntime ?? "no container runtime"} · agent {device.agentVersion ?? "—"}
+      </p>
       <h3>Health</h3>
       {!device.health ? (
         <p class="muted">not reported (its agent runs without nvidia-smi, or with --health off)</p>
@@ -128,11 +133,6 @@ function DeviceDetail({ device, refresh }: { device: Device; refresh: () => Prom
           ) : null}
         </>
       )}
-      <p>
-        {device.allocated.gpus} of {device.resources.gpus} GPUs in use · driver{" "}
-        {device.info.gpuDriverVersion ?? "—"} · CUDA {device.info.cudaVersion ?? "—"} ·{" "}
-        {device.info.containerRuntime ?? "no container runtime"} · agent {device.agentVersion ?? "—"}
-      </p>
       <h3>Running here</h3>
       {here.length === 0 ? <p class="muted">nothing</p> : null}
       <ul class="plain">
