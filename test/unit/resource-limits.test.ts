@@ -142,3 +142,28 @@ describe("POST /api/v1/jobs with resource limits", () => {
     expect(JSON.parse(r!.data)).not.toHaveProperty("cpus");
   });
 });
+
+describe("profiles' limits", () => {
+  it("refuses a profile whose limits Berth cannot enforce or read, and stores nothing", async () => {
+    const t = await testApp();
+    const post = (limits: unknown[], name = "p") =>
+      t.call("POST", "/api/v1/profiles", { token: t.admin, body: { name, limits } });
+    expect(await errorOf(await post([{ type: "cpuTime", value: "60" }]))).toMatchObject({
+      status: 400,
+      code: "RequestNotSupported",
+    });
+    expect((await post([{ type: "cpu", value: "2" }])).status).toBe(400);
+    expect((await post([{ type: "memory", value: "lots" }])).status).toBe(400);
+    expect((await t.call("GET", "/api/v1/profiles/p", { token: t.admin })).status).toBe(404);
+    expect((await post([{ type: "cpuCount", value: "2", maxValue: "8" }])).status).toBe(201);
+    const patch = await t.call("PATCH", "/api/v1/profiles/p", {
+      token: t.admin,
+      body: { limits: [{ type: "cpuTime", value: "1" }] },
+    });
+    expect(patch.status).toBe(400);
+    const stored = (await (await t.call("GET", "/api/v1/profiles/p", { token: t.admin })).json()) as {
+      limits: { type: string }[];
+    };
+    expect(stored.limits.map((l) => l.type)).toEqual(["cpuCount"]);
+  });
+});

@@ -1,5 +1,8 @@
+import type { z } from "zod";
 import type { CreateProfileRequest, ProfileView, UpdateProfileRequest } from "../../contracts/profiles.ts";
 import { invalidRequest, notFound } from "../../domain/errors.ts";
+import type { ResourceLimit } from "../../domain/job.ts";
+import { readLimits } from "../../domain/resource-limits.ts";
 import type { Clock } from "../../ports/clock.ts";
 import type { Page, PageRequest } from "../../ports/pagination.ts";
 import type { Repositories } from "../../ports/repositories.ts";
@@ -13,6 +16,7 @@ export async function createProfile(
   input: CreateProfileRequest,
 ): Promise<ProfileView> {
   await queueExists(deps, workspaceId, input.queue);
+  checkProfileLimits(input.limits);
   const now = deps.clock.now().toISOString();
   const profile: ProfileView = { ...input, createdAt: now, updatedAt: now };
   await deps.repos.profiles.create(workspaceId, profile);
@@ -39,7 +43,17 @@ export async function updateProfile(
   patch: UpdateProfileRequest,
 ) {
   await queueExists(deps, workspaceId, patch.queue ?? undefined);
+  if (patch.limits) checkProfileLimits(patch.limits);
   return deps.repos.profiles.update(workspaceId, name, patch, deps.clock.now().toISOString());
+}
+
+/**
+ * A profile's limits are what its container jobs run with: ones Berth cannot enforce (cpuTime, an unknown
+ * type) or that do not read are refused when the profile is written, not at each job's submit.
+ */
+function checkProfileLimits(limits: z.infer<typeof ResourceLimit>[]) {
+  const [problem] = readLimits(limits).problems;
+  if (problem) throw problem;
 }
 
 /** A profile's queue is a node group of the workspace: one that does not exist would place nothing, ever. */
