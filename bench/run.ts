@@ -14,6 +14,7 @@ import { benchCost } from "./cost.ts";
 import { benchDashboard } from "./dashboard.ts";
 import { benchDelivery } from "./delivery.ts";
 import { benchFleet } from "./fleet.ts";
+import { benchHealth } from "./health.ts";
 import { benchJobs } from "./jobs.ts";
 import { benchLabs } from "./labs.ts";
 import { table } from "./lib.ts";
@@ -34,6 +35,7 @@ const BENCHMARKS: Record<string, () => Promise<Record<string, string | number>[]
   dashboard: () => benchDashboard(),
   applications: () => benchApplications(),
   labs: () => benchLabs(),
+  health: () => benchHealth(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

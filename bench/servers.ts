@@ -151,7 +151,7 @@ export async function startServers(
     const { token } = await api<{ token: string }>("POST", "/registration-tokens", { name });
     const probe = (polled: ServerProcess, loopDelayFile?: string) =>
       probeOf(servers, polled, operatorToken, loopDelayFile);
-    return { servers, dirs, api, reserve: reserver(api), registrationToken: token, probe, stop };
+    return { servers, dirs, admin, api, reserve: reserver(api), registrationToken: token, probe, stop };
   } catch (err) {
     await stop();
     throw err;

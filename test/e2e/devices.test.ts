@@ -57,7 +57,9 @@ describe("adding a machine through the real server and the CLI", () => {
   it("lists it, filtered by label, as a table and as JSON", async () => {
     const table = await cli(["devices", "list", "--label", "gpu=h100"]);
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(/^ID\s+NAME\s+GROUP\s+STATUS\s+GPUS\s+LABELS\s+LAST SEEN\s+PROTOCOL/);
+    expect(table.stdout).toMatch(
+      /^ID\s+NAME\s+GROUP\s+STATUS\s+GPUS\s+HEALTH\s+LABELS\s+LAST SEEN\s+PROTOCOL/,
+    );
     // GPUd names no protocol: it is a protocol 1 agent, which an operator raising the minimum must upgrade
     expect(table.stdout.split("\n").find((l) => l.startsWith(machineID))).toMatch(/\s1$/);
     expect(table.stdout).toContain(machineID);
