@@ -3,7 +3,7 @@ import { cpus, totalmem } from "node:os";
 import { AGENT_PROTOCOL, signLoginProof } from "../shared/domain/signing.ts";
 import type { Logger } from "../shared/ports/logger.ts";
 import { BERTH_VERSION } from "../shared/version.ts";
-import { Backoff } from "./backoff.ts";
+import { Backoff, sleep } from "./backoff.ts";
 import { ReservationCache } from "./cache.ts";
 import { AgentClient, RejectedError, RevokedError, TransientError } from "./client.ts";
 import { Engine } from "./engine.ts";
@@ -74,21 +74,8 @@ export type AgentExit =
 export const REVOKED_MESSAGE =
   "this device was deleted or its session revoked; register the machine again: berth agent --endpoint URL --token TOKEN with a new data dir";
 
-/** Waits `ms`, or less if `signal` aborts; leaves no listener behind either way. */
 /** Seconds past a poll's expected answer after which the control plane may have taken the agent for silent. */
 const SILENCE_MARGIN_S = 60;
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    if (signal.aborted) done();
-    else signal.addEventListener("abort", done, { once: true });
-  });
 
 function loginBody(
   o: AgentOptions,

@@ -2,6 +2,7 @@ import { access } from "node:fs/promises";
 import { join } from "node:path";
 import type { HealthReport } from "../../shared/domain/gpu-health.ts";
 import type { Logger } from "../../shared/ports/logger.ts";
+import { sleep } from "../backoff.ts";
 import { privateDir, readJson, writeAtomic } from "../files.ts";
 import type { HealthCollector } from "./collector.ts";
 
@@ -54,18 +55,6 @@ const reasonOf = (r: HealthReport) =>
     .flatMap((c) => c.states.filter((s) => s.health !== "Healthy").map((s) => `${c.component}: ${s.reason}`))
     .slice(0, 3)
     .join("; ");
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    if (signal.aborted) done();
-    else signal.addEventListener("abort", done, { once: true });
-  });
 
 /** Whether `nvidia-smi` is on the PATH (health is on by default only then). */
 export async function hasNvidiaSmi(path = process.env.PATH ?? ""): Promise<boolean> {
