@@ -9,7 +9,8 @@ import { AgentClient, RejectedError, RevokedError, TransientError } from "./clie
 import { Engine } from "./engine.ts";
 import { run } from "./exec.ts";
 import { HealthCollector } from "./health/collector.ts";
-import { expectedGpus, hasNvidiaSmi, healthLoop } from "./health/loop.ts";
+import { GpudSource } from "./health/gpud.ts";
+import { expectedGpus, type HealthSource, hasNvidiaSmi, healthLoop } from "./health/loop.ts";
 import { collectInventory, type Inventory } from "./inventory.ts";
 import { DockerRuntime } from "./runtimes/docker.ts";
 import {
@@ -49,6 +50,8 @@ export interface AgentOptions {
   expectedGpus?: number;
   /** GPUs that must have all NVLinks up (0 or absent: not checked). */
   expectedNvlinkGpus?: number;
+  /** GPUd's local API (https://localhost:15132): its health is forwarded instead of the agent's own. */
+  gpudEndpoint?: string;
   /** Kernel log to read (default /dev/kmsg; tests give a file). */
   kmsgPath?: string;
   /** How often health is collected (default a minute). */
@@ -242,18 +245,25 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Ag
   // Woken when Docker's images change (a prepull): the prepuller reads them from the inventory.
   let wakeInventory = new AbortController();
   const healthOn = o.health === "on" || (o.health !== "off" && (await hasNvidiaSmi()));
-  const collector = healthOn
-    ? new HealthCollector({
-        run,
-        dataDir: o.dataDir,
-        ...(o.kmsgPath ? { kmsgPath: o.kmsgPath } : {}),
+  const collector: HealthSource | undefined = o.gpudEndpoint
+    ? new GpudSource({
+        endpoint: o.gpudEndpoint,
         ...(process.env.BERTH_AGENT_BOOT_ID_FILE ? { bootIdPath: process.env.BERTH_AGENT_BOOT_ID_FILE } : {}),
-        // Tests stand in for /proc/stat's boot time.
-        ...(process.env.BERTH_AGENT_PROC_STAT ? { procStatPath: process.env.BERTH_AGENT_PROC_STAT } : {}),
-        expectedGpus: await expectedGpus(o.dataDir, o.expectedGpus, inventory.gpuCount),
-        expectedNvlinkGpus: o.expectedNvlinkGpus,
       })
-    : undefined;
+    : healthOn
+      ? new HealthCollector({
+          run,
+          dataDir: o.dataDir,
+          ...(o.kmsgPath ? { kmsgPath: o.kmsgPath } : {}),
+          ...(process.env.BERTH_AGENT_BOOT_ID_FILE
+            ? { bootIdPath: process.env.BERTH_AGENT_BOOT_ID_FILE }
+            : {}),
+          // Tests stand in for /proc/stat's boot time.
+          ...(process.env.BERTH_AGENT_PROC_STAT ? { procStatPath: process.env.BERTH_AGENT_PROC_STAT } : {}),
+          expectedGpus: await expectedGpus(o.dataDir, o.expectedGpus, inventory.gpuCount),
+          expectedNvlinkGpus: o.expectedNvlinkGpus,
+        })
+      : undefined;
   // Woken by a set-healthy: the next report goes out now, not in a minute.
   let wakeHealth = new AbortController();
   const engine = new Engine({

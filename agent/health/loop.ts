@@ -4,7 +4,14 @@ import type { HealthReport } from "../../shared/domain/gpu-health.ts";
 import type { Logger } from "../../shared/ports/logger.ts";
 import { sleep } from "../backoff.ts";
 import { privateDir, readJson, writeAtomic } from "../files.ts";
-import type { HealthCollector } from "./collector.ts";
+
+/** Where the agent's health comes from: its own collectors, or a GPUd beside it. */
+export interface HealthSource {
+  collect(): Promise<HealthReport>;
+  shouldSend(report: HealthReport, last: { report: HealthReport; at: Date } | undefined, now: Date): boolean;
+  markSent(report: HealthReport): Promise<void>;
+  setHealthy(components: string[] | undefined, issuedAt: Date): Promise<void>;
+}
 
 /** How often the agent collects GPU health (specs/gpu-health.md §4: one nvidia-smi query a minute). */
 export const HEALTH_EVERY_MS = 60_000;
@@ -14,7 +21,7 @@ export const HEALTH_EVERY_MS = 60_000;
  * `shouldSend` says so; a report that did not get through is sent again at the next round.
  */
 export async function healthLoop(o: {
-  collector: HealthCollector;
+  collector: HealthSource;
   send: (report: HealthReport) => Promise<void>;
   log: Logger;
   signal: AbortSignal;

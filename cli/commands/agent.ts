@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { type Command, Option } from "commander";
+import { isLocalGpud } from "../../agent/health/gpud.ts";
 import { jsonLogger, textLogger } from "../../shared/adapters/logger.ts";
 import { LogLevelSetting } from "../../shared/config.ts";
 import { CliError } from "../errors.ts";
@@ -25,6 +26,7 @@ interface AgentFlags {
   expectedGpus?: string;
   expectedNvlinkGpus?: string;
   kmsgPath?: string;
+  gpudEndpoint?: string;
   logLevel?: string;
   logFormat?: "text" | "json";
 }
@@ -184,6 +186,11 @@ export function agentCommand(program: Command) {
         return n;
       };
       const expectedGpus = count("--expected-gpus", o.expectedGpus);
+      if (o.gpudEndpoint !== undefined && !isLocalGpud(o.gpudEndpoint))
+        throw new CliError(
+          `--gpud-endpoint ${o.gpudEndpoint}: GPUd's local API is https on this machine, e.g. https://localhost:15132`,
+          2,
+        );
       const expectedNvlinkGpus = count("--expected-nvlink-gpus", o.expectedNvlinkGpus);
       const abort = new AbortController();
       const onSignal = (name: string) => {
@@ -222,6 +229,7 @@ export function agentCommand(program: Command) {
           expectedGpus,
           expectedNvlinkGpus,
           kmsgPath: o.kmsgPath,
+          ...(o.gpudEndpoint ? { gpudEndpoint: o.gpudEndpoint } : {}),
           // Tests collect health every second instead of every minute.
           ...(process.env.BERTH_AGENT_HEALTH_SECONDS
             ? { healthMs: Number(process.env.BERTH_AGENT_HEALTH_SECONDS) * 1000 }
