@@ -5,7 +5,7 @@ import type { SimAgent } from "../helpers/agents.ts";
 import { errorOf, type TestApp, testApp } from "../helpers/app.ts";
 import { manualClock } from "../helpers/clock.ts";
 import { createToken, gpudLoginBody, login } from "../helpers/fleet.ts";
-import { gpuAgent, job, submit } from "../helpers/jobs.ts";
+import { gpuAgent, job, start, submit } from "../helpers/jobs.ts";
 import { until } from "../helpers/wait.ts";
 
 const XID_COMPONENT = "accelerator-nvidia-error-xid";
@@ -275,5 +275,41 @@ describe("GET /health/xids", () => {
     expect(await (await get("/94")).json()).toMatchObject({ rebootThreshold: 1000 });
     expect((await get("/99999")).status).toBe(404);
     expect((await get("/abc")).status).toBe(400);
+  });
+});
+
+describe("a job that fails after a fatal Xid on its GPU", () => {
+  it("says so in its status message; one that ends well, or on another GPU, does not", async () => {
+    const t = await testApp();
+    const agent = await gpuAgent(t, 2);
+    const a = await submitted(t, { gpus: { count: 1 } });
+    const ra = await start(agent, a.id);
+    const b = await submitted(t, { gpus: { count: 1 } });
+    const rb = await start(agent, b.id);
+    const gpuOf = (r: { data: string }) => (JSON.parse(r.data) as { gpus: number[] }).gpus[0]!;
+    const at = new Date().toISOString();
+    await post(
+      t,
+      agent,
+      report(2, {
+        sick: gpuOf(ra),
+        events: [
+          {
+            id: "boot-1:1801",
+            component: XID_COMPONENT,
+            time: at,
+            name: "error_xid",
+            type: "Fatal",
+            message: `XID 79 (GPU has fallen off the bus) detected on GPU GPU-${gpuOf(ra)}: NVRM: Xid (PCI:0000:18:00): 79, pid=0`,
+          },
+        ],
+      }),
+    );
+    await agent.result(ra, "ok", { exitCode: 1 });
+    await agent.result(rb, "ok", { exitCode: 1 });
+    expect((await job(t, a.id)).statusMessage).toContain(
+      `(GPU ${gpuOf(ra)} reported Xid 79 (GPU has fallen off the bus) at ${at.replace(/\.\d{3}Z$/, "Z")})`,
+    );
+    expect((await job(t, b.id)).statusMessage).not.toContain("Xid");
   });
 });

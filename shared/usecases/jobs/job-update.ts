@@ -48,6 +48,7 @@ export async function finishJob(
   let deviceStillThere = true;
   let nameHeld = true;
   let ended: Job | undefined;
+  let xid: string | undefined;
   const job = await mutate({
     what: `job ${id}`,
     read: () => deps.repos.jobs.get(id),
@@ -55,12 +56,13 @@ export async function finishJob(
       ended = undefined;
       if (!job) return done(undefined);
       if (isFinalJob(job.status) || !canMoveJob(job.status, end.status)) return done(job);
+      xid ??= await xidNote(deps, job, end);
       const now = deps.clock.now().toISOString();
       const w = deps.repos.jobs.update(
         job,
         moveJob(job, end.status, {
           statusCode: end.statusCode,
-          statusMessage: end.statusMessage,
+          statusMessage: `${end.statusMessage}${xid}`,
           exitCode: end.exitCode,
           quotaHeld: false,
           controlRequested: null,
@@ -74,7 +76,7 @@ export async function finishJob(
         job.deviceId && deviceStillThere && (gpus.length > 0 || job.held)
           ? deps.repos.devices.release(job.deviceId, job.id, gpus, job.held)
           : undefined;
-      const event = jobEventWrite(deps, w.next, end.event, end.statusMessage);
+      const event = jobEventWrite(deps, w.next, end.event, `${end.statusMessage}${xid}`);
       // A lab's job claims no name: its lab's item is what makes it one per user.
       const name = nameHeld && !job.lab ? deps.repos.jobs.releaseName(job) : undefined;
       const committed = await deps.repos.commit([w, give, release, event.write, name]);
@@ -101,4 +103,37 @@ export async function finishJob(
     if (!opts.inPlacement) await deps.capacityFreed(ended.workspaceId);
   }
   return job;
+}
+
+/** How long after a fatal Xid a job's failure is put down to it (specs/gpu-health.md §5, inferred). */
+const XID_BLAME_MS = 5 * 60_000;
+
+/**
+ * For a job that failed on a device's GPUs: " (GPU 3 reported Xid 79 (GPU has fallen off the bus) at
+ * 10:42:07Z)" when one of its GPUs reported a fatal Xid in the 5 minutes before; "" otherwise. One query of
+ * the device's recent health events, only for jobs that ended badly.
+ */
+async function xidNote(deps: JobDeps, job: Job, end: ReturnType<typeof jobEnd>): Promise<string> {
+  const bad = end.status === "Failed" || end.status === "Killed" || (end.exitCode ?? 0) !== 0;
+  if (!bad || !job.deviceId || job.allocatedGpus.length === 0) return "";
+  const now = deps.clock.now().getTime();
+  const [device, events] = await Promise.all([
+    deps.repos.devices.identity(job.deviceId),
+    deps.repos.health.events(
+      job.deviceId,
+      {
+        since: new Date(now - XID_BLAME_MS).toISOString(),
+        type: "Fatal",
+        component: "accelerator-nvidia-error-xid",
+      },
+      { limit: 20 },
+    ),
+  ]);
+  for (const e of events.items) {
+    const m = /^XID (\d+) \((.*?)\) detected on GPU (\S+?):?(\s|$)/.exec(e.message);
+    const gpu = m && device?.info.gpus.find((g) => g.uuid === m[3]);
+    if (m && gpu && job.allocatedGpus.includes(gpu.index))
+      return ` (GPU ${gpu.index} reported Xid ${m[1]} (${m[2]}) at ${e.time.replace(/\.\d{3}Z$/, "Z")})`;
+  }
+  return "";
 }
