@@ -125,11 +125,12 @@ describe("GPU health on a real agent, through the CLI", () => {
           (await api<{ statusMessage: string }>("GET", `/jobs/${second.id}`)).statusMessage.includes("GPU 0"),
         LONG,
       );
-      const ops = await api<{ items: { action: string; state: string }[] }>(
-        "GET",
-        `/devices/${device}/operations`,
-      );
-      expect(ops.items[0]).toMatchObject({ action: "set-healthy", state: "done" });
+      // The agent's result for the operation goes out with its next report round.
+      const op = async () =>
+        (await api<{ items: { action: string; state: string }[] }>("GET", `/devices/${device}/operations`))
+          .items[0];
+      await until(async () => (await op())?.state === "done", LONG);
+      expect(await op()).toMatchObject({ action: "set-healthy", state: "done" });
       for (const j of [first.id, second.id])
         await api("POST", `/jobs/${j}/control`, { operation: "kill" }).catch(() => {});
     },
