@@ -224,9 +224,9 @@ export class SamplingLeases {
   async #tick(id: string): Promise<void> {
     const lease = this.#leases.get(id);
     if (!lease) return;
-    const target = this.#d.target(id);
-    if (!target || Date.now() > lease.until) return this.end(id);
     try {
+      const target = this.#d.target(id);
+      if (!target || Date.now() > lease.until) return this.end(id);
       await this.#d.post(id, [await this.#d.sampler.sample(id, target)]);
     } catch (err) {
       this.#d.log.warn("could not send a resource-use sample", {

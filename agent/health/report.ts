@@ -48,13 +48,18 @@ export function groupStates(states: readonly HealthState[]): ComponentHealthStat
 }
 
 /**
- * Each GPU's health: the worst of the states whose `extra_info.gpu_uuid` names it; `components` lists those
+ * Each GPU's health: the worst of the states whose `extra_info.gpu_uuid` (else `gpu_index`) names it; `components` lists those
  * not `Healthy`. States naming no GPU are left out here: they concern the whole device, which the server
  * reads from `states`.
  */
 export function gpuHealth(gpus: readonly GpuRef[], states: readonly HealthState[]): GpuHealth[] {
   return gpus.map((g) => {
-    const mine = states.filter((s) => g.uuid !== undefined && s.extra_info?.[GPU_KEYS.uuid] === g.uuid);
+    // By UUID; a GPU whose UUID nvidia-smi could not read ([N/A], [GPU is lost]) by its index.
+    const mine = states.filter((s) =>
+      g.uuid !== undefined
+        ? s.extra_info?.[GPU_KEYS.uuid] === g.uuid
+        : s.extra_info?.[GPU_KEYS.uuid] === undefined && s.extra_info?.gpu_index === String(g.index),
+    );
     const sick = mine.filter((s) => s.health !== "Healthy");
     return {
       index: g.index,

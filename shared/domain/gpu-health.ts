@@ -159,31 +159,41 @@ export const HEALTH_SILENCE_MS = 15 * 60_000;
 export function summarize(report: HealthReport, updatedAt: string): DeviceHealthSummary {
   let state: DeviceHealthState = "Healthy";
   let reason = "";
-  // Unhealthy components with a state that names no GPU (Berth's agent names one in extra_info).
-  const unhealthyComponents = new Set<string>();
+  const byUuid = new Map(report.gpus.filter((g) => g.uuid).map((g) => [g.uuid!, g.index]));
+  const indices = new Set(report.gpus.map((g) => g.index));
+  /** The GPU a state names (Berth's agent: `extra_info.gpu_uuid`, else `gpu_index`), if it is one reported. */
+  const gpuOf = (s: HealthState): number | undefined => {
+    const uuid = s.extra_info?.gpu_uuid;
+    if (uuid !== undefined) return byUuid.get(uuid);
+    const index = Number(s.extra_info?.gpu_index);
+    return s.extra_info?.gpu_index !== undefined && indices.has(index) ? index : undefined;
+  };
+  const unhealthy = new Set(report.gpus.filter((g) => g.health === "Unhealthy").map((g) => g.index));
+  const degraded = new Set(report.gpus.filter((g) => g.health === "Degraded").map((g) => g.index));
+  let deviceUnhealthy = false;
   for (const c of report.states) {
     for (const s of c.states) {
-      if (s.health === "Unhealthy" && !s.extra_info?.gpu_uuid && !s.extra_info?.gpu_index)
-        unhealthyComponents.add(c.component);
+      const gpu = gpuOf(s);
+      if (s.health === "Unhealthy") {
+        // A state that names no reported GPU is the whole device's (gpu-counts, fabric manager, a lost GPU).
+        if (gpu === undefined) deviceUnhealthy = true;
+        else unhealthy.add(gpu);
+      } else if (s.health === "Degraded" && gpu !== undefined) degraded.add(gpu);
       if (worse(state, s.health) !== state) {
         state = s.health;
         reason = `${c.component}: ${s.reason || s.health}`;
       }
     }
   }
-  const unhealthy = report.gpus.filter((g) => g.health === "Unhealthy");
-  const named = new Set(unhealthy.flatMap((g) => g.components));
+  const sorted = (x: Set<number>) => [...x].sort((a, b) => a - b);
   return {
     state,
     reason,
     source: report.source,
     updatedAt,
-    unhealthyGpus: unhealthy.map((g) => g.index).sort((a, b) => a - b),
-    degradedGpus: report.gpus
-      .filter((g) => g.health === "Degraded")
-      .map((g) => g.index)
-      .sort((a, b) => a - b),
-    deviceUnhealthy: [...unhealthyComponents].some((c) => !named.has(c)),
+    unhealthyGpus: sorted(unhealthy),
+    degradedGpus: sorted(degraded).filter((i) => !unhealthy.has(i)),
+    deviceUnhealthy,
   };
 }
 

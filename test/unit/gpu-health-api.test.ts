@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type HealthReport, MAX_REPORT_BYTES } from "../../shared/domain/gpu-health.ts";
+import { type HealthReport, MAX_REPORT_BYTES, summarize } from "../../shared/domain/gpu-health.ts";
 import { verifyReservation } from "../../shared/domain/signing.ts";
 import type { SimAgent } from "../helpers/agents.ts";
 import { errorOf, type TestApp, testApp } from "../helpers/app.ts";
@@ -32,6 +32,7 @@ function report(
                 health: "Unhealthy",
                 reason: `XID 79 (GPU has fallen off the bus) detected on GPU GPU-${sick}`,
                 suggested_actions: { repair_actions: ["REBOOT_SYSTEM"] },
+                extra_info: { gpu_uuid: `GPU-${sick}`, gpu_index: String(sick) },
               },
         ],
       },
@@ -311,5 +312,52 @@ describe("a job that fails after a fatal Xid on its GPU", () => {
       `(GPU ${gpuOf(ra)} reported Xid 79 (GPU has fallen off the bus) at ${at.replace(/\.\d{3}Z$/, "Z")})`,
     );
     expect((await job(t, b.id)).statusMessage).not.toContain("Xid");
+  });
+});
+
+describe("summarize", () => {
+  const base = { source: "berth" as const, bootId: "b", collectedAt: "2026-12-02T10:00:00.000Z", events: [] };
+  const unhealthy = (extra?: Record<string, string>) => ({
+    name: "error_xid",
+    health: "Unhealthy" as const,
+    reason: "XID 79",
+    ...(extra ? { extra_info: extra } : {}),
+  });
+  it("takes a GPU whose UUID nvidia-smi could not read by its index", () => {
+    const s = summarize(
+      {
+        ...base,
+        states: [{ component: XID_COMPONENT, states: [unhealthy({ gpu_index: "1" })] }],
+        gpus: [
+          { index: 0, uuid: "GPU-0", health: "Healthy", components: [] },
+          { index: 1, health: "Healthy", components: [] },
+        ],
+      },
+      base.collectedAt,
+    );
+    expect(s).toMatchObject({ state: "Unhealthy", unhealthyGpus: [1], deviceUnhealthy: false });
+  });
+  it("keeps a device-wide fault of a component that also names a GPU", () => {
+    const s = summarize(
+      {
+        ...base,
+        states: [{ component: XID_COMPONENT, states: [unhealthy({ gpu_uuid: "GPU-0" }), unhealthy()] }],
+        gpus: [{ index: 0, uuid: "GPU-0", health: "Unhealthy", components: [XID_COMPONENT] }],
+      },
+      base.collectedAt,
+    );
+    expect(s).toMatchObject({ unhealthyGpus: [0], deviceUnhealthy: true });
+  });
+});
+
+describe("a report from a clock far ahead", () => {
+  it("is refused with a 400 that says to fix the clock, and stores nothing", async () => {
+    const t = await testApp();
+    const agent = await gpuAgent(t, 1);
+    const ahead = new Date(Date.now() + 3600_000).toISOString();
+    const res = await errorOf(await post(t, agent, report(1, { at: ahead })));
+    expect(res).toMatchObject({ status: 400 });
+    expect(res.message).toContain("NTP");
+    expect(await health(t, agent.deviceId)).toMatchObject({ summary: null, report: null });
   });
 });

@@ -43,7 +43,9 @@ describe("GET /metrics", () => {
         states: [
           {
             component: "accelerator-nvidia-error-xid",
-            states: [{ name: "error_xid", health: "Unhealthy", reason: "XID 79" }],
+            states: [
+              { name: "error_xid", health: "Unhealthy", reason: "XID 79", extra_info: { gpu_uuid: "GPU-1" } },
+            ],
           },
         ],
         gpus: [

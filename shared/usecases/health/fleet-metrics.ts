@@ -17,9 +17,10 @@ const MAX_ACTIVE_JOBS = 10_000;
 export async function fleetMetrics(deps: JobDeps, workspaceId: string): Promise<Metric[]> {
   const now = deps.clock.now();
   const ttl = deps.config.deviceTtlSeconds;
-  const [devices, active] = await Promise.all([
+  const [devices, active, pending] = await Promise.all([
     deps.repos.devices.listAll(workspaceId),
     deps.repos.jobs.active(MAX_ACTIVE_JOBS),
+    deps.repos.jobs.pending(workspaceId, MAX_ACTIVE_JOBS),
   ]);
   const ws = { workspace: workspaceId };
   const views = devices.map((d) => {
@@ -40,7 +41,11 @@ export async function fleetMetrics(deps: JobDeps, workspaceId: string): Promise<
       }
     }
   }
-  const jobs = active.filter((j) => j.workspaceId === workspaceId);
+  // The active index holds jobs placed on devices; pending ones are in the workspace's pending index.
+  const ids = new Set<string>();
+  const jobs = [...active.filter((j) => j.workspaceId === workspaceId), ...pending].filter(
+    (j) => !ids.has(j.id) && ids.add(j.id),
+  );
   return [
     {
       name: "berth_devices",

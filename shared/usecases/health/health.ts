@@ -16,6 +16,9 @@ import { newReservation, placeReservation } from "../feed/reservations.ts";
 import { ownDevice } from "../identity/devices.ts";
 import { OPERATION_SECONDS, operationState, operationView } from "../identity/operations.ts";
 
+/** How far ahead of the control plane a report's collectedAt may be. */
+const MAX_CLOCK_AHEAD_MS = 5 * 60_000;
+
 /** What is kept of a report: at most 128 KiB (§5), `raw_output` dropped first. */
 const MAX_STORED_BYTES = 128 * 1024;
 
@@ -46,6 +49,11 @@ export async function reportHealth(
   report: HealthReport,
 ): Promise<{ stored: boolean; summary: DeviceHealthSummary }> {
   const now = deps.clock.now().toISOString();
+  // A clock far ahead would make its report "newer" than every honest one after it, freezing the summary.
+  if (Date.parse(report.collectedAt) - Date.parse(now) > MAX_CLOCK_AHEAD_MS)
+    throw invalidRequest(
+      `collectedAt ${report.collectedAt} is more than 5 minutes ahead of the control plane's clock (${now}); fix the machine's clock (NTP)`,
+    );
   const before = await deps.repos.devices.identity(device.deviceId);
   const summary = summarize(report, now);
   const stored = await deps.repos.health.put(
@@ -151,9 +159,31 @@ export async function setHealthy(
   return operationView(placed.reservation, deps.clock.now());
 }
 
-/** The workspace's health settings (defaults until an admin sets them). */
+/** Settings read in the last few seconds, per workspace: placement reads them for every job it places. */
+const SETTINGS_CACHE_MS = 5000;
+type SettingsCache = Map<string, { at: number; settings: HealthSettings }>;
+/** Per store (by its repositories): two apps in one process (tests) never see each other's. */
+const caches = new WeakMap<object, SettingsCache>();
+const cacheOf = (deps: JobDeps): SettingsCache => {
+  const cache = caches.get(deps.repos) ?? new Map();
+  caches.set(deps.repos, cache);
+  return cache;
+};
+
+/**
+ * The workspace's health settings (defaults until an admin sets them), read at most every 5 s per process;
+ * a change made through another server is seen within that.
+ */
 export async function healthSettings(deps: JobDeps, workspaceId: string): Promise<HealthSettings> {
-  return (await deps.repos.health.settings(workspaceId)) ?? { placement: "exclude-unhealthy" };
+  const settingsCache = cacheOf(deps);
+  const cached = settingsCache.get(workspaceId);
+  if (cached && Date.now() - cached.at < SETTINGS_CACHE_MS) return cached.settings;
+  const settings = (await deps.repos.health.settings(workspaceId)) ?? {
+    placement: "exclude-unhealthy" as const,
+  };
+  if (settingsCache.size > 10_000) settingsCache.clear();
+  settingsCache.set(workspaceId, { at: Date.now(), settings });
+  return settings;
 }
 
 export async function putHealthSettings(
@@ -162,6 +192,7 @@ export async function putHealthSettings(
   settings: HealthSettings,
 ): Promise<HealthSettings> {
   await deps.repos.health.putSettings(workspaceId, settings);
+  cacheOf(deps).delete(workspaceId);
   // Placement may now take GPUs it skipped.
   await deps.capacityFreed(workspaceId);
   return settings;

@@ -39,7 +39,8 @@ async function lease(deps: JobDeps, job: Job): Promise<number> {
     until,
     new Date(now + USAGE.renewWithinMs).toISOString(),
   );
-  if (!taken) return now + USAGE.renewWithinMs;
+  // Another follower holds it for at least 20 s more: try again only when it may be running out.
+  if (!taken) return now + USAGE.leaseMs;
   const [device, r] = await Promise.all([
     deps.repos.devices.identity(job.deviceId!),
     deps.repos.reservations.get(job.deviceId!, job.reservationId!),
