@@ -213,6 +213,8 @@ describe("placement and GPU health", () => {
       (await t.call("PUT", "/api/v1/health/settings", { token: t.admin, body: { placement: "sometimes" } }))
         .status,
     ).toBe(400);
+    const read = await t.call("GET", "/api/v1/health/settings", { token: t.admin });
+    expect(await read.json()).toEqual({ placement: "exclude-unhealthy" });
     const set = await t.call("PUT", "/api/v1/health/settings", {
       token: t.admin,
       body: { placement: "ignore" },

@@ -82,7 +82,8 @@ describe("GET /jobs/{id}/resource-util", () => {
     const late = await postUsage(t, agent, r.id, [{ cpuPercent: 1, sampledAt: at(-10_000) }]);
     expect(await late.json()).toEqual({ stored: false });
     expect(await (await util(t, job)).json()).toMatchObject({ sample: { cpuPercent: 50 } });
-    expect((await postUsage(t, agent, r.id, [{ cpuPercent: 101, sampledAt: at(0) }])).status).toBe(400);
+    expect((await postUsage(t, agent, r.id, [{ cpuPercent: 101, sampledAt: at(1000) }])).status).toBe(400);
+    expect(await (await util(t, job)).json()).toMatchObject({ sample: { cpuPercent: 50 } });
     expect((await postUsage(t, agent, r.id, [])).status).toBe(400);
     const other = await gpuAgent(t, 1, { protocol: 2 });
     expect((await postUsage(t, other, r.id, [{ cpuPercent: 5, sampledAt: at(1000) }])).status).toBe(404);

@@ -136,7 +136,8 @@ export async function setHealthy(
     );
   const now = deps.clock.now();
   const live = await deps.repos.reservations.listForDevice(device.id);
-  const components = input.components?.length ? input.components : [...SETTABLE_COMPONENTS];
+  // Sorted and once each: the same request in another order is the same operation.
+  const components = [...new Set(input.components?.length ? input.components : SETTABLE_COMPONENTS)].sort();
   const r = newReservation(deps, {
     nodeId: device.id,
     workspaceId: user.workspaceId,

@@ -88,5 +88,28 @@ export function healthContract(ctx: ContractContext) {
       expect(await health.settings(w)).toEqual({ placement: "ignore" });
       expect(await health.settings(ws())).toBeUndefined();
     });
+
+    it("gives a usage lease to one of many followers at once, and keeps only a newer sample", async () => {
+      const usage = ctx.repos().usage;
+      const id = `res-${ws()}`;
+      const now = Date.now();
+      const at = (ms: number) => new Date(now + ms).toISOString();
+      // Five followers racing for the lease: one takes it (and would send the agent its control).
+      const taken = await Promise.all(
+        Array.from({ length: 5 }, () => usage.takeLease(id, at(60_000), at(20_000))),
+      );
+      expect(taken.filter(Boolean)).toHaveLength(1);
+      // Renewed only once it ends within 20 s.
+      expect(await usage.takeLease(id, at(70_000), at(20_000))).toBe(false);
+      expect(await usage.takeLease(id, at(90_000), at(61_000))).toBe(true);
+      // Two batches racing: the newer sample stays, whichever lands last.
+      await Promise.all([
+        usage.putSample(id, { cpuPercent: 2, sampledAt: at(2000) }),
+        usage.putSample(id, { cpuPercent: 1, sampledAt: at(1000) }),
+      ]);
+      expect((await usage.get(id))?.sample?.cpuPercent).toBe(2);
+      expect(await usage.putSample(id, { cpuPercent: 0, sampledAt: at(1500) })).toBe(false);
+      expect((await usage.get(id))?.leaseUntil).toBe(at(90_000));
+    });
   });
 }
