@@ -31,6 +31,11 @@ describe("GPU health on a real agent, through the CLI", () => {
   );
   const cli = (args: string[]) =>
     runCli(["--endpoint", server.url, "--api-key", admin, ...args], { BERTH_DATA_DIR: dataDir });
+  /** Whether the job was placed on GPU `gpu` (its placed event says; its status message moves on once it runs). */
+  const placedOn = async (job: string, gpu: number) =>
+    (
+      await api<{ events: { type: string; message: string }[] }>("GET", `/jobs/${job}/events?follow=false`)
+    ).events.some((e) => e.type === "placed" && e.message.includes(`(GPU ${gpu})`));
   const health = () =>
     api<{ summary: { state: string; unhealthyGpus: number[]; reason: string } | null }>(
       "GET",
@@ -95,11 +100,7 @@ describe("GPU health on a real agent, through the CLI", () => {
       expect(shown.stdout).toContain("REBOOT_SYSTEM");
 
       const first = await api<{ id: string }>("POST", "/jobs", { command: "sleep 600", gpus: { count: 1 } });
-      await until(
-        async () =>
-          (await api<{ statusMessage: string }>("GET", `/jobs/${first.id}`)).statusMessage.includes("GPU 1"),
-        LONG,
-      );
+      await until(async () => await placedOn(first.id, 1), LONG);
       const second = await api<{ id: string }>("POST", "/jobs", { command: "sleep 600", gpus: { count: 1 } });
       await until(
         async () =>
@@ -120,11 +121,7 @@ describe("GPU health on a real agent, through the CLI", () => {
       ]);
       expect(set.code).toBe(0);
       await until(async () => (await health()).summary?.state === "Healthy", LONG);
-      await until(
-        async () =>
-          (await api<{ statusMessage: string }>("GET", `/jobs/${second.id}`)).statusMessage.includes("GPU 0"),
-        LONG,
-      );
+      await until(async () => await placedOn(second.id, 0), LONG);
       // The agent's result for the operation goes out with its next report round.
       const op = async () =>
         (await api<{ items: { action: string; state: string }[] }>("GET", `/devices/${device}/operations`))
